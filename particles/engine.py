@@ -1,0 +1,114 @@
+"""Orchestration of the particle SGD: one trajectory per (N, seed).
+
+``simulate`` draws the initial particles, then calls the compiled step loop of
+``wgf.particles.kernels`` between consecutive snapshot times. MF time t_k = k eps,
+with eps = alpha / N (the paper's scaling) or a given fixed step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import kernel_arrays, make_advance
+
+__all__ = ["Trajectory", "simulate", "step_size", "snapshot_steps", "BlowUpError"]
+
+
+class BlowUpError(FloatingPointError):
+    """Particle positions became non-finite."""
+
+
+@dataclass
+class Trajectory:
+    """Snapshots of one particle run.
+
+    times (T,) MF times; positions (T, N, D); n, seed, eps as run.
+    """
+
+    times: np.ndarray
+    positions: np.ndarray
+    n: int
+    seed: int
+    eps: float
+
+    @property
+    def final(self) -> np.ndarray:
+        """Positions at the last snapshot, (N, D)."""
+        return self.positions[-1]
+
+
+def step_size(n: int, *, alpha: float | None = None, step: float | None = None) -> float:
+    """eps = alpha / N, or ``step`` when given (exactly one of the two)."""
+    if (alpha is None) == (step is None):
+        raise ValueError("give exactly one of alpha (eps = alpha / N) and step (fixed eps)")
+    eps = alpha / n if step is None else step
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"step size must be finite and > 0, got {eps!r}")
+    return float(eps)
+
+
+def snapshot_steps(times, eps: float) -> np.ndarray:
+    """Step indices k_j = round(t_j / eps) of the snapshot times (nondecreasing)."""
+    steps = np.rint(np.asarray(times, dtype=float) / eps).astype(np.int64)
+    if np.any(np.diff(steps) < 0) or steps[0] < 0:
+        raise ValueError("snapshot times must be nonnegative and nondecreasing")
+    return steps
+
+
+def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, step=None, batch: int = 20,
+             initial=None, callback=None, store: bool = True) -> Trajectory:
+    """Run the N-particle noisy SGD of ``problem`` (SPEC 5).
+
+    Parameters
+    ----------
+    problem : wgf.Problem
+    n_particles : N
+    seed : nonnegative int; fixes the initial particles, minibatches and noise
+    times : snapshot MF times (default ``problem.times``); each is rounded to a multiple of eps
+    alpha, step : eps = alpha / N, or a fixed eps = step (default alpha = 50)
+    batch : minibatch size B
+    initial : optional initial particles (N, D) instead of the problem's initial law
+    callback : called as callback(j, t_j, positions) after each snapshot is taken
+    store : keep all snapshots in memory (False keeps only the current positions)
+
+    Returns a ``Trajectory``. Raises ``BlowUpError`` naming the time interval if
+    particles become non-finite.
+    """
+    if n_particles < 1:
+        raise ValueError(f"n_particles must be >= 1, got {n_particles}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    if alpha is None and step is None:
+        alpha = 50.0
+    eps = step_size(n_particles, alpha=alpha, step=step)
+    times = problem.times if times is None else np.asarray(times, dtype=float)
+    steps = snapshot_steps(times, eps)
+    if initial is None:
+        theta = problem.initial_particles(n_particles, np.random.default_rng(seed))
+    else:
+        theta = np.array(initial, dtype=float)
+        if theta.shape != (n_particles, problem.dim):
+            raise ValueError(f"initial must have shape ({n_particles}, {problem.dim}), got {theta.shape}")
+    theta = np.ascontiguousarray(theta)
+    advance = make_advance(problem, batch)
+    arrays = kernel_arrays(problem)
+    snaps = np.empty((len(steps), n_particles, problem.dim)) if store else None
+    k = 0
+    for j, k_next in enumerate(steps):
+        if k_next > k:
+            advance(theta, k, k_next, eps, seed, *arrays)
+            if not np.isfinite(theta).all():
+                raise BlowUpError(
+                    f"particles became non-finite between t = {k * eps:.6g} and t = {k_next * eps:.6g} "
+                    f"(N = {n_particles}, seed = {seed}, eps = {eps:.3g}): reduce alpha/step"
+                )
+            k = k_next
+        if store:
+            snaps[j] = theta
+        if callback is not None:
+            callback(j, k * eps, theta)
+    return Trajectory(steps * eps, snaps if store else theta[None].copy(), n_particles, seed, eps)

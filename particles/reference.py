@@ -1,0 +1,54 @@
+"""Plain NumPy implementation of the particle SGD step, the baseline of tests and benchmarks.
+
+It is written from SPEC section 5 with the vectorized NumPy methods of the units
+(``Unit.value``, ``Unit.vjp``), independently of the numba kernels.
+"""
+
+from __future__ import annotations
+
+from math import sqrt
+
+import numpy as np
+
+__all__ = ["reference_step", "reference_batch", "reference_run"]
+
+
+def reference_step(problem, theta, xb, yb, wb, xi, eps):
+    """One update of all particles, theta (N, D), for the minibatch (xb, yb, wb) and noise xi (N, D).
+
+    theta - eps [ sum_b w_b J sigma(x_b, theta_i)^T 2 (Phi(x_b) - y_b) + 2 tau theta_i ] + sqrt(2 beta eps) (P) xi
+    """
+    unit = problem.unit
+    phi = unit.value(xb, theta).mean(axis=1)  # (B, dy)
+    c = 2.0 * wb[:, None] * (phi - yb)
+    grad = unit.vjp(xb, theta, c) + 2.0 * problem.tau * theta
+    new = theta - eps * grad
+    if problem.beta > 0:
+        p = problem.noise_projector
+        new = new + sqrt(2.0 * problem.beta * eps) * (xi if p is None else xi @ p.T)
+    return new
+
+
+def reference_batch(problem, batch, rng):
+    """A minibatch of the scheme's data drawn with NumPy: (x (Bt, dx), y (Bt, dy), w (Bt,))."""
+    x, y = problem.data.sample(batch, rng)
+    group = problem.group
+    if problem.scheme == "da" and problem.da_mode == "orbit":
+        x = np.einsum("gab,nb->gna", group.rho_x, x).reshape(-1, x.shape[1])
+        y = np.einsum("gab,nb->gna", group.rho_y, y).reshape(-1, y.shape[1])
+    elif problem.scheme == "da":
+        g = rng.integers(0, group.order, size=batch)
+        x = np.einsum("nab,nb->na", group.rho_x[g], x)
+        y = np.einsum("nab,nb->na", group.rho_y[g], y)
+    return x, y, np.full(x.shape[0], 1.0 / x.shape[0])
+
+
+def reference_run(problem, theta, n_steps, eps, batch, seed=0):
+    """n_steps NumPy steps from theta (N, D) with NumPy random numbers; returns the final particles."""
+    rng = np.random.default_rng(seed)
+    theta = np.array(theta, dtype=float)
+    for _ in range(n_steps):
+        xb, yb, wb = reference_batch(problem, batch, rng)
+        xi = rng.standard_normal(theta.shape)
+        theta = reference_step(problem, theta, xb, yb, wb, xi, eps)
+    return theta

@@ -1,0 +1,41 @@
+"""wgf: mean-field Wasserstein gradient flows of shallow networks under symmetry.
+
+The problem (units, groups, data, schemes) lives here; the grid solver in
+``wgf.grids``, the particle SGD in ``wgf.particles``, distances and checks in
+``wgf.validation``.
+"""
+
+from ._version import __version__
+from .data import EmpiricalData, GaussianTeacherData, Quadrature, gauss_hermite, load_dataset, make_teacher
+from .functionals import first_variation, free_energy, model, potential, risk
+from .groups import FiniteGroup, group_from_name
+from .problem import Problem
+from .schemes import SCHEMES, SchemeUnit, scheme_quadrature, scheme_unit
+from .symmetry import NotEquivariantError, Symmetry
+from .units import Unit, make_unit
+
+__all__ = [
+    "__version__",
+    "Unit",
+    "make_unit",
+    "FiniteGroup",
+    "group_from_name",
+    "Symmetry",
+    "NotEquivariantError",
+    "Quadrature",
+    "GaussianTeacherData",
+    "EmpiricalData",
+    "make_teacher",
+    "gauss_hermite",
+    "load_dataset",
+    "SCHEMES",
+    "SchemeUnit",
+    "scheme_unit",
+    "scheme_quadrature",
+    "Problem",
+    "model",
+    "risk",
+    "first_variation",
+    "potential",
+    "free_energy",
+]

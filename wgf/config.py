@@ -1,0 +1,353 @@
+"""Experiment configs (TOML, SPEC section 10): parsing and validation.
+
+``load_config(path)`` returns an ``Experiment`` whose ``problem`` carries the
+four problem sections ([model] [group] [data] [training]); the optional
+sections [pde], [particles] and [compare] are kept as validated settings.
+Every bad value raises ``ConfigError`` with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import TEACHER_KINDS, EmpiricalData, GaussianTeacherData, load_dataset, make_teacher
+from .groups import GROUP_NAMES, FiniteGroup, group_from_name
+from .problem import INITS, NOISES, Problem
+from .schemes import DA_MODES, SCHEMES
+from .symmetry import NotEquivariantError, Symmetry
+from .units import UNIT_NAMES, make_unit
+
+__all__ = ["ConfigError", "Experiment", "ParticleSettings", "load_config", "parse_config", "METRICS"]
+
+METRICS = ("mmd", "energy", "w2", "sliced_w2", "output_l2", "risk_gap", "moments")
+
+
+class ConfigError(ValueError):
+    """A config value is missing, unknown, of the wrong type or impossible. The message names the key."""
+
+
+# ----------------------------------------------------------------- checkers
+def _where(section, key):
+    return f"[{section}] {key}" if section else key
+
+
+def _number(section, key, v, *, low=None, low_open=False, integer=False):
+    where = _where(section, key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{where}: expected a {'integer' if integer else 'number'}, got {v!r}")
+    if integer and not isinstance(v, int):
+        raise ConfigError(f"{where}: expected an integer, got {v!r}")
+    if not math.isfinite(v):
+        raise ConfigError(f"{where}: must be finite, got {v!r}")
+    if low is not None and (v <= low if low_open else v < low):
+        raise ConfigError(f"{where}: must be {'>' if low_open else '>='} {low}, got {v!r}")
+    return v
+
+
+def _pos_int(s, k, v):
+    return _number(s, k, v, low=1, integer=True)
+
+
+def _pos(s, k, v):
+    return float(_number(s, k, v, low=0, low_open=True))
+
+
+def _nonneg(s, k, v):
+    return float(_number(s, k, v, low=0))
+
+
+def _choice(options):
+    def check(s, k, v):
+        if not isinstance(v, str) or v not in options:
+            raise ConfigError(f"{_where(s, k)}: expected one of {', '.join(options)}, got {v!r}")
+        return v
+
+    return check
+
+
+def _string(s, k, v):
+    if not isinstance(v, str):
+        raise ConfigError(f"{_where(s, k)}: expected a string, got {v!r}")
+    return v
+
+
+def _matrix_list(s, k, v):
+    try:
+        arr = np.array(v, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{_where(s, k)}: expected a list of square matrices") from None
+    if arr.ndim != 3 or arr.shape[1] != arr.shape[2] or arr.shape[0] == 0:
+        raise ConfigError(f"{_where(s, k)}: expected a list of square matrices, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ConfigError(f"{_where(s, k)}: entries must be finite")
+    return arr
+
+
+def _particles_list(s, k, v):
+    if not isinstance(v, list) or not v or not all(isinstance(r, list) for r in v):
+        raise ConfigError(f"{_where(s, k)}: expected a nonempty list of particles (lists of numbers)")
+    for j, row in enumerate(v):
+        for x in row:
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+                raise ConfigError(f"{_where(s, k)}: particle {j} has a non-finite or non-numeric entry {x!r}")
+    return v
+
+
+def _int_or_list(s, k, v):
+    vals = v if isinstance(v, list) else [v]
+    if not vals:
+        raise ConfigError(f"{_where(s, k)}: expected a positive integer or a nonempty list of them")
+    return tuple(_pos_int(s, k, x) for x in vals)
+
+
+def _bounds(s, k, v):
+    if not isinstance(v, list) or not v:
+        raise ConfigError(f"{_where(s, k)}: expected a list of [low, high] pairs")
+    out = []
+    for pair in v:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ConfigError(f"{_where(s, k)}: expected a list of [low, high] pairs, got {pair!r}")
+        lo, hi = (float(_number(s, k, x)) for x in pair)
+        if not lo < hi:
+            raise ConfigError(f"{_where(s, k)}: need low < high, got {pair!r}")
+        out.append((lo, hi))
+    return tuple(out)
+
+
+def _metrics(s, k, v):
+    if not isinstance(v, list) or not v:
+        raise ConfigError(f"{_where(s, k)}: expected a nonempty list of metric names")
+    for m in v:
+        if m not in METRICS:
+            raise ConfigError(f"{_where(s, k)}: unknown metric {m!r} (choose from {', '.join(METRICS)})")
+    return tuple(v)
+
+
+SCHEMA = {
+    "": {"title": _string},
+    "model": {"unit": _choice(UNIT_NAMES), "dim_x": _pos_int, "dim_y": _pos_int, "hidden": _pos_int},
+    "group": {"name": _choice(tuple(GROUP_NAMES)), "generators_x": _matrix_list, "generators_y": _matrix_list},
+    "data": {
+        "x_std": _pos,
+        "teacher": _choice(TEACHER_KINDS),
+        "teacher_particles": _particles_list,
+        "label_noise": _nonneg,
+        "quadrature_points": _pos_int,
+        "dataset": _string,
+    },
+    "training": {
+        "scheme": _choice(SCHEMES),
+        "da_mode": _choice(DA_MODES),
+        "tau": _nonneg,
+        "beta": _nonneg,
+        "init": _choice(INITS),
+        "init_std": _nonneg,
+        "noise": _choice(NOISES),
+        "t_end": _pos,
+        "snapshots": lambda s, k, v: _number(s, k, v, low=2, integer=True),
+    },
+    "pde": {
+        "space": _choice(("full", "fixed")),
+        "cells": _int_or_list,
+        "half_width": _pos,
+        "bounds": _bounds,
+        "method": _choice(("implicit", "explicit")),
+        "tolerance": _pos,
+    },
+    "particles": {"n": _int_or_list, "seeds": _pos_int, "alpha": _pos, "step": _pos, "batch": _pos_int},
+    "compare": {"metrics": _metrics, "bandwidth": _pos},
+}
+
+REQUIRED = {"model": ("unit", "dim_x", "dim_y")}
+
+
+@dataclass(frozen=True)
+class ParticleSettings:
+    """[particles]: particle counts, seeds 0..seeds-1, eps = alpha / N or step, minibatch size."""
+
+    n: tuple = (100, 1000, 10000)
+    seeds: int = 4
+    alpha: float | None = 50.0
+    step: float | None = None
+    batch: int = 20
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A parsed config: the problem and the sections to run."""
+
+    problem: Problem
+    title: str = ""
+    particles: ParticleSettings | None = None
+    pde: dict | None = None
+    compare: dict | None = None
+    text: str = ""
+    path: Path | None = field(default=None, compare=False)
+
+
+def _validated(raw: dict) -> dict:
+    out = {}
+    top = {k: v for k, v in raw.items() if not isinstance(v, dict)}
+    for key, value in top.items():
+        if key not in SCHEMA[""]:
+            raise ConfigError(f"unknown top-level key '{key}' (known: {', '.join(SCHEMA[''])})")
+    out[""] = {k: SCHEMA[""][k]("", k, v) for k, v in top.items()}
+    for section, table in raw.items():
+        if not isinstance(table, dict):
+            continue
+        if section not in SCHEMA or section == "":
+            known = ", ".join(f"[{s}]" for s in SCHEMA if s)
+            raise ConfigError(f"unknown section [{section}] (known: {known})")
+        checked = {}
+        for key, value in table.items():
+            if isinstance(value, dict):
+                raise ConfigError(f"[{section}] {key}: unexpected sub-table")
+            if key not in SCHEMA[section]:
+                raise ConfigError(f"[{section}] unknown key '{key}' (known: {', '.join(SCHEMA[section])})")
+            checked[key] = SCHEMA[section][key](section, key, value)
+        out[section] = checked
+    for section, keys in REQUIRED.items():
+        for key in keys:
+            if key not in out.get(section, {}):
+                raise ConfigError(f"[{section}] {key}: missing (required)")
+    return out
+
+
+def _group(cfg, dim_x, dim_y) -> FiniteGroup:
+    g = cfg.get("group", {})
+    if "generators_x" in g or "generators_y" in g:
+        if "name" in g:
+            raise ConfigError("[group] name: give either a name or generators_x/generators_y, not both")
+        if "generators_x" not in g or "generators_y" not in g:
+            raise ConfigError("[group] generators_y: generators_x and generators_y must be given together")
+        gx, gy = g["generators_x"], g["generators_y"]
+        if gx.shape[1] != dim_x:
+            raise ConfigError(f"[group] generators_x: matrices must be {dim_x} x {dim_x} (dim_x)")
+        if gy.shape[1] != dim_y:
+            raise ConfigError(f"[group] generators_y: matrices must be {dim_y} x {dim_y} (dim_y)")
+        try:
+            return FiniteGroup.from_generators(gx, gy)
+        except ValueError as e:
+            raise ConfigError(f"[group] generators_x: {e}") from None
+    try:
+        return group_from_name(g.get("name", "trivial"), dim_x, dim_y)
+    except ValueError as e:
+        raise ConfigError(f"[group] name: {e}") from None
+
+
+def _data(cfg, symmetry, base_dir):
+    d = cfg.get("data", {})
+    unit = symmetry.unit
+    if "dataset" in d:
+        for key in ("teacher", "teacher_particles", "x_std", "label_noise"):
+            if key in d:
+                raise ConfigError(f"[data] {key}: not used with a dataset (remove it or the dataset)")
+        path = Path(d["dataset"])
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        try:
+            x, y = load_dataset(path)
+        except (OSError, KeyError, ValueError) as e:
+            raise ConfigError(f"[data] dataset: cannot read '{path}': {e}") from None
+        if x.shape[1] != unit.dim_x or y.shape[1] != unit.dim_y:
+            raise ConfigError(
+                f"[data] dataset: arrays have dim_x = {x.shape[1]}, dim_y = {y.shape[1]}; "
+                f"[model] says {unit.dim_x}, {unit.dim_y}"
+            )
+        return EmpiricalData(x, y)
+    if "teacher_particles" not in d:
+        raise ConfigError("[data] teacher_particles: missing (required unless a dataset is given)")
+    rows = d["teacher_particles"]
+    for j, row in enumerate(rows):
+        if len(row) != unit.dim:
+            raise ConfigError(
+                f"[data] teacher_particles: particle {j} has {len(row)} numbers, the unit "
+                f"'{unit.name}' has D = {unit.dim} parameters"
+            )
+    kind = d.get("teacher", "arbitrary")
+    teacher = make_teacher(kind, np.array(rows, dtype=float), symmetry)
+    return GaussianTeacherData(unit, teacher, d.get("x_std", 4.0), d.get("label_noise", 0.0), kind)
+
+
+def _check_pde(pde, problem):
+    space = pde.get("space", "full")
+    if "half_width" in pde and "bounds" in pde:
+        raise ConfigError("[pde] bounds: give either half_width or bounds, not both")
+    m = problem.dim if space == "full" else problem.symmetry.dim_fixed
+    if m > 4:
+        raise ConfigError(f"[pde] space: a '{space}' grid would have {m} axes; grids have at most 4")
+    if space == "full" and problem.init == "si" and problem.symmetry.dim_fixed < problem.dim:
+        raise ConfigError(
+            "[pde] space: an SI start is singular on a full-space grid; use space = \"fixed\" or init = \"wi\""
+        )
+    if space == "fixed" and not problem.stays_in_fixed_subspace:
+        raise ConfigError(
+            "[pde] space: the flow is not known to stay in E^G (needs noise = \"projected\" and scheme "
+            "da/fa/ea or an equivariant teacher); use space = \"full\""
+        )
+    if space == "fixed" and problem.init != "si":
+        raise ConfigError("[pde] space: a grid on E^G needs init = \"si\"")
+    for key in ("cells", "bounds"):
+        if key in pde and len(pde[key]) not in (1, m):
+            raise ConfigError(f"[pde] {key}: give 1 or {m} values (one per grid axis), got {len(pde[key])}")
+
+
+def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
+    """Parse and validate TOML ``text``; relative paths resolve against ``base_dir``."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}") from None
+    cfg = _validated(raw)
+    m = cfg["model"]
+    if m["unit"] == "two_layer" and "hidden" not in m:
+        raise ConfigError("[model] hidden: missing (required for unit two_layer)")
+    if m["unit"] != "two_layer" and "hidden" in m:
+        raise ConfigError(f"[model] hidden: only used by two_layer, not by {m['unit']}")
+    unit = make_unit(m["unit"], m["dim_x"], m["dim_y"], m.get("hidden"))
+    group = _group(cfg, m["dim_x"], m["dim_y"])
+    try:
+        symmetry = Symmetry(unit, group)
+    except NotEquivariantError as e:
+        raise ConfigError(f"[group] name: {e}") from None
+    data = _data(cfg, symmetry, base_dir)
+    t = cfg.get("training", {})
+    if "da_mode" in t and t.get("scheme", "vanilla") != "da":
+        raise ConfigError("[training] da_mode: only used with scheme = \"da\"")
+    try:
+        problem = Problem(
+            symmetry,
+            data,
+            quadrature_points=cfg.get("data", {}).get("quadrature_points", 16),
+            **t,
+        )
+    except ValueError as e:
+        raise ConfigError(f"[training] {e}") from None
+    particles = None
+    if "particles" in cfg:
+        p = dict(cfg["particles"])
+        if "alpha" in p and "step" in p:
+            raise ConfigError("[particles] step: give either alpha (eps = alpha / N) or step, not both")
+        if "step" in p:
+            p["alpha"] = None
+        particles = ParticleSettings(**p)
+    pde = cfg.get("pde")
+    if pde is not None:
+        _check_pde(pde, problem)
+    return Experiment(problem, cfg[""].get("title", ""), particles, pde, cfg.get("compare"), text)
+
+
+def load_config(path) -> Experiment:
+    """Read and validate a TOML config file (see ``parse_config``)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read config '{path}': {e.strerror}") from None
+    exp = parse_config(text, base_dir=path.parent)
+    return Experiment(exp.problem, exp.title, exp.particles, exp.pde, exp.compare, text, path)

@@ -1,0 +1,183 @@
+"""The data distribution pi, its teachers and its quadrature.
+
+Two kinds of data:
+
+- ``GaussianTeacherData``: X ~ N(0, s_x^2 I_dx), Y = f_*(X) + eta, eta ~ N(0, s_eta^2 I_dy),
+  with the teacher f_* = Phi of teacher particles (f_*(x) = (1/M) sum_m sigma_*(x, t_m)).
+- ``EmpiricalData``: a finite data set (x_n, y_n), pi = (1/n) sum_n delta_(x_n, y_n).
+
+Expectations over pi in the PDE and in the functionals use a ``Quadrature``
+(x_q, y_q, w_q): tensor Gauss-Hermite nodes for the Gaussian, the data set itself
+for empirical data. Label noise enters the risk only through the constant
+E|eta|^2 = dy s_eta^2 (``Quadrature.noise_variance``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .groups import FiniteGroup
+from .symmetry import Symmetry
+from .units import Unit
+
+__all__ = [
+    "Quadrature",
+    "GaussianTeacherData",
+    "EmpiricalData",
+    "make_teacher",
+    "gauss_hermite",
+    "load_dataset",
+    "TEACHER_KINDS",
+]
+
+TEACHER_KINDS = ("arbitrary", "wi", "si")
+
+
+@dataclass(frozen=True)
+class Quadrature:
+    """Weighted nodes for E_pi[f(X, Y)] ~ sum_q w_q f(x_q, y_q).
+
+    x (Q, dx), y (Q, dy), weights (Q,) summing to 1; noise_variance = E|Y - E[Y|X]|^2.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray
+    noise_variance: float = 0.0
+
+    def __len__(self):
+        return self.weights.shape[0]
+
+    def augment(self, group: FiniteGroup) -> "Quadrature":
+        """Orbit augmentation (pi^G): every node (x_q, y_q) becomes (rho_g x_q, rhohat_g y_q), weight w_q / |G|."""
+        x = np.einsum("gab,qb->gqa", group.rho_x, self.x).reshape(-1, self.x.shape[1])
+        y = np.einsum("gab,qb->gqa", group.rho_y, self.y).reshape(-1, self.y.shape[1])
+        w = np.tile(self.weights / group.order, group.order)
+        return Quadrature(x, y, w, self.noise_variance)
+
+
+def gauss_hermite(dim: int, points: int, std: float = 1.0):
+    """Tensor Gauss-Hermite rule for N(0, std^2 I_dim): nodes (points^dim, dim), weights summing to 1.
+
+    Exact for polynomials of degree <= 2 points - 1 in each coordinate.
+    """
+    t, w = np.polynomial.hermite_e.hermegauss(points)
+    w = w / w.sum()
+    grids = np.meshgrid(*([t] * dim), indexing="ij")
+    nodes = np.stack([g.ravel() for g in grids], axis=1) * std
+    weights = np.ones(1)
+    for _ in range(dim):
+        weights = np.outer(weights, w).ravel()
+    return nodes, weights
+
+
+def make_teacher(kind: str, particles, symmetry: Symmetry) -> np.ndarray:
+    """Teacher particles (M, D) of the given kind.
+
+    ``arbitrary``: as given; ``wi``: the particles and all their G-images (f_* equivariant);
+    ``si``: the particles projected onto E^G (f_* equivariant).
+    """
+    particles = np.atleast_2d(np.asarray(particles, dtype=float))
+    if kind == "arbitrary":
+        return particles.copy()
+    if kind == "wi":
+        return symmetry.symmetrize(particles)
+    if kind == "si":
+        return symmetry.project(particles)
+    raise ValueError(f"unknown teacher kind '{kind}' (choose from {', '.join(TEACHER_KINDS)})")
+
+
+@dataclass(frozen=True)
+class GaussianTeacherData:
+    """X ~ N(0, x_std^2 I), Y = f_*(X) + N(0, label_noise^2 I), f_* = mean_m sigma_*(., teacher_m)."""
+
+    unit: Unit
+    teacher: np.ndarray
+    x_std: float = 4.0
+    label_noise: float = 0.0
+    teacher_kind: str = "arbitrary"
+
+    @property
+    def dim_x(self):
+        return self.unit.dim_x
+
+    @property
+    def dim_y(self):
+        return self.unit.dim_y
+
+    @property
+    def is_equivariant(self) -> bool:
+        """pi is G-invariant: isotropic X and an equivariant teacher (wi or si)."""
+        return self.teacher_kind in ("wi", "si")
+
+    def labels(self, x):
+        """f_*(x), x (B, dx) -> (B, dy)."""
+        return self.unit.output(x, self.teacher)
+
+    def sample(self, n: int, rng: np.random.Generator):
+        """n iid samples (x (n, dx), y (n, dy)) of pi."""
+        x = rng.normal(scale=self.x_std, size=(n, self.dim_x))
+        y = self.labels(x)
+        if self.label_noise > 0:
+            y = y + rng.normal(scale=self.label_noise, size=y.shape)
+        return x, y
+
+    def quadrature(self, points: int = 16) -> Quadrature:
+        """Tensor Gauss-Hermite quadrature of pi with ``points`` nodes per feature axis."""
+        x, w = gauss_hermite(self.dim_x, points, self.x_std)
+        return Quadrature(x, self.labels(x), w, self.dim_y * self.label_noise**2)
+
+
+@dataclass(frozen=True)
+class EmpiricalData:
+    """A finite data set x (n, dx), y (n, dy) with uniform weights."""
+
+    x: np.ndarray
+    y: np.ndarray
+    is_equivariant: bool = False
+
+    @property
+    def dim_x(self):
+        return self.x.shape[1]
+
+    @property
+    def dim_y(self):
+        return self.y.shape[1]
+
+    def sample(self, n: int, rng: np.random.Generator):
+        idx = rng.integers(0, self.x.shape[0], size=n)
+        return self.x[idx], self.y[idx]
+
+    def quadrature(self, points: int | None = None) -> Quadrature:
+        """The data set itself, weights 1/n (``points`` is ignored)."""
+        n = self.x.shape[0]
+        return Quadrature(self.x, self.y, np.full(n, 1.0 / n))
+
+
+def load_dataset(path) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays ``x`` (n, dx) and ``y`` (n, dy) from a .npz or .h5/.hdf5 file."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        with np.load(path) as f:
+            x, y = f["x"], f["y"]
+    elif path.suffix in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            x, y = f["x"][()], f["y"][()]
+    else:
+        raise ValueError(f"dataset '{path}': expected a .npz or .h5 file")
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    if y.ndim == 1:
+        y = y[:, None]
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(f"dataset '{path}': x and y must have the same nonzero number of rows")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError(f"dataset '{path}': x and y must be finite")
+    return np.ascontiguousarray(x), np.ascontiguousarray(y)

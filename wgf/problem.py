@@ -1,0 +1,125 @@
+"""The learning problem: unit, group, data, scheme and training constants.
+
+A ``Problem`` is everything the four problem sections of a config describe
+([model] [group] [data] [training]); the PDE solver and the particle engine both
+take one. It derives (once) the scheme's unit and data (``wgf.schemes``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .data import EmpiricalData, GaussianTeacherData, Quadrature
+from .groups import FiniteGroup
+from .schemes import DA_MODES, SCHEMES, scheme_quadrature, scheme_unit
+from .symmetry import Symmetry
+from .units import Unit
+
+__all__ = ["Problem", "INITS", "NOISES"]
+
+INITS = ("wi", "si")
+NOISES = ("full", "projected")
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Noisy mean-field training of a shallow model under a symmetry-leveraging scheme.
+
+    Parameters mirror the config (SPEC 10): ``symmetry`` carries the base unit
+    sigma_* and the group; ``data`` is pi; ``scheme`` in vanilla | da | fa | ea;
+    ``tau`` penalty weight (r(z) = |z|^2), ``beta`` temperature; ``init`` wi
+    (z ~ N(0, init_std^2 I_D)) or si (P_E of that); ``noise`` full or projected
+    (P_E xi); MF time horizon ``t_end`` with ``snapshots`` equally spaced times.
+    """
+
+    symmetry: Symmetry
+    data: GaussianTeacherData | EmpiricalData
+    scheme: str = "vanilla"
+    da_mode: str = "orbit"
+    tau: float = 1e-4
+    beta: float = 1e-3
+    init: str = "wi"
+    init_std: float = 0.25
+    noise: str = "full"
+    t_end: float = 20.0
+    snapshots: int = 11
+    quadrature_points: int = 16
+
+    def __post_init__(self):
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if self.da_mode not in DA_MODES:
+            raise ValueError(f"da_mode must be one of {DA_MODES}, got {self.da_mode!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.noise not in NOISES:
+            raise ValueError(f"noise must be one of {NOISES}, got {self.noise!r}")
+        for key in ("tau", "beta", "init_std"):
+            v = getattr(self, key)
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"{key} must be finite and >= 0, got {v!r}")
+        if not (np.isfinite(self.t_end) and self.t_end > 0):
+            raise ValueError(f"t_end must be finite and > 0, got {self.t_end!r}")
+        if self.snapshots < 2:
+            raise ValueError(f"snapshots must be >= 2, got {self.snapshots!r}")
+        if (self.data.dim_x, self.data.dim_y) != (self.base_unit.dim_x, self.base_unit.dim_y):
+            raise ValueError("data dimensions do not match the unit")
+
+    # ------------------------------------------------------------ structure
+    @property
+    def base_unit(self) -> Unit:
+        """sigma_*, the unit before the scheme's transform."""
+        return self.symmetry.unit
+
+    @property
+    def group(self) -> FiniteGroup:
+        return self.symmetry.group
+
+    @property
+    def dim(self) -> int:
+        """D = dim Z."""
+        return self.base_unit.dim
+
+    @cached_property
+    def unit(self) -> Unit:
+        """The scheme's unit (sigma_*, sigma^FA or sigma^EA)."""
+        return scheme_unit(self.scheme, self.symmetry)
+
+    @cached_property
+    def quadrature(self) -> Quadrature:
+        """The scheme's data as a quadrature (orbit-augmented for da)."""
+        return scheme_quadrature(self.scheme, self.data.quadrature(self.quadrature_points), self.group)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Snapshot MF times, (snapshots,)."""
+        return np.linspace(0.0, self.t_end, self.snapshots)
+
+    @property
+    def noise_projector(self) -> np.ndarray | None:
+        """P_E for projected noise, None for full noise."""
+        return self.symmetry.projector if self.noise == "projected" else None
+
+    @property
+    def risk_is_invariant(self) -> bool:
+        """R^scheme is G-invariant: da, fa, ea always; vanilla when pi is equivariant."""
+        return self.scheme != "vanilla" or bool(self.data.is_equivariant)
+
+    @property
+    def stays_in_fixed_subspace(self) -> bool:
+        """From an SI start the flow stays in E^G (Thm 5): projected noise and an invariant risk."""
+        return self.noise == "projected" and self.risk_is_invariant
+
+    def initial_particles(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n iid draws of the initial law: N(0, init_std^2 I_D) (wi) or its P_E image (si), (n, D)."""
+        z = rng.normal(scale=self.init_std, size=(n, self.dim))
+        return self.symmetry.project(z) if self.init == "si" else z
+
+    def replace(self, **changes) -> "Problem":
+        """A copy with some fields changed."""
+        from dataclasses import replace
+
+        return replace(self, **changes)

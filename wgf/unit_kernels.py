@@ -1,0 +1,231 @@
+"""Numba kernels of the units and of their scheme transforms (one sample, one particle).
+
+Everything here is a small pure ``@njit(cache=True)`` function on 1D arrays:
+
+- ``unit_value(kind, x, z, out)``: out = sigma_*(x, z), x (dx,), z (D,), out (dy,)
+- ``unit_vjp_add(kind, x, z, c, g)``: g += J_z sigma_*(x, z)^T c, c (dy,), g (D,)
+
+``kind`` is one of the integer codes below. Parameter layouts (row-major):
+
+- matrix units (linear, sigmoid_matrix, tanh_matrix): z[i*dx + j] = W[i, j], W (dy, dx)
+- two_layer: z = (W (dy, h), A (dx, h), b (h,)) concatenated, each row-major.
+
+A *scheme unit* (SPEC section 3) is a base unit seen through feature/label maps
+and a parameter projector:
+
+    sigma(x, z) = (1/K) sum_k Rout_k sigma_*(Rin_k x, P z)
+
+with Rin (K, dx, dx), Rout (K, dy, dy), P (D, D). K = 0 means "no maps"
+(Rin = Rout = I, K = 1) and P of shape (0, 0) means "no projector" (P = I).
+``scheme_value`` and ``scheme_vjp_add`` evaluate it with caller-provided work
+buffers so that the hot loops never allocate.
+"""
+
+from math import exp, tanh
+
+import numpy as np
+from numba import njit
+
+LINEAR = 0
+SIGMOID_MATRIX = 1
+TANH_MATRIX = 2
+TWO_LAYER = 3
+
+
+@njit(cache=True)
+def sigmoid(u):
+    """Logistic sigmoid 1 / (1 + exp(-u)), overflow-free for either sign."""
+    if u >= 0.0:
+        return 1.0 / (1.0 + exp(-u))
+    e = exp(u)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def _activation(kind, u):
+    if kind == SIGMOID_MATRIX:
+        return sigmoid(u)
+    if kind == TANH_MATRIX:
+        return tanh(u)
+    return u
+
+
+@njit(cache=True)
+def _activation_slope(kind, a):
+    """Derivative of the activation written with its value a."""
+    if kind == SIGMOID_MATRIX:
+        return a * (1.0 - a)
+    if kind == TANH_MATRIX:
+        return 1.0 - a * a
+    return 1.0
+
+
+@njit(cache=True)
+def _matrix_value(kind, x, z, out):
+    dx = x.shape[0]
+    for i in range(out.shape[0]):
+        u = 0.0
+        for j in range(dx):
+            u += z[i * dx + j] * x[j]
+        out[i] = _activation(kind, u)
+
+
+@njit(cache=True)
+def _matrix_vjp_add(kind, x, z, c, g):
+    dx = x.shape[0]
+    for i in range(c.shape[0]):
+        u = 0.0
+        for j in range(dx):
+            u += z[i * dx + j] * x[j]
+        d = _activation_slope(kind, _activation(kind, u)) * c[i]
+        for j in range(dx):
+            g[i * dx + j] += d * x[j]
+
+
+@njit(cache=True)
+def _two_layer_value(x, z, out):
+    dx, dy = x.shape[0], out.shape[0]
+    h = z.shape[0] // (dx + dy + 1)
+    oa, ob = dy * h, dy * h + dx * h
+    for i in range(dy):
+        out[i] = 0.0
+    for k in range(h):
+        u = z[ob + k]
+        for j in range(dx):
+            u += z[oa + j * h + k] * x[j]
+        a = sigmoid(u)
+        for i in range(dy):
+            out[i] += z[i * h + k] * a
+
+
+@njit(cache=True)
+def _two_layer_vjp_add(x, z, c, g):
+    dx, dy = x.shape[0], c.shape[0]
+    h = z.shape[0] // (dx + dy + 1)
+    oa, ob = dy * h, dy * h + dx * h
+    for k in range(h):
+        u = z[ob + k]
+        for j in range(dx):
+            u += z[oa + j * h + k] * x[j]
+        a = sigmoid(u)
+        back = 0.0
+        for i in range(dy):
+            g[i * h + k] += c[i] * a
+            back += z[i * h + k] * c[i]
+        d = back * a * (1.0 - a)
+        for j in range(dx):
+            g[oa + j * h + k] += d * x[j]
+        g[ob + k] += d
+
+
+@njit(cache=True)
+def unit_value(kind, x, z, out):
+    """out[:] = sigma_*(x, z) for the base unit ``kind``."""
+    if kind == TWO_LAYER:
+        _two_layer_value(x, z, out)
+    else:
+        _matrix_value(kind, x, z, out)
+
+
+@njit(cache=True)
+def unit_vjp_add(kind, x, z, c, g):
+    """g[:] += J_z sigma_*(x, z)^T c for the base unit ``kind``."""
+    if kind == TWO_LAYER:
+        _two_layer_vjp_add(x, z, c, g)
+    else:
+        _matrix_vjp_add(kind, x, z, c, g)
+
+
+@njit(cache=True)
+def _matvec(a, v, out):
+    for i in range(a.shape[0]):
+        s = 0.0
+        for j in range(a.shape[1]):
+            s += a[i, j] * v[j]
+        out[i] = s
+
+
+@njit(cache=True)
+def _rmatvec(a, v, out):
+    for j in range(a.shape[1]):
+        s = 0.0
+        for i in range(a.shape[0]):
+            s += a[i, j] * v[i]
+        out[j] = s
+
+
+@njit(cache=True)
+def scheme_value(kind, rin, rout, proj, x, z, out, xbuf, zbuf, ybuf):
+    """out[:] = (1/K) sum_k Rout_k sigma_*(Rin_k x, P z).
+
+    Work buffers: xbuf (dx,), zbuf (D,), ybuf (dy,). See module docstring for
+    the conventions K = 0 (no maps) and proj.shape == (0, 0) (no projector).
+    """
+    zz = z
+    if proj.shape[0] > 0:
+        _matvec(proj, z, zbuf)
+        zz = zbuf
+    n_maps = rin.shape[0]
+    if n_maps == 0:
+        unit_value(kind, x, zz, out)
+        return
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    for k in range(n_maps):
+        _matvec(rin[k], x, xbuf)
+        unit_value(kind, xbuf, zz, ybuf)
+        for i in range(out.shape[0]):
+            s = 0.0
+            for j in range(ybuf.shape[0]):
+                s += rout[k, i, j] * ybuf[j]
+            out[i] += s / n_maps
+
+
+@njit(cache=True)
+def scheme_vjp_add(kind, rin, rout, proj, x, z, c, g, xbuf, zbuf, cbuf, gbuf):
+    """g[:] += J_z sigma(x, z)^T c for the scheme unit (see ``scheme_value``).
+
+    Work buffers: xbuf (dx,), zbuf (D,), cbuf (dy,), gbuf (D,).
+    """
+    zz = z
+    if proj.shape[0] > 0:
+        _matvec(proj, z, zbuf)
+        zz = zbuf
+        target = gbuf
+        for a in range(gbuf.shape[0]):
+            gbuf[a] = 0.0
+    else:
+        target = g
+    n_maps = rin.shape[0]
+    if n_maps == 0:
+        unit_vjp_add(kind, x, zz, c, target)
+    else:
+        for k in range(n_maps):
+            _matvec(rin[k], x, xbuf)
+            _rmatvec(rout[k], c, cbuf)
+            for i in range(cbuf.shape[0]):
+                cbuf[i] /= n_maps
+            unit_vjp_add(kind, xbuf, zz, cbuf, target)
+    if proj.shape[0] > 0:
+        # P is symmetric (an orthogonal projector): J(Pz)^T = P J^T
+        for a in range(g.shape[0]):
+            s = 0.0
+            for b in range(g.shape[0]):
+                s += proj[a, b] * gbuf[b]
+            g[a] += s
+
+
+@njit(cache=True)
+def model_output(kind, rin, rout, proj, x, z, weights, out):
+    """Phi(x_b) = sum_i w_i sigma(x_b, z_i) for all b.
+
+    x (B, dx), z (N, D), weights (N,), out (B, dy). Serial, summed in particle order.
+    """
+    dx, dy, dim = x.shape[1], out.shape[1], z.shape[1]
+    xbuf, zbuf, ybuf, val = np.empty(dx), np.empty(dim), np.empty(dy), np.empty(dy)
+    out[:] = 0.0
+    for b in range(x.shape[0]):
+        for i in range(z.shape[0]):
+            scheme_value(kind, rin, rout, proj, x[b], z[i], val, xbuf, zbuf, ybuf)
+            for a in range(dy):
+                out[b, a] += weights[i] * val[a]
