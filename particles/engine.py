@@ -17,7 +17,11 @@ __all__ = ["Trajectory", "simulate", "step_size", "snapshot_steps", "BlowUpError
 
 
 class BlowUpError(FloatingPointError):
-    """Particle positions became non-finite."""
+    """Particle positions became non-finite or exceeded ``BLOW_UP_LIMIT``."""
+
+
+# beyond this |theta| squared distances overflow float64: treated as a blow-up
+BLOW_UP_LIMIT = 1e150
 
 
 @dataclass
@@ -51,10 +55,12 @@ def step_size(n: int, *, alpha: float | None = None, step: float | None = None) 
 
 def snapshot_steps(times, eps: float) -> np.ndarray:
     """Step indices k_j = round(t_j / eps) of the snapshot times (nondecreasing)."""
-    steps = np.rint(np.asarray(times, dtype=float) / eps).astype(np.int64)
-    if np.any(np.diff(steps) < 0) or steps[0] < 0:
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or times.size == 0 or not np.isfinite(times).all():
+        raise ValueError("snapshot times must be a nonempty list of finite times")
+    if times[0] < 0 or np.any(np.diff(times) < 0):
         raise ValueError("snapshot times must be nonnegative and nondecreasing")
-    return steps
+    return np.rint(times / eps).astype(np.int64)
 
 
 def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, step=None, batch: int = 20,
@@ -101,7 +107,7 @@ def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, st
     for j, k_next in enumerate(steps):
         if k_next > k:
             advance(theta, k, k_next, eps, seed, *arrays)
-            if not np.isfinite(theta).all():
+            if not np.all(np.abs(theta) < BLOW_UP_LIMIT):  # also catches NaN
                 raise BlowUpError(
                     f"particles became non-finite between t = {k * eps:.6g} and t = {k_next * eps:.6g} "
                     f"(N = {n_particles}, seed = {seed}, eps = {eps:.3g}): reduce alpha/step"

@@ -56,12 +56,16 @@ class Unit:
 
         Evaluated with the numba kernel, without a (B, N, dy) intermediate.
         """
-        x = np.ascontiguousarray(np.atleast_2d(x), dtype=float)
-        z = np.ascontiguousarray(np.atleast_2d(z), dtype=float)
+        # the numba kernel does not bounds-check: validate shapes here (mismatches read out of bounds)
+        x, z = self._check(x, z)
+        x, z = np.ascontiguousarray(x), np.ascontiguousarray(z)
         if weights is None:
             weights = np.full(z.shape[0], 1.0 / z.shape[0])
+        weights = np.ascontiguousarray(weights, dtype=float)
+        if weights.shape != (z.shape[0],):
+            raise ValueError(f"{self.name}: weights must have shape ({z.shape[0]},), got {weights.shape}")
         out = np.empty((x.shape[0], self.dim_y))
-        uk.model_output(*self.kernel_args(), x, z, np.ascontiguousarray(weights, dtype=float), out)
+        uk.model_output(*self.kernel_args(), x, z, weights, out)
         return out
 
     def _check(self, x, z):

@@ -1,0 +1,103 @@
+"""The ``wgf run`` command: HDF5 layout, values that match the library, and refusals."""
+
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+import wgf
+from wgf.cli import main
+from wgf.config import parse_config
+from wgf.particles import simulate
+from wgf.validation import si_rmd2, wi_rmd2
+
+SMALL = """
+title = "small"
+[model]
+unit = "sigmoid_matrix"
+dim_x = 2
+dim_y = 2
+[group]
+name = "swap"
+[data]
+teacher = "wi"
+teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
+quadrature_points = 8
+[training]
+scheme = "vanilla"
+beta = 1e-4
+init = "wi"
+t_end = 2.0
+snapshots = 3
+[particles]
+n = [8, 16]
+seeds = 2
+alpha = 4.0
+batch = 5
+"""
+
+
+@pytest.fixture
+def small_config(tmp_path):
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL)
+    return path
+
+
+def test_run_writes_the_layout_and_the_values(small_config, tmp_path):
+    out = tmp_path / "out.h5"
+    assert main(["run", str(small_config), "-o", str(out), "--quiet"]) == 0
+    assert out.exists() and not (tmp_path / "out.h5.partial").exists()
+    problem = parse_config(SMALL).problem
+    with h5py.File(out, "r") as f:
+        assert f.attrs["config"] == SMALL and f.attrs["wgf_version"] == wgf.__version__
+        for n in (8, 16):
+            g = f[f"particles/N{n}"]
+            assert g["positions"].shape == (2, 3, n, 4)
+            for name in ("risk", "wi_rmd2", "si_rmd2"):
+                assert g[name].shape == (2, 3) and g[name].dtype == np.float64
+                assert np.isfinite(g[name][()]).all()
+            np.testing.assert_allclose(g["times"][()], [0.0, 1.0, 2.0], atol=1e-12)
+            # the file holds exactly what the library computes for the same (N, seed)
+            traj = simulate(problem, n, 1, alpha=4.0, batch=5)
+            np.testing.assert_array_equal(g["positions"][1], traj.positions)
+            assert g["risk"][1, -1] == pytest.approx(wgf.risk(problem, traj.final), rel=1e-12)
+            assert g["si_rmd2"][1, -1] == pytest.approx(si_rmd2(problem.symmetry, traj.final), rel=1e-12)
+            assert g["wi_rmd2"][1, -1] == pytest.approx(wi_rmd2(problem.symmetry, traj.final), rel=1e-9)
+            # WI start: the initial cloud is far from E^G but has a small WI defect only by chance
+            assert g["si_rmd2"][1, 0] > 0.05
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "wgf", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_bad_config_one_line_exit_2_no_output(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMALL.replace("beta = 1e-4", "beta = -1.0"))
+    res = _cli("run", str(bad), "-o", "out.h5", cwd=tmp_path)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "[training] beta" in lines[0]
+    assert not (tmp_path / "out.h5").exists() and not (tmp_path / "out.h5.partial").exists()
+
+
+def test_existing_output_refused_unless_overwrite(small_config, tmp_path):
+    out = tmp_path / "out.h5"
+    out.write_bytes(b"keep me")
+    assert main(["run", str(small_config), "-o", str(out), "--quiet"]) == 2
+    assert out.read_bytes() == b"keep me"
+    assert main(["run", str(small_config), "-o", str(out), "--quiet", "--overwrite"]) == 0
+    with h5py.File(out, "r") as f:
+        assert "particles/N8/positions" in f
+
+
+def test_blow_up_is_reported_not_written(tmp_path):
+    cfg = tmp_path / "hot.toml"
+    # tau = 1000, eps = 0.002: theta <- (1 - 2 tau eps) theta = -3 theta, 1000 steps overflow
+    cfg.write_text(SMALL.replace("alpha = 4.0", "step = 0.002").replace("beta = 1e-4", "beta = 1e-4\ntau = 1000.0"))
+    out = tmp_path / "hot.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 1
+    assert not out.exists()

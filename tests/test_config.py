@@ -1,0 +1,145 @@
+"""Config parsing: the paper example, and one clear error naming the key for each bad value."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wgf
+from wgf.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER = ROOT / "examples" / "paper_c2.toml"
+
+BASE = """
+[model]
+unit = "sigmoid_matrix"
+dim_x = 2
+dim_y = 2
+[group]
+name = "swap"
+[data]
+teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
+[training]
+beta = 1e-3
+"""
+
+
+def test_paper_example_matches_spec_section_9():
+    exp = load_config(PAPER)
+    p = exp.problem
+    teacher = 0.5 * np.array(
+        [[-1, 0, 0, 0.5], [0.5, 1, 0, 1], [-0.5, 0.3, 1, 0], [0, -1, -0.5, 1], [0.7, -0.7, 0.5, 0.7]]
+    )
+    np.testing.assert_array_equal(p.data.teacher, teacher)
+    assert p.data.x_std == 4.0 and p.tau == 1e-4 and p.beta == 1e-6 and p.init_std == 0.25
+    assert p.t_end == 1000.0 and p.group.name == "swap" and p.base_unit.name == "sigmoid_matrix"
+    assert exp.particles.n == (5, 10, 50, 100, 500, 1000)
+    assert exp.particles.seeds == 10 and exp.particles.alpha == 50.0 and exp.particles.batch == 20
+    # N * 20 steps reach MF time 1000 with eps = 50 / N
+    assert p.t_end / (exp.particles.alpha / 1000) == 20 * 1000
+    assert exp.text == PAPER.read_text()
+
+
+def test_defaults_and_teacher_kinds():
+    exp = parse_config(BASE)
+    p = exp.problem
+    assert (p.scheme, p.da_mode, p.init, p.noise, p.snapshots) == ("vanilla", "orbit", "wi", "full", 11)
+    assert exp.particles is None and exp.pde is None
+    wi = parse_config(BASE.replace("[data]", '[data]\nteacher = "wi"')).problem
+    assert wi.data.teacher.shape == (4, 4) and wi.data.is_equivariant
+    si = parse_config(BASE.replace("[data]", '[data]\nteacher = "si"')).problem
+    np.testing.assert_allclose(si.data.teacher, si.symmetry.project(si.data.teacher), atol=0)
+
+
+def _error(text):
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    msg = str(info.value)
+    assert "\n" not in msg
+    return msg
+
+
+@pytest.mark.parametrize(
+    "old, new, needle",
+    [
+        ("beta = 1e-3", "beta = -1.0", "[training] beta"),
+        ("beta = 1e-3", "beta = nan", "[training] beta"),
+        ("beta = 1e-3", "beta = inf", "[training] beta"),
+        ("beta = 1e-3", 'beta = "hot"', "[training] beta"),
+        ("beta = 1e-3", "bta = 1e-3", "[training] unknown key 'bta'"),
+        ("beta = 1e-3", 'scheme = "magic"', "[training] scheme"),
+        ("beta = 1e-3", 'da_mode = "orbit"', "[training] da_mode"),
+        ("beta = 1e-3", "snapshots = 1", "[training] snapshots"),
+        ("beta = 1e-3", "t_end = 0.0", "[training] t_end"),
+        ("dim_x = 2", "dim_x = 0", "[model] dim_x"),
+        ("dim_x = 2", "dim_x = 2.5", "[model] dim_x"),
+        ('unit = "sigmoid_matrix"', 'unit = "relu"', "[model] unit"),
+        ('unit = "sigmoid_matrix"', 'unit = "two_layer"', "[model] hidden"),
+        ('name = "swap"', 'name = "sign"', "[group] name"),
+        ('name = "swap"', 'name = "dihedral"', "[group] name"),
+        ("[0.25, 0.5, 0.0, 0.5]", "[0.25, 0.5, 0.0]", "[data] teacher_particles"),
+        ("[0.25, 0.5, 0.0, 0.5]", "[0.25, 0.5, 0.0, nan]", "[data] teacher_particles"),
+        ("[data]", "[data]\nx_std = -4.0", "[data] x_std"),
+        ("[data]", '[data]\nteacher = "best"', "[data] teacher"),
+        ("[data]", "[data]\nquadrature_points = 0", "[data] quadrature_points"),
+        ("[group]", "[grop]", "unknown section [grop]"),
+        ("[model]", 'titel = "x"\n[model]', "unknown top-level key 'titel'"),
+    ],
+)
+def test_bad_values_name_the_key(old, new, needle):
+    assert old in BASE
+    assert needle in _error(BASE.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    "section, needle",
+    [
+        ("[particles]\nn = [0, 10]", "[particles] n"),
+        ("[particles]\nn = []", "[particles] n"),
+        ("[particles]\nseeds = 0", "[particles] seeds"),
+        ("[particles]\nalpha = 1.0\nstep = 0.1", "[particles] step"),
+        ("[particles]\nbatch = -3", "[particles] batch"),
+        ("[particles]\nwarp = 9", "[particles] unknown key 'warp'"),
+        ('[compare]\nmetrics = ["mmd", "kl"]', "[compare] metrics"),
+        ('[pde]\nspace = "fixed"', "[pde] space"),  # vanilla, arbitrary teacher, full noise
+        ("[pde]\ncells = [8, 8, 8]", "[pde] cells"),
+        ("[pde]\nhalf_width = 1.0\nbounds = [[-1, 1]]", "[pde] bounds"),
+        ("[pde]\nbounds = [[1, -1]]", "[pde] bounds"),
+    ],
+)
+def test_bad_optional_sections(section, needle):
+    assert needle in _error(BASE + section)
+
+
+def test_fixed_space_grid_accepted_only_where_the_flow_stays():
+    good = BASE.replace("beta = 1e-3", 'beta = 1e-3\nscheme = "fa"\ninit = "si"\nnoise = "projected"')
+    assert parse_config(good + '[pde]\nspace = "fixed"').pde["space"] == "fixed"
+    assert "[pde] space" in _error(good.replace('init = "si"', 'init = "wi"') + '[pde]\nspace = "fixed"')
+    assert "SI start" in _error(good + '[pde]\nspace = "full"')
+
+
+def test_explicit_generators_and_dataset(tmp_path):
+    swap = "[[0.0, 1.0], [1.0, 0.0]]"
+    text = BASE.replace('name = "swap"', f"generators_x = [{swap}]\ngenerators_y = [{swap}]")
+    p = parse_config(text).problem
+    assert p.group.order == 2 and p.symmetry.dim_fixed == 2
+    bad = BASE.replace('name = "swap"', "generators_x = [[[1.0, 1.0], [0.0, 1.0]]]\ngenerators_y = [[[1.0, 0.0], [0.0, 1.0]]]")
+    assert "[group] generators_x" in _error(bad)
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(30, 2)), y=rng.normal(size=(30, 2)))
+    cfg = tmp_path / "c.toml"
+    data_section = '[data]\ndataset = "d.npz"\n'
+    cfg.write_text(BASE.split("[data]")[0] + data_section + "[training]\nbeta = 1e-3\n")
+    p = load_config(cfg).problem
+    assert isinstance(p.data, wgf.EmpiricalData) and p.quadrature.weights.shape == (30,)
+    cfg.write_text(BASE.split("[data]")[0] + '[data]\ndataset = "missing.npz"\n')
+    with pytest.raises(ConfigError, match=r"\[data\] dataset"):
+        load_config(cfg)
+
+
+def test_missing_file_and_invalid_toml(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "nope.toml")
+    assert "not valid TOML" in _error("[model\nunit = 1")

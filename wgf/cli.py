@@ -1,0 +1,68 @@
+"""The ``wgf`` command line (SPEC section 10).
+
+Exit codes: 0 success, 1 a numerical failure during the run (reported in one
+line), 2 bad input (one line naming the key or value, before any work starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wgf", description="Mean-field Wasserstein gradient flows of shallow networks.")
+    from ._version import __version__
+
+    p.add_argument("--version", action="version", version=f"wgf {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the sections of a TOML config and write an HDF5 file")
+    run.add_argument("config", help="experiment config (TOML)")
+    run.add_argument("-o", "--output", help="results file (default: CONFIG name with .h5, in the current folder)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing results file")
+    run.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    return p
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"wgf: error: {message}", file=sys.stderr)
+    return code
+
+
+def _cmd_run(args) -> int:
+    from .config import ConfigError, load_config
+    from .particles import BlowUpError
+    from .runner import run_experiment
+
+    try:
+        exp = load_config(args.config)
+    except ConfigError as e:
+        return _fail(str(e))
+    out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
+    if out.exists() and not args.overwrite:
+        return _fail(f"output file '{out}' exists (use --overwrite to replace it)")
+    if not out.parent.exists():
+        return _fail(f"output folder '{out.parent}' does not exist")
+    try:
+        run_experiment(exp, out, quiet=args.quiet)
+    except BlowUpError as e:
+        return _fail(f"numerical blow-up: {e}", code=1)
+    if not args.quiet:
+        print(f"wrote {out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.ERROR if args.quiet else logging.INFO, format="wgf: %(message)s", stream=sys.stderr
+    )
+    return {"run": _cmd_run}[args.command](args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
