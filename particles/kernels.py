@@ -18,8 +18,10 @@ the counter-based generator of ``wgf.particles.rng``, and the sum over particles
 in Phi is taken over fixed chunks of particles in a fixed order, so the result
 is bitwise the same for any number of numba threads.
 
-The closure captures integer constants only (unit kind, dimensions, data and
-scheme flags), so it is cached on disk per specialization.
+The closure captures integer constants only (the scheme unit's code path and
+kind, the batch size, data and DA flags), so it is cached on disk per
+specialization; the per-sample helpers are inlined into it, so the constants
+select a single code path at compile time.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def kernel_arrays(problem):
     """The arrays ``advance`` needs, as a tuple in its argument order."""
     from wgf.data import EmpiricalData
 
-    kind, rin, rout, proj = problem.unit.kernel_args()
+    _, _, rin, rout, proj = problem.unit.kernel_args()
     data = problem.data
     if isinstance(data, EmpiricalData):
         teacher = np.zeros((0, problem.dim))
@@ -84,7 +86,8 @@ def kernel_constants(problem, batch: int):
     else:
         da = DA_NONE
     data_kind = DATA_EMPIRICAL if isinstance(problem.data, EmpiricalData) else DATA_GAUSSIAN
-    return (problem.unit.kind, int(batch), da, data_kind)
+    variant, kind = problem.unit.kernel_args()[:2]
+    return (variant, kind, int(batch), da, data_kind)
 
 
 def make_advance(problem, batch: int):
@@ -148,8 +151,8 @@ def draw_batch(kind, batch, da, data_kind, k, seed, g_x, g_y, teacher, xs, ys, x
         wb[b] = 1.0 / xb.shape[0]
 
 
-@njit(cache=True)
-def forward_chunk(kind, c, theta, xb, rin, rout, proj, partial):
+@njit(cache=True, inline="always")
+def forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial):
     """partial[c, b] = sum over the particles i of chunk c of sigma(x_b, theta_i)."""
     n, dim = theta.shape
     dx, dy = xb.shape[1], partial.shape[2]
@@ -159,13 +162,13 @@ def forward_chunk(kind, c, theta, xb, rin, rout, proj, partial):
             partial[c, b, a] = 0.0
     for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
         for b in range(xb.shape[0]):
-            scheme_value(kind, rin, rout, proj, xb[b], theta[i], val, xbuf, zbuf, ybuf)
+            scheme_value(variant, kind, rin, rout, proj, xb[b], theta[i], val, xbuf, zbuf, ybuf)
             for a in range(dy):
                 partial[c, b, a] += val[a]
 
 
-@njit(cache=True)
-def update_chunk(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta):
+@njit(cache=True, inline="always")
+def update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta):
     """Gradient + Langevin update, in place, of the particles of chunk c at step k."""
     n, dim = theta.shape
     dx, dy = xb.shape[1], cb.shape[1]
@@ -177,7 +180,7 @@ def update_chunk(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_pr
         for a in range(dim):
             grad[a] = 2.0 * tau * theta[i, a]
         for b in range(xb.shape[0]):
-            scheme_vjp_add(kind, rin, rout, proj, xb[b], theta[i], cb[b], grad, xbuf, zbuf, cbuf, gbuf)
+            scheme_vjp_add(variant, kind, rin, rout, proj, xb[b], theta[i], cb[b], grad, xbuf, zbuf, cbuf, gbuf)
         for a in range(dim):
             theta[i, a] -= eps * grad[a]
         if noise_scale > 0.0:
@@ -195,7 +198,7 @@ def update_chunk(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_pr
 
 
 @lru_cache(maxsize=None)
-def _make_advance(kind, batch, da, data_kind):
+def _make_advance(variant, kind, batch, da, data_kind):
     @njit(cache=True, parallel=True)
     def advance(theta, k0, k1, eps, seed, rin, rout, proj, g_x, g_y, teacher, xs, ys, noise_proj, x_std, label_noise, tau, beta):
         n, dx = theta.shape[0], g_x.shape[1]
@@ -209,10 +212,10 @@ def _make_advance(kind, batch, da, data_kind):
             draw_batch(kind, batch, da, data_kind, k, seed, g_x, g_y, teacher, xs, ys, x_std, label_noise, xb, yb, wb)
             if n >= PARALLEL_MIN:
                 for c in prange(n_chunks):
-                    forward_chunk(kind, c, theta, xb, rin, rout, proj, partial)
+                    forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial)
             else:
                 for c in range(n_chunks):
-                    forward_chunk(kind, c, theta, xb, rin, rout, proj, partial)
+                    forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial)
             for b in range(n_rows):
                 for a in range(dy):
                     s = 0.0
@@ -221,9 +224,9 @@ def _make_advance(kind, batch, da, data_kind):
                     cb[b, a] = 2.0 * wb[b] * (s / n - yb[b, a])
             if n >= PARALLEL_MIN:
                 for c in prange(n_chunks):
-                    update_chunk(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+                    update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
             else:
                 for c in range(n_chunks):
-                    update_chunk(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+                    update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
 
     return advance

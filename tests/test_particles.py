@@ -37,7 +37,7 @@ def paper():
 
 def _engine_batch(problem, batch, k, seed):
     """The minibatch of step k exactly as ``advance`` draws it (same arguments as in ``_make_advance``)."""
-    kind, batch, da, data_kind = kernels.kernel_constants(problem, batch)
+    _, kind, batch, da, data_kind = kernels.kernel_constants(problem, batch)
     rin, rout, proj, g_x, g_y, teacher, xs, ys, noise_proj, x_std, label_noise, tau, beta = kernels.kernel_arrays(
         problem
     )
@@ -76,14 +76,18 @@ def _check_one_step(problem, n, *, k=3, seed=11, eps=0.05):
 @pytest.mark.parametrize("scheme,da_mode", SCHEMES, ids=SCHEME_IDS)
 def test_one_step_matches_reference(paper, scheme, da_mode, noise):
     problem = paper.replace(scheme=scheme, da_mode=da_mode, noise=noise, beta=1e-2)
-    assert _check_one_step(problem, 37) <= 1e-12
+    for k in (0, 3):  # the step index enters the minibatch and the noise
+        assert _check_one_step(problem, 37, k=k) <= 1e-12
 
 
-@pytest.mark.parametrize("scheme,da_mode", [("vanilla", "orbit"), ("fa", "orbit"), ("da", "orbit")])
-def test_one_step_matches_reference_parallel_path(paper, scheme, da_mode):
+@pytest.mark.parametrize(
+    "scheme,da_mode,noise",
+    [("vanilla", "orbit", "full"), ("da", "orbit", "projected"), ("fa", "orbit", "full"), ("ea", "orbit", "projected")],
+)
+def test_one_step_matches_reference_parallel_path(paper, scheme, da_mode, noise):
     n = 2500
     assert n >= kernels.PARALLEL_MIN and n % kernels.CHUNK != 0  # several chunks, a partial last one
-    problem = paper.replace(scheme=scheme, da_mode=da_mode, noise="full", beta=1e-2)
+    problem = paper.replace(scheme=scheme, da_mode=da_mode, noise=noise, beta=1e-2)
     assert _check_one_step(problem, n) <= 1e-12
 
 
@@ -146,7 +150,9 @@ def test_sample_minibatch_structure(paper):
         )  # (G, B): g-th row is 0 where the sample was moved by g
         assert (err.min(axis=0) <= 1e-14).all()
         assert (err.max(axis=0) > 1e-6).all()  # the arbitrary teacher tells the two elements apart
-        counts += np.bincount(err.argmin(axis=0), minlength=group.order)
+        per_batch = np.bincount(err.argmin(axis=0), minlength=group.order)
+        assert per_batch.min() > 0  # g drawn per sample, not per batch (one g for all 20: prob 2^-19)
+        counts += per_batch
     assert abs(counts[1] - 1000) <= 4 * np.sqrt(2000 * 0.25)  # Binomial(2000, 1/2), 4 sigma
 
 
@@ -170,6 +176,21 @@ def test_orbit_minibatch_law_matches_reference_batch(paper):
         assert p > 1e-3, (d, p)
     # x ~ N(0, 16 I) itself (the orbit of an isotropic Gaussian is the same Gaussian)
     assert stats.kstest(eng[:, 0] / 4.0, "norm").pvalue > 1e-3
+
+
+def test_label_noise_law(paper):
+    """y = f_*(x) + s eta: the residuals are N(0, s^2), independent of x (their own random stream)."""
+    s = 0.3
+    data = paper.data
+    problem = paper.replace(data=GaussianTeacherData(data.unit, data.teacher, data.x_std, s, data.teacher_kind))
+    x, y = (np.vstack(a) for a in zip(*(_engine_batch(problem, BATCH, k, seed=1)[:2] for k in range(500))))
+    res = (y - problem.data.labels(x)) / s  # 10000 x 2
+    for a in range(2):
+        assert stats.kstest(res[:, a], "norm").pvalue > 1e-3
+    corr = np.corrcoef(np.hstack([res, x]).T)[:2, 2:]
+    assert np.abs(corr).max() < 0.04  # sd 1/sqrt(10000) = 0.01 per entry
+    # x is unchanged by label noise: same x stream as without noise
+    np.testing.assert_array_equal(_engine_batch(paper, BATCH, 7, seed=1)[0], _engine_batch(problem, BATCH, 7, seed=1)[0])
 
 
 # ------------------------------------------------------------------ invariance of E^G

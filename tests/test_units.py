@@ -202,19 +202,19 @@ def test_scheme_unit_matches_definition_fd_and_kernels(sym, scheme):
     _assert_fd(su.vjp(x, z, c3), _fd_vjp(su, x, z, c3))
 
     # numba scheme kernels with the documented work buffers
-    kind, rin, rout, proj = su.kernel_args()
+    variant, kind, rin, rout, proj = su.kernel_args()
     dx, dy, dim = su.dim_x, su.dim_y, su.dim
     out = np.empty(dy)
     xbuf, zbuf, ybuf, cbuf, gbuf = np.empty(dx), np.empty(dim), np.empty(dy), np.empty(dy), np.empty(dim)
     val = su.value(x, z)
     for n in range(z.shape[0]):
         for b in range(x.shape[0]):
-            uk.scheme_value(kind, rin, rout, proj, x[b], z[n], out, xbuf, zbuf, ybuf)
+            uk.scheme_value(variant, kind, rin, rout, proj, x[b], z[n], out, xbuf, zbuf, ybuf)
             np.testing.assert_allclose(out, val[b, n], rtol=0, atol=KERNEL_TOL)
         start = rng.normal(size=dim)
         g = start.copy()
         for b in range(x.shape[0]):
-            uk.scheme_vjp_add(kind, rin, rout, proj, x[b], z[n], c[b], g, xbuf, zbuf, cbuf, gbuf)
+            uk.scheme_vjp_add(variant, kind, rin, rout, proj, x[b], z[n], c[b], g, xbuf, zbuf, cbuf, gbuf)
         np.testing.assert_allclose(g - start, g_np[n], rtol=0, atol=KERNEL_TOL)
 
     # Unit.output (numba model_output) is the weighted NumPy sum

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import unit_kernels as uk
 from .data import Quadrature
 from .groups import FiniteGroup
 from .symmetry import Symmetry
@@ -47,7 +48,7 @@ class SchemeUnit(Unit):
 
     def kernel_args(self):
         proj = np.zeros((0, 0)) if self.projector is None else self.projector
-        return (self.kind, self.maps_in, self.maps_out, proj)
+        return (uk.variant_of(self.maps_in, proj), self.kind, self.maps_in, self.maps_out, proj)
 
     @property
     def blocks(self):

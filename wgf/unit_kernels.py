@@ -11,7 +11,7 @@ Everything here is a small pure ``@njit(cache=True)`` function on 1D arrays:
 - two_layer: z = (W (dy, h), A (dx, h), b (h,)) concatenated, each row-major.
 
 A *scheme unit* (SPEC section 3) is a base unit seen through feature/label maps
-and a parameter projector:
+and a parameter projector (``variant`` says which of the two it has):
 
     sigma(x, z) = (1/K) sum_k Rout_k sigma_*(Rin_k x, P z)
 
@@ -31,8 +31,20 @@ SIGMOID_MATRIX = 1
 TANH_MATRIX = 2
 TWO_LAYER = 3
 
+# code paths of a scheme unit
+PLAIN = 0  # no maps, no projector: sigma_* itself
+MAPS = 1  # feature/label maps, no projector
+PROJECTED = 2  # a parameter projector (maps optional)
 
-@njit(cache=True)
+
+def variant_of(rin, proj) -> int:
+    """The code path for maps ``rin`` (K, dx, dx) and projector ``proj`` ((D, D) or (0, 0))."""
+    if proj.shape[0] > 0:
+        return PROJECTED
+    return MAPS if rin.shape[0] > 0 else PLAIN
+
+
+@njit(cache=True, inline="always")
 def sigmoid(u):
     """Logistic sigmoid 1 / (1 + exp(-u)), overflow-free for either sign."""
     if u >= 0.0:
@@ -41,7 +53,7 @@ def sigmoid(u):
     return e / (1.0 + e)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _activation(kind, u):
     if kind == SIGMOID_MATRIX:
         return sigmoid(u)
@@ -50,7 +62,7 @@ def _activation(kind, u):
     return u
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _activation_slope(kind, a):
     """Derivative of the activation written with its value a."""
     if kind == SIGMOID_MATRIX:
@@ -60,7 +72,7 @@ def _activation_slope(kind, a):
     return 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _matrix_value(kind, x, z, out):
     dx = x.shape[0]
     for i in range(out.shape[0]):
@@ -70,7 +82,7 @@ def _matrix_value(kind, x, z, out):
         out[i] = _activation(kind, u)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _matrix_vjp_add(kind, x, z, c, g):
     dx = x.shape[0]
     for i in range(c.shape[0]):
@@ -82,7 +94,7 @@ def _matrix_vjp_add(kind, x, z, c, g):
             g[i * dx + j] += d * x[j]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _two_layer_value(x, z, out):
     dx, dy = x.shape[0], out.shape[0]
     h = z.shape[0] // (dx + dy + 1)
@@ -98,7 +110,7 @@ def _two_layer_value(x, z, out):
             out[i] += z[i * h + k] * a
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _two_layer_vjp_add(x, z, c, g):
     dx, dy = x.shape[0], c.shape[0]
     h = z.shape[0] // (dx + dy + 1)
@@ -118,7 +130,7 @@ def _two_layer_vjp_add(x, z, c, g):
         g[ob + k] += d
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def unit_value(kind, x, z, out):
     """out[:] = sigma_*(x, z) for the base unit ``kind``."""
     if kind == TWO_LAYER:
@@ -127,7 +139,7 @@ def unit_value(kind, x, z, out):
         _matrix_value(kind, x, z, out)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def unit_vjp_add(kind, x, z, c, g):
     """g[:] += J_z sigma_*(x, z)^T c for the base unit ``kind``."""
     if kind == TWO_LAYER:
@@ -136,7 +148,7 @@ def unit_vjp_add(kind, x, z, c, g):
         _matrix_vjp_add(kind, x, z, c, g)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _matvec(a, v, out):
     for i in range(a.shape[0]):
         s = 0.0
@@ -145,7 +157,7 @@ def _matvec(a, v, out):
         out[i] = s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _rmatvec(a, v, out):
     for j in range(a.shape[1]):
         s = 0.0
@@ -154,26 +166,17 @@ def _rmatvec(a, v, out):
         out[j] = s
 
 
-@njit(cache=True)
-def scheme_value(kind, rin, rout, proj, x, z, out, xbuf, zbuf, ybuf):
-    """out[:] = (1/K) sum_k Rout_k sigma_*(Rin_k x, P z).
-
-    Work buffers: xbuf (dx,), zbuf (D,), ybuf (dy,). See module docstring for
-    the conventions K = 0 (no maps) and proj.shape == (0, 0) (no projector).
-    """
-    zz = z
-    if proj.shape[0] > 0:
-        _matvec(proj, z, zbuf)
-        zz = zbuf
+@njit(cache=True, inline="always")
+def _maps_value(kind, rin, rout, x, z, out, xbuf, ybuf):
     n_maps = rin.shape[0]
     if n_maps == 0:
-        unit_value(kind, x, zz, out)
+        unit_value(kind, x, z, out)
         return
     for i in range(out.shape[0]):
         out[i] = 0.0
     for k in range(n_maps):
         _matvec(rin[k], x, xbuf)
-        unit_value(kind, xbuf, zz, ybuf)
+        unit_value(kind, xbuf, z, ybuf)
         for i in range(out.shape[0]):
             s = 0.0
             for j in range(ybuf.shape[0]):
@@ -181,42 +184,63 @@ def scheme_value(kind, rin, rout, proj, x, z, out, xbuf, zbuf, ybuf):
             out[i] += s / n_maps
 
 
-@njit(cache=True)
-def scheme_vjp_add(kind, rin, rout, proj, x, z, c, g, xbuf, zbuf, cbuf, gbuf):
+@njit(cache=True, inline="always")
+def scheme_value(variant, kind, rin, rout, proj, x, z, out, xbuf, zbuf, ybuf):
+    """out[:] = (1/K) sum_k Rout_k sigma_*(Rin_k x, P z).
+
+    ``variant`` (PLAIN, MAPS or PROJECTED, see ``variant_of``) selects the code
+    path; callers that know it at compile time get only that path.
+    Work buffers: xbuf (dx,), zbuf (D,), ybuf (dy,).
+    """
+    if variant == PROJECTED:
+        _matvec(proj, z, zbuf)
+        _maps_value(kind, rin, rout, x, zbuf, out, xbuf, ybuf)
+    elif variant == MAPS:
+        _maps_value(kind, rin, rout, x, z, out, xbuf, ybuf)
+    else:
+        unit_value(kind, x, z, out)
+
+
+@njit(cache=True, inline="always")
+def _maps_vjp_add(kind, rin, rout, x, z, c, g, xbuf, cbuf):
+    n_maps = rin.shape[0]
+    if n_maps == 0:
+        unit_vjp_add(kind, x, z, c, g)
+        return
+    for k in range(n_maps):
+        _matvec(rin[k], x, xbuf)
+        _rmatvec(rout[k], c, cbuf)
+        for i in range(cbuf.shape[0]):
+            cbuf[i] /= n_maps
+        unit_vjp_add(kind, xbuf, z, cbuf, g)
+
+
+@njit(cache=True, inline="always")
+def scheme_vjp_add(variant, kind, rin, rout, proj, x, z, c, g, xbuf, zbuf, cbuf, gbuf):
     """g[:] += J_z sigma(x, z)^T c for the scheme unit (see ``scheme_value``).
 
     Work buffers: xbuf (dx,), zbuf (D,), cbuf (dy,), gbuf (D,).
     """
-    zz = z
-    if proj.shape[0] > 0:
-        _matvec(proj, z, zbuf)
-        zz = zbuf
-        target = gbuf
-        for a in range(gbuf.shape[0]):
-            gbuf[a] = 0.0
-    else:
-        target = g
-    n_maps = rin.shape[0]
-    if n_maps == 0:
-        unit_vjp_add(kind, x, zz, c, target)
-    else:
-        for k in range(n_maps):
-            _matvec(rin[k], x, xbuf)
-            _rmatvec(rout[k], c, cbuf)
-            for i in range(cbuf.shape[0]):
-                cbuf[i] /= n_maps
-            unit_vjp_add(kind, xbuf, zz, cbuf, target)
-    if proj.shape[0] > 0:
-        # P is symmetric (an orthogonal projector): J(Pz)^T = P J^T
-        for a in range(g.shape[0]):
-            s = 0.0
-            for b in range(g.shape[0]):
-                s += proj[a, b] * gbuf[b]
-            g[a] += s
+    if variant == PLAIN:
+        unit_vjp_add(kind, x, z, c, g)
+        return
+    if variant == MAPS:
+        _maps_vjp_add(kind, rin, rout, x, z, c, g, xbuf, cbuf)
+        return
+    _matvec(proj, z, zbuf)
+    for a in range(gbuf.shape[0]):
+        gbuf[a] = 0.0
+    _maps_vjp_add(kind, rin, rout, x, zbuf, c, gbuf, xbuf, cbuf)
+    # P is symmetric (an orthogonal projector): J(Pz)^T = P J^T
+    for a in range(g.shape[0]):
+        s = 0.0
+        for b in range(g.shape[0]):
+            s += proj[a, b] * gbuf[b]
+        g[a] += s
 
 
 @njit(cache=True)
-def model_output(kind, rin, rout, proj, x, z, weights, out):
+def model_output(variant, kind, rin, rout, proj, x, z, weights, out):
     """Phi(x_b) = sum_i w_i sigma(x_b, z_i) for all b.
 
     x (B, dx), z (N, D), weights (N,), out (B, dy). Serial, summed in particle order.
@@ -226,6 +250,6 @@ def model_output(kind, rin, rout, proj, x, z, weights, out):
     out[:] = 0.0
     for b in range(x.shape[0]):
         for i in range(z.shape[0]):
-            scheme_value(kind, rin, rout, proj, x[b], z[i], val, xbuf, zbuf, ybuf)
+            scheme_value(variant, kind, rin, rout, proj, x[b], z[i], val, xbuf, zbuf, ybuf)
             for a in range(dy):
                 out[b, a] += weights[i] * val[a]

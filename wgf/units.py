@@ -43,8 +43,9 @@ class Unit:
         raise NotImplementedError
 
     def kernel_args(self):
-        """(kind, Rin (K, dx, dx), Rout (K, dy, dy), P (D, D) or (0, 0)) for the numba kernels."""
+        """(variant, kind, Rin (K, dx, dx), Rout (K, dy, dy), P (D, D) or (0, 0)) for the numba kernels."""
         return (
+            uk.PLAIN,
             self.kind,
             np.zeros((0, self.dim_x, self.dim_x)),
             np.zeros((0, self.dim_y, self.dim_y)),
