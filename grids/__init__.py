@@ -1,3 +1,28 @@
 """Finite-volume solvers of the mean-field Fokker-Planck equation on tensor grids."""
 
-__all__: list[str] = []
+from .flux import apply_operator, bernoulli_flux_weights, fokker_planck_operator
+from .grid import Grid, NotSymmetricError
+from .mean_field import RefusedGrid, make_grid, solve, wi_defect
+from .potential import MeanFieldPotential
+from .solver import History, initial_density, potential_on_cells, solve_fokker_planck
+from .stepper import GridBlowUpError, StepStats, integrate
+
+__all__ = [
+    "solve",
+    "make_grid",
+    "RefusedGrid",
+    "MeanFieldPotential",
+    "wi_defect",
+    "Grid",
+    "NotSymmetricError",
+    "History",
+    "solve_fokker_planck",
+    "initial_density",
+    "potential_on_cells",
+    "integrate",
+    "StepStats",
+    "GridBlowUpError",
+    "fokker_planck_operator",
+    "apply_operator",
+    "bernoulli_flux_weights",
+]

@@ -1,0 +1,138 @@
+"""The mean-field Wasserstein gradient flow of a problem on a grid (SPEC section 4).
+
+    d_t mu = div( mu grad_z U(mu, .) ) + beta Lap mu,    U = dR/dmu + tau |z|^2,
+
+on the full space (grid basis I, D <= 4 axes) or on E^G (grid basis an
+orthonormal basis of E^G, for SI dynamics), discretized by the
+Scharfetter-Gummel finite volumes of ``wgf.grids.flux`` and integrated by
+``wgf.grids.stepper``. Trackers are recorded at every snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .grid import Grid, NotSymmetricError
+from .potential import MeanFieldPotential
+from .solver import History, initial_density
+from .stepper import StepStats, integrate
+
+__all__ = ["solve", "make_grid", "wi_defect", "RefusedGrid"]
+
+log = logging.getLogger("wgf")
+
+
+class RefusedGrid(ValueError):
+    """The grid cannot carry this problem's flow (SPEC 4)."""
+
+
+def make_grid(problem, space: str = "full", cells=64, half_width: float = 2.0, bounds=None) -> Grid:
+    """The grid of a [pde] section: on Z (``full``) or on E^G (``fixed``), refusing what SPEC 4 refuses."""
+    sym = problem.symmetry
+    if space == "full":
+        basis = np.eye(problem.dim)
+        if problem.init == "si" and sym.dim_fixed < problem.dim:
+            raise RefusedGrid("an SI start is singular on a full-space grid: use the E^G grid or a WI start")
+    elif space == "fixed":
+        basis = sym.basis
+        if not problem.stays_in_fixed_subspace:
+            raise RefusedGrid(
+                "the flow is not known to stay in E^G: a grid on E^G needs projected noise and "
+                "scheme da/fa/ea or an equivariant teacher (use the full space)"
+            )
+        if problem.init != "si":
+            raise RefusedGrid("a grid on E^G needs an SI start (init = 'si')")
+    else:
+        raise ValueError(f"space must be 'full' or 'fixed', got {space!r}")
+    m = basis.shape[1]
+    if m > 4:
+        raise RefusedGrid(f"the grid would have {m} axes; grids have at most 4")
+    if bounds is None:
+        bounds = [(-half_width, half_width)] * m
+    elif len(bounds) == 1:
+        bounds = list(bounds) * m
+    return Grid(bounds, cells, basis)
+
+
+def initial_law(problem, grid: Grid):
+    """The problem's initial density in grid coordinates: N(0, init_std^2 I_m).
+
+    Full space with a WI start: z ~ N(0, s0^2 I_D); on E^G with an SI start:
+    u = B^T P_E z ~ N(0, s0^2 I_m) since B has orthonormal columns.
+    """
+    s2 = problem.init_std**2
+    m = grid.ndim
+
+    def density(u):
+        return np.exp(-0.5 * np.sum(u * u, axis=-1) / s2) / (2 * np.pi * s2) ** (m / 2)
+
+    return density
+
+
+def wi_defect(rho, index_maps) -> float:
+    """max_g || rho o M_g - rho ||_L1 (relative to the L1 norm of rho) from the cell index maps."""
+    flat = rho.ravel()
+    norm = np.abs(flat).sum()
+    return float(max(np.abs(flat[perm] - flat).sum() for perm in index_maps) / norm)
+
+
+def solve(problem, grid: Grid, times=None, *, method: str = "implicit", tol: float = 1e-3,
+          potential_path: str = "auto", on_snapshot=None) -> History:
+    """Solve the mean-field WGF of ``problem`` on ``grid`` from its initial law through ``times``.
+
+    Trackers (arrays over snapshots): mass, risk, free_energy, wi_defect (when the
+    grid is G-symmetric), si_defect, boundary_mass (mass in the outermost cell
+    layer). Under-resolution (a marginal narrower than 1.5 cells) is logged.
+    on_snapshot(j, t, rho) is called after each snapshot.
+    """
+    times = problem.times if times is None else np.asarray(times, dtype=float)
+    pot = MeanFieldPotential(problem, grid, path=potential_path)
+    sym = problem.symmetry
+    try:
+        maps = [grid.index_map(m) for m in sym.matrices[1:]]
+    except NotSymmetricError:
+        maps = None
+    z = pot.z
+    si_weights = np.einsum("cd,cd->c", z - sym.project(z), z - sym.project(z)).reshape(grid.shape)
+    vol = grid.cell_volume
+    names = ("mass", "risk", "free_energy", "wi_defect", "si_defect", "boundary_mass")
+    trackers = {k: [] for k in names}
+    interior = tuple(slice(1, -1) for _ in range(grid.ndim))
+
+    def record(j, t, rho):
+        pot(rho)  # refresh Phi for the risk at this exact density
+        risk = pot.risk()
+        mass = rho.sum() * vol
+        pos = rho[rho > 0]
+        neg_entropy = float(np.sum(pos * np.log(pos)) * vol)
+        trackers["mass"].append(mass)
+        trackers["risk"].append(risk)
+        trackers["free_energy"].append(risk + float(np.sum(rho * pot.penalty) * vol) + problem.beta * neg_entropy)
+        if maps is not None:
+            trackers["wi_defect"].append(wi_defect(rho, maps) if maps else 0.0)
+        trackers["si_defect"].append(float(np.sum(rho * si_weights) * vol))
+        trackers["boundary_mass"].append(mass - rho[interior].sum() * vol)
+        _warn_resolution(grid, rho, t)
+        if on_snapshot is not None:
+            on_snapshot(j, t, rho)
+
+    rho0 = initial_density(grid, initial_law(problem, grid))
+    stats = StepStats()
+    dens = integrate(rho0, times, pot, grid.spacing, problem.beta, method=method, tol=tol,
+                     on_snapshot=record, stats=stats)
+    out = {k: np.asarray(v, dtype=float) for k, v in trackers.items() if v}
+    return History(grid, times, np.stack(dens), out, stats)
+
+
+def _warn_resolution(grid: Grid, rho, t):
+    mass = rho.sum()
+    for k in range(grid.ndim):
+        marg = rho.sum(axis=tuple(j for j in range(grid.ndim) if j != k)) / mass
+        mean = np.dot(marg, grid.axes[k])
+        std = np.sqrt(max(np.dot(marg, (grid.axes[k] - mean) ** 2), 0.0))
+        if std < 1.5 * grid.spacing[k]:
+            log.warning("t = %.4g: density under-resolved on axis %d (std %.3g < 1.5 cells of %.3g)",
+                        t, k, std, grid.spacing[k])
+            return
