@@ -78,15 +78,19 @@ def wi_defect(rho, index_maps) -> float:
     return float(max(np.abs(flat[perm] - flat).sum() for perm in index_maps) / norm)
 
 
-def solve(problem, grid: Grid, times=None, *, method: str = "implicit", tol: float = 1e-3,
+def solve(problem, grid: Grid, times=None, *, method: str = "auto", tol: float = 1e-3,
           potential_path: str = "auto", on_snapshot=None) -> History:
     """Solve the mean-field WGF of ``problem`` on ``grid`` from its initial law through ``times``.
 
     Trackers (arrays over snapshots): mass, risk, free_energy, wi_defect (when the
     grid is G-symmetric), si_defect, boundary_mass (mass in the outermost cell
     layer). Under-resolution (a marginal narrower than 1.5 cells) is logged.
-    on_snapshot(j, t, rho) is called after each snapshot.
+    on_snapshot(j, t, rho) is called after each snapshot. ``method`` "auto" is the
+    linearly implicit scheme on grids of up to 2 axes (sparse LU is cheap there)
+    and SSP-RK3 on 3 and 4 axes.
     """
+    if method == "auto":
+        method = "implicit" if grid.ndim <= 2 else "explicit"
     times = problem.times if times is None else np.asarray(times, dtype=float)
     pot = MeanFieldPotential(problem, grid, path=potential_path)
     sym = problem.symmetry

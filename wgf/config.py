@@ -156,7 +156,7 @@ SCHEMA = {
         "cells": _int_or_list,
         "half_width": _pos,
         "bounds": _bounds,
-        "method": _choice(("implicit", "explicit")),
+        "method": _choice(("auto", "implicit", "explicit")),
         "tolerance": _pos,
     },
     "particles": {"n": _int_or_list, "seeds": _pos_int, "alpha": _pos, "step": _pos, "batch": _pos_int},
