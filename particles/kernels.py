@@ -18,9 +18,8 @@ the counter-based generator of ``wgf.particles.rng``, and the sum over particles
 in Phi is taken over fixed chunks of particles in a fixed order, so the result
 is bitwise the same for any number of numba threads.
 
-The closure captures integer constants only (the scheme unit's code path and
-kind, the batch size, data and DA flags), so it is cached on disk per
-specialization; the per-sample helpers are inlined into it, so the constants
+The closure captures two integer constants only (the scheme unit's code path
+and kind), so it is cached on disk per specialization; the per-sample helpers are inlined into it, so the constants
 select a single code path at compile time.
 """
 
@@ -78,7 +77,7 @@ def kernel_arrays(problem):
 
 
 def kernel_constants(problem, batch: int):
-    """The integer constants ``make_advance`` specializes on."""
+    """Integer settings of ``advance``: (variant, kind) are compile-time constants, the rest arguments."""
     from wgf.data import EmpiricalData
 
     if problem.scheme == "da":
@@ -91,8 +90,17 @@ def kernel_constants(problem, batch: int):
 
 
 def make_advance(problem, batch: int):
-    """Compiled step loop for ``problem`` and minibatch size ``batch`` (see module docstring)."""
-    return _make_advance(*kernel_constants(problem, batch))
+    """Compiled step loop for ``problem`` and minibatch size ``batch`` (see module docstring).
+
+    Returns advance(theta, k0, k1, eps, seed, *kernel_arrays(problem)).
+    """
+    variant, kind, batch, da, data_kind = kernel_constants(problem, batch)
+    kernel = _make_advance(variant, kind)
+
+    def advance(theta, k0, k1, eps, seed, *arrays):
+        kernel(theta, k0, k1, eps, seed, batch, da, data_kind, *arrays)
+
+    return advance
 
 
 @njit(cache=True)
@@ -198,9 +206,9 @@ def update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj,
 
 
 @lru_cache(maxsize=None)
-def _make_advance(variant, kind, batch, da, data_kind):
+def _make_advance(variant, kind):
     @njit(cache=True, parallel=True)
-    def advance(theta, k0, k1, eps, seed, rin, rout, proj, g_x, g_y, teacher, xs, ys, noise_proj, x_std, label_noise, tau, beta):
+    def advance(theta, k0, k1, eps, seed, batch, da, data_kind, rin, rout, proj, g_x, g_y, teacher, xs, ys, noise_proj, x_std, label_noise, tau, beta):
         n, dx = theta.shape[0], g_x.shape[1]
         dy = g_y.shape[1]
         n_rows = batch * g_x.shape[0] if da == DA_ORBIT else batch
