@@ -24,6 +24,20 @@ class NotSymmetricError(ValueError):
     """The grid is not mapped onto itself by a linear map."""
 
 
+class _CellPoints:
+    """Quadrature points of all cells, (size, q, m), built on indexing (slices of cells)."""
+
+    def __init__(self, lower, offsets):
+        self.lower, self.offsets = lower, offsets
+        self.shape = (lower.shape[0], offsets.shape[0], lower.shape[1])
+
+    def __getitem__(self, index):
+        return self.lower[index][:, None, :] + self.offsets[None, :, :]
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[:], dtype=dtype)
+
+
 class Grid:
     """A tensor grid of cells on span(basis).
 
@@ -96,7 +110,8 @@ class Grid:
 
     # ---------------------------------------------------------- quadrature
     def cell_quadrature(self, degree: int = 3):
-        """Gauss rule on every cell: points (size, q, m) in u and weights (q,) summing to cell_volume.
+        """Gauss rule on every cell: points (size, q, m) in u (array-like, built per slice of cells)
+        and weights (q,) summing to cell_volume.
 
         The reference rule is basix's Gauss-Jacobi rule on [0, 1], tensorized over the m axes;
         it is exact for polynomials of degree <= ``degree`` in each coordinate.
@@ -109,15 +124,19 @@ class Grid:
         wts = np.ones(1)
         for _ in range(m):
             wts = np.outer(wts, w).ravel()
-        lower = self.points - 0.5 * self.spacing
-        pts = lower[:, None, :] + ref[None, :, :] * self.spacing
-        return pts, wts * self.cell_volume
+        return _CellPoints(self.points - 0.5 * self.spacing, ref * self.spacing), wts * self.cell_volume
 
-    def cell_average(self, f, degree: int = 5) -> np.ndarray:
-        """Cell averages (1/|C|) int_C f(u) du of a callable f: (..., m) -> (...), shape ``self.shape``."""
+    def cell_average(self, f, degree: int = 5, chunk: int = 2**16) -> np.ndarray:
+        """Cell averages (1/|C|) int_C f(u) du of a callable f: (..., m) -> (...), shape ``self.shape``.
+
+        Evaluated ``chunk`` cells at a time (memory O(chunk q m), q points per cell).
+        """
         pts, wts = self.cell_quadrature(degree)
-        vals = np.asarray(f(pts), dtype=float)
-        return (vals @ wts / self.cell_volume).reshape(self.shape)
+        out = np.empty(self.size)
+        for start in range(0, self.size, chunk):
+            vals = np.asarray(f(pts[start : start + chunk]), dtype=float)
+            out[start : start + chunk] = vals @ wts / self.cell_volume
+        return out.reshape(self.shape)
 
     def interpolation_weights(self, u):
         """Multilinear (basix P1 Lagrange) interpolation of a cell-centered field at points u (P, m).

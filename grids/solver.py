@@ -50,7 +50,7 @@ def potential_on_cells(grid: Grid, potential) -> np.ndarray:
     return v
 
 
-def initial_density(grid: Grid, initial, degree: int = 5) -> np.ndarray:
+def initial_density(grid: Grid, initial, degree: int = 3) -> np.ndarray:
     """Cell averages of a callable density (basix Gauss rule per cell), or an array; normalized to mass 1."""
     if callable(initial):
         rho = grid.cell_average(initial, degree)

@@ -18,20 +18,20 @@ the counter-based generator of ``wgf.particles.rng``, and the sum over particles
 in Phi is taken over fixed chunks of particles in a fixed order, so the result
 is bitwise the same for any number of numba threads.
 
-The closure captures two integer constants only (the scheme unit's code path
-and kind), so it is cached on disk per specialization; the per-sample helpers are inlined into it, so the constants
-select a single code path at compile time.
+The per-chunk kernels are compiled once per code path of the scheme unit
+(plain, feature maps, projector: a closure constant, so each holds only its own
+path, with the per-sample unit kernels inlined); the step loop dispatches to
+them once per chunk. Everything is cached on disk.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from math import sqrt
 
 import numpy as np
 from numba import njit, prange
 
-from wgf.unit_kernels import scheme_value, scheme_vjp_add, unit_value
+from wgf.unit_kernels import MAPS, PLAIN, PROJECTED, scheme_value, scheme_vjp_add, unit_value
 
 from .rng import fill_normal, fill_normal_at, random_index
 
@@ -94,11 +94,10 @@ def make_advance(problem, batch: int):
 
     Returns advance(theta, k0, k1, eps, seed, *kernel_arrays(problem)).
     """
-    variant, kind, batch, da, data_kind = kernel_constants(problem, batch)
-    kernel = _make_advance(variant, kind)
+    settings = kernel_constants(problem, batch)
 
     def advance(theta, k0, k1, eps, seed, *arrays):
-        kernel(theta, k0, k1, eps, seed, batch, da, data_kind, *arrays)
+        advance_kernel(theta, k0, k1, eps, seed, *settings, *arrays)
 
     return advance
 
@@ -159,82 +158,123 @@ def draw_batch(kind, batch, da, data_kind, k, seed, g_x, g_y, teacher, xs, ys, x
         wb[b] = 1.0 / xb.shape[0]
 
 
-@njit(cache=True, inline="always")
-def forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial):
-    """partial[c, b] = sum over the particles i of chunk c of sigma(x_b, theta_i)."""
-    n, dim = theta.shape
-    dx, dy = xb.shape[1], partial.shape[2]
-    xbuf, zbuf, ybuf, val = np.empty(dx), np.empty(dim), np.empty(dy), np.empty(dy)
-    for b in range(xb.shape[0]):
-        for a in range(dy):
-            partial[c, b, a] = 0.0
-    for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+def _chunk_kernels(variant):
+    """The per-chunk kernels for one code path of the scheme unit (a compile-time constant)."""
+
+    @njit(cache=True)
+    def forward_chunk(kind, c, theta, xb, rin, rout, proj, partial):
+        """partial[c, b] = sum over the particles i of chunk c of sigma(x_b, theta_i)."""
+        n, dim = theta.shape
+        dx, dy = xb.shape[1], partial.shape[2]
+        xbuf, zbuf, ybuf, val = np.empty(dx), np.empty(dim), np.empty(dy), np.empty(dy)
         for b in range(xb.shape[0]):
-            scheme_value(variant, kind, rin, rout, proj, xb[b], theta[i], val, xbuf, zbuf, ybuf)
             for a in range(dy):
-                partial[c, b, a] += val[a]
-
-
-@njit(cache=True, inline="always")
-def update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta):
-    """Gradient + Langevin update, in place, of the particles of chunk c at step k."""
-    n, dim = theta.shape
-    dx, dy = xb.shape[1], cb.shape[1]
-    xbuf, zbuf, cbuf, gbuf = np.empty(dx), np.empty(dim), np.empty(dy), np.empty(dim)
-    grad, xi = np.empty(dim), np.empty(dim)
-    noise_scale = sqrt(2.0 * beta * eps)
-    pairs = (dim + 1) // 2
-    for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-        for a in range(dim):
-            grad[a] = 2.0 * tau * theta[i, a]
-        for b in range(xb.shape[0]):
-            scheme_vjp_add(variant, kind, rin, rout, proj, xb[b], theta[i], cb[b], grad, xbuf, zbuf, cbuf, gbuf)
-        for a in range(dim):
-            theta[i, a] -= eps * grad[a]
-        if noise_scale > 0.0:
-            fill_normal_at(seed, STREAM_NOISE, k, i * pairs, xi)
-            if noise_proj.shape[0] > 0:
-                for a in range(dim):
-                    s = 0.0
-                    for e in range(dim):
-                        s += noise_proj[a, e] * xi[e]
-                    gbuf[a] = s
-                for a in range(dim):
-                    xi[a] = gbuf[a]
-            for a in range(dim):
-                theta[i, a] += noise_scale * xi[a]
-
-
-@lru_cache(maxsize=None)
-def _make_advance(variant, kind):
-    @njit(cache=True, parallel=True)
-    def advance(theta, k0, k1, eps, seed, batch, da, data_kind, rin, rout, proj, g_x, g_y, teacher, xs, ys, noise_proj, x_std, label_noise, tau, beta):
-        n, dx = theta.shape[0], g_x.shape[1]
-        dy = g_y.shape[1]
-        n_rows = batch * g_x.shape[0] if da == DA_ORBIT else batch
-        xb, yb, wb = np.empty((n_rows, dx)), np.empty((n_rows, dy)), np.empty(n_rows)
-        cb = np.empty((n_rows, dy))
-        n_chunks = (n + CHUNK - 1) // CHUNK
-        partial = np.empty((n_chunks, n_rows, dy))
-        for k in range(k0, k1):
-            draw_batch(kind, batch, da, data_kind, k, seed, g_x, g_y, teacher, xs, ys, x_std, label_noise, xb, yb, wb)
-            if n >= PARALLEL_MIN:
-                for c in prange(n_chunks):
-                    forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial)
-            else:
-                for c in range(n_chunks):
-                    forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial)
-            for b in range(n_rows):
+                partial[c, b, a] = 0.0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            for b in range(xb.shape[0]):
+                scheme_value(variant, kind, rin, rout, proj, xb[b], theta[i], val, xbuf, zbuf, ybuf)
                 for a in range(dy):
-                    s = 0.0
-                    for c in range(n_chunks):
-                        s += partial[c, b, a]
-                    cb[b, a] = 2.0 * wb[b] * (s / n - yb[b, a])
-            if n >= PARALLEL_MIN:
-                for c in prange(n_chunks):
-                    update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
-            else:
-                for c in range(n_chunks):
-                    update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+                    partial[c, b, a] += val[a]
 
-    return advance
+    @njit(cache=True)
+    def update_chunk(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta):
+        """Gradient + Langevin update, in place, of the particles of chunk c at step k."""
+        n, dim = theta.shape
+        dx, dy = xb.shape[1], cb.shape[1]
+        xbuf, zbuf, cbuf, gbuf = np.empty(dx), np.empty(dim), np.empty(dy), np.empty(dim)
+        grad, xi = np.empty(dim), np.empty(dim)
+        noise_scale = sqrt(2.0 * beta * eps)
+        pairs = (dim + 1) // 2
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            for a in range(dim):
+                grad[a] = 2.0 * tau * theta[i, a]
+            for b in range(xb.shape[0]):
+                scheme_vjp_add(variant, kind, rin, rout, proj, xb[b], theta[i], cb[b], grad, xbuf, zbuf, cbuf, gbuf)
+            for a in range(dim):
+                theta[i, a] -= eps * grad[a]
+            if noise_scale > 0.0:
+                fill_normal_at(seed, STREAM_NOISE, k, i * pairs, xi)
+                if noise_proj.shape[0] > 0:
+                    for a in range(dim):
+                        s = 0.0
+                        for e in range(dim):
+                            s += noise_proj[a, e] * xi[e]
+                        gbuf[a] = s
+                    for a in range(dim):
+                        xi[a] = gbuf[a]
+                for a in range(dim):
+                    theta[i, a] += noise_scale * xi[a]
+
+    return forward_chunk, update_chunk
+
+
+_forward_plain, _update_plain = _chunk_kernels(PLAIN)
+_forward_maps, _update_maps = _chunk_kernels(MAPS)
+_forward_projected, _update_projected = _chunk_kernels(PROJECTED)
+
+
+@njit(cache=True)
+def forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial):
+    """partial[c, b] = sum over the particles i of chunk c of sigma(x_b, theta_i) (dispatch on variant)."""
+    if variant == PLAIN:
+        _forward_plain(kind, c, theta, xb, rin, rout, proj, partial)
+    elif variant == MAPS:
+        _forward_maps(kind, c, theta, xb, rin, rout, proj, partial)
+    else:
+        _forward_projected(kind, c, theta, xb, rin, rout, proj, partial)
+
+
+@njit(cache=True)
+def update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta):
+    """Update of the particles of chunk c at step k (dispatch on variant)."""
+    if variant == PLAIN:
+        _update_plain(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+    elif variant == MAPS:
+        _update_maps(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+    else:
+        _update_projected(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+
+
+@njit(cache=True, parallel=True)
+def forward_all(variant, kind, n_chunks, theta, xb, rin, rout, proj, partial):
+    """forward_chunk for every chunk, chunks in parallel."""
+    for c in prange(n_chunks):
+        forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial)
+
+
+@njit(cache=True, parallel=True)
+def update_all(variant, kind, n_chunks, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta):
+    """update_chunk for every chunk, chunks in parallel."""
+    for c in prange(n_chunks):
+        update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+
+
+@njit(cache=True)
+def advance_kernel(theta, k0, k1, eps, seed, variant, kind, batch, da, data_kind, rin, rout, proj, g_x, g_y,
+                   teacher, xs, ys, noise_proj, x_std, label_noise, tau, beta):
+    """Steps k0 .. k1 - 1 in place on theta (see module docstring)."""
+    n, dx = theta.shape[0], g_x.shape[1]
+    dy = g_y.shape[1]
+    n_rows = batch * g_x.shape[0] if da == DA_ORBIT else batch
+    xb, yb, wb = np.empty((n_rows, dx)), np.empty((n_rows, dy)), np.empty(n_rows)
+    cb = np.empty((n_rows, dy))
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    partial = np.empty((n_chunks, n_rows, dy))
+    for k in range(k0, k1):
+        draw_batch(kind, batch, da, data_kind, k, seed, g_x, g_y, teacher, xs, ys, x_std, label_noise, xb, yb, wb)
+        if n >= PARALLEL_MIN:
+            forward_all(variant, kind, n_chunks, theta, xb, rin, rout, proj, partial)
+        else:
+            for c in range(n_chunks):
+                forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial)
+        for b in range(n_rows):
+            for a in range(dy):
+                s = 0.0
+                for c in range(n_chunks):
+                    s += partial[c, b, a]
+                cb[b, a] = 2.0 * wb[b] * (s / n - yb[b, a])
+        if n >= PARALLEL_MIN:
+            update_all(variant, kind, n_chunks, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+        else:
+            for c in range(n_chunks):
+                update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
