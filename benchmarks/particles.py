@@ -8,7 +8,11 @@ unless that would take more than ~2 ``--seconds``, in which case it runs fewer (
 counts are printed; the rates are per particle-step, so they compare directly).
 Compilation is warmed up before timing; each timing is the best of ``--repeats``.
 
-    python benchmarks/particles.py [--n 10 1000 100000] [--seconds 1.5] [--repeats 3]
+    python benchmarks/particles.py [--n 10 1000 100000] [--seconds 1.5] [--repeats 3] [--threads T]
+
+The machine's load average is printed: on a shared machine the parallel path
+(N >= PARALLEL_MIN) can be much slower than one thread (threads wait at the
+barriers for a core); compare with --threads 1.
 """
 
 from __future__ import annotations
@@ -66,7 +70,10 @@ def main(argv=None):
     parser.add_argument("--n", type=int, nargs="+", default=[10, 1000, 100000])
     parser.add_argument("--seconds", type=float, default=1.5, help="target duration of one timing")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="numba threads (default: numba's default)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        numba.set_num_threads(args.threads)
 
     problem = paper_problem()
     # warm up: compile (or load from the disk cache) the serial and the parallel specializations

@@ -26,7 +26,8 @@ beta = 1e-3
 
 
 def test_paper_example_matches_spec_section_9():
-    exp = load_config(PAPER)
+    assert wgf.load_config is load_config and wgf.ConfigError is ConfigError
+    exp = wgf.load_config(PAPER)
     p = exp.problem
     teacher = 0.5 * np.array(
         [[-1, 0, 0, 0.5], [0.5, 1, 0, 1], [-0.5, 0.3, 1, 0], [0, -1, -0.5, 1], [0.7, -0.7, 0.5, 0.7]]

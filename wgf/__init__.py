@@ -6,6 +6,7 @@ The problem (units, groups, data, schemes) lives here; the grid solver in
 """
 
 from ._version import __version__
+from .config import ConfigError, Experiment, ParticleSettings, load_config, parse_config
 from .data import EmpiricalData, GaussianTeacherData, Quadrature, gauss_hermite, load_dataset, make_teacher
 from .functionals import first_variation, free_energy, model, potential, risk
 from .groups import FiniteGroup, group_from_name
@@ -16,6 +17,11 @@ from .units import Unit, make_unit
 
 __all__ = [
     "__version__",
+    "load_config",
+    "parse_config",
+    "ConfigError",
+    "Experiment",
+    "ParticleSettings",
     "Unit",
     "make_unit",
     "FiniteGroup",
