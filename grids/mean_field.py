@@ -24,6 +24,10 @@ __all__ = ["solve", "make_grid", "wi_defect", "RefusedGrid"]
 log = logging.getLogger("wgf")
 
 
+# mass in the outermost cell layer above which the box is reported as too small
+BOUNDARY_WARNING = 1e-3
+
+
 class RefusedGrid(ValueError):
     """The grid cannot carry this problem's flow (SPEC 4)."""
 
@@ -117,7 +121,10 @@ def solve(problem, grid: Grid, times=None, *, method: str = "auto", tol: float =
         if maps is not None:
             trackers["wi_defect"].append(wi_defect(rho, maps) if maps else 0.0)
         trackers["si_defect"].append(float(np.sum(rho * si_weights) * vol))
-        trackers["boundary_mass"].append(mass - rho[interior].sum() * vol)
+        boundary = mass - rho[interior].sum() * vol
+        trackers["boundary_mass"].append(boundary)
+        if boundary > BOUNDARY_WARNING:
+            log.warning("t = %.4g: mass %.3g in the outermost cell layer (no-flux wall): enlarge the box", t, boundary)
         _warn_resolution(grid, rho, t)
         if on_snapshot is not None:
             on_snapshot(j, t, rho)
