@@ -46,11 +46,8 @@ def variant_of(rin, proj) -> int:
 
 @njit(cache=True, inline="always")
 def sigmoid(u):
-    """Logistic sigmoid 1 / (1 + exp(-u)), overflow-free for either sign."""
-    if u >= 0.0:
-        return 1.0 / (1.0 + exp(-u))
-    e = exp(u)
-    return e / (1.0 + e)
+    """Logistic sigmoid 1 / (1 + exp(-u)); exp overflows to inf for u < -709, giving exactly 0."""
+    return 1.0 / (1.0 + exp(-u))
 
 
 @njit(cache=True, inline="always")
