@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["bernoulli_flux_weights", "fokker_planck_operator", "apply_operator"]
+__all__ = ["bernoulli_flux_weights", "fokker_planck_operator", "apply_operator", "max_exit_rate"]
 
 
 def bernoulli_flux_weights(du, beta: float):
@@ -83,3 +83,16 @@ def apply_operator(rho, potential, spacing, beta: float):
         out[tuple(lo)] -= flux
         out[tuple(hi)] += flux
     return out
+
+
+def max_exit_rate(potential, spacing, beta: float) -> float:
+    """max_c |A_cc|: the largest total rate at which mass leaves a cell (the explicit CFL bound is 1 / it)."""
+    potential = np.asarray(potential, dtype=float)
+    out = np.zeros(potential.shape)
+    for k, (a, b) in enumerate(_face_coefficients(potential, spacing, beta)):
+        out += a  # to the right neighbour
+        lo = [slice(None)] * potential.ndim
+        hi = [slice(None)] * potential.ndim
+        lo[k], hi[k] = slice(0, -1), slice(1, None)
+        out[tuple(hi)] += b[tuple(lo)]  # to the left neighbour
+    return float(out.max())

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from .flux import apply_operator, fokker_planck_operator
+from .flux import apply_operator, fokker_planck_operator, max_exit_rate
 
 __all__ = ["integrate", "StepStats", "GridBlowUpError"]
 
@@ -94,13 +94,14 @@ def integrate(rho0, times, potential_of, spacing, beta: float, *, method: str = 
     u = potential_of(rho)
     stats.potentials += 1
     _check(rho, u, t)
+    explicit = _FixedOperator(u, spacing, beta) if fixed_potential else _Operator(spacing, beta)
     for j, target in enumerate(times):
         while t < target - 1e-12 * max(1.0, abs(target)):
             if method == "implicit":
                 rho, t, level, u = _implicit_step(rho, u, t, target, level, dt_max, potential_of, factors,
                                                   tol, fixed_potential, stats)
             elif method == "explicit":
-                rho, t, u = _ssp_rk3_step(rho, u, t, target, potential_of, spacing, beta, cfl, stats)
+                rho, t, u = _ssp_rk3_step(rho, u, t, target, potential_of, explicit, cfl, stats)
             else:
                 raise ValueError(f"method must be 'implicit' or 'explicit', got {method!r}")
             _check(rho, u, t)
@@ -156,18 +157,41 @@ def _richardson(fine, coarse):
     return clipped * (new.sum() / clipped.sum())
 
 
-def _ssp_rk3_step(rho, u, t, target, potential_of, spacing, beta, cfl, stats):
-    diag = np.abs(fokker_planck_operator(u, spacing, beta).diagonal()).max()
-    dt = min(cfl / max(diag, 1e-300), target - t)
+class _Operator:
+    """rho -> A(U) rho and the CFL rate of A(U), for a potential that changes every stage."""
 
-    def rhs(r, pot):
-        return apply_operator(r, pot, spacing, beta)
+    def __init__(self, spacing, beta):
+        self.spacing, self.beta = spacing, beta
 
-    r1 = rho + dt * rhs(rho, u)
+    def rate(self, u):
+        return max_exit_rate(u, self.spacing, self.beta)
+
+    def apply(self, rho, u):
+        return apply_operator(rho, u, self.spacing, self.beta)
+
+
+class _FixedOperator(_Operator):
+    """The same for a fixed potential: A assembled once, each stage a sparse product."""
+
+    def __init__(self, u, spacing, beta):
+        super().__init__(spacing, beta)
+        self.matrix = fokker_planck_operator(u, spacing, beta)
+        self.max_rate = float(np.abs(self.matrix.diagonal()).max())
+
+    def rate(self, u):
+        return self.max_rate
+
+    def apply(self, rho, u):
+        return (self.matrix @ rho.ravel()).reshape(rho.shape)
+
+
+def _ssp_rk3_step(rho, u, t, target, potential_of, operator, cfl, stats):
+    dt = min(cfl / max(operator.rate(u), 1e-300), target - t)
+    r1 = rho + dt * operator.apply(rho, u)
     u1 = potential_of(r1)
-    r2 = 0.75 * rho + 0.25 * (r1 + dt * rhs(r1, u1))
+    r2 = 0.75 * rho + 0.25 * (r1 + dt * operator.apply(r1, u1))
     u2 = potential_of(r2)
-    new = rho / 3.0 + 2.0 / 3.0 * (r2 + dt * rhs(r2, u2))
+    new = rho / 3.0 + 2.0 / 3.0 * (r2 + dt * operator.apply(r2, u2))
     u_new = potential_of(new)
     stats.potentials += 3
     stats.steps += 1
