@@ -101,3 +101,37 @@ def test_blow_up_is_reported_not_written(tmp_path):
     out = tmp_path / "hot.h5"
     assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 1
     assert not out.exists()
+
+
+PDE_SECTION = """
+[pde]
+space = "fixed"
+cells = 24
+half_width = 2.0
+"""
+
+
+def test_run_with_pde_section_writes_the_pde_layout(tmp_path):
+    text = SMALL.replace('init = "wi"', 'init = "si"\nnoise = "projected"') + PDE_SECTION
+    cfg = tmp_path / "pde.toml"
+    cfg.write_text(text)
+    out = tmp_path / "pde.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    with h5py.File(out, "r") as f:
+        dens = f["pde/density"]
+        assert dens.shape == (3, 24, 24) and dens.dtype == np.float64
+        vol = f["pde"].attrs["cell_volume"]
+        np.testing.assert_allclose(dens[()].sum(axis=(1, 2)) * vol, 1.0, rtol=1e-13)
+        assert dens[()].min() >= 0.0
+        np.testing.assert_allclose(f["pde/times"][()], [0.0, 1.0, 2.0])
+        basis = f["pde/basis"][()]
+        assert basis.shape == (4, 2)
+        np.testing.assert_allclose(basis.T @ basis, np.eye(2), atol=1e-14)
+        # the axes are dimension scales of the density
+        assert dens.dims[1][0].name == "/pde/axes/0" and dens.dims[2][0].name == "/pde/axes/1"
+        np.testing.assert_allclose(f["pde/axes/0"][()], (np.arange(24) + 0.5) / 6.0 - 2.0)
+        for name in ("mass", "risk", "free_energy", "wi_defect", "si_defect", "boundary_mass"):
+            assert f[f"pde/{name}"].shape == (3,) and np.isfinite(f[f"pde/{name}"][()]).all()
+        assert np.all(np.diff(f["pde/free_energy"][()]) <= 1e-12)
+        assert np.abs(f["pde/si_defect"][()]).max() < 1e-12  # the grid lives on E^G
+        assert "particles/N8/positions" in f
