@@ -1,0 +1,60 @@
+"""Particles-vs-PDE pieces: the density as a measure, output and risk gaps, the rate fit."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wgf
+from wgf.grids import make_grid, solve
+from wgf.validation import as_measure, fit_rate, output_l2, risk_gap
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def problem():
+    p = wgf.load_config(ROOT / "examples" / "fixed_subspace_pde.toml").problem
+    return p.replace(t_end=1.0, snapshots=2)
+
+
+def test_as_measure_is_the_density_embedded_in_z(problem):
+    grid = make_grid(problem, "fixed", cells=16, half_width=2.0)
+    history = solve(problem, grid)
+    z, w = as_measure(history, 1)
+    assert w.sum() == pytest.approx(1.0, abs=1e-14) and np.all(w > 0)
+    np.testing.assert_allclose(z, problem.symmetry.project(z), atol=1e-14)  # on E^G
+    # the first moment of the measure is the density's own
+    rho = history.density[1]
+    mean_u = np.array([np.sum(rho * grid.centers[..., k]) * grid.cell_volume for k in range(grid.ndim)])
+    np.testing.assert_allclose(w @ z, grid.embed(mean_u), atol=1e-13)
+    # the risk of the measure is the solver's risk tracker
+    assert wgf.risk(problem, z, w) == pytest.approx(history.trackers["risk"][1], rel=1e-12)
+
+
+def test_output_l2_and_risk_gap(problem):
+    rng = np.random.default_rng(0)
+    x = rng.normal(scale=0.3, size=(40, problem.dim))
+    assert output_l2(problem, x, x) == 0.0 and risk_gap(problem, x, x) == 0.0
+    # a cloud and its duplicate-with-weights are the same measure
+    w = np.full(80, 1 / 80)
+    assert output_l2(problem, x, np.vstack([x, x]), y_weights=w) < 1e-15
+    y = rng.normal(scale=0.3, size=(40, problem.dim))
+    q = problem.quadrature
+    d = problem.unit.output(q.x, x) - problem.unit.output(q.x, y)
+    assert output_l2(problem, x, y) == pytest.approx(np.sqrt(q.weights @ (d * d).sum(1)), rel=1e-12)
+    assert risk_gap(problem, x, y) == pytest.approx(abs(wgf.risk(problem, x) - wgf.risk(problem, y)), rel=1e-12)
+
+
+def test_fit_rate_recovers_a_known_slope():
+    rng = np.random.default_rng(1)
+    n = np.array([100, 300, 1000, 3000, 10000])
+    values = 2.0 * n[:, None] ** -0.5 * np.exp(rng.normal(scale=0.1, size=(5, 8)))
+    fit = fit_rate(n, values)
+    assert fit.low < -0.5 < fit.high and fit.high - fit.low < 0.1 and fit.n_points == 40
+    exact = fit_rate(n, 3.0 * n[:, None] ** -0.7 * np.ones((5, 2)))
+    assert exact.slope == pytest.approx(-0.7, abs=1e-12)
+    # points at or below the floor are left out; too few points give NaN
+    floored = fit_rate(n, values, floor=2.0 * 1000**-0.5 * 1.5)
+    assert floored.n_points < 40
+    assert np.isnan(fit_rate(n[:1], values[:1]).slope)
