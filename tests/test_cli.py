@@ -135,3 +135,45 @@ def test_run_with_pde_section_writes_the_pde_layout(tmp_path):
         assert np.all(np.diff(f["pde/free_energy"][()]) <= 1e-12)
         assert np.abs(f["pde/si_defect"][()]).max() < 1e-12  # the grid lives on E^G
         assert "particles/N8/positions" in f
+
+
+def test_compare_section_writes_metrics_and_slopes(tmp_path):
+    text = (
+        SMALL.replace('init = "wi"', 'init = "si"\nnoise = "projected"').replace("n = [8, 16]", "n = [8, 16, 32]")
+        + PDE_SECTION
+        + '[compare]\nmetrics = ["mmd", "output_l2", "moments"]\nbandwidth = 0.3\n'
+    )
+    cfg = tmp_path / "cmp.toml"
+    cfg.write_text(text)
+    out = tmp_path / "cmp.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    problem = parse_config(text).problem
+    with h5py.File(out, "r") as f:
+        np.testing.assert_array_equal(f["compare/N"][()], [8, 16, 32])
+        for name in ("mmd", "output_l2", "moments_mean_error", "moments_cov_error"):
+            ds = f[f"compare/{name}"]
+            assert ds.shape == (3, 2, 3) and np.isfinite(ds[()]).all() and (ds[()] >= 0).all()
+            for key in ("slope", "slope_low", "slope_high", "floor", "n_points"):
+                assert key in ds.attrs
+            assert ds.attrs["floor"] > 0
+        # the stored value is the metric between the stored particles and the stored density
+        from wgf.grids import Grid
+        from wgf.validation import mmd
+
+        dens = f["pde/density"][-1]
+        axes = [f["pde/axes/0"][()], f["pde/axes/1"][()]]
+        grid = Grid([(-2, 2), (-2, 2)], 24, f["pde/basis"][()])
+        np.testing.assert_allclose(grid.axes[0], axes[0])
+        w = dens.ravel() * grid.cell_volume
+        keep = w > 0
+        expected = mmd(f["particles/N16/positions"][1, -1], grid.embed(grid.points[keep]), bandwidth=0.3,
+                       y_weights=w[keep] / w[keep].sum())
+        assert f["compare/mmd"][1, 1, -1] == pytest.approx(expected, rel=1e-9)
+    assert problem.scheme == "vanilla"
+
+
+def test_compare_needs_pde_and_particles(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL + '[compare]\nmetrics = ["mmd"]\n')
+    res = _cli("run", str(cfg), "-o", "x.h5", cwd=tmp_path)
+    assert res.returncode == 2 and "[compare]" in res.stderr and not (tmp_path / "x.h5").exists()

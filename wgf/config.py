@@ -339,6 +339,8 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
     pde = cfg.get("pde")
     if pde is not None:
         _check_pde(pde, problem)
+    if "compare" in cfg and (pde is None or particles is None):
+        raise ConfigError("[compare] metrics: comparing needs both a [pde] and a [particles] section")
     return Experiment(problem, cfg[""].get("title", ""), particles, pde, cfg.get("compare"), text)
 
 

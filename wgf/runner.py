@@ -101,16 +101,92 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     return history
 
 
+DEFAULT_METRICS = ("mmd", "energy", "sliced_w2", "output_l2", "moments")
+
+
+def _metric_functions(problem, names, bandwidth):
+    """name -> f(x, x_weights, y, y_weights) for the [compare] metrics (moments gives two entries)."""
+    from . import validation as v
+
+    table = {
+        "mmd": lambda x, a, z, w: v.mmd(x, z, bandwidth=bandwidth, x_weights=a, y_weights=w),
+        "energy": lambda x, a, z, w: v.energy(x, z, x_weights=a, y_weights=w),
+        "w2": lambda x, a, z, w: v.w2(x, z, x_weights=a, y_weights=w),
+        "sliced_w2": lambda x, a, z, w: v.sliced_w2(x, z, x_weights=a, y_weights=w),
+        "output_l2": lambda x, a, z, w: v.output_l2(problem, x, z, x_weights=a, y_weights=w),
+        "risk_gap": lambda x, a, z, w: v.risk_gap(problem, x, z, x_weights=a, y_weights=w),
+        "moments_mean_error": lambda x, a, z, w: v.moments(x, z, x_weights=a, y_weights=w)["mean_error"],
+        "moments_cov_error": lambda x, a, z, w: v.moments(x, z, x_weights=a, y_weights=w)["cov_error"],
+    }
+    out = {}
+    for name in names:
+        for key in (["moments_mean_error", "moments_cov_error"] if name == "moments" else [name]):
+            out[key] = table[key]
+    return out
+
+
+def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = True) -> dict:
+    """Every metric between the particles (read back from /particles) and the PDE density, per (N, seed, snapshot).
+
+    Writes /compare/N (K,) and /compare/<metric> (K, S, T) with attributes slope, slope_low,
+    slope_high (log-log least squares at the final time, 95% interval), n_points and floor:
+    the metric between the PDE and the same PDE at half the cells per axis, below which no
+    point enters the fit. Returns {metric: RateFit}.
+    """
+    from .grids import make_grid, solve
+    from .validation import TooLargeForExactOT, as_measure, fit_rate
+
+    problem, cfg = exp.problem, exp.compare
+    bandwidth = cfg.get("bandwidth", problem.init_std)
+    metrics = _metric_functions(problem, cfg.get("metrics", DEFAULT_METRICS), bandwidth)
+    ns, seeds, times = exp.particles.n, exp.particles.seeds, problem.times
+    pde = exp.pde
+    coarse_cells = tuple(max(2, c // 2) for c in pde.get("cells", (64,)))
+    coarse_grid = make_grid(problem, pde.get("space", "full"), coarse_cells, pde.get("half_width", 2.0), pde.get("bounds"))
+    coarse = solve(problem, coarse_grid, [0.0, times[-1]], method=pde.get("method", "auto"),
+                   tol=pde.get("tolerance", 1e-3))
+    z_fine, w_fine = as_measure(history, len(times) - 1)
+    z_coarse, w_coarse = as_measure(coarse, 1)
+    measures = [as_measure(history, j) for j in range(len(times))]
+    out.write("compare/N", np.asarray(ns, dtype=float))
+    fits = {}
+    bar = tqdm(total=len(metrics) * len(ns) * seeds, desc="compare", unit="run", disable=not progress)
+    for name, f in metrics.items():
+        values = np.zeros((len(ns), seeds, len(times)))
+        try:
+            floor = f(z_coarse, w_coarse, z_fine, w_fine)
+            for a, n in enumerate(ns):
+                positions = out.file[f"particles/N{n}/positions"]
+                for s in range(seeds):
+                    for j, (z, w) in enumerate(measures):
+                        values[a, s, j] = f(positions[s, j], None, z, w)
+                    bar.update()
+        except TooLargeForExactOT as e:
+            log.warning("/compare/%s skipped: %s", name, e)
+            bar.update(len(ns) * seeds)
+            continue
+        fit = fit_rate(ns, values[:, :, -1], floor=floor)
+        fits[name] = fit
+        out.write(f"compare/{name}", values, attrs={
+            "slope": fit.slope, "slope_low": fit.low, "slope_high": fit.high,
+            "n_points": fit.n_points, "floor": floor, "time": times[-1],
+        })
+    bar.close()
+    return fits
+
+
 def run_experiment(exp: Experiment, out_path, *, quiet: bool = False) -> Path:
     """Run the sections ``exp`` has and write ``out_path`` (atomically on completion)."""
     out_path = Path(out_path)
     with ResultsFile(out_path, exp.text) as out:
         if exp.title:
             out.file.attrs["title"] = exp.title
-        if exp.pde is not None:
-            run_pde(exp, out, progress=not quiet)
+        history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None
         if exp.particles is not None:
             run_particles(exp, out, progress=not quiet)
         if exp.compare is not None:
-            log.warning("section [compare] is not run by this version of wgf; skipped")
+            fits = run_compare(exp, out, history, progress=not quiet)
+            for name, fit in fits.items():
+                log.info("%-20s slope %+.3f  [%+.3f, %+.3f]  (%d points above the PDE floor)",
+                         name, fit.slope, fit.low, fit.high, fit.n_points)
     return out_path
