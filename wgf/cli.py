@@ -20,6 +20,14 @@ def _parser() -> argparse.ArgumentParser:
 
     p.add_argument("--version", action="version", version=f"wgf {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the built-in experiment: results.h5, figures and a summary")
+    demo.add_argument("-o", "--output", default="wgf-demo", help="output folder (default: wgf-demo)")
+    demo.add_argument("--overwrite", action="store_true", help="replace an existing results.h5 in the folder")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    report = sub.add_parser("report", help="print the summary of a results file and draw its figures")
+    report.add_argument("results", help="an HDF5 file written by wgf")
+    report.add_argument("--figures", help="folder for the figures (PNG and PDF)")
+    report.add_argument("--quiet", action="store_true", help="no logs")
     run = sub.add_parser("run", help="run the sections of a TOML config and write an HDF5 file")
     run.add_argument("config", help="experiment config (TOML)")
     run.add_argument("-o", "--output", help="results file (default: CONFIG name with .h5, in the current folder)")
@@ -56,12 +64,39 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    folder = Path(args.output)
+    if (folder / "results.h5").exists() and not args.overwrite:
+        return _fail(f"'{folder / 'results.h5'}' exists (use --overwrite or another -o folder)")
+    if folder.exists() and not folder.is_dir():
+        return _fail(f"output '{folder}' is not a folder")
+    print(run_demo(folder, quiet=args.quiet))
+    print(f"\nresults: {folder / 'results.h5'}; figures: {folder}/*.png, *.pdf")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import ReportError, draw_figures, summary
+
+    try:
+        text = summary(args.results)
+    except ReportError as e:
+        return _fail(str(e))
+    print(text)
+    if args.figures:
+        for path in draw_figures(args.results, args.figures):
+            print(f"wrote {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.ERROR if args.quiet else logging.INFO, format="wgf: %(message)s", stream=sys.stderr
     )
-    return {"run": _cmd_run}[args.command](args)
+    return {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report}[args.command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover
