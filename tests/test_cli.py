@@ -171,9 +171,32 @@ def test_compare_section_writes_metrics_and_slopes(tmp_path):
         assert f["compare/mmd"][1, 1, -1] == pytest.approx(expected, rel=1e-9)
     assert problem.scheme == "vanilla"
 
+    # the report reads the file alone: summary numbers match the stored ones, figures are written
+    from wgf.report import draw_figures, summary
+
+    text = summary(out)
+    with h5py.File(out, "r") as f:
+        slope = f["compare/mmd"].attrs["slope"]
+        final_mmd = f["compare/mmd"][()][:, :, -1].mean(axis=1)
+    line = next(row for row in text.splitlines() if row.strip().startswith("mmd"))
+    assert f"{slope:+.2f}" in line and f"{final_mmd[0]:.3e}" in line
+    pngs = draw_figures(out, tmp_path / "figs")
+    assert sorted(p.name for p in pngs) == ["density.png", "distances.png", "training.png"]
+    for p in pngs:
+        assert p.stat().st_size > 10_000 and p.with_suffix(".pdf").exists()
+
 
 def test_compare_needs_pde_and_particles(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(SMALL + '[compare]\nmetrics = ["mmd"]\n')
     res = _cli("run", str(cfg), "-o", "x.h5", cwd=tmp_path)
     assert res.returncode == 2 and "[compare]" in res.stderr and not (tmp_path / "x.h5").exists()
+
+
+def test_report_refuses_missing_and_foreign_files(tmp_path):
+    assert main(["report", str(tmp_path / "none.h5")]) == 2
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = np.zeros(3)
+    res = _cli("report", str(foreign), cwd=tmp_path)
+    assert res.returncode == 2 and "not a wgf results file" in res.stderr

@@ -144,3 +144,15 @@ def test_missing_file_and_invalid_toml(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "nope.toml")
     assert "not valid TOML" in _error("[model\nunit = 1")
+
+
+def test_demo_config_is_a_complete_experiment():
+    from wgf.demo import DEMO_CONFIG
+    from wgf.grids import make_grid
+
+    exp = parse_config(DEMO_CONFIG)
+    assert exp.pde["space"] == "fixed" and exp.particles.n == (100, 1000, 10000) and exp.compare is not None
+    p = exp.problem
+    assert p.stays_in_fixed_subspace and p.init == "si" and p.data.is_equivariant
+    grid = make_grid(p, "fixed", exp.pde["cells"], exp.pde["half_width"])
+    assert grid.shape == (96, 96) and grid.basis.shape == (4, 2)
