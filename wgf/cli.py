@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="wgf-demo", help="output folder (default: wgf-demo)")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing results.h5 in the folder")
     demo.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    check = sub.add_parser("check", help="run the paper's results as measured checks; exit 0 iff all pass")
+    check.add_argument("names", nargs="*", help="checks to run (default: all)")
+    check.add_argument("--quiet", action="store_true", help="print only the table")
     report = sub.add_parser("report", help="print the summary of a results file and draw its figures")
     report.add_argument("results", help="an HDF5 file written by wgf")
     report.add_argument("--figures", help="folder for the figures (PNG and PDF)")
@@ -77,6 +80,24 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _cmd_check(args) -> int:
+    from .validation.checks import CHECKS, run_checks
+
+    unknown = [n for n in args.names if n not in CHECKS]
+    if unknown:
+        return _fail(f"unknown check '{unknown[0]}' (choose from {', '.join(CHECKS)})")
+    print("%-13s %-58s %10s %12s  %s" % ("check", "quantity", "value", "tolerance", "result"))
+
+    def show(row):
+        print("%-13s %-58s %10.2e %2s %9.1e  %s" % (row.name, row.quantity, row.value, row.relation, row.tolerance,
+                                                   "pass" if row.passed else "FAIL"), flush=True)
+
+    rows = run_checks(args.names or None, on_result=show)
+    failed = [r.name for r in rows if not r.passed]
+    print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
 def _cmd_report(args) -> int:
     from .report import ReportError, draw_figures, summary
 
@@ -96,7 +117,8 @@ def main(argv=None) -> int:
     logging.basicConfig(
         level=logging.ERROR if args.quiet else logging.INFO, format="wgf: %(message)s", stream=sys.stderr
     )
-    return {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report}[args.command](args)
+    commands = {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report, "check": _cmd_check}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,33 @@
+"""`wgf check`: every result of the paper measured on small problems, with controls that must fail the identity."""
+
+from wgf.cli import main
+from wgf.validation.checks import CHECKS, run_checks
+
+
+def test_all_checks_pass_and_controls_are_far_from_the_identities(capsys):
+    seen = []
+    rows = run_checks(on_result=seen.append)
+    assert [r.name for r in rows] == list(CHECKS) and seen == rows
+    by = {r.name: r for r in rows}
+    for r in rows:
+        assert r.passed, r
+    for name in ("prop1", "prop2", "thm3", "thm4", "thm5", "thm6"):
+        assert by[name].value < 1e-13  # round-off, far below the 1e-12 tolerance
+    # the controls break the symmetry by orders of magnitude: the identities above are not vacuous
+    assert by["thm3_control"].value > 0.1 and by["thm5_control"].value > 0.05
+    assert by["mf_limit"].value < 0.15
+
+
+def test_cli_check_table_and_exit_codes(capsys):
+    assert main(["check", "prop1", "prop2"]) == 0
+    out = capsys.readouterr().out
+    assert "prop1" in out and "2 passed, 0 failed" in out
+    assert main(["check", "thm99"]) == 2
+
+
+def test_a_failing_check_gives_exit_1(monkeypatch, capsys):
+    from wgf.validation import checks
+
+    monkeypatch.setitem(checks.CHECKS, "prop1", lambda: checks._row("prop1", "forced", 1.0, 1e-12))
+    assert main(["check", "prop1"]) == 1
+    assert "FAIL" in capsys.readouterr().out
