@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="experiment config (TOML)")
     run.add_argument("-o", "--output", help="results file (default: CONFIG name with .h5, in the current folder)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing results file")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run (OUT.h5.partial)")
+    run.add_argument("--workers", type=int, default=1, help="local processes for the particle runs (default 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bars or logs")
     return p
 
@@ -54,12 +56,23 @@ def _cmd_run(args) -> int:
     except ConfigError as e:
         return _fail(str(e))
     out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
+    from .io import ResumeError, partial_path
+
+    if args.workers < 1:
+        return _fail(f"--workers must be >= 1, got {args.workers}")
     if out.exists() and not args.overwrite:
+        if args.resume:
+            print(f"{out} is complete: nothing to resume")
+            return 0
         return _fail(f"output file '{out}' exists (use --overwrite to replace it)")
+    if partial_path(out).exists() and not (args.resume or args.overwrite):
+        return _fail(f"an interrupted run left '{partial_path(out)}': use --resume to continue it or --overwrite")
     if not out.parent.exists():
         return _fail(f"output folder '{out.parent}' does not exist")
     try:
-        run_experiment(exp, out, quiet=args.quiet)
+        run_experiment(exp, out, quiet=args.quiet, resume=args.resume, workers=args.workers)
+    except ResumeError as e:
+        return _fail(str(e))
     except BlowUpError as e:
         return _fail(f"numerical blow-up: {e}", code=1)
     if not args.quiet:

@@ -7,6 +7,7 @@ never leaves a truncated file under the final name. All arrays are float64.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -15,7 +16,13 @@ import numpy as np
 
 from ._version import __version__
 
-__all__ = ["ResultsFile", "partial_path"]
+__all__ = ["ResultsFile", "partial_path", "ResumeError"]
+
+log = logging.getLogger("wgf")
+
+
+class ResumeError(ValueError):
+    """A partial results file cannot be resumed with this config."""
 
 
 def partial_path(path) -> Path:
@@ -31,12 +38,24 @@ class ResultsFile:
     exception it is closed and left as ``*.partial``.
     """
 
-    def __init__(self, path, config_text: str = ""):
+    def __init__(self, path, config_text: str = "", *, resume: bool = False):
         self.path = Path(path)
         self.tmp = partial_path(self.path)
-        self.file = h5py.File(self.tmp, "w")
-        self.file.attrs["wgf_version"] = __version__
-        self.file.attrs["config"] = config_text
+        self.file = None
+        if resume and self.tmp.exists():
+            try:
+                self.file = h5py.File(self.tmp, "r+")
+            except OSError:
+                log.warning("'%s' is unreadable (killed during a write?): starting over", self.tmp)
+            else:
+                if self.file.attrs.get("config") != config_text:
+                    self.file.close()
+                    raise ResumeError(f"'{self.tmp}' was written by a different config: cannot resume it")
+                log.info("resuming '%s'", self.tmp)
+        if self.file is None:
+            self.file = h5py.File(self.tmp, "w")
+            self.file.attrs["wgf_version"] = __version__
+            self.file.attrs["config"] = config_text
 
     def __enter__(self):
         return self
@@ -48,14 +67,21 @@ class ResultsFile:
         return False
 
     def dataset(self, name: str, shape, *, chunks=None, attrs=None):
-        """Create a float64 dataset filled with zeros (chunked for per-snapshot writes)."""
+        """A float64 dataset filled with zeros (chunked for per-snapshot writes); an existing one
+        of the same shape (a resumed file) is returned as it is."""
+        if name in self.file and self.file[name].shape == tuple(shape):
+            return self.file[name]
+        if name in self.file:
+            del self.file[name]
         ds = self.file.create_dataset(name, shape=tuple(shape), dtype="f8", chunks=chunks, fillvalue=0.0)
         for k, v in (attrs or {}).items():
             ds.attrs[k] = v
         return ds
 
     def write(self, name: str, data, attrs=None):
-        """Write a whole float64 array."""
+        """Write a whole float64 array (replacing one of that name)."""
+        if name in self.file:
+            del self.file[name]
         ds = self.file.create_dataset(name, data=np.asarray(data, dtype="f8"))
         for k, v in (attrs or {}).items():
             ds.attrs[k] = v

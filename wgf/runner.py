@@ -17,20 +17,55 @@ __all__ = ["run_experiment", "run_particles"]
 log = logging.getLogger("wgf")
 
 
-def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True) -> None:
-    """Every (N, seed) particle run of ``exp`` into /particles/N<N>/ (SPEC 10).
+def particle_job(problem, settings, n: int, seed: int, sink=None):
+    """One (N, seed) run with its per-snapshot diagnostics.
 
-    Per snapshot: positions, the scheme's risk R(nu), RMD^2(nu, nu^G) (exact OT;
-    skipped with a logged note when too large) and RMD^2(nu, P_E#nu) (closed form).
+    sink(j, positions, risk, si_rmd2, wi_rmd2 or None) is called at each snapshot; without
+    a sink the snapshots are collected and returned as a dict of arrays (for worker processes).
+    Returns (eps, collected or None).
     """
     from .particles import simulate
     from .validation import EXACT_OT_MAX_PAIRS, si_rmd2, wi_rmd2
 
+    sym = problem.symmetry
+    exact_wi = n * n * problem.group.order <= EXACT_OT_MAX_PAIRS
+    rows = None
+    if sink is None:
+        rows = {"positions": [], "risk": [], "si_rmd2": [], "wi_rmd2": []}
+
+        def sink(j, theta, r, si, wi):
+            for key, value in zip(rows, (theta.copy(), r, si, wi)):
+                rows[key].append(value)
+
+    def snapshot(j, t, theta):
+        sink(j, theta, risk(problem, theta), si_rmd2(sym, theta), wi_rmd2(sym, theta) if exact_wi else None)
+
+    traj = simulate(problem, n, seed, problem.times, alpha=settings.alpha, step=settings.step,
+                    batch=settings.batch, callback=snapshot, store=False)
+    return traj.eps, rows
+
+
+def _worker_job(text, base_dir, n, seed):
+    from .config import parse_config
+
+    exp = parse_config(text, base_dir)
+    return n, seed, particle_job(exp.problem, exp.particles, n, seed)
+
+
+def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, workers: int = 1) -> None:
+    """Every (N, seed) particle run of ``exp`` into /particles/N<N>/ (SPEC 10).
+
+    Per snapshot: positions, the scheme's risk R(nu), RMD^2(nu, nu^G) (exact OT;
+    skipped with a logged note when too large) and RMD^2(nu, P_E#nu) (closed form).
+    A finished run is marked in the group's attributes (``done_<seed>``): a resumed
+    file skips it. ``workers`` > 1 runs the jobs in local processes (same results:
+    every run is a pure function of (N, seed)).
+    """
+    from .validation import EXACT_OT_MAX_PAIRS
+
     problem, settings = exp.problem, exp.particles
-    times, sym = problem.times, problem.symmetry
-    n_times, seeds = len(times), settings.seeds
-    jobs = [(n, s) for n in settings.n for s in range(seeds)]
-    bar = tqdm(total=len(jobs), desc="particles", unit="run", disable=not progress)
+    n_times, seeds = len(problem.times), settings.seeds
+    sets = {}
     for n in settings.n:
         grp = f"particles/N{n}"
         exact_wi = n * n * problem.group.order <= EXACT_OT_MAX_PAIRS
@@ -39,26 +74,52 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True) -
                 "N = %d: /%s/wi_rmd2 skipped: exact OT between %d and %d points exceeds the limit of %d pairs",
                 n, grp, n, n * problem.group.order, EXACT_OT_MAX_PAIRS,
             )
-        positions = out.dataset(f"{grp}/positions", (seeds, n_times, n, problem.dim), chunks=(1, 1, n, problem.dim))
-        r = out.dataset(f"{grp}/risk", (seeds, n_times))
-        si = out.dataset(f"{grp}/si_rmd2", (seeds, n_times))
-        wi = out.dataset(f"{grp}/wi_rmd2", (seeds, n_times)) if exact_wi else None
-        for seed in range(seeds):
+        sets[n] = {
+            "positions": out.dataset(f"{grp}/positions", (seeds, n_times, n, problem.dim),
+                                     chunks=(1, 1, n, problem.dim)),
+            "risk": out.dataset(f"{grp}/risk", (seeds, n_times)),
+            "si_rmd2": out.dataset(f"{grp}/si_rmd2", (seeds, n_times)),
+            "wi_rmd2": out.dataset(f"{grp}/wi_rmd2", (seeds, n_times)) if exact_wi else None,
+        }
+    jobs = [(n, s) for n in settings.n for s in range(seeds) if not out.file[f"particles/N{n}"].attrs.get(f"done_{s}")]
+    bar = tqdm(total=len(settings.n) * seeds, initial=len(settings.n) * seeds - len(jobs), desc="particles",
+               unit="run", disable=not progress)
 
-            def snapshot(j, t, theta, seed=seed):
-                positions[seed, j] = theta
-                r[seed, j] = risk(problem, theta)
-                si[seed, j] = si_rmd2(sym, theta)
-                if wi is not None:
-                    wi[seed, j] = wi_rmd2(sym, theta)
+    def finish(n, seed, eps):
+        grp = out.file[f"particles/N{n}"]
+        if "times" not in grp:
+            out.write(f"particles/N{n}/times", np.rint(problem.times / eps) * eps)
+            grp.attrs["eps"] = eps
+            grp.attrs["batch"] = settings.batch
+        grp.attrs[f"done_{seed}"] = 1
+        out.flush()
+        bar.update()
 
-            traj = simulate(problem, n, seed, times, alpha=settings.alpha, step=settings.step,
-                            batch=settings.batch, callback=snapshot, store=False)
-            out.flush()
-            bar.update()
-        out.write(f"{grp}/times", np.rint(times / traj.eps) * traj.eps)
-        out.file[grp].attrs["eps"] = traj.eps
-        out.file[grp].attrs["batch"] = settings.batch
+    if workers <= 1:
+        for n, seed in jobs:
+            ds = sets[n]
+
+            def sink(j, theta, r, si, wi, seed=seed, ds=ds):
+                ds["positions"][seed, j] = theta
+                ds["risk"][seed, j] = r
+                ds["si_rmd2"][seed, j] = si
+                if ds["wi_rmd2"] is not None:
+                    ds["wi_rmd2"][seed, j] = wi
+
+            eps, _ = particle_job(problem, settings, n, seed, sink)
+            finish(n, seed, eps)
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        base = exp.path.parent if exp.path is not None else None
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_worker_job, exp.text, base, n, s) for n, s in jobs]
+            for fut in as_completed(futures):
+                n, seed, (eps, rows) = fut.result()
+                for key, ds in sets[n].items():
+                    if ds is not None:
+                        ds[seed] = np.asarray(rows[key])
+                finish(n, seed, eps)
     bar.close()
 
 
@@ -68,12 +129,19 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     The density is written at each snapshot as it is taken; the cell-center axes are
     HDF5 dimension scales of /pde/density.
     """
-    from .grids import make_grid, solve
+    from .grids import History, make_grid, solve
 
     problem, cfg = exp.problem, exp.pde
     grid = make_grid(problem, cfg.get("space", "full"), cfg.get("cells", (64,)), cfg.get("half_width", 2.0),
                      cfg.get("bounds"))
     times = problem.times
+    if "pde" in out.file and out.file["pde"].attrs.get("done"):
+        g = out.file["pde"]
+        trackers = {k: g[k][()] for k in ("mass", "risk", "free_energy", "wi_defect", "si_defect", "boundary_mass")
+                    if k in g}
+        return History(grid, times, g["density"][()], trackers)
+    if "pde" in out.file:
+        del out.file["pde"]
     out.write("pde/times", times)
     out.write("pde/basis", grid.basis)
     density = out.dataset("pde/density", (len(times),) + grid.shape, chunks=(1,) + grid.shape)
@@ -98,6 +166,8 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     for name, values in history.trackers.items():
         out.write(f"pde/{name}", values)
     out.file["pde"].attrs["steps"] = history.stats.steps
+    out.file["pde"].attrs["done"] = 1
+    out.flush()
     return history
 
 
@@ -175,15 +245,19 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     return fits
 
 
-def run_experiment(exp: Experiment, out_path, *, quiet: bool = False) -> Path:
-    """Run the sections ``exp`` has and write ``out_path`` (atomically on completion)."""
+def run_experiment(exp: Experiment, out_path, *, quiet: bool = False, resume: bool = False, workers: int = 1) -> Path:
+    """Run the sections ``exp`` has and write ``out_path`` (atomically on completion).
+
+    With ``resume``, a partial file of the same config is continued: finished
+    particle runs and a finished PDE are kept, the rest is computed.
+    """
     out_path = Path(out_path)
-    with ResultsFile(out_path, exp.text) as out:
+    with ResultsFile(out_path, exp.text, resume=resume) as out:
         if exp.title:
             out.file.attrs["title"] = exp.title
         history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None
         if exp.particles is not None:
-            run_particles(exp, out, progress=not quiet)
+            run_particles(exp, out, progress=not quiet, workers=workers)
         if exp.compare is not None:
             fits = run_compare(exp, out, history, progress=not quiet)
             for name, fit in fits.items():
