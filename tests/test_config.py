@@ -156,3 +156,11 @@ def test_demo_config_is_a_complete_experiment():
     assert p.stays_in_fixed_subspace and p.init == "si" and p.data.is_equivariant
     grid = make_grid(p, "fixed", exp.pde["cells"], exp.pde["half_width"])
     assert grid.shape == (96, 96) and grid.basis.shape == (4, 2)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.toml")), ids=lambda p: p.name)
+def test_every_example_is_a_valid_config_with_a_header(path):
+    text = path.read_text()
+    assert text.startswith("#"), "examples start with a comment saying what they show"
+    exp = load_config(path)
+    assert exp.title and (exp.pde is not None or exp.particles is not None)
