@@ -1,0 +1,34 @@
+"""`wgf demo` leaves a complete results file, the figures and a summary (run here at a reduced size)."""
+
+import h5py
+import numpy as np
+
+from wgf import demo
+from wgf.cli import main
+
+
+def _small(monkeypatch):
+    text = (demo.DEMO_CONFIG.replace("n = [100, 1000, 10000]", "n = [20, 40, 80]")
+            .replace("cells = 96", "cells = 24").replace("t_end = 10.0", "t_end = 1.0")
+            .replace("snapshots = 6", "snapshots = 3").replace("seeds = 3", "seeds = 2"))
+    assert text != demo.DEMO_CONFIG
+    monkeypatch.setattr(demo, "DEMO_CONFIG", text)
+
+
+def test_demo_outputs_are_complete(tmp_path, monkeypatch, capsys):
+    _small(monkeypatch)
+    assert main(["demo", "-o", str(tmp_path), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    for heading in ("PDE on a 24x24 grid", "Particles at the final time", "Particles vs PDE density"):
+        assert heading in printed
+    with h5py.File(tmp_path / "results.h5", "r") as f:
+        assert f["pde/density"].shape == (3, 24, 24)
+        assert set(f["particles"]) == {"N20", "N40", "N80"}
+        metrics = {"mmd", "energy", "sliced_w2", "output_l2", "moments_mean_error", "moments_cov_error"}
+        assert metrics <= set(f["compare"])
+        for name in metrics:
+            assert f[f"compare/{name}"].shape == (3, 2, 3) and np.isfinite(f[f"compare/{name}"][()]).all()
+    for stem in ("density", "distances", "training"):
+        assert (tmp_path / f"{stem}.png").stat().st_size > 10_000 and (tmp_path / f"{stem}.pdf").exists()
+    # a second demo into the same folder is refused instead of overwriting
+    assert main(["demo", "-o", str(tmp_path), "--quiet"]) == 2
