@@ -64,7 +64,7 @@ def snapshot_steps(times, eps: float) -> np.ndarray:
 
 
 def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, step=None, batch: int = 20,
-             initial=None, callback=None, store: bool = True) -> Trajectory:
+             initial=None, callback=None, store: bool = True, noise_projector=None) -> Trajectory:
     """Run the N-particle noisy SGD of ``problem`` (SPEC 5).
 
     Parameters
@@ -78,6 +78,7 @@ def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, st
     initial : optional initial particles (N, D) instead of the problem's initial law
     callback : called as callback(j, t_j, positions) after each snapshot is taken
     store : keep all snapshots in memory (False keeps only the current positions)
+    noise_projector : optional (D, D) projector applied to the noise instead of the problem's
 
     Returns a ``Trajectory``. Raises ``BlowUpError`` naming the time interval if
     particles become non-finite.
@@ -101,7 +102,7 @@ def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, st
             raise ValueError(f"initial must have shape ({n_particles}, {problem.dim}), got {theta.shape}")
     theta = np.ascontiguousarray(theta)
     advance = make_advance(problem, batch)
-    arrays = kernel_arrays(problem)
+    arrays = kernel_arrays(problem, noise_projector)
     snaps = np.empty((len(steps), n_particles, problem.dim)) if store else None
     k = 0
     for j, k_next in enumerate(steps):

@@ -54,8 +54,11 @@ DA_ORBIT = 1
 DA_SAMPLE = 2
 
 
-def kernel_arrays(problem):
-    """The arrays ``advance`` needs, as a tuple in its argument order."""
+def kernel_arrays(problem, noise_projector=None):
+    """The arrays ``advance`` needs, as a tuple in its argument order.
+
+    ``noise_projector`` (D, D) replaces the problem's (P_E for projected noise, none for full noise).
+    """
     from wgf.data import EmpiricalData
 
     _, _, rin, rout, proj = problem.unit.kernel_args()
@@ -68,7 +71,7 @@ def kernel_arrays(problem):
         teacher = data.teacher
         xs, ys = np.zeros((0, data.dim_x)), np.zeros((0, data.dim_y))
         x_std, label_noise = data.x_std, data.label_noise
-    noise_proj = problem.noise_projector
+    noise_proj = problem.noise_projector if noise_projector is None else noise_projector
     arrays = (rin, rout, proj, problem.group.rho_x, problem.group.rho_y, teacher, xs, ys,
               np.zeros((0, 0)) if noise_proj is None else noise_proj)
     # writable C-contiguous float64 copies: one numba type for every problem
