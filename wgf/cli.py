@@ -48,6 +48,7 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _cmd_run(args) -> int:
     from .config import ConfigError, load_config
+    from .grids import GridBlowUpError
     from .particles import BlowUpError
     from .runner import run_experiment
 
@@ -73,7 +74,7 @@ def _cmd_run(args) -> int:
         run_experiment(exp, out, quiet=args.quiet, resume=args.resume, workers=args.workers)
     except ResumeError as e:
         return _fail(str(e))
-    except BlowUpError as e:
+    except (BlowUpError, GridBlowUpError) as e:
         return _fail(f"numerical blow-up: {e}", code=1)
     if not args.quiet:
         print(f"wrote {out}")
