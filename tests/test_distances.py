@@ -82,3 +82,20 @@ def test_bad_input_raises():
         w2(np.zeros((3, 2)), np.zeros((3, 2)), x_weights=[1.0, -1.0, 1.0])
     with pytest.raises(ValueError):
         w2(np.zeros((3, 2)), np.zeros((3, 2)), y_weights=[1.0, 1.0])
+
+
+def test_w2_of_a_positive_definite_affine_image_is_the_map_cost():
+    """T(x) = A x + b with A symmetric positive definite is the gradient of a convex function,
+    hence the optimal map (Brenier): W2^2(mu, T#mu) = mean |x - T x|^2 exactly, also for Gaussian samples."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(120, 3))
+    m = rng.normal(size=(3, 3))
+    a = m @ m.T + 0.5 * np.eye(3)
+    b = np.array([0.3, -1.0, 0.2])
+    y = x @ a.T + b
+    expected = np.sqrt(np.mean(np.sum((x - y) ** 2, axis=1)))
+    assert w2(x, y[rng.permutation(120)]) == pytest.approx(expected, rel=1e-10)
+    # a rotation is not such a map: its cost overestimates W2 strictly
+    c, s = np.cos(1.0), np.sin(1.0)
+    rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    assert w2(x, x @ rot.T) < np.sqrt(np.mean(np.sum((x - x @ rot.T) ** 2, axis=1))) - 1e-3
