@@ -221,3 +221,132 @@ def test_mmd_of_iid_samples_decays_like_n_to_minus_half():
         d = [mmd(rng.normal(size=(n, 2)), grid, bandwidth=1.0, y_weights=wg) for n in sizes]
         slopes.append(np.polyfit(np.log(sizes), np.log(d), 1)[0])
     assert -0.65 < np.mean(slopes) < -0.35
+
+
+# ---------------------------------------------------------------- fast paths for large clouds
+
+
+def _near_plane(seed, n, spread=0.01):
+    """4D cloud near a random plane, and a weighted 48^2 grid measure exactly on it."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.normal(size=(4, 2)))[0]
+    x = rng.normal(size=(n, 2)) @ basis.T + spread * rng.normal(size=(n, 4))
+    grid, wg = _gaussian_grid(half_width=3.0, h_cells=48)
+    return x, grid @ basis.T, wg
+
+
+@pytest.mark.parametrize("dim,h", [(1, 0.25), (1, 1.0), (2, 0.25), (2, 1.0), (3, 1.0)])
+def test_binned_mmd_matches_the_exact_sum_within_the_documented_error(dim, h):
+    x, a = _cloud(20 + dim, 3000, dim, shift=0.2, weighted=True)
+    y, b = _cloud(30 + dim, 2000, dim, weighted=True)
+    exact = mmd(x, y, bandwidth=h, x_weights=a, y_weights=b, method="exact")
+    binned = mmd(x, y, bandwidth=h, x_weights=a, y_weights=b, method="binned")
+    assert exact > 0.02
+    assert binned == pytest.approx(exact, rel=5e-3)
+
+
+@pytest.mark.parametrize("h", [0.25, 1.0])
+def test_binned_mmd_of_a_4d_cloud_near_a_plane_against_a_grid_on_it(h):
+    # the lattice follows the principal axes: two nodes across the plane's thin directions
+    x, y, wg = _near_plane(3, 4000)
+    exact = mmd(x, y, bandwidth=h, y_weights=wg, method="exact")
+    assert exact < 0.03  # small distance: the test is on the 1/N self terms the binning smooths
+    assert mmd(x, y, bandwidth=h, y_weights=wg, method="binned") == pytest.approx(exact, rel=5e-3)
+
+
+def test_binned_mmd_error_falls_like_spacing_squared():
+    x, a = _cloud(5, 2000, 2, shift=0.3)
+    y, b = _cloud(6, 2000, 2)
+    exact = mmd(x, y, bandwidth=0.5, method="exact") ** 2
+    err = [abs(mmd(x, y, bandwidth=0.5, method="binned", bins_per_bandwidth=k) ** 2 - exact) for k in (2, 4)]
+    assert 2.5 < err[0] / err[1] < 6.5  # second order: 4 expected
+
+
+def test_binned_mmd_of_a_cloud_with_itself_is_round_off():
+    x, a = _cloud(7, 5000, 2, weighted=True)
+    assert mmd(x, x, bandwidth=0.3, x_weights=a, y_weights=a, method="binned") < 1e-7
+
+
+def test_binned_mmd_refuses_an_oversized_lattice_and_auto_falls_back():
+    x, _ = _cloud(8, 200, 4)
+    y, _ = _cloud(9, 200, 4)
+    with pytest.raises(ValueError, match="lattice of .* nodes"):
+        mmd(x, y, bandwidth=0.05, method="binned")
+    exact = mmd(x, y, bandwidth=0.05, method="exact")
+    import wgf.validation.metrics as metrics
+
+    old = metrics.EXACT_MAX_PAIRS
+    try:
+        metrics.EXACT_MAX_PAIRS = 10  # force the fast path; its lattice does not fit: exact is used
+        assert mmd(x, y, bandwidth=0.05) == exact
+        assert energy(x, y) == pytest.approx(energy(x, y, method="sliced"), abs=0)
+    finally:
+        metrics.EXACT_MAX_PAIRS = old
+
+
+def test_unknown_method_is_refused():
+    x, _ = _cloud(1, 10, 2)
+    with pytest.raises(ValueError, match="method"):
+        mmd(x, x, bandwidth=1.0, method="fft")
+    with pytest.raises(ValueError, match="method"):
+        energy(x, x, method="binned")
+
+
+def test_linear_binning_keeps_mass_and_mean():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from wgf.validation.binning import lattice_for, linear_binning
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.integers(1, 4), st.integers(1, 50), st.integers(0, 10_000), st.floats(0.05, 2.0))
+    def check(dim, n, seed, spacing):
+        rng = np.random.default_rng(seed)
+        p = rng.normal(size=(n, dim)) * 3
+        w = rng.uniform(0.1, 1.0, size=n)
+        origin, shape = lattice_for(p, spacing)
+        lat = linear_binning(p, w, origin, spacing, shape)
+        nodes = np.stack(np.meshgrid(*[origin[d] + spacing * np.arange(shape[d]) for d in range(dim)],
+                                     indexing="ij"), -1)
+        assert lat.min() >= 0
+        assert lat.sum() == pytest.approx(w.sum(), rel=1e-12)
+        np.testing.assert_allclose(np.tensordot(lat, nodes, axes=dim), w @ p, rtol=1e-10, atol=1e-10)
+
+    check()
+
+
+def test_sliced_energy_is_exact_in_one_dimension():
+    x, a = _cloud(11, 700, 1, shift=0.4, weighted=True)
+    y, b = _cloud(12, 500, 1)
+    exact = energy(x, y, x_weights=a, method="exact")
+    for L in (1, 8):
+        assert energy(x, y, x_weights=a, method="sliced", n_directions=L) == pytest.approx(exact, rel=1e-10)
+
+
+@pytest.mark.parametrize("dim,rel", [(2, 1e-4), (3, 1e-2), (4, 1e-2)])
+def test_sliced_energy_matches_the_exact_sum(dim, rel):
+    # 2D: 128 evenly spaced angles, a periodic quadrature (measured 2e-6 relative); 3D/4D: 512 directions
+    # in random orthonormal frames, Monte Carlo (measured 0.02 % to 0.9 % over seeds)
+    x, a = _cloud(13, 2000, dim, weighted=True)
+    y, b = _cloud(14, 1500, dim, shift=0.1)
+    exact = energy(x, y, x_weights=a, method="exact")
+    assert energy(x, y, x_weights=a, method="sliced") == pytest.approx(exact, rel=rel)
+
+
+def test_sliced_energy_of_a_cloud_with_itself_is_zero_and_two_diracs_are_closed_form():
+    x, a = _cloud(15, 300, 3, weighted=True)
+    assert energy(x, x, x_weights=a, y_weights=a, method="sliced") == 0.0
+    p, q = np.array([[0.0, 0.0, 0.0]]), np.array([[1.0, 2.0, -2.0]])
+    # E_theta |<theta, q - p>| is estimated, so only a Monte Carlo tolerance
+    assert energy(p, q, method="sliced", n_directions=4096) == pytest.approx(np.sqrt(2 * 3.0), rel=1e-2)
+
+
+def test_frame_directions_are_unit_and_stratified():
+    from wgf.validation import frame_directions
+
+    theta = frame_directions(12, 4, seed=3)
+    assert theta.shape == (12, 4)
+    np.testing.assert_allclose(theta[:4] @ theta[:4].T, np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(theta, axis=1), 1.0, rtol=1e-12)
+    phi = np.arctan2(*frame_directions(8, 2, seed=1).T[::-1])
+    np.testing.assert_allclose(np.diff(phi), np.pi / 8, rtol=1e-12)

@@ -3,7 +3,7 @@
 from .distances import EXACT_OT_MAX_PAIRS, TooLargeForExactOT, rmd2, second_moment, w2
 from .compare import RateFit, as_measure, fit_rate, output_l2, risk_gap
 from .invariance import si_rmd2, wi_rmd2
-from .metrics import energy, mmd, moments, sliced_directions, sliced_w2
+from .metrics import energy, frame_directions, mmd, moments, sliced_directions, sliced_w2
 
 __all__ = [
     "as_measure",
@@ -11,4 +11,4 @@ __all__ = [
     "risk_gap",
     "fit_rate",
     "RateFit","w2", "rmd2", "second_moment", "TooLargeForExactOT", "EXACT_OT_MAX_PAIRS", "wi_rmd2", "si_rmd2",
-           "mmd", "energy", "sliced_w2", "sliced_directions", "moments"]
+           "mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments"]
