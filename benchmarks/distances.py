@@ -134,7 +134,6 @@ def main():
 
     x, a, y, b = clouds(args.n, args.grid)
     n, m = x.shape[0], y.shape[0]
-    pairs = n * n + m * m + n * m
     print(f"N = {n} particles vs M = {m} grid points in R^2; numba threads {numba.get_num_threads()}, "
           f"load average {os.getloadavg()[0]:.2f}")
     # warm up compilation

@@ -163,4 +163,4 @@ def test_every_example_is_a_valid_config_with_a_header(path):
     text = path.read_text()
     assert text.startswith("#"), "examples start with a comment saying what they show"
     exp = load_config(path)
-    assert exp.title and (exp.pde is not None or exp.particles is not None)
+    assert exp.title and (exp.pde is not None or exp.particles is not None or exp.discover is not None)

@@ -8,6 +8,7 @@ The problem (units, groups, data, schemes) lives here; the grid solver in
 from ._version import __version__
 from .config import ConfigError, Experiment, ParticleSettings, load_config, parse_config
 from .data import EmpiricalData, GaussianTeacherData, Quadrature, gauss_hermite, load_dataset, make_teacher
+from .discovery import Discovery, discover
 from .functionals import first_variation, free_energy, model, potential, risk
 from .groups import FiniteGroup, group_from_name
 from .problem import Problem
@@ -44,4 +45,6 @@ __all__ = [
     "first_variation",
     "potential",
     "free_energy",
+    "discover",
+    "Discovery",
 ]

@@ -37,7 +37,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an existing results file")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run (OUT.h5.partial)")
     run.add_argument("--workers", type=int, default=1, help="local processes for the particle runs (default 1)")
+    run.add_argument("--dask", metavar="ADDRESS",
+                     help="run the particle runs on the dask.distributed scheduler at ADDRESS (tcp://HOST:PORT)")
     run.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    study = sub.add_parser("paper-study", help="the paper's study for varying N (SPEC 9): RMD^2 to E^G per scheme")
+    study.add_argument("--quick", action="store_true", help="N in {10, 100, 1000} and 3 seeds (default: the full study)")
+    study.add_argument("-o", "--output", default="wgf-paper-study", help="output folder (default: wgf-paper-study)")
+    study.add_argument("--overwrite", action="store_true", help="replace an existing paper_study.h5 in the folder")
+    study.add_argument("--resume", action="store_true", help="continue an interrupted study (paper_study.h5.partial)")
+    study.add_argument("--workers", type=int, default=1, help="local processes for the runs (default 1)")
+    study.add_argument("--dask", metavar="ADDRESS", help="run on the dask.distributed scheduler at ADDRESS")
+    study.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    disc = sub.add_parser("discover", help="find the parameter subspace the training flow keeps (E^G if equivariant)")
+    disc.add_argument("config", help="problem config (TOML), with an optional [discover] section")
+    disc.add_argument("-o", "--output", help="results file (default: CONFIG name with .h5, in the current folder)")
+    disc.add_argument("--overwrite", action="store_true", help="replace an existing results file")
+    disc.add_argument("--quiet", action="store_true", help="print only the result")
     return p
 
 
@@ -48,6 +63,7 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _cmd_run(args) -> int:
     from .config import ConfigError, load_config
+    from .executors import JobError, SchedulerError, connect, parse_address
     from .grids import GridBlowUpError
     from .particles import BlowUpError
     from .runner import run_experiment
@@ -61,6 +77,13 @@ def _cmd_run(args) -> int:
 
     if args.workers < 1:
         return _fail(f"--workers must be >= 1, got {args.workers}")
+    if args.dask is not None:
+        if args.workers > 1:
+            return _fail("--dask and --workers exclude each other (the dask workers run the particle runs)")
+        try:
+            parse_address(args.dask)
+        except ValueError as e:
+            return _fail(f"--dask: {e}")
     if out.exists() and not args.overwrite:
         if args.resume:
             print(f"{out} is complete: nothing to resume")
@@ -70,12 +93,25 @@ def _cmd_run(args) -> int:
         return _fail(f"an interrupted run left '{partial_path(out)}': use --resume to continue it or --overwrite")
     if not out.parent.exists():
         return _fail(f"output folder '{out.parent}' does not exist")
+    client = None
+    if args.dask is not None and exp.particles is not None:
+        try:
+            client = connect(args.dask)
+        except SchedulerError as e:
+            return _fail(f"--dask: {e}")
     try:
-        run_experiment(exp, out, quiet=args.quiet, resume=args.resume, workers=args.workers)
+        run_experiment(exp, out, quiet=args.quiet, resume=args.resume, workers=args.workers, dask=client)
     except ResumeError as e:
         return _fail(str(e))
     except (BlowUpError, GridBlowUpError) as e:
         return _fail(f"numerical blow-up: {e}", code=1)
+    except JobError as e:
+        if isinstance(e.cause, (BlowUpError, GridBlowUpError)):
+            return _fail(f"numerical blow-up in {e.label}: {e.cause}", code=1)
+        return _fail(str(e), code=1)
+    finally:
+        if client is not None:
+            client.close()
     if not args.quiet:
         print(f"wrote {out}")
     return 0
@@ -112,6 +148,108 @@ def _cmd_check(args) -> int:
     return 1 if failed else 0
 
 
+def _cmd_discover(args) -> int:
+    from .config import ConfigError, load_config
+    from .discovery import discover, format_round
+    from .io import ResultsFile
+    from .particles import BlowUpError
+
+    try:
+        exp = load_config(args.config)
+    except ConfigError as e:
+        return _fail(str(e))
+    out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
+    if out.exists() and not args.overwrite:
+        return _fail(f"output file '{out}' exists (use --overwrite to replace it)")
+    if not out.parent.exists():
+        return _fail(f"output folder '{out.parent}' does not exist")
+    problem = exp.problem
+
+    def show(row):
+        if not args.quiet:
+            print(format_round(row), flush=True)
+
+    try:
+        result = discover(problem, **(exp.discover or {}), on_round=show)
+    except BlowUpError as e:
+        return _fail(f"numerical blow-up: {e}", code=1)
+    reference = problem.symmetry.basis
+    with ResultsFile(out, exp.text) as f:
+        f.file.attrs["title"] = exp.title
+        result.write(f, reference)
+    angles = result.principal_angles(reference)
+    status = "" if result.converged else " (max_dim reached before RMD^2 <= delta)"
+    print(f"discovered dim E_* = {result.dim}{status}; dim E^G = {reference.shape[1]} (group '{problem.group.name}')")
+    print("principal angles to E^G (rad): " + (", ".join(f"{a:.2e}" for a in angles) or "none")
+          + (f"  (max {angles.max():.2e})" if angles.size else ""))
+    if not args.quiet:
+        print(f"wrote {out}")
+    return 0
+
+
+def _output_refused(out: Path, overwrite: bool, resume: bool) -> str | None:
+    """Why ``out`` cannot be written (None if it can): an existing file or an interrupted partial one."""
+    from .io import partial_path
+
+    if out.exists() and not overwrite:
+        return f"output file '{out}' exists (use --overwrite to replace it)"
+    if partial_path(out).exists() and not (resume or overwrite):
+        return f"an interrupted run left '{partial_path(out)}': use --resume to continue it or --overwrite"
+    return None
+
+
+def _workers_refused(workers: int, dask) -> str | None:
+    from .executors import parse_address
+
+    if workers < 1:
+        return f"--workers must be >= 1, got {workers}"
+    if dask is not None:
+        if workers > 1:
+            return "--dask and --workers exclude each other (the dask workers run the jobs)"
+        try:
+            parse_address(dask)
+        except ValueError as e:
+            return f"--dask: {e}"
+    return None
+
+
+def _cmd_paper_study(args) -> int:
+    from .executors import JobError, SchedulerError, connect
+    from .io import ResumeError
+    from .study import StudyPlan, draw_study, run_paper_study, study_table, verdicts
+
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        return _fail(f"output '{folder}' is not a folder")
+    out = folder / "paper_study.h5"
+    refused = _workers_refused(args.workers, args.dask) or _output_refused(out, args.overwrite, args.resume)
+    if refused:
+        return _fail(refused)
+    plan = StudyPlan.quick() if args.quick else StudyPlan()
+    folder.mkdir(parents=True, exist_ok=True)
+    client = None
+    try:
+        if args.dask is not None:
+            client = connect(args.dask)
+        run_paper_study(plan, out, workers=args.workers, dask=client, resume=args.resume, progress=not args.quiet)
+    except SchedulerError as e:
+        return _fail(f"--dask: {e}")
+    except ResumeError as e:
+        return _fail(str(e))
+    except JobError as e:
+        return _fail(str(e), code=1)
+    finally:
+        if client is not None:
+            client.close()
+    print(study_table(out))
+    print()
+    for statement, value, holds in verdicts(out):
+        print(f"{'holds' if holds else 'FAILS':<6} {statement}: {value:.3g}")
+    paths = draw_study(out, folder)
+    print(f"\nresults: {out}; figure: {paths[0]} (and .pdf)")
+    return 0
+
+
 def _cmd_report(args) -> int:
     from .report import ReportError, draw_figures, summary
 
@@ -131,7 +269,8 @@ def main(argv=None) -> int:
     logging.basicConfig(
         level=logging.ERROR if args.quiet else logging.INFO, format="wgf: %(message)s", stream=sys.stderr
     )
-    commands = {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report, "check": _cmd_check}
+    commands = {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report, "check": _cmd_check,
+                "discover": _cmd_discover, "paper-study": _cmd_paper_study}
     return commands[args.command](args)
 
 

@@ -2,7 +2,7 @@
 
 ``load_config(path)`` returns an ``Experiment`` whose ``problem`` carries the
 four problem sections ([model] [group] [data] [training]); the optional
-sections [pde], [particles] and [compare] are kept as validated settings.
+sections [pde], [particles], [compare] and [discover] are kept as validated settings.
 Every bad value raises ``ConfigError`` with one line naming the key.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import TEACHER_KINDS, EmpiricalData, GaussianTeacherData, load_dataset, make_teacher
+from .discovery import GRADIENTS
 from .groups import GROUP_NAMES, FiniteGroup, group_from_name
 from .problem import INITS, NOISES, Problem
 from .schemes import DA_MODES, SCHEMES
@@ -68,6 +69,14 @@ def _choice(options):
         return v
 
     return check
+
+
+def _fraction(s, k, v, high, closed=False):
+    """A number in [0, high) ([0, high] when closed)."""
+    v = float(_number(s, k, v, low=0))
+    if v > high or (v == high and not closed):
+        raise ConfigError(f"{_where(s, k)}: must be {'<=' if closed else '<'} {high}, got {v!r}")
+    return v
 
 
 def _string(s, k, v):
@@ -161,6 +170,20 @@ SCHEMA = {
     },
     "particles": {"n": _int_or_list, "seeds": _pos_int, "alpha": _pos, "step": _pos, "batch": _pos_int},
     "compare": {"metrics": _metrics, "bandwidth": _pos},
+    "discover": {
+        "n": _pos_int,
+        "replicas": _pos_int,
+        "round_time": _pos,
+        "steps": _pos_int,
+        "gradient": _choice(GRADIENTS),
+        "alpha": _pos,
+        "step": _pos,
+        "batch": _pos_int,
+        "delta": lambda s, k, v: _fraction(s, k, v, 0.5),
+        "max_dim": _pos_int,
+        "seed": lambda s, k, v: _number(s, k, v, low=0, integer=True),
+        "pca_ratio": lambda s, k, v: _fraction(s, k, v, 1.0, closed=True),
+    },
 }
 
 REQUIRED = {"model": ("unit", "dim_x", "dim_y")}
@@ -188,6 +211,7 @@ class Experiment:
     compare: dict | None = None
     text: str = ""
     path: Path | None = field(default=None, compare=False)
+    discover: dict | None = None
 
 
 def _validated(raw: dict) -> dict:
@@ -297,6 +321,17 @@ def _check_pde(pde, problem):
             raise ConfigError(f"[pde] {key}: give 1 or {m} values (one per grid axis), got {len(pde[key])}")
 
 
+def _check_discover(d, problem):
+    """Cross-key checks of [discover] (wgf.discovery.discover takes the section as keywords)."""
+    for a, b in (("alpha", "step"), ("round_time", "steps")):
+        if a in d and b in d:
+            raise ConfigError(f"[discover] {b}: give either {a} or {b}, not both")
+    if "batch" in d and d.get("gradient", "exact") != "minibatch":
+        raise ConfigError("[discover] batch: only used with gradient = \"minibatch\"")
+    if d.get("max_dim", 0) > problem.dim:
+        raise ConfigError(f"[discover] max_dim: must be <= D = {problem.dim}, got {d['max_dim']}")
+
+
 def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
     """Parse and validate TOML ``text``; relative paths resolve against ``base_dir``."""
     try:
@@ -341,7 +376,11 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
         _check_pde(pde, problem)
     if "compare" in cfg and (pde is None or particles is None):
         raise ConfigError("[compare] metrics: comparing needs both a [pde] and a [particles] section")
-    return Experiment(problem, cfg[""].get("title", ""), particles, pde, cfg.get("compare"), text)
+    discover = cfg.get("discover")
+    if discover is not None:
+        _check_discover(discover, problem)
+    return Experiment(problem, cfg[""].get("title", ""), particles, pde, cfg.get("compare"), text,
+                      discover=discover)
 
 
 def load_config(path) -> Experiment:
@@ -352,4 +391,4 @@ def load_config(path) -> Experiment:
     except OSError as e:
         raise ConfigError(f"cannot read config '{path}': {e.strerror}") from None
     exp = parse_config(text, base_dir=path.parent)
-    return Experiment(exp.problem, exp.title, exp.particles, exp.pde, exp.compare, text, path)
+    return Experiment(exp.problem, exp.title, exp.particles, exp.pde, exp.compare, text, path, exp.discover)

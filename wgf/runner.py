@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .config import Experiment
+from .executors import DEFAULT_RETRIES, run_jobs
 from .functionals import risk
 from .io import ResultsFile
 
@@ -46,21 +48,31 @@ def particle_job(problem, settings, n: int, seed: int, sink=None):
 
 
 def _worker_job(text, base_dir, n, seed):
+    """particle_job(...) -> (eps, rows) of the (N, seed) run of the config ``text``, parsed here.
+
+    Self-contained and picklable (with ``functools.partial``): it runs in another process or
+    on another machine; ``base_dir`` resolves the config's relative paths there.
+    """
     from .config import parse_config
 
     exp = parse_config(text, base_dir)
-    return n, seed, particle_job(exp.problem, exp.particles, n, seed)
+    return particle_job(exp.problem, exp.particles, n, seed)
 
 
-def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, workers: int = 1) -> None:
+def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, workers: int = 1, dask=None,
+                  retries: int = DEFAULT_RETRIES) -> None:
     """Every (N, seed) particle run of ``exp`` into /particles/N<N>/ (SPEC 10).
 
     Per snapshot: positions, the scheme's risk R(nu), RMD^2(nu, nu^G) (exact OT;
     skipped with a logged note when too large) and RMD^2(nu, P_E#nu) (closed form).
     A finished run is marked in the group's attributes (``done_<seed>``): a resumed
-    file skips it. ``workers`` > 1 runs the jobs in local processes (same results:
-    every run is a pure function of (N, seed)).
+    file skips it. ``workers`` > 1 runs the jobs in local processes, ``dask`` (a
+    scheduler address or a ``distributed.Client``) on a dask cluster, each result
+    written as it arrives (same results: every run is a pure function of (N, seed)).
+    A run that fails is run again up to ``retries`` times (a numerical blow-up is
+    not: it would repeat), then raises ``executors.JobError`` naming its N and seed.
     """
+    from .particles import BlowUpError
     from .validation import EXACT_OT_MAX_PAIRS
 
     problem, settings = exp.problem, exp.particles
@@ -95,31 +107,29 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
         out.flush()
         bar.update()
 
-    if workers <= 1:
-        for n, seed in jobs:
+    if workers <= 1 and dask is None:
+        def job(n, seed):  # in this process: each snapshot goes straight into the file
             ds = sets[n]
 
-            def sink(j, theta, r, si, wi, seed=seed, ds=ds):
+            def sink(j, theta, r, si, wi):
                 ds["positions"][seed, j] = theta
                 ds["risk"][seed, j] = r
                 ds["si_rmd2"][seed, j] = si
                 if ds["wi_rmd2"] is not None:
                     ds["wi_rmd2"][seed, j] = wi
 
-            eps, _ = particle_job(problem, settings, n, seed, sink)
-            finish(n, seed, eps)
+            return particle_job(problem, settings, n, seed, sink)
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        base = exp.path.parent if exp.path is not None else None
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_worker_job, exp.text, base, n, s) for n, s in jobs]
-            for fut in as_completed(futures):
-                n, seed, (eps, rows) = fut.result()
-                for key, ds in sets[n].items():
-                    if ds is not None:
-                        ds[seed] = np.asarray(rows[key])
-                finish(n, seed, eps)
+        base = exp.path.parent.resolve() if exp.path is not None else None
+        job = partial(_worker_job, exp.text, base)
+    for (n, seed), (eps, rows) in run_jobs(job, jobs, workers=workers, dask=dask, retries=retries,
+                                           describe=lambda nj: f"particle run N={nj[0]}, seed={nj[1]}",
+                                           no_retry=(BlowUpError,)):
+        if rows is not None:
+            for key, ds in sets[n].items():
+                if ds is not None:
+                    ds[seed] = np.asarray(rows[key])
+        finish(n, seed, eps)
     bar.close()
 
 
@@ -245,11 +255,14 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     return fits
 
 
-def run_experiment(exp: Experiment, out_path, *, quiet: bool = False, resume: bool = False, workers: int = 1) -> Path:
+def run_experiment(exp: Experiment, out_path, *, quiet: bool = False, resume: bool = False, workers: int = 1,
+                   dask=None) -> Path:
     """Run the sections ``exp`` has and write ``out_path`` (atomically on completion).
 
     With ``resume``, a partial file of the same config is continued: finished
-    particle runs and a finished PDE are kept, the rest is computed.
+    particle runs and a finished PDE are kept, the rest is computed. The particle
+    runs go to ``workers`` local processes or to the dask scheduler ``dask`` (an
+    address ``tcp://HOST:PORT`` or a ``distributed.Client``), see ``run_particles``.
     """
     out_path = Path(out_path)
     with ResultsFile(out_path, exp.text, resume=resume) as out:
@@ -257,7 +270,7 @@ def run_experiment(exp: Experiment, out_path, *, quiet: bool = False, resume: bo
             out.file.attrs["title"] = exp.title
         history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None
         if exp.particles is not None:
-            run_particles(exp, out, progress=not quiet, workers=workers)
+            run_particles(exp, out, progress=not quiet, workers=workers, dask=dask)
         if exp.compare is not None:
             fits = run_compare(exp, out, history, progress=not quiet)
             for name, fit in fits.items():

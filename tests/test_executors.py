@@ -1,0 +1,149 @@
+"""run_jobs in this process and in local processes: results, retries, lost processes, reported failures."""
+
+import os
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wgf.executors import JobError, parse_address, run_jobs
+from wgf.runner import _worker_job
+
+
+def square_failing_once(marker_dir, x):
+    """x * x; the first attempt for each x raises (a marker file remembers it)."""
+    marker = Path(marker_dir) / f"{x}.failed"
+    if not marker.exists():
+        marker.touch()
+        raise RuntimeError(f"transient failure of {x}")
+    return x * x
+
+
+def square_dying_once(marker_dir, x):
+    """x * x; the first attempt for x = 1 kills its process."""
+    marker = Path(marker_dir) / f"{x}.died"
+    if x == 1 and not marker.exists():
+        marker.touch()
+        os._exit(13)
+    return x * x
+
+
+def always_fails(x):
+    raise ValueError(f"bad input {x}")
+
+
+class Deterministic(ArithmeticError):
+    pass
+
+
+def fails_deterministically(marker_dir, x):
+    (Path(marker_dir) / f"{x}.{len(list(Path(marker_dir).iterdir()))}").touch()
+    raise Deterministic(f"always {x}")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_job_failing_once_is_run_again(tmp_path, workers):
+    jobs = [(str(tmp_path), x) for x in range(5)]
+    got = dict(run_jobs(square_failing_once, jobs, workers=workers))
+    assert got == {job: job[1] ** 2 for job in jobs}
+    assert len(list(tmp_path.iterdir())) == 5
+
+
+def test_a_lost_process_is_replaced_and_its_job_run_again(tmp_path):
+    jobs = [(str(tmp_path), x) for x in range(4)]
+    got = dict(run_jobs(square_dying_once, jobs, workers=2))
+    assert got == {job: job[1] ** 2 for job in jobs}
+    assert (tmp_path / "1.died").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_job_always_failing_is_reported_by_name(workers):
+    with pytest.raises(JobError, match=r"job always_fails\(3,\) failed \(3 times\): ValueError: bad input 3") as e:
+        list(run_jobs(always_fails, [(3,)], workers=workers, retries=2))
+    assert e.value.attempts == 3 and isinstance(e.value.cause, ValueError)
+    with pytest.raises(JobError, match="run number 7 failed"):
+        list(run_jobs(always_fails, [(7,)], workers=workers, retries=0, describe=lambda job: f"run number {job[0]}"))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_no_retry_errors_are_reported_at_once(tmp_path, workers):
+    with pytest.raises(JobError) as e:
+        list(run_jobs(fails_deterministically, [(str(tmp_path), 1)], workers=workers, no_retry=(Deterministic,)))
+    assert e.value.attempts == 1 and len(list(tmp_path.iterdir())) == 1
+
+
+def test_serial_jobs_run_in_order_and_need_not_be_picklable():
+    seen = []
+    out = list(run_jobs(lambda a, b: seen.append(a) or a + b, [(1, 2), (3, 4), (5, 6)]))
+    assert out == [((1, 2), 3), ((3, 4), 7), ((5, 6), 11)] and seen == [1, 3, 5]
+
+
+def test_interrupts_are_not_retried():
+    calls = []
+
+    def interrupted():
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        list(run_jobs(interrupted, [()]))
+    assert calls == [1]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="workers"):
+        list(run_jobs(always_fails, [(1,)], workers=0))
+    with pytest.raises(ValueError, match="exclude"):
+        list(run_jobs(always_fails, [(1,)], workers=2, dask="tcp://127.0.0.1:8786"))
+    with pytest.raises(ValueError, match="retries"):
+        list(run_jobs(always_fails, [(1,)], retries=-1))
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:8786", "tls://scheduler.example.org:8786", "tcp://[::1]:1234"])
+def test_scheduler_addresses(address):
+    assert parse_address(address) == address
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:8786", "tcp://host", "tcp://host:port", "http://host:8786",
+                                     "tcp://:8786", "tcp://host:99999", "tcp://host:8786/path", ""])
+def test_bad_scheduler_addresses(address):
+    with pytest.raises(ValueError, match="not a dask scheduler address"):
+        parse_address(address)
+
+
+SMALL = """
+[model]
+unit = "sigmoid_matrix"
+dim_x = 2
+dim_y = 2
+[group]
+name = "swap"
+[data]
+teacher = "wi"
+teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
+quadrature_points = 8
+[training]
+beta = 1e-4
+init = "wi"
+t_end = 2.0
+snapshots = 3
+[particles]
+n = [8, 16]
+seeds = 2
+alpha = 4.0
+batch = 5
+"""
+
+
+def test_particle_jobs_in_two_processes_equal_the_serial_ones():
+    job = partial(_worker_job, SMALL, None)
+    jobs = [(n, s) for n in (8, 16) for s in range(2)]
+    serial = dict(run_jobs(job, jobs))
+    pooled = dict(run_jobs(job, jobs, workers=2))
+    assert sorted(serial) == sorted(pooled) == sorted(jobs)
+    for key in jobs:
+        (eps_a, rows_a), (eps_b, rows_b) = serial[key], pooled[key]
+        assert eps_a == eps_b
+        for name in ("positions", "risk", "si_rmd2", "wi_rmd2"):
+            np.testing.assert_array_equal(np.asarray(rows_a[name]), np.asarray(rows_b[name]), err_msg=name)

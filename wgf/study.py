@@ -1,0 +1,277 @@
+"""The paper's study for varying N (SPEC sections 7.8 and 9).
+
+The paper's swap problem (2x2 sigmoid units, G = C2 acting by swapping rows and
+columns, E^G = {[[a, b], [b, a]]}) is trained by noisy SGD for every
+
+    start in (si, wi) x teacher in (arbitrary, wi, si) x scheme in (vanilla, da, fa, ea),
+
+N on a list and a number of seeds, to MF time t_end with eps = alpha / N.  At the
+end of training each run gives
+
+    rmd2_fixed = RMD^2(nu, P_E#nu)   (distance to E^G: 0 iff nu is SI),
+    rmd2_sym   = RMD^2(nu, nu^G)     (distance to the symmetrization: 0 iff nu is WI).
+
+SI starts use projected noise (P_E xi, the setting of Thm 5); WI starts use full
+noise (N(0, I) is WI).  The seed's prediction (SPEC 7.8): from an SI start, vanilla
+SGD with the arbitrary teacher leaves E^G at every N while DA, FA and EA stay in it;
+with an equivariant teacher, vanilla stays closer to E^G as N grows.  ``verdicts``
+turns these into measured statements.
+
+Every run is a pure function of (start, teacher, scheme, N, seed): the runs are
+independent jobs (``wgf.executors.run_jobs``: this process, local processes or a dask
+cluster), written to ``/study/<start>/<teacher>/<scheme>/`` as they complete and
+marked done, so an interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+__all__ = ["StudyPlan", "SCHEMES", "TEACHERS", "STARTS", "paper_problem", "study_job", "run_paper_study",
+           "read_study", "study_table", "verdicts", "draw_study"]
+
+log = logging.getLogger("wgf")
+
+SCHEMES = ("vanilla", "da", "fa", "ea")
+TEACHERS = ("arbitrary", "wi", "si")
+STARTS = ("si", "wi")
+
+# SPEC 9: the five 2x2 teacher matrices (row-major) times 0.5
+PAPER_TEACHER = 0.5 * np.array([
+    [-1.0, 0.0, 0.0, 0.5],
+    [0.5, 1.0, 0.0, 1.0],
+    [-0.5, 0.3, 1.0, 0.0],
+    [0.0, -1.0, -0.5, 1.0],
+    [0.7, -0.7, 0.5, 0.7],
+])
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """What the study runs: the grid of (start, teacher, scheme), N, seeds and SGD constants (SPEC 9)."""
+
+    n: tuple = (5, 10, 50, 100, 500, 1000)
+    seeds: int = 10
+    t_end: float = 1000.0
+    alpha: float = 50.0
+    batch: int = 20
+    tau: float = 1e-4
+    beta: float = 1e-6
+    init_std: float = 0.25
+    x_std: float = 4.0
+    starts: tuple = STARTS
+    teachers: tuple = TEACHERS
+    schemes: tuple = SCHEMES
+
+    @classmethod
+    def quick(cls, **changes) -> "StudyPlan":
+        """N in {10, 100, 1000}, 3 seeds (the rest as the full study)."""
+        return cls(**{"n": (10, 100, 1000), "seeds": 3, **changes})
+
+    def __post_init__(self):
+        for name, allowed in (("starts", STARTS), ("teachers", TEACHERS), ("schemes", SCHEMES)):
+            bad = [v for v in getattr(self, name) if v not in allowed]
+            if bad or not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty subset of {allowed}, got {getattr(self, name)}")
+        if not self.n or any(int(n) < 1 for n in self.n) or self.seeds < 1:
+            raise ValueError(f"need N >= 1 and seeds >= 1, got n = {self.n}, seeds = {self.seeds}")
+        if not (self.t_end > 0 and self.alpha > 0 and self.batch >= 1):
+            raise ValueError("need t_end > 0, alpha > 0 and batch >= 1")
+
+    def to_json(self) -> str:
+        """Canonical text of the plan (stored in the results file; a resume must match it)."""
+        return json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()},
+                          sort_keys=True)
+
+    def combinations(self):
+        return [(s, t, c) for s in self.starts for t in self.teachers for c in self.schemes]
+
+
+def paper_problem(start: str, teacher: str, scheme: str, plan: StudyPlan = StudyPlan()):
+    """The SPEC 9 problem for one (start, teacher, scheme): SI starts with projected noise, WI with full."""
+    from .data import GaussianTeacherData, make_teacher
+    from .groups import group_from_name
+    from .problem import Problem
+    from .symmetry import Symmetry
+    from .units import make_unit
+
+    unit = make_unit("sigmoid_matrix", dim_x=2, dim_y=2)
+    symmetry = Symmetry(unit, group_from_name("swap", 2, 2))
+    data = GaussianTeacherData(unit, make_teacher(teacher, PAPER_TEACHER, symmetry), plan.x_std, 0.0, teacher)
+    return Problem(symmetry, data, scheme=scheme, tau=plan.tau, beta=plan.beta, init=start,
+                   init_std=plan.init_std, noise="projected" if start == "si" else "full",
+                   t_end=plan.t_end, snapshots=2)
+
+
+def study_job(start: str, teacher: str, scheme: str, n: int, seed: int, plan_json: str) -> tuple:
+    """One run: (rmd2_fixed, rmd2_sym, risk) of the particles at t_end (module docstring)."""
+    from .functionals import risk
+    from .particles import simulate
+    from .validation import si_rmd2, wi_rmd2
+
+    plan = StudyPlan(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(plan_json).items()})
+    problem = paper_problem(start, teacher, scheme, plan)
+    traj = simulate(problem, n, seed, [0.0, plan.t_end], alpha=plan.alpha, batch=plan.batch, store=False)
+    theta = traj.final
+    sym = problem.symmetry
+    return si_rmd2(sym, theta), wi_rmd2(sym, theta), risk(problem, theta)
+
+
+def _group(start, teacher, scheme) -> str:
+    return f"study/{start}/{teacher}/{scheme}"
+
+
+QUANTITIES = ("rmd2_fixed", "rmd2_sym", "risk")
+
+
+def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, resume: bool = False,
+                    progress: bool = True) -> Path:
+    """Run every job of ``plan`` and write ``out_path`` (atomically on completion).
+
+    Layout: /study/N (K,); /study/<start>/<teacher>/<scheme>/{rmd2_fixed, rmd2_sym, risk} (K, S),
+    with the plan's constants as attributes of /study.  Finished runs are marked
+    ``done_<N>_<seed>`` on their group; ``resume`` continues a partial file of the same plan.
+    """
+    from .executors import run_jobs
+    from .io import ResultsFile
+
+    out_path = Path(out_path)
+    text = plan.to_json()
+    ns = [int(n) for n in plan.n]
+    with ResultsFile(out_path, text, resume=resume) as out:
+        out.file.attrs["title"] = "Paper study: RMD^2 to E^G at the end of training, for varying N (SPEC 9)"
+        out.write("study/N", np.array(ns, dtype=float))
+        for key, value in json.loads(text).items():
+            out.file["study"].attrs[key] = value if not isinstance(value, list) else json.dumps(value)
+        sets, jobs = {}, []
+        for combo in plan.combinations():
+            grp = _group(*combo)
+            sets[combo] = {q: out.dataset(f"{grp}/{q}", (len(ns), plan.seeds)) for q in QUANTITIES}
+            attrs = out.file[grp].attrs
+            jobs += [(*combo, n, s, text) for n in ns for s in range(plan.seeds) if not attrs.get(f"done_{n}_{s}")]
+        total = len(plan.combinations()) * len(ns) * plan.seeds
+        jobs.sort(key=lambda job: -job[3])  # the longest runs first: better load balance
+        # cost of a run ~ N^2 (N particles, t_end N / alpha steps)
+        bar = tqdm(total=total, initial=total - len(jobs), desc="paper study", unit="run", disable=not progress)
+        for job, values in run_jobs(study_job, jobs, workers=workers, dask=dask,
+                                    describe=lambda j: f"{j[0]} start, {j[1]} teacher, {j[2]}, N = {j[3]}, seed {j[4]}"):
+            combo, n, seed = tuple(job[:3]), job[3], job[4]
+            k = ns.index(n)
+            for q, v in zip(QUANTITIES, values):
+                sets[combo][q][k, seed] = v
+            out.file[_group(*combo)].attrs[f"done_{n}_{seed}"] = 1
+            out.flush()
+            bar.update()
+        bar.close()
+    return out_path
+
+
+def read_study(path) -> tuple:
+    """(plan, N (K,), {(start, teacher, scheme): {quantity: (K, S)}}) from a paper-study file."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if "study" not in f:
+            raise ValueError(f"'{path}' has no /study group: not a paper-study file")
+        raw = json.loads(f.attrs["config"])
+        plan = StudyPlan(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+        ns = f["study/N"][()].astype(int)
+        values = {c: {q: f[f"{_group(*c)}/{q}"][()] for q in QUANTITIES} for c in plan.combinations()}
+    return plan, ns, values
+
+
+def study_table(path) -> str:
+    """The mean over seeds of rmd2_fixed (and rmd2_sym for WI starts) per N, one row per combination."""
+    plan, ns, values = read_study(path)
+    lines = [f"RMD^2 at MF time {plan.t_end:g}, mean over {plan.seeds} seeds (SPEC 9)",
+             f"{'start':<6}{'teacher':<10}{'scheme':<8}{'quantity':<11}" + "".join(f"{'N=' + str(n):>10}" for n in ns)]
+    for combo in plan.combinations():
+        for q in ("rmd2_fixed",) + (("rmd2_sym",) if combo[0] == "wi" else ()):
+            row = values[combo][q].mean(axis=1)
+            lines.append(f"{combo[0]:<6}{combo[1]:<10}{combo[2]:<8}{q:<11}" + "".join(f"{v:10.2e}" for v in row))
+    return "\n".join(lines)
+
+
+# round-off level of RMD^2 for particles that stay in E^G exactly (projected noise, invariant flow)
+ROUND_OFF = 1e-20
+
+
+def verdicts(path) -> list:
+    """The seed's predictions (SPEC 7.8) as measured statements: [(statement, value, holds)]."""
+    plan, ns, values = read_study(path)
+    out = []
+    if "si" in plan.starts:
+        if "arbitrary" in plan.teachers and "vanilla" in plan.schemes:
+            v = values[("si", "arbitrary", "vanilla")]["rmd2_fixed"].mean(axis=1)
+            out.append(("SI start, arbitrary teacher: vanilla leaves E^G at every N (min over N of mean RMD^2)",
+                        float(v.min()), bool(v.min() > 1e-4)))
+        for scheme in [s for s in plan.schemes if s != "vanilla"]:
+            worst = max(float(values[("si", t, scheme)]["rmd2_fixed"].max()) for t in plan.teachers)
+            out.append((f"SI start: {scheme} stays in E^G for every teacher (max RMD^2)", worst, worst <= ROUND_OFF))
+    if "vanilla" in plan.schemes and len(ns) >= 2:
+        for start, q, what in (("si", "rmd2_fixed", "E^G"), ("wi", "rmd2_sym", "nu^G")):
+            for teacher in [t for t in plan.teachers if t != "arbitrary"] if start in plan.starts else ():
+                v = values[(start, teacher, "vanilla")][q].mean(axis=1)
+                slope = float(np.polyfit(np.log(ns), np.log(np.maximum(v, 1e-300)), 1)[0])
+                out.append((f"{start.upper()} start, {teacher} teacher: vanilla closer to {what} as N grows "
+                            f"(slope of log RMD^2 on log N)", slope, slope < 0))
+    return out
+
+
+def draw_study(path, folder) -> list:
+    """Figure ``paper_study`` (PNG and PDF): RMD^2 to E^G vs N, one panel per (start, teacher), one
+    color per scheme, mean over seeds with the 95% interval; dashed: RMD^2 to nu^G (WI starts)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    plan, ns, values = read_study(path)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    colors = {"vanilla": "C0", "da": "C1", "fa": "C2", "ea": "C3"}
+    fig, axes = plt.subplots(len(plan.starts), len(plan.teachers), figsize=(4.2 * len(plan.teachers),
+                             3.4 * len(plan.starts)), squeeze=False, sharex=True)
+    floor = 1e-16
+    for r, start in enumerate(plan.starts):
+        for c, teacher in enumerate(plan.teachers):
+            ax = axes[r, c]
+            for scheme in plan.schemes:
+                for q, style in (("rmd2_fixed", "-"), ("rmd2_sym", "--")):
+                    if q == "rmd2_sym" and start != "wi":
+                        continue
+                    v = np.maximum(values[(start, teacher, scheme)][q], floor)
+                    mean = v.mean(axis=1)
+                    half = (stats.t.ppf(0.975, v.shape[1] - 1) * v.std(axis=1, ddof=1) / np.sqrt(v.shape[1])
+                            if v.shape[1] > 1 else np.zeros_like(mean))
+                    label = scheme if q == "rmd2_fixed" else None
+                    ax.errorbar(ns, mean, yerr=[np.minimum(half, mean - floor * 0.999), half], fmt="o" + style,
+                                color=colors[scheme], ms=3.5, capsize=2, lw=1.2, label=label)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"{start.upper()} start, {teacher} teacher", fontsize=10)
+            if r == len(plan.starts) - 1:
+                ax.set_xlabel("number of particles N")
+            if c == 0:
+                ax.set_ylabel("RMD$^2$ at the end of training")
+            ax.grid(True, which="major", alpha=0.3)
+    axes[0, 0].legend(title="scheme", fontsize=8)
+    fig.suptitle(f"Distance to $E^G$ (solid) and to $\\nu^G$ (dashed, WI starts) at MF time {plan.t_end:g}; "
+                 f"mean and 95% interval over {plan.seeds} seeds; values below {floor:g} drawn at {floor:g}",
+                 fontsize=9)
+    fig.tight_layout()
+    paths = []
+    for ext in ("png", "pdf"):
+        p = folder / f"paper_study.{ext}"
+        fig.savefig(p, dpi=150)
+        paths.append(p)
+    plt.close(fig)
+    return paths
