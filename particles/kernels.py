@@ -18,10 +18,11 @@ the counter-based generator of ``wgf.particles.rng``, and the sum over particles
 in Phi is taken over fixed chunks of particles in a fixed order, so the result
 is bitwise the same for any number of numba threads.
 
-The per-chunk kernels are compiled once per code path of the scheme unit
-(plain, feature maps, projector: a closure constant, so each holds only its own
-path, with the per-sample unit kernels inlined); the step loop dispatches to
-them once per chunk. Everything is cached on disk.
+The scheme's maps are applied at the level of the batch (``step_on_batch``), so
+the per-particle work is always the base unit, plus the projector P for EA. A
+chunk of particles is held as the columns of a (D, CHUNK) array, so that the
+matrix units run SIMD loops over the particles (``wgf.unit_kernels.lanes_*``).
+Everything is cached on disk.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from math import sqrt
 import numpy as np
 from numba import njit, prange
 
-from wgf.unit_kernels import MAPS, PLAIN, PROJECTED, scheme_value, scheme_vjp_add, unit_value
+from wgf.unit_kernels import TWO_LAYER, lanes_value_sum, lanes_vjp_add, lanes_work, unit_value, unit_vjp_add
 
 from .rng import fill_normal, fill_normal_at, random_index
 
@@ -80,7 +81,7 @@ def kernel_arrays(problem, noise_projector=None):
 
 
 def kernel_constants(problem, batch: int):
-    """Integer settings of ``advance``: (variant, kind) are compile-time constants, the rest arguments."""
+    """Integer settings of ``advance``: (kind, batch, da, data_kind)."""
     from wgf.data import EmpiricalData
 
     if problem.scheme == "da":
@@ -88,8 +89,8 @@ def kernel_constants(problem, batch: int):
     else:
         da = DA_NONE
     data_kind = DATA_EMPIRICAL if isinstance(problem.data, EmpiricalData) else DATA_GAUSSIAN
-    variant, kind = problem.unit.kernel_args()[:2]
-    return (variant, kind, int(batch), da, data_kind)
+    kind = problem.unit.kernel_args()[1]
+    return (kind, int(batch), da, data_kind)
 
 
 def make_advance(problem, batch: int):
@@ -161,123 +162,227 @@ def draw_batch(kind, batch, da, data_kind, k, seed, g_x, g_y, teacher, xs, ys, x
         wb[b] = 1.0 / xb.shape[0]
 
 
-def _chunk_kernels(variant):
-    """The per-chunk kernels for one code path of the scheme unit (a compile-time constant)."""
+# reassociation lets LLVM vectorise the sums over rows; the compiled order is fixed,
+# hence the same for any number of threads
+_FASTMATH = {"nsz", "contract", "arcp", "reassoc"}
 
-    @njit(cache=True)
-    def forward_chunk(kind, c, theta, xb, rin, rout, proj, partial):
-        """partial[c, b] = sum over the particles i of chunk c of sigma(x_b, theta_i)."""
-        n, dim = theta.shape
-        dx, dy = xb.shape[1], partial.shape[2]
-        xbuf, zbuf, ybuf, val = np.empty(dx), np.empty(dim), np.empty(dy), np.empty(dy)
-        for b in range(xb.shape[0]):
-            for a in range(dy):
-                partial[c, b, a] = 0.0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            for b in range(xb.shape[0]):
-                scheme_value(variant, kind, rin, rout, proj, xb[b], theta[i], val, xbuf, zbuf, ybuf)
+
+@njit(cache=True, inline="always")
+def _chunk_columns(theta, i0, m, proj, zT):
+    """zT[:, i] = P theta_{i0 + i} (theta_{i0 + i} without a projector), i < m."""
+    dim = theta.shape[1]
+    if proj.shape[0] == 0:
+        for a in range(dim):
+            for i in range(m):
+                zT[a, i] = theta[i0 + i, a]
+        return
+    for a in range(dim):
+        for i in range(m):
+            zT[a, i] = 0.0
+        for e in range(dim):
+            pae = proj[a, e]
+            for i in range(m):
+                zT[a, i] += pae * theta[i0 + i, e]
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def forward_chunk(kind, c, theta, xe, proj, partial):
+    """partial[c, a, r] = sum over the particles i of chunk c of sigma_*(xe_r, P theta_i)_a."""
+    n, dim = theta.shape
+    i0 = c * CHUNK
+    m = min(n, i0 + CHUNK) - i0
+    acc = partial[c]
+    zT = np.empty((dim, CHUNK))
+    _chunk_columns(theta, i0, m, proj, zT)
+    dy = acc.shape[0]
+    out = np.empty(dy)
+    if kind == TWO_LAYER:
+        z = np.empty(dim)
+        acc[:] = 0.0
+        for i in range(m):
+            for a in range(dim):
+                z[a] = zT[a, i]
+            for r in range(xe.shape[0]):
+                unit_value(kind, xe[r], z, out)
                 for a in range(dy):
-                    partial[c, b, a] += val[a]
+                    acc[a, r] += out[a]
+        return
+    work = lanes_work(CHUNK)
+    for r in range(xe.shape[0]):
+        lanes_value_sum(kind, zT, m, xe[r], out, work)
+        for a in range(dy):
+            acc[a, r] = out[a]
 
-    @njit(cache=True)
-    def update_chunk(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta):
-        """Gradient + Langevin update, in place, of the particles of chunk c at step k."""
-        n, dim = theta.shape
-        dx, dy = xb.shape[1], cb.shape[1]
-        xbuf, zbuf, cbuf, gbuf = np.empty(dx), np.empty(dim), np.empty(dy), np.empty(dim)
-        grad, xi = np.empty(dim), np.empty(dim)
-        noise_scale = sqrt(2.0 * beta * eps)
-        pairs = (dim + 1) // 2
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def update_chunk(kind, c, theta, k, eps, seed, xe, ce, proj, noise_proj, tau, beta):
+    """Gradient + Langevin update, in place, of the particles of chunk c at step k:
+    theta_i -= eps (P sum_r J sigma_*(xe_r, P theta_i)^T ce[:, r] + 2 tau theta_i) + sqrt(2 beta eps) P_noise xi_i."""
+    n, dim = theta.shape
+    i0 = c * CHUNK
+    m = min(n, i0 + CHUNK) - i0
+    zT = np.empty((dim, CHUNK))
+    gT = np.zeros((dim, CHUNK))
+    _chunk_columns(theta, i0, m, proj, zT)
+    dy = ce.shape[0]
+    cr = np.empty(dy)
+    if kind == TWO_LAYER:
+        z, g = np.empty(dim), np.empty(dim)
+        for i in range(m):
             for a in range(dim):
-                grad[a] = 2.0 * tau * theta[i, a]
-            for b in range(xb.shape[0]):
-                scheme_vjp_add(variant, kind, rin, rout, proj, xb[b], theta[i], cb[b], grad, xbuf, zbuf, cbuf, gbuf)
+                z[a] = zT[a, i]
+                g[a] = 0.0
+            for r in range(xe.shape[0]):
+                for a in range(dy):
+                    cr[a] = ce[a, r]
+                unit_vjp_add(kind, xe[r], z, cr, g)
             for a in range(dim):
-                theta[i, a] -= eps * grad[a]
-            if noise_scale > 0.0:
-                fill_normal_at(seed, STREAM_NOISE, k, i * pairs, xi)
-                if noise_proj.shape[0] > 0:
-                    for a in range(dim):
-                        s = 0.0
-                        for e in range(dim):
-                            s += noise_proj[a, e] * xi[e]
-                        gbuf[a] = s
-                    for a in range(dim):
-                        xi[a] = gbuf[a]
-                for a in range(dim):
-                    theta[i, a] += noise_scale * xi[a]
-
-    return forward_chunk, update_chunk
-
-
-_forward_plain, _update_plain = _chunk_kernels(PLAIN)
-_forward_maps, _update_maps = _chunk_kernels(MAPS)
-_forward_projected, _update_projected = _chunk_kernels(PROJECTED)
-
-
-@njit(cache=True)
-def forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial):
-    """partial[c, b] = sum over the particles i of chunk c of sigma(x_b, theta_i) (dispatch on variant)."""
-    if variant == PLAIN:
-        _forward_plain(kind, c, theta, xb, rin, rout, proj, partial)
-    elif variant == MAPS:
-        _forward_maps(kind, c, theta, xb, rin, rout, proj, partial)
+                gT[a, i] = g[a]
     else:
-        _forward_projected(kind, c, theta, xb, rin, rout, proj, partial)
+        work = lanes_work(CHUNK)
+        for r in range(xe.shape[0]):
+            for a in range(dy):
+                cr[a] = ce[a, r]
+            lanes_vjp_add(kind, zT, m, xe[r], cr, gT, work)
+    if proj.shape[0] > 0:  # J(Pz)^T = P J^T (P symmetric)
+        for a in range(dim):
+            for i in range(m):
+                zT[a, i] = gT[a, i]
+        for a in range(dim):
+            for i in range(m):
+                s = 0.0
+                for e in range(dim):
+                    s += proj[a, e] * zT[e, i]
+                gT[a, i] = s
+    noise_scale = sqrt(2.0 * beta * eps)
+    pairs = (dim + 1) // 2
+    xi, xp = np.empty(dim), np.empty(dim)
+    for i in range(m):
+        for a in range(dim):
+            theta[i0 + i, a] -= eps * (gT[a, i] + 2.0 * tau * theta[i0 + i, a])
+        if noise_scale > 0.0:
+            fill_normal_at(seed, STREAM_NOISE, k, (i0 + i) * pairs, xi)
+            if noise_proj.shape[0] > 0:
+                _project(noise_proj, xi, xp)
+                xi[:] = xp
+            for a in range(dim):
+                theta[i0 + i, a] += noise_scale * xi[a]
 
 
-@njit(cache=True)
-def update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta):
-    """Update of the particles of chunk c at step k (dispatch on variant)."""
-    if variant == PLAIN:
-        _update_plain(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
-    elif variant == MAPS:
-        _update_maps(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
-    else:
-        _update_projected(kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+@njit(cache=True, inline="always")
+def _project(p, v, out):
+    """out = P v, or a copy of v when P has shape (0, 0) (no projector)."""
+    if p.shape[0] == 0:
+        for a in range(v.shape[0]):
+            out[a] = v[a]
+        return
+    for a in range(v.shape[0]):
+        s = 0.0
+        for e in range(v.shape[0]):
+            s += p[a, e] * v[e]
+        out[a] = s
 
 
 @njit(cache=True, parallel=True)
-def forward_all(variant, kind, n_chunks, theta, xb, rin, rout, proj, partial):
+def forward_all(kind, n_chunks, theta, xe, proj, partial):
     """forward_chunk for every chunk, chunks in parallel."""
     for c in prange(n_chunks):
-        forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial)
+        forward_chunk(kind, c, theta, xe, proj, partial)
 
 
 @njit(cache=True, parallel=True)
-def update_all(variant, kind, n_chunks, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta):
+def update_all(kind, n_chunks, theta, k, eps, seed, xe, ce, proj, noise_proj, tau, beta):
     """update_chunk for every chunk, chunks in parallel."""
     for c in prange(n_chunks):
-        update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+        update_chunk(kind, c, theta, k, eps, seed, xe, ce, proj, noise_proj, tau, beta)
 
 
 @njit(cache=True)
-def advance_kernel(theta, k0, k1, eps, seed, variant, kind, batch, da, data_kind, rin, rout, proj, g_x, g_y,
+def step_workspace(n, n_batch, dx, dy, n_maps):
+    """Work arrays of ``step_on_batch`` for N particles and a batch of n_batch rows:
+    expanded rows xe (R, dx), R = max(K, 1) n_batch; per-chunk sums (chunks, dy, R);
+    the residual coefficients cb (n_batch, dy) and their expansion ce (dy, R)."""
+    n_rows = max(n_maps, 1) * n_batch
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    return (np.empty((n_rows, dx)), np.empty((n_chunks, dy, n_rows)), np.empty((n_batch, dy)),
+            np.empty((dy, n_rows)))
+
+
+@njit(cache=True)
+def step_on_batch(theta, k, eps, seed, kind, xb, yb, wb, rin, rout, proj, noise_proj, tau, beta, work):
+    """Step k in place on theta (N, D) with the batch xb (B, dx), yb (B, dy), weights wb (B,).
+
+    The scheme unit sigma(x, z) = (1/K) sum_k Rout_k sigma_*(Rin_k x, P z) becomes batch-level
+    transforms around the base unit: rows xe_{kB+b} = Rin_k x_b; Phi(x_b) = (1/K) sum_k Rout_k
+    S_{kB+b} with S_r = (1/N) sum_i sigma_*(xe_r, P theta_i); residual coefficients
+    cb_b = 2 w_b (Phi(x_b) - y_b) pulled back to ce_{kB+b} = Rout_k^T cb_b / K.  ``work`` is
+    ``step_workspace(N, B, dx, dy, K)``.
+    """
+    xe, partial, cb, ce = work
+    n = theta.shape[0]
+    n_batch, dx = xb.shape
+    dy = yb.shape[1]
+    n_maps = rin.shape[0]
+    n_rows = xe.shape[0]
+    n_chunks = partial.shape[0]
+    for r in range(n_rows):
+        g, b = r // n_batch, r % n_batch
+        for a in range(dx):
+            if n_maps == 0:
+                xe[r, a] = xb[b, a]
+            else:
+                s = 0.0
+                for j in range(dx):
+                    s += rin[g, a, j] * xb[b, j]
+                xe[r, a] = s
+    if n >= PARALLEL_MIN:
+        forward_all(kind, n_chunks, theta, xe, proj, partial)
+    else:
+        for c in range(n_chunks):
+            forward_chunk(kind, c, theta, xe, proj, partial)
+    for r in range(n_rows):  # partial[0] <- S = (1/N) sum over chunks, in chunk order
+        for a in range(dy):
+            s = 0.0
+            for c in range(n_chunks):
+                s += partial[c, a, r]
+            partial[0, a, r] = s / n
+    for b in range(n_batch):
+        for a in range(dy):
+            if n_maps == 0:
+                phi = partial[0, a, b]
+            else:
+                phi = 0.0
+                for g in range(n_maps):
+                    for j in range(dy):
+                        phi += rout[g, a, j] * partial[0, j, g * n_batch + b]
+                phi /= n_maps
+            cb[b, a] = 2.0 * wb[b] * (phi - yb[b, a])
+    for r in range(n_rows):
+        g, b = r // n_batch, r % n_batch
+        for a in range(dy):
+            if n_maps == 0:
+                ce[a, r] = cb[b, a]
+            else:
+                s = 0.0
+                for i in range(dy):
+                    s += rout[g, i, a] * cb[b, i]
+                ce[a, r] = s / n_maps
+    if n >= PARALLEL_MIN:
+        update_all(kind, n_chunks, theta, k, eps, seed, xe, ce, proj, noise_proj, tau, beta)
+    else:
+        for c in range(n_chunks):
+            update_chunk(kind, c, theta, k, eps, seed, xe, ce, proj, noise_proj, tau, beta)
+
+
+@njit(cache=True)
+def advance_kernel(theta, k0, k1, eps, seed, kind, batch, da, data_kind, rin, rout, proj, g_x, g_y,
                    teacher, xs, ys, noise_proj, x_std, label_noise, tau, beta):
     """Steps k0 .. k1 - 1 in place on theta (see module docstring)."""
     n, dx = theta.shape[0], g_x.shape[1]
     dy = g_y.shape[1]
-    n_rows = batch * g_x.shape[0] if da == DA_ORBIT else batch
-    xb, yb, wb = np.empty((n_rows, dx)), np.empty((n_rows, dy)), np.empty(n_rows)
-    cb = np.empty((n_rows, dy))
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    partial = np.empty((n_chunks, n_rows, dy))
+    n_batch = batch * g_x.shape[0] if da == DA_ORBIT else batch
+    xb, yb, wb = np.empty((n_batch, dx)), np.empty((n_batch, dy)), np.empty(n_batch)
+    work = step_workspace(n, n_batch, dx, dy, rin.shape[0])
     for k in range(k0, k1):
         draw_batch(kind, batch, da, data_kind, k, seed, g_x, g_y, teacher, xs, ys, x_std, label_noise, xb, yb, wb)
-        if n >= PARALLEL_MIN:
-            forward_all(variant, kind, n_chunks, theta, xb, rin, rout, proj, partial)
-        else:
-            for c in range(n_chunks):
-                forward_chunk(variant, kind, c, theta, xb, rin, rout, proj, partial)
-        for b in range(n_rows):
-            for a in range(dy):
-                s = 0.0
-                for c in range(n_chunks):
-                    s += partial[c, b, a]
-                cb[b, a] = 2.0 * wb[b] * (s / n - yb[b, a])
-        if n >= PARALLEL_MIN:
-            update_all(variant, kind, n_chunks, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
-        else:
-            for c in range(n_chunks):
-                update_chunk(variant, kind, c, theta, k, eps, seed, xb, cb, rin, rout, proj, noise_proj, tau, beta)
+        step_on_batch(theta, k, eps, seed, kind, xb, yb, wb, rin, rout, proj, noise_proj, tau, beta, work)

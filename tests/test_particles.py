@@ -37,7 +37,7 @@ def paper():
 
 def _engine_batch(problem, batch, k, seed):
     """The minibatch of step k exactly as ``advance`` draws it (same arguments as in ``_make_advance``)."""
-    _, kind, batch, da, data_kind = kernels.kernel_constants(problem, batch)
+    kind, batch, da, data_kind = kernels.kernel_constants(problem, batch)
     rin, rout, proj, g_x, g_y, teacher, xs, ys, noise_proj, x_std, label_noise, tau, beta = kernels.kernel_arrays(
         problem
     )

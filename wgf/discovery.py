@@ -190,17 +190,13 @@ def expected_gradient_flow(problem, theta, n_steps: int, eps: float, seed: int, 
 
     q = problem.quadrature
     x = np.ascontiguousarray(q.x, dtype=float)
-    y, w = np.asarray(q.y, dtype=float), np.asarray(q.weights, dtype=float)
-    variant, kind = problem.unit.kernel_args()[:2]
+    y = np.ascontiguousarray(q.y, dtype=float)
+    w = np.ascontiguousarray(q.weights, dtype=float)
+    kind = problem.unit.kernel_args()[1]
     rin, rout, proj, *_, noise_proj, _, _, tau, beta = kernels.kernel_arrays(problem, noise_projector)
-    n = theta.shape[0]
-    n_chunks = (n + kernels.CHUNK - 1) // kernels.CHUNK
-    partial = np.empty((n_chunks, x.shape[0], y.shape[1]))
-    cb = np.empty_like(y)
+    work = kernels.step_workspace(theta.shape[0], x.shape[0], x.shape[1], y.shape[1], rin.shape[0])
     for k in range(n_steps):
-        kernels.forward_all(variant, kind, n_chunks, theta, x, rin, rout, proj, partial)
-        np.multiply(2.0 * w[:, None], partial.sum(axis=0) / n - y, out=cb)
-        kernels.update_all(variant, kind, n_chunks, theta, k, eps, seed, x, cb, rin, rout, proj, noise_proj, tau, beta)
+        kernels.step_on_batch(theta, k, eps, seed, kind, x, y, w, rin, rout, proj, noise_proj, tau, beta, work)
     return theta
 
 
