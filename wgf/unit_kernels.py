@@ -35,7 +35,7 @@ from math import exp, tanh
 import numpy as np
 from numba import njit
 
-from .vector_math import exp_inplace
+from .vector_math import fast_exp
 
 LINEAR = 0
 SIGMOID_MATRIX = 1
@@ -268,11 +268,8 @@ def model_output(variant, kind, rin, rout, proj, x, z, weights, out):
 
 @njit(cache=True)
 def lanes_work(m):
-    """Work buffers of ``lanes_value`` / ``lanes_vjp_add`` for up to m particles."""
-    u = np.empty(m)
-    kbuf = np.empty(m)
-    sbuf = np.empty(m)
-    return u, kbuf, sbuf, sbuf.view(np.int64)
+    """Work buffer of ``lanes_value_sum`` / ``lanes_vjp_add`` for up to m particles."""
+    return np.empty(m)
 
 
 @njit(cache=True, inline="always")
@@ -289,29 +286,23 @@ def _lanes_preactivation(zT, m, a, x, u):
 
 
 @njit(cache=True, inline="always")
-def _lanes_activate(kind, u, m, kbuf, sbuf, sbits):
+def _lanes_activate(kind, u, m):
     """u <- act(u): sigmoid = 1 / (1 + e^-u), tanh = 1 - 2 / (1 + e^2u), linear = u."""
     if kind == SIGMOID_MATRIX:
         for i in range(m):
-            u[i] = -u[i]
-        exp_inplace(u, m, kbuf, sbuf, sbits)
-        for i in range(m):
-            u[i] = 1.0 / (1.0 + u[i])
+            u[i] = 1.0 / (1.0 + fast_exp(-u[i]))
     elif kind == TANH_MATRIX:
         for i in range(m):
-            u[i] = 2.0 * u[i]
-        exp_inplace(u, m, kbuf, sbuf, sbits)
-        for i in range(m):
-            u[i] = 1.0 - 2.0 / (1.0 + u[i])
+            u[i] = 1.0 - 2.0 / (1.0 + fast_exp(2.0 * u[i]))
 
 
 @njit(cache=True, inline="always")
 def lanes_value_sum(kind, zT, m, x, out, work):
     """out[a] = sum_{i < m} sigma_*(x, z_i)_a for a matrix unit; zT (D, M) holds z_i as columns, x (dx,)."""
-    u, kbuf, sbuf, sbits = work
+    u = work
     for a in range(out.shape[0]):
         _lanes_preactivation(zT, m, a, x, u)
-        _lanes_activate(kind, u, m, kbuf, sbuf, sbits)
+        _lanes_activate(kind, u, m)
         s = 0.0
         for i in range(m):
             s += u[i]
@@ -321,7 +312,7 @@ def lanes_value_sum(kind, zT, m, x, out, work):
 @njit(cache=True, inline="always")
 def lanes_vjp_add(kind, zT, m, x, c, gT, work):
     """gT[:, i] += J_z sigma_*(x, z_i)^T c for particles i < m of a matrix unit; zT, gT (D, M), c (dy,)."""
-    u, kbuf, sbuf, sbits = work
+    u = work
     dx = x.shape[0]
     for a in range(c.shape[0]):
         ca = c[a]
@@ -330,7 +321,7 @@ def lanes_vjp_add(kind, zT, m, x, c, gT, work):
                 u[i] = ca
         else:
             _lanes_preactivation(zT, m, a, x, u)
-            _lanes_activate(kind, u, m, kbuf, sbuf, sbits)
+            _lanes_activate(kind, u, m)
             if kind == SIGMOID_MATRIX:
                 for i in range(m):
                     u[i] = u[i] * (1.0 - u[i]) * ca

@@ -1,0 +1,54 @@
+"""The vectorisable exp and the SIMD lane kernels of the matrix units."""
+
+import numpy as np
+import pytest
+from numba import njit
+
+from wgf.unit_kernels import SIGMOID_MATRIX, TANH_MATRIX, LINEAR, lanes_value_sum, lanes_vjp_add, lanes_work
+from wgf.vector_math import EXP_MAX, EXP_MIN, fast_exp
+
+
+@njit(cache=True)
+def _exp_all(u):
+    out = np.empty_like(u)
+    for i in range(u.shape[0]):
+        out[i] = fast_exp(u[i])
+    return out
+
+
+def test_fast_exp_is_accurate_to_a_few_ulp_over_the_range():
+    u = np.concatenate([np.linspace(EXP_MIN, EXP_MAX, 200_001), np.random.default_rng(0).normal(size=10_000),
+                        [0.0, -0.0, 1e-300, -1e-300, 0.5 * np.log(2), -0.5 * np.log(2)]])
+    rel = np.abs(_exp_all(u) / np.exp(u) - 1.0)
+    assert rel.max() < 2e-15
+    assert _exp_all(np.array([0.0]))[0] == 1.0
+
+
+def test_fast_exp_clamps_outside_the_range():
+    out = _exp_all(np.array([-1e4, -800.0, 800.0, 1e4]))
+    np.testing.assert_allclose(out, np.exp([EXP_MIN, EXP_MIN, EXP_MAX, EXP_MAX]), rtol=2e-15)
+    assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("kind,act,slope", [
+    (SIGMOID_MATRIX, lambda u: 1 / (1 + np.exp(-u)), lambda a: a * (1 - a)),
+    (TANH_MATRIX, np.tanh, lambda a: 1 - a * a),
+    (LINEAR, lambda u: u, lambda a: np.ones_like(a)),
+])
+def test_lane_kernels_match_numpy(kind, act, slope):
+    # 2x3 matrix units W (dy = 2, dx = 3) for m = 37 particles as columns of zT (6, 64)
+    rng = np.random.default_rng(3)
+    m, dy, dx = 37, 2, 3
+    w = rng.normal(size=(m, dy, dx))
+    zT = np.zeros((dy * dx, 64))
+    zT[:, :m] = w.reshape(m, -1).T
+    x, c = rng.normal(size=dx), rng.normal(size=dy)
+    out = np.empty(dy)
+    lanes_value_sum(kind, zT, m, x, out, lanes_work(64))
+    a = act(w @ x)  # (m, dy)
+    np.testing.assert_allclose(out, a.sum(axis=0), rtol=1e-13, atol=1e-13)
+    gT = np.zeros_like(zT)
+    lanes_vjp_add(kind, zT, m, x, c, gT, lanes_work(64))
+    expected = (slope(a) * c)[:, :, None] * x[None, None, :]  # d/dW_ij = act'(u_i) c_i x_j
+    np.testing.assert_allclose(gT[:, :m].T, expected.reshape(m, -1), rtol=1e-12, atol=1e-13)
+    assert np.all(gT[:, m:] == 0.0)
