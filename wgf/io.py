@@ -48,10 +48,15 @@ class ResultsFile:
             except OSError:
                 log.warning("'%s' is unreadable (killed during a write?): starting over", self.tmp)
             else:
-                if self.file.attrs.get("config") != config_text:
+                if "config" not in self.file.attrs:  # killed before its header was written
+                    self.file.close()
+                    self.file = None
+                    log.warning("'%s' has no header (killed as it was created?): starting over", self.tmp)
+                elif self.file.attrs.get("config") != config_text:
                     self.file.close()
                     raise ResumeError(f"'{self.tmp}' was written by a different config: cannot resume it")
-                log.info("resuming '%s'", self.tmp)
+                else:
+                    log.info("resuming '%s'", self.tmp)
         if self.file is None:
             self.file = h5py.File(self.tmp, "w")
             self.file.attrs["wgf_version"] = __version__

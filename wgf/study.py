@@ -132,14 +132,17 @@ QUANTITIES = ("rmd2_fixed", "rmd2_sym", "risk")
 
 
 def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, resume: bool = False,
-                    progress: bool = True) -> Path:
+                    progress: bool = True, retries: int | None = None) -> Path:
     """Run every job of ``plan`` and write ``out_path`` (atomically on completion).
 
     Layout: /study/N (K,); /study/<start>/<teacher>/<scheme>/{rmd2_fixed, rmd2_sym, risk} (K, S),
     with the plan's constants as attributes of /study.  Finished runs are marked
     ``done_<N>_<seed>`` on their group; ``resume`` continues a partial file of the same plan.
+    A run that fails is retried ``retries`` times (default ``executors.DEFAULT_RETRIES``;
+    never for a numerical blow-up), then stops the study with a ``JobError`` naming it.
     """
-    from .executors import run_jobs
+    from .executors import DEFAULT_RETRIES, run_jobs
+    from .particles import BlowUpError
     from .io import ResultsFile
 
     out_path = Path(out_path)
@@ -160,8 +163,10 @@ def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, r
         jobs.sort(key=lambda job: -job[3])  # the longest runs first: better load balance
         # cost of a run ~ N^2 (N particles, t_end N / alpha steps)
         bar = tqdm(total=total, initial=total - len(jobs), desc="paper study", unit="run", disable=not progress)
-        for job, values in run_jobs(study_job, jobs, workers=workers, dask=dask,
-                                    describe=lambda j: f"{j[0]} start, {j[1]} teacher, {j[2]}, N = {j[3]}, seed {j[4]}"):
+        runs = run_jobs(study_job, jobs, workers=workers, dask=dask, no_retry=(BlowUpError,),
+                        retries=DEFAULT_RETRIES if retries is None else retries,
+                        describe=lambda j: f"{j[0]} start, {j[1]} teacher, {j[2]}, N = {j[3]}, seed {j[4]}")
+        for job, values in runs:
             combo, n, seed = tuple(job[:3]), job[3], job[4]
             k = ns.index(n)
             for q, v in zip(QUANTITIES, values):

@@ -1,0 +1,167 @@
+"""The paper's study for varying N (`wgf paper-study`, SPEC 7.8 and 9)."""
+
+import h5py
+import numpy as np
+import pytest
+
+import wgf
+from wgf import study
+from wgf.cli import main
+from wgf.executors import JobError
+from wgf.study import StudyPlan, read_study, run_paper_study, study_table, verdicts
+
+# 20 and 40 particles for 20 and 40 steps (eps = 50 / N, t_end = 50), 2 seeds: seconds
+TINY = StudyPlan(n=(20, 40), seeds=2, t_end=50.0)
+SMALL = StudyPlan(n=(20, 40), seeds=2, t_end=50.0, teachers=("arbitrary", "wi"), schemes=("vanilla", "fa"))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path = tmp_path_factory.mktemp("study") / "paper_study.h5"
+    run_paper_study(TINY, path, progress=False)
+    return path
+
+
+def _datasets(path):
+    with h5py.File(path, "r") as f:
+        out = {}
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        attrs = {name: dict(f[name].attrs) for name in out if "/" in name}
+        return out, attrs
+
+
+def test_layout_and_values(tiny):
+    data, _ = _datasets(tiny)
+    np.testing.assert_array_equal(data["study/N"], [20, 40])
+    combos = TINY.combinations()
+    assert len(combos) == 24
+    for start, teacher, scheme in combos:
+        for q in ("rmd2_fixed", "rmd2_sym", "risk"):
+            v = data[f"study/{start}/{teacher}/{scheme}/{q}"]
+            assert v.shape == (2, 2) and np.all(np.isfinite(v)) and np.all(v >= 0)
+    with h5py.File(tiny, "r") as f:
+        assert all(f[f"study/{s}/{t}/{c}"].attrs[f"done_{n}_{k}"] == 1
+                   for s, t, c in combos for n in (20, 40) for k in range(2))
+        assert f["study"].attrs["t_end"] == 50.0
+
+
+def test_invariant_schemes_stay_in_the_fixed_subspace_from_an_si_start(tiny):
+    # Thm 5: projected noise and an invariant risk keep the particles in E^G (round-off only)
+    _, _, values = read_study(tiny)
+    for teacher in ("arbitrary", "wi", "si"):
+        for scheme in ("da", "fa", "ea"):
+            assert values[("si", teacher, scheme)]["rmd2_fixed"].max() < 1e-25
+    # vanilla with the arbitrary teacher leaves E^G (the paper's observation)
+    assert values[("si", "arbitrary", "vanilla")]["rmd2_fixed"].min() > 1e-3
+    # the WI-start values are the RMD^2 of a cloud that is not SI: far from 0
+    assert values[("wi", "wi", "da")]["rmd2_fixed"].min() > 1e-2
+
+
+def test_a_run_is_the_engine_run_of_its_problem(tiny):
+    from wgf.particles import simulate
+
+    problem = study.paper_problem("si", "arbitrary", "vanilla", TINY)
+    theta = simulate(problem, 40, 1, [0.0, 50.0], alpha=50.0, batch=20, store=False).final
+    _, _, values = read_study(tiny)
+    assert values[("si", "arbitrary", "vanilla")]["rmd2_fixed"][1, 1] == wgf.validation.si_rmd2(problem.symmetry,
+                                                                                                   theta)
+    # the built-in problem is examples/paper_c2.toml's
+    example = wgf.load_config(study.Path(__file__).parents[1] / "examples" / "paper_c2.toml").problem
+    np.testing.assert_array_equal(example.data.teacher, problem.data.teacher)
+    assert (example.tau, example.beta, example.init_std, example.noise) == (1e-4, 1e-6, 0.25, problem.noise)
+
+
+def test_verdicts_and_table(tiny):
+    rows = {statement: (value, holds) for statement, value, holds in verdicts(tiny)}
+    for scheme in ("da", "fa", "ea"):
+        value, holds = rows[f"SI start: {scheme} stays in E^G for every teacher (max RMD^2)"]
+        assert holds and value < 1e-25
+    value, holds = rows["SI start, arbitrary teacher: vanilla leaves E^G at every N (min over N of mean RMD^2)"]
+    assert holds and value > 1e-3
+    table = study_table(tiny)
+    assert "N=20" in table and "N=40" in table and len(table.splitlines()) == 2 + 12 + 24
+
+
+def test_local_processes_give_the_same_file(tmp_path):
+    serial, pool = tmp_path / "a.h5", tmp_path / "b.h5"
+    run_paper_study(SMALL, serial, progress=False)
+    run_paper_study(SMALL, pool, workers=2, progress=False)
+    a, _ = _datasets(serial)
+    b, _ = _datasets(pool)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_an_interrupted_study_resumes_to_the_same_file(tmp_path, monkeypatch):
+    whole, cut = tmp_path / "whole.h5", tmp_path / "cut.h5"
+    run_paper_study(SMALL, whole, progress=False)
+    calls = []
+    real = study.study_job
+
+    def failing(*job):
+        calls.append(job)
+        if len(calls) > 5:
+            raise RuntimeError("stopped")
+        return real(*job)
+
+    monkeypatch.setattr(study, "study_job", failing)
+    with pytest.raises(JobError):
+        run_paper_study(SMALL, cut, progress=False, retries=0)
+    assert not cut.exists() and cut.with_name("cut.h5.partial").exists()
+    monkeypatch.setattr(study, "study_job", real)
+    done = []
+    monkeypatch.setattr(study, "study_job", lambda *job: done.append(job) or real(*job))
+    run_paper_study(SMALL, cut, resume=True, progress=False)
+    assert len(done) == 32 - 5  # the five finished runs are not redone
+    a, _ = _datasets(whole)
+    b, _ = _datasets(cut)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_a_resume_with_another_plan_is_refused(tmp_path, monkeypatch):
+    from wgf.io import ResumeError
+
+    path = tmp_path / "s.h5"
+    path.with_name("s.h5.partial").write_bytes(b"")
+    run_paper_study(SMALL, path, resume=True, progress=False)  # unreadable partial: started over
+    assert path.exists()
+    run_paper_study(SMALL, tmp_path / "t.h5", progress=False)
+    (tmp_path / "t.h5").rename(tmp_path / "u.h5.partial")
+    with pytest.raises(ResumeError, match="different config"):
+        run_paper_study(TINY, tmp_path / "u.h5", resume=True, progress=False)
+
+
+def test_cli_quick_study_writes_file_figure_table(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(StudyPlan, "quick", classmethod(lambda cls, **kw: SMALL))
+    out = tmp_path / "ps"
+    assert main(["paper-study", "--quick", "-o", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert (out / "paper_study.h5").exists() and (out / "paper_study.png").exists()
+    assert (out / "paper_study.pdf").exists()
+    assert "holds  SI start: fa stays in E^G for every teacher" in text
+    assert "rmd2_fixed" in text
+    # an existing output is refused before any work
+    assert main(["paper-study", "--quick", "-o", str(out), "--quiet"]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--workers", "0"], "--workers must be >= 1"),
+    (["--dask", "localhost"], "--dask"),
+    (["--dask", "tcp://127.0.0.1:1", "--workers", "2"], "exclude each other"),
+])
+def test_cli_refuses_bad_options(tmp_path, capsys, args, message):
+    assert main(["paper-study", "-o", str(tmp_path / "x"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_plan_validation():
+    with pytest.raises(ValueError, match="schemes"):
+        StudyPlan(schemes=("vanilla", "gd"))
+    with pytest.raises(ValueError, match="N >= 1"):
+        StudyPlan(n=(0, 10))
+    assert StudyPlan.quick().n == (10, 100, 1000) and StudyPlan.quick().seeds == 3
+    assert StudyPlan().n == (5, 10, 50, 100, 500, 1000) and StudyPlan().seeds == 10
