@@ -134,6 +134,11 @@ def test_cli_writes_discovery_layout(tmp_path, capsys):
         assert g["principal_angles"][()].max() < 1e-8
         assert g.attrs["dim"] == 2 and g.attrs["reference_dim"] == 2 and g.attrs["converged"] == 1
         assert g.attrs["gradient"] == "exact" and g.attrs["n"] == 100
+    # the report reads it back
+    assert main(["report", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert "Discovered subspace: dimension 2 of 4 after 3 rounds" in report
+    assert "principal angles to E^G (rad)" in report
 
 
 def test_cli_default_output_and_existing_output_refused(tmp_path, capsys, monkeypatch):

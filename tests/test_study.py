@@ -82,6 +82,13 @@ def test_verdicts_and_table(tiny):
     assert "N=20" in table and "N=40" in table and len(table.splitlines()) == 2 + 12 + 24
 
 
+def test_report_reads_a_study_file(tiny, tmp_path, capsys):
+    assert main(["report", str(tiny), "--figures", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "RMD^2 at MF time 50, mean over 2 seeds" in text and "holds  SI start: ea stays in E^G" in text
+    assert (tmp_path / "paper_study.png").exists() and (tmp_path / "paper_study.pdf").exists()
+
+
 def test_local_processes_give_the_same_file(tmp_path):
     serial, pool = tmp_path / "a.h5", tmp_path / "b.h5"
     run_paper_study(SMALL, serial, progress=False)

@@ -63,7 +63,7 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _cmd_run(args) -> int:
     from .config import ConfigError, load_config
-    from .executors import JobError, SchedulerError, connect, parse_address
+    from .executors import JobError, SchedulerError, connect
     from .grids import GridBlowUpError
     from .particles import BlowUpError
     from .runner import run_experiment
@@ -73,24 +73,17 @@ def _cmd_run(args) -> int:
     except ConfigError as e:
         return _fail(str(e))
     out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
-    from .io import ResumeError, partial_path
+    from .io import ResumeError
 
-    if args.workers < 1:
-        return _fail(f"--workers must be >= 1, got {args.workers}")
-    if args.dask is not None:
-        if args.workers > 1:
-            return _fail("--dask and --workers exclude each other (the dask workers run the particle runs)")
-        try:
-            parse_address(args.dask)
-        except ValueError as e:
-            return _fail(f"--dask: {e}")
-    if out.exists() and not args.overwrite:
-        if args.resume:
-            print(f"{out} is complete: nothing to resume")
-            return 0
-        return _fail(f"output file '{out}' exists (use --overwrite to replace it)")
-    if partial_path(out).exists() and not (args.resume or args.overwrite):
-        return _fail(f"an interrupted run left '{partial_path(out)}': use --resume to continue it or --overwrite")
+    refused = _workers_refused(args.workers, args.dask)
+    if refused:
+        return _fail(refused)
+    if out.exists() and not args.overwrite and args.resume:
+        print(f"{out} is complete: nothing to resume")
+        return 0
+    refused = _output_refused(out, args.overwrite, args.resume)
+    if refused:
+        return _fail(refused)
     if not out.parent.exists():
         return _fail(f"output folder '{out.parent}' does not exist")
     client = None
@@ -222,16 +215,22 @@ def _cmd_paper_study(args) -> int:
     if folder.exists() and not folder.is_dir():
         return _fail(f"output '{folder}' is not a folder")
     out = folder / "paper_study.h5"
-    refused = _workers_refused(args.workers, args.dask) or _output_refused(out, args.overwrite, args.resume)
+    complete = out.exists() and args.resume and not args.overwrite
+    refused = _workers_refused(args.workers, args.dask) or (None if complete else
+                                                            _output_refused(out, args.overwrite, args.resume))
     if refused:
         return _fail(refused)
     plan = StudyPlan.quick() if args.quick else StudyPlan()
     folder.mkdir(parents=True, exist_ok=True)
     client = None
     try:
-        if args.dask is not None:
-            client = connect(args.dask)
-        run_paper_study(plan, out, workers=args.workers, dask=client, resume=args.resume, progress=not args.quiet)
+        if complete:
+            print(f"{out} is complete: nothing to resume")
+        else:
+            if args.dask is not None:
+                client = connect(args.dask)
+            run_paper_study(plan, out, workers=args.workers, dask=client, resume=args.resume,
+                            progress=not args.quiet)
     except SchedulerError as e:
         return _fail(f"--dask: {e}")
     except ResumeError as e:

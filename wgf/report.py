@@ -78,6 +78,22 @@ def summary(path) -> str:
                                                                    d.attrs["slope_high"], d.attrs["floor"]))
             lines.append("  (the mean-field limit predicts a slope of -1/2 for mmd, energy and output_l2;"
                          " values below the floor are the PDE's own error and are not fitted)")
+        if "discovery" in f:
+            d = f["discovery"]
+            rmd2 = d["rmd2"][()] if "rmd2" in d else []
+            lines.append(f"\nDiscovered subspace: dimension {d['basis'].shape[1]} of {d['basis'].shape[0]} "
+                         f"after {len(rmd2)} rounds (residual RMD^2 per round: "
+                         + ", ".join("%.2e" % v for v in rmd2) + ")")
+            if "principal_angles" in d and d["principal_angles"].size:
+                lines.append("  principal angles to E^G (rad): "
+                             + ", ".join("%.2e" % v for v in d["principal_angles"][()]))
+        has_study = "study" in f
+    if has_study:
+        from .study import study_table, verdicts
+
+        lines.append("\n" + study_table(path))
+        for statement, value, holds in verdicts(path):
+            lines.append(f"{'holds' if holds else 'FAILS':<6} {statement}: {value:.3g}")
     return "\n".join(lines)
 
 
@@ -122,6 +138,11 @@ def draw_figures(path, folder) -> list[Path]:
             _save(fig, folder, "training")
             written.append(folder / "training.png")
             plt.close(fig)
+        has_study = "study" in f
+    if has_study:
+        from .study import draw_study
+
+        written.append(draw_study(path, folder)[0])
     return written
 
 
