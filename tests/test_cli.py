@@ -8,35 +8,13 @@ import numpy as np
 import pytest
 
 import wgf
+from _common import swap_config
 from wgf.cli import main
 from wgf.config import parse_config
 from wgf.particles import simulate
 from wgf.validation import si_rmd2, wi_rmd2
 
-SMALL = """
-title = "small"
-[model]
-unit = "sigmoid_matrix"
-dim_x = 2
-dim_y = 2
-[group]
-name = "swap"
-[data]
-teacher = "wi"
-teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
-quadrature_points = 8
-[training]
-scheme = "vanilla"
-beta = 1e-4
-init = "wi"
-t_end = 2.0
-snapshots = 3
-[particles]
-n = [8, 16]
-seeds = 2
-alpha = 4.0
-batch = 5
-"""
+SMALL = swap_config(title="small", training='scheme = "vanilla"\n')
 
 
 @pytest.fixture

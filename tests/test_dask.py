@@ -5,9 +5,7 @@ jobs are run again, jobs that keep failing are reported by name; bad or unreacha
 scheduler addresses are refused before any work.
 """
 
-import os
 import socket
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -18,51 +16,11 @@ distributed = pytest.importorskip("distributed")
 from wgf import executors  # noqa: E402
 from wgf.cli import main  # noqa: E402
 from wgf.executors import JobError, run_jobs  # noqa: E402
+from _common import always_fails, square_dying_once, square_failing_once, swap_config  # noqa: E402
 
-CONFIG = """
-[model]
-unit = "sigmoid_matrix"
-dim_x = 2
-dim_y = 2
-[group]
-name = "swap"
-[data]
-teacher = "wi"
-teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
-quadrature_points = 8
-[training]
-beta = 1e-4
-init = "wi"
-t_end = 2.0
-snapshots = 3
-[particles]
-n = [8, 16, 32]
-seeds = 3
-alpha = 4.0
-batch = 5
-"""
+CONFIG = swap_config(n=(8, 16, 32), seeds=3)
 
 
-def square_failing_once(marker_dir, x):
-    """x * x; the first attempt for each x raises (a marker file remembers it)."""
-    marker = Path(marker_dir) / f"{x}.failed"
-    if not marker.exists():
-        marker.touch()
-        raise RuntimeError(f"transient failure of {x}")
-    return x * x
-
-
-def square_dying_once(marker_dir, x):
-    """x * x; the first attempt for x = 1 kills its worker process."""
-    marker = Path(marker_dir) / f"{x}.died"
-    if x == 1 and not marker.exists():
-        marker.touch()
-        os._exit(13)
-    return x * x
-
-
-def always_fails(x):
-    raise ValueError(f"bad input {x}")
 
 
 @pytest.fixture(scope="module")

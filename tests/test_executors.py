@@ -1,36 +1,16 @@
 """run_jobs in this process and in local processes: results, retries, lost processes, reported failures."""
 
-import os
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _common import always_fails, square_dying_once, square_failing_once, swap_config
 from wgf.executors import JobError, parse_address, run_jobs
 from wgf.runner import _worker_job
 
 
-def square_failing_once(marker_dir, x):
-    """x * x; the first attempt for each x raises (a marker file remembers it)."""
-    marker = Path(marker_dir) / f"{x}.failed"
-    if not marker.exists():
-        marker.touch()
-        raise RuntimeError(f"transient failure of {x}")
-    return x * x
-
-
-def square_dying_once(marker_dir, x):
-    """x * x; the first attempt for x = 1 kills its process."""
-    marker = Path(marker_dir) / f"{x}.died"
-    if x == 1 and not marker.exists():
-        marker.touch()
-        os._exit(13)
-    return x * x
-
-
-def always_fails(x):
-    raise ValueError(f"bad input {x}")
 
 
 class Deterministic(ArithmeticError):
@@ -112,28 +92,7 @@ def test_bad_scheduler_addresses(address):
         parse_address(address)
 
 
-SMALL = """
-[model]
-unit = "sigmoid_matrix"
-dim_x = 2
-dim_y = 2
-[group]
-name = "swap"
-[data]
-teacher = "wi"
-teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
-quadrature_points = 8
-[training]
-beta = 1e-4
-init = "wi"
-t_end = 2.0
-snapshots = 3
-[particles]
-n = [8, 16]
-seeds = 2
-alpha = 4.0
-batch = 5
-"""
+SMALL = swap_config()
 
 
 def test_particle_jobs_in_two_processes_equal_the_serial_ones():

@@ -9,20 +9,10 @@ import h5py
 import numpy as np
 import pytest
 
+from _common import SWAP_PROBLEM
 from wgf.cli import main
 
-CONFIG = """
-[model]
-unit = "sigmoid_matrix"
-dim_x = 2
-dim_y = 2
-[group]
-name = "swap"
-[data]
-teacher = "wi"
-teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
-quadrature_points = 8
-[training]
+CONFIG = SWAP_PROBLEM + """[training]
 beta = 1e-3
 init = "si"
 noise = "projected"
