@@ -176,6 +176,13 @@ def _run_serial(fn, jobs, policy):
         yield job, result
 
 
+def _one_thread_per_process():
+    """K local processes share the machine: one numba thread each (results do not depend on it)."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
 def _run_processes(fn, jobs, workers, policy):
     """In ``workers`` local processes, at most ``workers`` jobs in flight.
 
@@ -192,7 +199,7 @@ def _run_processes(fn, jobs, workers, policy):
     try:
         while todo or running:
             if pool is None:
-                pool = ProcessPoolExecutor(max_workers=workers)
+                pool = ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_per_process)
             while todo and len(running) < workers:
                 i = todo.popleft()
                 attempts[i] += 1

@@ -232,7 +232,8 @@ def verdicts(path) -> list:
 
 def draw_study(path, folder) -> list:
     """Figure ``paper_study`` (PNG and PDF): RMD^2 to E^G vs N, one panel per (start, teacher), one
-    color per scheme, mean over seeds with the 95% interval; dashed: RMD^2 to nu^G (WI starts)."""
+    color and marker per scheme, geometric mean over seeds with the 95% interval of the mean of
+    log RMD^2; dashed: RMD^2 to nu^G (WI starts)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -243,23 +244,26 @@ def draw_study(path, folder) -> list:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     colors = {"vanilla": "C0", "da": "C1", "fa": "C2", "ea": "C3"}
+    markers = {"vanilla": "o", "da": "s", "fa": "^", "ea": "v"}
     fig, axes = plt.subplots(len(plan.starts), len(plan.teachers), figsize=(4.2 * len(plan.teachers),
                              3.4 * len(plan.starts)), squeeze=False, sharex=True)
     floor = 1e-16
     for r, start in enumerate(plan.starts):
         for c, teacher in enumerate(plan.teachers):
             ax = axes[r, c]
-            for scheme in plan.schemes:
+            for k, scheme in enumerate(plan.schemes):
+                x = ns * 1.08 ** (k - (len(plan.schemes) - 1) / 2)  # side by side where schemes coincide
                 for q, style in (("rmd2_fixed", "-"), ("rmd2_sym", "--")):
                     if q == "rmd2_sym" and start != "wi":
                         continue
-                    v = np.maximum(values[(start, teacher, scheme)][q], floor)
-                    mean = v.mean(axis=1)
-                    half = (stats.t.ppf(0.975, v.shape[1] - 1) * v.std(axis=1, ddof=1) / np.sqrt(v.shape[1])
-                            if v.shape[1] > 1 else np.zeros_like(mean))
-                    label = scheme if q == "rmd2_fixed" else None
-                    ax.errorbar(ns, mean, yerr=[np.minimum(half, mean - floor * 0.999), half], fmt="o" + style,
-                                color=colors[scheme], ms=3.5, capsize=2, lw=1.2, label=label)
+                    logs = np.log10(np.maximum(values[(start, teacher, scheme)][q], floor))
+                    mean = logs.mean(axis=1)
+                    half = (stats.t.ppf(0.975, logs.shape[1] - 1) * logs.std(axis=1, ddof=1) / np.sqrt(logs.shape[1])
+                            if logs.shape[1] > 1 else np.zeros_like(mean))
+                    centre = 10.0 ** mean
+                    ax.errorbar(x, centre, yerr=[centre - 10.0 ** (mean - half), 10.0 ** (mean + half) - centre],
+                                fmt=markers[scheme] + style, color=colors[scheme], ms=4, capsize=2, lw=1.2,
+                                label=scheme if q == "rmd2_fixed" else None)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"{start.upper()} start, {teacher} teacher", fontsize=10)
@@ -269,9 +273,9 @@ def draw_study(path, folder) -> list:
                 ax.set_ylabel("RMD$^2$ at the end of training")
             ax.grid(True, which="major", alpha=0.3)
     axes[0, 0].legend(title="scheme", fontsize=8)
-    fig.suptitle(f"Distance to $E^G$ (solid) and to $\\nu^G$ (dashed, WI starts) at MF time {plan.t_end:g}; "
-                 f"mean and 95% interval over {plan.seeds} seeds; values below {floor:g} drawn at {floor:g}",
-                 fontsize=9)
+    fig.suptitle(f"Distance to $E^G$ (solid) and to $\\nu^G$ (dashed, WI starts) at MF time {plan.t_end:g}: "
+                 f"geometric mean and 95% interval over {plan.seeds} seeds; values below {floor:g} "
+                 f"(round-off) drawn at {floor:g}", fontsize=9)
     fig.tight_layout()
     paths = []
     for ext in ("png", "pdf"):
