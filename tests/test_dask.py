@@ -143,3 +143,17 @@ def test_unreachable_scheduler_exits_2_before_any_work(local_run, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"no dask scheduler answered at tcp://127.0.0.1:{port} within 1 s" in err[0]
     assert not out.exists() and not (tmp_path / "far.h5.partial").exists()
+
+
+def test_paper_study_on_dask_equals_the_local_study(cluster, tmp_path, capsys):
+    from wgf.study import StudyPlan, run_paper_study
+
+    plan = StudyPlan(n=(20, 40), seeds=2, t_end=50.0, teachers=("wi",), schemes=("vanilla", "ea"))
+    run_paper_study(plan, tmp_path / "local.h5", progress=False)
+    run_paper_study(plan, tmp_path / "dask.h5", dask=cluster.scheduler_address, progress=False)
+    local, local_attrs = _contents(tmp_path / "local.h5")
+    remote, remote_attrs = _contents(tmp_path / "dask.h5")
+    assert local.keys() == remote.keys() and len(local) == 1 + 2 * 2 * 3
+    for key in local:
+        np.testing.assert_array_equal(local[key], remote[key])
+    assert local_attrs == remote_attrs
