@@ -14,6 +14,10 @@ job, loads the cached numba kernels: that start-up is part of the K-worker times
 The kernels are compiled (or loaded) before timing.
 
     python benchmarks/sweep.py [--n 100 300] [--seeds 4] [--workers 2] [--repeats 3]
+    python benchmarks/sweep.py --study quick [--workers 2] [--repeats 1]
+
+``--study quick`` times ``wgf paper-study --quick`` instead (216 runs: 24 schemes x
+teachers x starts, N in {10, 100, 1000}, 3 seeds), the same three ways.
 
 The machine's load average is printed: on a shared machine K workers get fewer
 than K free cores and the speed-up drops accordingly.
@@ -56,9 +60,9 @@ def same_file(a, b) -> bool:
     return sorted(da) == sorted(db) and all(np.array_equal(da[k], db[k]) for k in da)
 
 
-def timed(exp, path, **kwargs) -> float:
+def timed(work, path, **kwargs) -> float:
     t0 = time.perf_counter()
-    run_experiment(exp, path, quiet=True, **kwargs)
+    work(path, **kwargs)
     return time.perf_counter() - t0
 
 
@@ -67,15 +71,33 @@ def main():
     p.add_argument("--n", type=int, nargs="+", default=[100, 300], help="particle counts N")
     p.add_argument("--seeds", type=int, default=4, help="seeds per N")
     p.add_argument("--workers", type=int, default=2, help="K: local processes and dask workers")
-    p.add_argument("--repeats", type=int, default=3, help="rounds of the three timings; the best is kept")
+    p.add_argument("--repeats", type=int, default=None, help="rounds of the three timings; the best is kept "
+                   "(default 3, 1 with --study)")
+    p.add_argument("--study", choices=["quick"], help="time the quick paper study instead of the sweep")
     args = p.parse_args()
     k = args.workers
-
     text = sweep_config(args.n, args.seeds)
     exp = parse_config(text)
     particle_job(exp.problem, exp.particles, min(args.n), 0)  # compile or load the kernels
-    print(f"sweep: examples/paper_c2.toml with N = {args.n}, {args.seeds} seeds "
-          f"({len(args.n) * args.seeds} runs); load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    if args.study:
+        from wgf.study import StudyPlan, run_paper_study
+
+        plan = StudyPlan.quick()
+        repeats = args.repeats or 1
+
+        def work(path, **kwargs):
+            run_paper_study(plan, path, progress=False, **kwargs)
+
+        print(f"the quick paper study ({len(plan.combinations()) * len(plan.n) * plan.seeds} runs); "
+              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    else:
+        repeats = args.repeats or 3
+
+        def work(path, **kwargs):
+            run_experiment(exp, path, quiet=True, **kwargs)
+
+        print(f"sweep: examples/paper_c2.toml with N = {args.n}, {args.seeds} seeds "
+              f"({len(args.n) * args.seeds} runs); load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
     from distributed import LocalCluster
 
@@ -88,10 +110,10 @@ def main():
         with LocalCluster(n_workers=k, threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address=None) as cluster:
             start = time.perf_counter() - t0
-            for r in range(args.repeats):
-                walls[names[0]].append(timed(exp, tmp / f"serial{r}.h5"))
-                walls[names[1]].append(timed(exp, tmp / f"local{r}.h5", workers=k))
-                walls[names[2]].append(timed(exp, tmp / f"dask{r}.h5", dask=cluster.scheduler_address))
+            for r in range(repeats):
+                walls[names[0]].append(timed(work, tmp / f"serial{r}.h5"))
+                walls[names[1]].append(timed(work, tmp / f"local{r}.h5", workers=k))
+                walls[names[2]].append(timed(work, tmp / f"dask{r}.h5", dask=cluster.scheduler_address))
         files = sorted(tmp.glob("*.h5"))
         identical = all(same_file(files[0], f) for f in files[1:])
 
