@@ -204,8 +204,12 @@ def study_table(path) -> str:
     return "\n".join(lines)
 
 
-# round-off level of RMD^2 for particles that stay in E^G exactly (projected noise, invariant flow)
-ROUND_OFF = 1e-20
+# "stays in E^G": DA/FA/EA from an SI start with projected noise keep the particles in E^G in exact
+# arithmetic; in floating point the transverse round-off (RMD^2 ~ 1e-32) is all that is left, except
+# that large steps can amplify it: at N = 5 (eps = alpha / N = 10) FA grew it to 5e-10 over the 100
+# steps of the full study.  1e-8 separates that from vanilla's departures (9e-2 with the arbitrary
+# teacher at every N; 1e-6 to 3e-2 with an equivariant one, N = 1000 .. 5).
+STAYS_IN_FIXED_SUBSPACE = 1e-8
 
 
 def verdicts(path) -> list:
@@ -219,7 +223,8 @@ def verdicts(path) -> list:
                         float(v.min()), bool(v.min() > 1e-4)))
         for scheme in [s for s in plan.schemes if s != "vanilla"]:
             worst = max(float(values[("si", t, scheme)]["rmd2_fixed"].max()) for t in plan.teachers)
-            out.append((f"SI start: {scheme} stays in E^G for every teacher (max RMD^2)", worst, worst <= ROUND_OFF))
+            out.append((f"SI start: {scheme} stays in E^G for every teacher (max RMD^2)", worst,
+                        worst <= STAYS_IN_FIXED_SUBSPACE))
     if "vanilla" in plan.schemes and len(ns) >= 2:
         for start, q, what in (("si", "rmd2_fixed", "E^G"), ("wi", "rmd2_sym", "nu^G")):
             for teacher in [t for t in plan.teachers if t != "arbitrary"] if start in plan.starts else ():
