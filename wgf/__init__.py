@@ -13,6 +13,7 @@ from .functionals import first_variation, free_energy, model, potential, risk
 from .groups import FiniteGroup, group_from_name
 from .problem import Problem
 from .schemes import SCHEMES, SchemeUnit, scheme_quadrature, scheme_unit
+from .study import StudyPlan, run_paper_study
 from .symmetry import NotEquivariantError, Symmetry
 from .units import Unit, make_unit
 
@@ -47,4 +48,6 @@ __all__ = [
     "free_energy",
     "discover",
     "Discovery",
+    "StudyPlan",
+    "run_paper_study",
 ]
