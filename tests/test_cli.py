@@ -178,3 +178,12 @@ def test_report_refuses_missing_and_foreign_files(tmp_path):
         f["x"] = np.zeros(3)
     res = _cli("report", str(foreign), cwd=tmp_path)
     assert res.returncode == 2 and "not a wgf results file" in res.stderr
+
+
+def test_run_draws_the_figures_when_asked(small_config, tmp_path, capsys):
+    out, figs = tmp_path / "out.h5", tmp_path / "figs"
+    assert main(["run", str(small_config), "-o", str(out), "--figures", str(figs)]) == 0
+    printed = capsys.readouterr().out
+    for ext in ("png", "pdf"):
+        assert (figs / f"training.{ext}").stat().st_size > 1000
+    assert f"wrote {figs / 'training.png'}" in printed

@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the sections of a TOML config and write an HDF5 file")
     run.add_argument("config", help="experiment config (TOML)")
     run.add_argument("-o", "--output", help="results file (default: CONFIG name with .h5, in the current folder)")
+    run.add_argument("--figures", metavar="DIR", help="also draw the figures (PNG and PDF) into DIR")
     run.add_argument("--overwrite", action="store_true", help="replace an existing results file")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run (OUT.h5.partial)")
     run.add_argument("--workers", type=int, default=1, help="local processes for the particle runs (default 1)")
@@ -107,6 +108,12 @@ def _cmd_run(args) -> int:
             client.close()
     if not args.quiet:
         print(f"wrote {out}")
+    if args.figures:
+        from .report import draw_figures
+
+        for path in draw_figures(out, args.figures):
+            if not args.quiet:
+                print(f"wrote {path}")
     return 0
 
 
