@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from wgf import EmpiricalData, GaussianTeacherData, Problem, Symmetry, group_from_name, make_unit
-from wgf.config import load_config
+from wgf.config import load_config, parse_config
 from wgf.particles import BlowUpError, make_advance, reference_step, simulate
 from wgf.particles import kernels
 from wgf.particles.reference import reference_batch
@@ -89,6 +89,25 @@ def test_one_step_matches_reference_parallel_path(paper, scheme, da_mode, noise)
     assert n >= kernels.PARALLEL_MIN and n % kernels.CHUNK != 0  # several chunks, a partial last one
     problem = paper.replace(scheme=scheme, da_mode=da_mode, noise=noise, beta=1e-2)
     assert _check_one_step(problem, n) <= 1e-12
+
+
+def _unit_problem(paper, unit):
+    """The paper's problem with another base unit: tanh / linear 2x2 matrices under the swap group,
+    or examples/two_layer_permutation.toml (two_layer, S_3)."""
+    if unit == "two_layer":
+        return load_config(ROOT / "examples" / "two_layer_permutation.toml").problem.replace(init="wi")
+    text = (ROOT / "examples" / "paper_c2.toml").read_text().replace('unit = "sigmoid_matrix"', f'unit = "{unit}"')
+    return parse_config(text).problem
+
+
+@pytest.mark.parametrize("unit", ["tanh_matrix", "linear", "two_layer"])
+@pytest.mark.parametrize("scheme,da_mode", SCHEMES, ids=SCHEME_IDS)
+def test_one_step_matches_reference_for_every_unit(paper, unit, scheme, da_mode):
+    # the lane kernels (matrix units) and the row-by-row path (two_layer) under every scheme's
+    # batch-level maps and projector, serial (37 particles) and parallel (2500, several chunks)
+    problem = _unit_problem(paper, unit).replace(scheme=scheme, da_mode=da_mode, noise="projected", beta=1e-2)
+    for n in (37, 2500):
+        assert _check_one_step(problem, n) <= 1e-12
 
 
 def _empirical(paper, n_data=31):

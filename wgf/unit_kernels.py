@@ -17,8 +17,9 @@ and a parameter projector (``variant`` says which of the two it has):
 
 with Rin (K, dx, dx), Rout (K, dy, dy), P (D, D). K = 0 means "no maps"
 (Rin = Rout = I, K = 1) and P of shape (0, 0) means "no projector" (P = I).
-``scheme_value`` and ``scheme_vjp_add`` evaluate it with caller-provided work
-buffers so that the hot loops never allocate.
+``scheme_value`` evaluates it with caller-provided work buffers (the grid
+solver's potential; the particle engine applies the maps and P at the level of
+its batch instead, see ``wgf.particles.kernels``).
 
 For the matrix units the particle engine also works on a chunk of particles at
 once, their parameters as the columns of zT (D, M) ("lanes"):
@@ -166,15 +167,6 @@ def _matvec(a, v, out):
 
 
 @njit(cache=True, inline="always")
-def _rmatvec(a, v, out):
-    for j in range(a.shape[1]):
-        s = 0.0
-        for i in range(a.shape[0]):
-            s += a[i, j] * v[i]
-        out[j] = s
-
-
-@njit(cache=True, inline="always")
 def _maps_value(kind, rin, rout, x, z, out, xbuf, ybuf):
     n_maps = rin.shape[0]
     if n_maps == 0:
@@ -207,44 +199,6 @@ def scheme_value(variant, kind, rin, rout, proj, x, z, out, xbuf, zbuf, ybuf):
         _maps_value(kind, rin, rout, x, z, out, xbuf, ybuf)
     else:
         unit_value(kind, x, z, out)
-
-
-@njit(cache=True, inline="always")
-def _maps_vjp_add(kind, rin, rout, x, z, c, g, xbuf, cbuf):
-    n_maps = rin.shape[0]
-    if n_maps == 0:
-        unit_vjp_add(kind, x, z, c, g)
-        return
-    for k in range(n_maps):
-        _matvec(rin[k], x, xbuf)
-        _rmatvec(rout[k], c, cbuf)
-        for i in range(cbuf.shape[0]):
-            cbuf[i] /= n_maps
-        unit_vjp_add(kind, xbuf, z, cbuf, g)
-
-
-@njit(cache=True, inline="always")
-def scheme_vjp_add(variant, kind, rin, rout, proj, x, z, c, g, xbuf, zbuf, cbuf, gbuf):
-    """g[:] += J_z sigma(x, z)^T c for the scheme unit (see ``scheme_value``).
-
-    Work buffers: xbuf (dx,), zbuf (D,), cbuf (dy,), gbuf (D,).
-    """
-    if variant == PLAIN:
-        unit_vjp_add(kind, x, z, c, g)
-        return
-    if variant == MAPS:
-        _maps_vjp_add(kind, rin, rout, x, z, c, g, xbuf, cbuf)
-        return
-    _matvec(proj, z, zbuf)
-    for a in range(gbuf.shape[0]):
-        gbuf[a] = 0.0
-    _maps_vjp_add(kind, rin, rout, x, zbuf, c, gbuf, xbuf, cbuf)
-    # P is symmetric (an orthogonal projector): J(Pz)^T = P J^T
-    for a in range(g.shape[0]):
-        s = 0.0
-        for b in range(g.shape[0]):
-            s += proj[a, b] * gbuf[b]
-        g[a] += s
 
 
 @njit(cache=True)
