@@ -187,7 +187,7 @@ def energy(x, y, *, x_weights=None, y_weights=None, method: str = "auto", n_dire
             n_directions = 128 if dim == 2 else 512
         theta = frame_directions(int(n_directions), dim, seed)
         kappa = np.exp(gammaln(dim / 2) - gammaln((dim + 1) / 2)) / np.sqrt(np.pi)
-        value, _ = _sliced_cdf_l2(x, a, y, b, theta)
+        value, _ = _sliced_mean(x, a, y, b, theta, SLICE_CDF_L2)
         return _sqrt_clamped(2.0 * value / kappa)
     dxx = _double_sum(x, a, x, a, 1)
     dyy = _double_sum(y, b, y, b, 1)
@@ -256,20 +256,6 @@ def _sorted_projection(x, w, theta):  # pragma: no cover - compiled
     return ps, cw
 
 
-@njit(cache=True, parallel=True)
-def _sliced_w2sq(x, a, y, b, theta):  # pragma: no cover - compiled
-    nd = theta.shape[0]
-    per = np.zeros(nd)
-    for l in prange(nd):
-        xs, cx = _sorted_projection(x, a, theta[l])
-        ys, cy = _sorted_projection(y, b, theta[l])
-        per[l] = _w2sq_1d_sorted(xs, cx, ys, cy)
-    total = 0.0
-    for l in range(nd):
-        total += per[l]
-    return total / nd, per
-
-
 def frame_directions(n_directions: int, dim: int, seed: int = 0) -> np.ndarray:
     """Stratified unit directions (L, dim), L = n_directions, uniform on S^(dim-1) marginally.
 
@@ -316,14 +302,20 @@ def _cdf_l2_sorted(xs, cx, ys, cy):  # pragma: no cover - compiled
     return total
 
 
+SLICE_W2 = 0  # per direction: int_0^1 |F^-1 - G^-1|^2
+SLICE_CDF_L2 = 1  # per direction: int_R (F - G)^2
+
+
 @njit(cache=True, parallel=True)
-def _sliced_cdf_l2(x, a, y, b, theta):  # pragma: no cover - compiled
+def _sliced_mean(x, a, y, b, theta, what):  # pragma: no cover - compiled
+    """(mean over the directions theta_l, per-direction values) of a 1D quantity ``what`` of the
+    projections <theta_l, x>, <theta_l, y>; parallel over directions, summed in direction order."""
     nd = theta.shape[0]
     per = np.zeros(nd)
     for l in prange(nd):
         xs, cx = _sorted_projection(x, a, theta[l])
         ys, cy = _sorted_projection(y, b, theta[l])
-        per[l] = _cdf_l2_sorted(xs, cx, ys, cy)
+        per[l] = _w2sq_1d_sorted(xs, cx, ys, cy) if what == SLICE_W2 else _cdf_l2_sorted(xs, cx, ys, cy)
     total = 0.0
     for l in range(nd):
         total += per[l]
@@ -341,7 +333,7 @@ def sliced_w2(x, y, *, n_directions: int = 256, seed: int = 0, x_weights=None, y
     """
     x, a, y, b = _pair(x, y, x_weights, y_weights)
     theta = sliced_directions(int(n_directions), x.shape[1], seed)
-    value, _ = _sliced_w2sq(x, a, y, b, theta)
+    value, _ = _sliced_mean(x, a, y, b, theta, SLICE_W2)
     return float(np.sqrt(max(value, 0.0)))
 
 
