@@ -90,6 +90,11 @@ class StudyPlan:
         return json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()},
                           sort_keys=True)
 
+    @classmethod
+    def from_json(cls, text: str) -> "StudyPlan":
+        """The plan ``to_json`` wrote."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()})
+
     def combinations(self):
         return [(s, t, c) for s in self.starts for t in self.teachers for c in self.schemes]
 
@@ -116,7 +121,7 @@ def study_job(start: str, teacher: str, scheme: str, n: int, seed: int, plan_jso
     from .particles import simulate
     from .validation import si_rmd2, wi_rmd2
 
-    plan = StudyPlan(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(plan_json).items()})
+    plan = StudyPlan.from_json(plan_json)
     problem = paper_problem(start, teacher, scheme, plan)
     traj = simulate(problem, n, seed, [0.0, plan.t_end], alpha=plan.alpha, batch=plan.batch, store=False)
     theta = traj.final
@@ -160,8 +165,8 @@ def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, r
             attrs = out.file[grp].attrs
             jobs += [(*combo, n, s, text) for n in ns for s in range(plan.seeds) if not attrs.get(f"done_{n}_{s}")]
         total = len(plan.combinations()) * len(ns) * plan.seeds
-        jobs.sort(key=lambda job: -job[3])  # the longest runs first: better load balance
-        # cost of a run ~ N^2 (N particles, t_end N / alpha steps)
+        # the longest runs first (a run costs ~ N^2: N particles for t_end N / alpha steps): better load balance
+        jobs.sort(key=lambda job: -job[3])
         bar = tqdm(total=total, initial=total - len(jobs), desc="paper study", unit="run", disable=not progress)
         runs = run_jobs(study_job, jobs, workers=workers, dask=dask, no_retry=(BlowUpError,),
                         retries=DEFAULT_RETRIES if retries is None else retries,
@@ -185,8 +190,7 @@ def read_study(path) -> tuple:
     with h5py.File(path, "r") as f:
         if "study" not in f:
             raise ValueError(f"'{path}' has no /study group: not a paper-study file")
-        raw = json.loads(f.attrs["config"])
-        plan = StudyPlan(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+        plan = StudyPlan.from_json(f.attrs["config"])
         ns = f["study/N"][()].astype(int)
         values = {c: {q: f[f"{_group(*c)}/{q}"][()] for q in QUANTITIES} for c in plan.combinations()}
     return plan, ns, values
