@@ -64,9 +64,6 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _cmd_run(args) -> int:
     from .config import ConfigError, load_config
-    from .executors import JobError, SchedulerError, connect
-    from .grids import GridBlowUpError
-    from .particles import BlowUpError
     from .runner import run_experiment
 
     try:
@@ -74,8 +71,6 @@ def _cmd_run(args) -> int:
     except ConfigError as e:
         return _fail(str(e))
     out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
-    from .io import ResumeError
-
     refused = _workers_refused(args.workers, args.dask)
     if refused:
         return _fail(refused)
@@ -87,25 +82,11 @@ def _cmd_run(args) -> int:
         return _fail(refused)
     if not out.parent.exists():
         return _fail(f"output folder '{out.parent}' does not exist")
-    client = None
-    if args.dask is not None and exp.particles is not None:
-        try:
-            client = connect(args.dask)
-        except SchedulerError as e:
-            return _fail(f"--dask: {e}")
-    try:
-        run_experiment(exp, out, quiet=args.quiet, resume=args.resume, workers=args.workers, dask=client)
-    except ResumeError as e:
-        return _fail(str(e))
-    except (BlowUpError, GridBlowUpError) as e:
-        return _fail(f"numerical blow-up: {e}", code=1)
-    except JobError as e:
-        if isinstance(e.cause, (BlowUpError, GridBlowUpError)):
-            return _fail(f"numerical blow-up in {e.label}: {e.cause}", code=1)
-        return _fail(str(e), code=1)
-    finally:
-        if client is not None:
-            client.close()
+    code = _execute(lambda client: run_experiment(exp, out, quiet=args.quiet, resume=args.resume,
+                                                  workers=args.workers, dask=client),
+                    args.dask if exp.particles is not None else None)
+    if code:
+        return code
     if not args.quiet:
         print(f"wrote {out}")
     if args.figures:
@@ -187,6 +168,36 @@ def _cmd_discover(args) -> int:
     return 0
 
 
+def _execute(work, dask_address) -> int:
+    """work(client or None), connected to the dask scheduler at ``dask_address`` if given; 0, or the exit
+    code after one line: 2 for an unreachable scheduler or a partial file that cannot be resumed,
+    1 for a numerical blow-up or a job that failed on every attempt."""
+    from .executors import JobError, SchedulerError, connect
+    from .grids import GridBlowUpError
+    from .io import ResumeError
+    from .particles import BlowUpError
+
+    client = None
+    try:
+        if dask_address is not None:
+            client = connect(dask_address)
+        work(client)
+    except SchedulerError as e:
+        return _fail(f"--dask: {e}")
+    except ResumeError as e:
+        return _fail(str(e))
+    except (BlowUpError, GridBlowUpError) as e:
+        return _fail(f"numerical blow-up: {e}", code=1)
+    except JobError as e:
+        if isinstance(e.cause, (BlowUpError, GridBlowUpError)):
+            return _fail(f"numerical blow-up in {e.label}: {e.cause}", code=1)
+        return _fail(str(e), code=1)
+    finally:
+        if client is not None:
+            client.close()
+    return 0
+
+
 def _output_refused(out: Path, overwrite: bool, resume: bool) -> str | None:
     """Why ``out`` cannot be written (None if it can): an existing file or an interrupted partial one."""
     from .io import partial_path
@@ -214,8 +225,6 @@ def _workers_refused(workers: int, dask) -> str | None:
 
 
 def _cmd_paper_study(args) -> int:
-    from .executors import JobError, SchedulerError, connect
-    from .io import ResumeError
     from .study import StudyPlan, draw_study, run_paper_study, study_table, verdicts
 
     folder = Path(args.output)
@@ -229,24 +238,13 @@ def _cmd_paper_study(args) -> int:
         return _fail(refused)
     plan = StudyPlan.quick() if args.quick else StudyPlan()
     folder.mkdir(parents=True, exist_ok=True)
-    client = None
-    try:
-        if complete:
-            print(f"{out} is complete: nothing to resume")
-        else:
-            if args.dask is not None:
-                client = connect(args.dask)
-            run_paper_study(plan, out, workers=args.workers, dask=client, resume=args.resume,
-                            progress=not args.quiet)
-    except SchedulerError as e:
-        return _fail(f"--dask: {e}")
-    except ResumeError as e:
-        return _fail(str(e))
-    except JobError as e:
-        return _fail(str(e), code=1)
-    finally:
-        if client is not None:
-            client.close()
+    if complete:
+        print(f"{out} is complete: nothing to resume")
+    else:
+        code = _execute(lambda client: run_paper_study(plan, out, workers=args.workers, dask=client,
+                                                       resume=args.resume, progress=not args.quiet), args.dask)
+        if code:
+            return code
     print(study_table(out))
     print()
     for statement, value, holds in verdicts(out):
