@@ -92,6 +92,10 @@ def solve(problem, grid: Grid, times=None, *, method: str = "auto", tol: float =
     on_snapshot(j, t, rho) is called after each snapshot. ``method`` "auto" is the
     linearly implicit scheme on grids of up to 2 axes (sparse LU is cheap there)
     and SSP-RK3 on 3 and 4 axes.
+
+    A step-size schedule varsigma(t) is a change of time: the autonomous flow is
+    solved to the internal times S(t_j) = int_0^t_j varsigma, and mu(t_j) is its
+    state there (``wgf.schedules``).
     """
     if method == "auto":
         method = "implicit" if grid.ndim <= 2 else "explicit"
@@ -131,8 +135,9 @@ def solve(problem, grid: Grid, times=None, *, method: str = "auto", tol: float =
 
     rho0 = initial_density(grid, initial_law(problem, grid))
     stats = StepStats()
-    dens = integrate(rho0, times, pot, grid.spacing, problem.beta, method=method, tol=tol,
-                     on_snapshot=record, stats=stats)
+    internal = problem.schedule.elapsed(times)
+    dens = integrate(rho0, internal, pot, grid.spacing, problem.beta, method=method, tol=tol,
+                     on_snapshot=lambda j, s, rho: record(j, times[j], rho), stats=stats)
     out = {k: np.asarray(v, dtype=float) for k, v in trackers.items() if v}
     return History(grid, times, np.stack(dens), out, stats)
 

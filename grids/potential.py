@@ -4,13 +4,13 @@ For a cell density rho (sum rho |cell| = 1), with the problem's scheme unit sigm
 and quadrature (x_q, y_q, w_q), cells z_c = B u_c:
 
     Phi(x_q) = sum_c rho_c |cell| sigma(x_q, z_c)
-    U_c      = sum_q w_q < 2 (Phi(x_q) - y_q), sigma(x_q, z_c) > + tau |z_c|^2
+    U_c      = sum_q w_q < grad_1 l(Phi(x_q), y_q), sigma(x_q, z_c) > + tau |z_c|^2
 
 Three evaluation paths, equal up to round-off:
 
 - ``table``: sigma(x_q, z_c) stored once (when C Q dy doubles fit the memory budget);
   each evaluation is then two matrix-vector products.
-- ``direct``: sigma recomputed in chunks by the numba kernels at every evaluation.
+- ``direct``: sigma recomputed in chunks by the unit's compiled sums at every evaluation.
 - ``separable``: for units additively separable over parameter blocks,
   sigma(x, z) = sum_k f_k(x, z_k), on a full-space grid whose axes are the
   parameters: U(z) = sum_k U_k(z_k) + tau |z|^2 needs only the block marginals of
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels as gk
 from .grid import Grid
 
 __all__ = ["MeanFieldPotential", "DEFAULT_MEMORY_BUDGET"]
@@ -45,9 +44,7 @@ class MeanFieldPotential:
         q = problem.quadrature
         self.x = np.ascontiguousarray(q.x)
         self.y, self.qw = q.y, q.weights
-        self.args = tuple(
-            a if isinstance(a, int) else np.require(a, np.float64, ["C", "W"]) for a in problem.unit.kernel_args()
-        )
+        self.unit = problem.unit  # the scheme's unit
         self.z = np.ascontiguousarray(grid.embed(grid.points))  # (C, D)
         self.penalty = (problem.tau * np.einsum("cd,cd->c", self.z, self.z)).reshape(grid.shape)
         dy = problem.base_unit.dim_y
@@ -72,9 +69,8 @@ class MeanFieldPotential:
 
     # ---------------------------------------------------------------- setup
     def _unit_table(self, z):
-        out = np.empty((z.shape[0], self.x.shape[0], self.problem.base_unit.dim_y))
-        gk.output_table(*self.args, self.x, np.ascontiguousarray(z), out)
-        return out
+        """sigma(x_q, z_c), (C, Q, dy)."""
+        return np.ascontiguousarray(self.unit.value(self.x, z).transpose(1, 0, 2))
 
     def _separable_blocks(self):
         blocks = getattr(self.problem.unit, "blocks", None)
@@ -104,9 +100,7 @@ class MeanFieldPotential:
         if self.path == "table":
             return vol * np.einsum("c,cqa->qa", rho.ravel(), self.table)
         if self.path == "direct":
-            out = np.empty((self.x.shape[0], self.problem.base_unit.dim_y))
-            gk.cells_output(*self.args, self.x, self.z, np.ascontiguousarray(rho.ravel() * vol), out)
-            return out
+            return self.unit.output(self.x, self.z, np.ascontiguousarray(rho.ravel() * vol))
         phi = self.offset.copy()
         for b, table in zip(self.blocks, self.block_tables):
             others = tuple(k for k in range(self.grid.ndim) if k not in set(b.tolist()))
@@ -118,13 +112,11 @@ class MeanFieldPotential:
         """U(mu, z_c) on the cells (grid shape)."""
         phi = self.output(rho)
         self.last_output = phi
-        r = 2.0 * (phi - self.y) * self.qw[:, None]  # (Q, dy)
+        r = self.problem.loss.grad(phi, self.y) * self.qw[:, None]  # (Q, dy)
         if self.path == "table":
             v = np.einsum("cqa,qa->c", self.table, r).reshape(self.grid.shape)
         elif self.path == "direct":
-            v = np.empty(self.grid.size)
-            gk.cells_dual(*self.args, self.x, np.ascontiguousarray(r), self.z, v)
-            v = v.reshape(self.grid.shape)
+            v = self.unit.dual(self.x, r, self.z).reshape(self.grid.shape)
         else:
             v = np.zeros(self.grid.shape)
             for b, table, shape in zip(self.blocks, self.block_tables, self.block_shapes):
@@ -138,7 +130,7 @@ class MeanFieldPotential:
         return v + self.penalty
 
     def risk(self, phi=None) -> float:
-        """R(mu) = sum_q w_q |Phi(x_q) - y_q|^2 + noise variance, from the last (or given) Phi."""
-        phi = self.last_output if phi is None else phi
-        err = phi - self.y
-        return float(np.dot(self.qw, np.einsum("qa,qa->q", err, err)) + self.problem.quadrature.noise_variance)
+        """R(mu) = sum_q w_q l(Phi(x_q), y_q) (+ noise variance), from the last (or given) Phi."""
+        from wgf.functionals import quadrature_risk
+
+        return quadrature_risk(self.problem, self.last_output if phi is None else phi)

@@ -1,11 +1,14 @@
 """The N-particle noisy SGD of a shallow network (numba)."""
 
-from .engine import BlowUpError, Trajectory, simulate, snapshot_steps, step_size
-from .kernels import make_advance
+from .engine import BlowUpError, Trajectory, gradient_step, simulate, snapshot_steps, step_size
+from .kernels import EngineSpec, engine_spec, make_advance
 from .reference import reference_run, reference_step
 
 __all__ = [
     "simulate",
+    "gradient_step",
+    "engine_spec",
+    "EngineSpec",
     "Trajectory",
     "BlowUpError",
     "step_size",

@@ -2,7 +2,9 @@
 
 ``simulate`` draws the initial particles, then calls the compiled step loop of
 ``wgf.particles.kernels`` between consecutive snapshot times. MF time t_k = k eps,
-with eps = alpha / N (the paper's scaling) or a given fixed step.
+with eps = alpha / N (the paper's scaling) or a given fixed step; step k has size
+s_k = eps varsigma(k eps) with the problem's schedule varsigma.
+``gradient_step`` is one noise-free update on a given batch.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import kernel_arrays, make_advance
+from .kernels import engine_spec, make_advance
 
-__all__ = ["Trajectory", "simulate", "step_size", "snapshot_steps", "BlowUpError"]
+__all__ = ["Trajectory", "simulate", "gradient_step", "step_size", "snapshot_steps", "BlowUpError"]
+
+# steps per call of the compiled loop (bounds the array of step sizes)
+STEPS_PER_CALL = 1 << 16
 
 
 class BlowUpError(FloatingPointError):
@@ -101,13 +106,15 @@ def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, st
         if theta.shape != (n_particles, problem.dim):
             raise ValueError(f"initial must have shape ({n_particles}, {problem.dim}), got {theta.shape}")
     theta = np.ascontiguousarray(theta)
-    advance = make_advance(problem, batch)
-    arrays = kernel_arrays(problem, noise_projector)
+    advance = make_advance(problem.base_unit, problem.loss)
+    spec = engine_spec(problem, batch, noise_projector=noise_projector)
     snaps = np.empty((len(steps), n_particles, problem.dim)) if store else None
     k = 0
     for j, k_next in enumerate(steps):
         if k_next > k:
-            advance(theta, k, k_next, eps, seed, *arrays)
+            for k0 in range(k, k_next, STEPS_PER_CALL):
+                k1 = min(k_next, k0 + STEPS_PER_CALL)
+                advance(theta, k0, problem.schedule.step_sizes(eps, k0, k1), seed, spec)
             if not np.all(np.abs(theta) < BLOW_UP_LIMIT):  # also catches NaN
                 raise BlowUpError(
                     f"particles became non-finite between t = {k * eps:.6g} and t = {k_next * eps:.6g} "
@@ -119,3 +126,30 @@ def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, st
         if callback is not None:
             callback(j, k * eps, theta)
     return Trajectory(steps * eps, snaps if store else theta[None].copy(), n_particles, seed, eps)
+
+
+def gradient_step(problem, theta, x, y, step: float, *, t: float = 0.0) -> np.ndarray:
+    """theta after one noise-free SGD update on the batch x (B, dx), y (B, dy) with weights 1/B:
+
+        theta_i - s [ (1/B) sum_b J_z sigma(x_b, theta_i)^T grad_1 l(Phi(x_b), y_b) + 2 tau theta_i ],
+        s = step * varsigma(t),
+
+    with the problem's scheme unit sigma, loss l, penalty tau and schedule varsigma. theta (N, D) is not
+    modified; returns the new (N, D) array. (Data augmentation enters through the batch: pass the
+    augmented samples.)
+    """
+    theta = np.array(theta, dtype=float, order="C")
+    if theta.ndim != 2 or theta.shape[1] != problem.dim:
+        raise ValueError(f"theta must have shape (N, {problem.dim}), got {theta.shape}")
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    if x.shape != (x.shape[0], problem.base_unit.dim_x) or y.shape != (x.shape[0], problem.base_unit.dim_y):
+        raise ValueError(f"x must be (B, {problem.base_unit.dim_x}) and y (B, {problem.base_unit.dim_y}), "
+                         f"got {x.shape} and {y.shape}")
+    if not (np.isfinite(step) and step > 0):
+        raise ValueError(f"step must be finite and > 0, got {step!r}")
+    w = np.full(x.shape[0], 1.0 / x.shape[0])
+    spec = engine_spec(problem, x.shape[0], fixed_batch=(x, y, w), beta=0.0)
+    steps = np.array([step * float(problem.schedule.rate(t))])
+    make_advance(problem.base_unit, problem.loss)(theta, 0, steps, 0, spec)
+    return theta

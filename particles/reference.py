@@ -10,17 +10,19 @@ from math import sqrt
 
 import numpy as np
 
+from wgf.data import EmpiricalData
+
 __all__ = ["reference_step", "reference_batch", "reference_run"]
 
 
 def reference_step(problem, theta, xb, yb, wb, xi, eps):
     """One update of all particles, theta (N, D), for the minibatch (xb, yb, wb) and noise xi (N, D).
 
-    theta - eps [ sum_b w_b J sigma(x_b, theta_i)^T 2 (Phi(x_b) - y_b) + 2 tau theta_i ] + sqrt(2 beta eps) (P) xi
+    theta - eps [ sum_b w_b J sigma(x_b, theta_i)^T grad_1 l(Phi(x_b), y_b) + 2 tau theta_i ] + sqrt(2 beta eps) (P) xi
     """
     unit = problem.unit
     phi = unit.value(xb, theta).mean(axis=1)  # (B, dy)
-    c = 2.0 * wb[:, None] * (phi - yb)
+    c = wb[:, None] * problem.loss.grad(phi, yb)
     grad = unit.vjp(xb, theta, c) + 2.0 * problem.tau * theta
     new = theta - eps * grad
     if problem.beta > 0:
@@ -32,6 +34,8 @@ def reference_step(problem, theta, xb, yb, wb, xi, eps):
 def reference_batch(problem, batch, rng):
     """A minibatch of the scheme's data drawn with NumPy: (x (Bt, dx), y (Bt, dy), w (Bt,))."""
     x, y = problem.data.sample(batch, rng)
+    if problem.loss.sign_labels and not isinstance(problem.data, EmpiricalData):
+        y = problem.loss.labels(y)
     group = problem.group
     if problem.scheme == "da" and problem.da_mode == "orbit":
         x = np.einsum("gab,nb->gna", group.rho_x, x).reshape(-1, x.shape[1])
@@ -44,11 +48,15 @@ def reference_batch(problem, batch, rng):
 
 
 def reference_run(problem, theta, n_steps, eps, batch, seed=0):
-    """n_steps NumPy steps from theta (N, D) with NumPy random numbers; returns the final particles."""
+    """n_steps NumPy steps from theta (N, D) with NumPy random numbers; returns the final particles.
+
+    Step k has size eps varsigma(k eps) (the problem's schedule).
+    """
     rng = np.random.default_rng(seed)
     theta = np.array(theta, dtype=float)
-    for _ in range(n_steps):
+    steps = problem.schedule.step_sizes(eps, 0, n_steps)
+    for k in range(n_steps):
         xb, yb, wb = reference_batch(problem, batch, rng)
         xi = rng.standard_normal(theta.shape)
-        theta = reference_step(problem, theta, xb, yb, wb, xi, eps)
+        theta = reference_step(problem, theta, xb, yb, wb, xi, steps[k])
     return theta

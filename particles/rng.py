@@ -61,7 +61,7 @@ thread-count independence needs.
 import math
 
 import numpy as np
-from numba import njit
+from wgf.jit import jit as njit
 
 __all__ = [
     "philox4x32",

@@ -15,7 +15,10 @@ from .problem import Problem
 from .schemes import SCHEMES, SchemeUnit, scheme_quadrature, scheme_unit
 from .study import StudyPlan, run_paper_study
 from .symmetry import NotEquivariantError, Symmetry
-from .units import Unit, make_unit
+from .activations import ACTIVATIONS, Activation, activation
+from .losses import LOSSES, Loss, make_loss
+from .schedules import SCHEDULES, Schedule, make_schedule
+from .units import Unit, custom_unit, make_unit, matrix_unit, two_layer_unit
 
 __all__ = [
     "__version__",
@@ -26,6 +29,18 @@ __all__ = [
     "ParticleSettings",
     "Unit",
     "make_unit",
+    "custom_unit",
+    "matrix_unit",
+    "two_layer_unit",
+    "Activation",
+    "activation",
+    "ACTIVATIONS",
+    "Loss",
+    "make_loss",
+    "LOSSES",
+    "Schedule",
+    "make_schedule",
+    "SCHEDULES",
     "FiniteGroup",
     "group_from_name",
     "Symmetry",

@@ -21,7 +21,10 @@ from .groups import GROUP_NAMES, FiniteGroup, group_from_name
 from .problem import INITS, NOISES, Problem
 from .schemes import DA_MODES, SCHEMES
 from .symmetry import NotEquivariantError, Symmetry
-from .units import UNIT_NAMES, make_unit
+from .activations import ACTIVATIONS
+from .losses import LOSSES, make_loss
+from .schedules import SCHEDULES, make_schedule
+from .units import UNIT_ALIASES, UNIT_NAMES, make_unit
 
 __all__ = ["ConfigError", "Experiment", "ParticleSettings", "load_config", "parse_config", "METRICS"]
 
@@ -139,7 +142,8 @@ def _metrics(s, k, v):
 
 SCHEMA = {
     "": {"title": _string},
-    "model": {"unit": _choice(UNIT_NAMES), "dim_x": _pos_int, "dim_y": _pos_int, "hidden": _pos_int},
+    "model": {"unit": _choice(UNIT_NAMES), "dim_x": _pos_int, "dim_y": _pos_int, "hidden": _pos_int,
+              "activation": _choice(tuple(ACTIVATIONS))},
     "group": {"name": _choice(tuple(GROUP_NAMES)), "generators_x": _matrix_list, "generators_y": _matrix_list},
     "data": {
         "x_std": _pos,
@@ -159,6 +163,10 @@ SCHEMA = {
         "noise": _choice(NOISES),
         "t_end": _pos,
         "snapshots": lambda s, k, v: _number(s, k, v, low=2, integer=True),
+        "loss": _choice(LOSSES),
+        "huber_delta": _pos,
+        "schedule": _choice(SCHEDULES),
+        "schedule_t0": _pos,
     },
     "pde": {
         "space": _choice(("full", "fixed")),
@@ -344,16 +352,28 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
         raise ConfigError("[model] hidden: missing (required for unit two_layer)")
     if m["unit"] != "two_layer" and "hidden" in m:
         raise ConfigError(f"[model] hidden: only used by two_layer, not by {m['unit']}")
-    unit = make_unit(m["unit"], m["dim_x"], m["dim_y"], m.get("hidden"))
+    if m["unit"] in UNIT_ALIASES and m.get("activation", UNIT_ALIASES[m["unit"]]) != UNIT_ALIASES[m["unit"]]:
+        raise ConfigError(f"[model] activation: unit {m['unit']} has the {UNIT_ALIASES[m['unit']]} activation "
+                          f"(use unit = \"matrix\" with activation = \"{m['activation']}\")")
+    unit = make_unit(m["unit"], m["dim_x"], m["dim_y"], m.get("hidden"),
+                     None if m["unit"] in UNIT_ALIASES else m.get("activation"))
     group = _group(cfg, m["dim_x"], m["dim_y"])
     try:
         symmetry = Symmetry(unit, group)
     except NotEquivariantError as e:
         raise ConfigError(f"[group] name: {e}") from None
     data = _data(cfg, symmetry, base_dir)
-    t = cfg.get("training", {})
+    t = dict(cfg.get("training", {}))
     if "da_mode" in t and t.get("scheme", "vanilla") != "da":
         raise ConfigError("[training] da_mode: only used with scheme = \"da\"")
+    if "huber_delta" in t and t.get("loss") != "huber":
+        raise ConfigError("[training] huber_delta: only used with loss = \"huber\"")
+    if "schedule_t0" in t and t.get("schedule") != "inverse_time":
+        raise ConfigError("[training] schedule_t0: only used with schedule = \"inverse_time\"")
+    if t.get("schedule") == "inverse_time" and "schedule_t0" not in t:
+        raise ConfigError("[training] schedule_t0: missing (required for schedule = \"inverse_time\")")
+    t["loss"] = make_loss(t.get("loss", "squared"), t.pop("huber_delta", 1.0))
+    t["schedule"] = make_schedule(t.get("schedule", "constant"), t.pop("schedule_t0", None))
     try:
         problem = Problem(
             symmetry,

@@ -180,8 +180,8 @@ def _round_seed(seed: int, round_index: int, replica: int) -> int:
 def expected_gradient_flow(problem, theta, n_steps: int, eps: float, seed: int, noise_projector=None):
     """n_steps of full-batch noisy gradient descent on the problem's quadrature, in place on theta (N, D):
 
-        theta_i <- theta_i - eps [ sum_q w_q J sigma(x_q, theta_i)^T 2 (Phi(x_q) - y_q) + 2 tau theta_i ]
-                   + sqrt(2 beta eps) P xi_i
+        theta_i <- theta_i - s_k [ sum_q w_q J sigma(x_q, theta_i)^T grad_1 l(Phi(x_q), y_q) + 2 tau theta_i ]
+                   + sqrt(2 beta s_k) P xi_i,   s_k = eps varsigma(k eps)
 
     i.e. the particle engine's step with the minibatch replaced by the quadrature (x_q, y_q, w_q)
     of the scheme's data (same compiled kernels, same counter-based noise). Returns theta.
@@ -189,14 +189,9 @@ def expected_gradient_flow(problem, theta, n_steps: int, eps: float, seed: int, 
     from .particles import kernels
 
     q = problem.quadrature
-    x = np.ascontiguousarray(q.x, dtype=float)
-    y = np.ascontiguousarray(q.y, dtype=float)
-    w = np.ascontiguousarray(q.weights, dtype=float)
-    kind = problem.unit.kernel_args()[1]
-    rin, rout, proj, *_, noise_proj, _, _, tau, beta = kernels.kernel_arrays(problem, noise_projector)
-    work = kernels.step_workspace(theta.shape[0], x.shape[0], x.shape[1], y.shape[1], rin.shape[0])
-    for k in range(n_steps):
-        kernels.step_on_batch(theta, k, eps, seed, kind, x, y, w, rin, rout, proj, noise_proj, tau, beta, work)
+    spec = kernels.engine_spec(problem, len(q), noise_projector=noise_projector, fixed_batch=(q.x, q.y, q.weights))
+    steps = problem.schedule.step_sizes(eps, 0, n_steps)
+    kernels.make_advance(problem.base_unit, problem.loss)(theta, 0, steps, seed, spec)
     return theta
 
 

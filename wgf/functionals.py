@@ -5,8 +5,8 @@ A measure is given as a weighted cloud mu = sum_i w_i delta_{z_i}, z (N, D), w (
 a grid density. With the problem's scheme unit sigma and quadrature (x_q, y_q, w_q):
 
     Phi_mu(x)    = sum_i w_i sigma(x, z_i)
-    R(mu)        = sum_q w_q |Phi_mu(x_q) - y_q|^2 + E|eta|^2
-    dR/dmu(z)    = sum_q w_q < 2 (Phi_mu(x_q) - y_q), sigma(x_q, z) >
+    R(mu)        = sum_q w_q l(Phi_mu(x_q), y_q)  (+ E|eta|^2 for the squared loss with label noise)
+    dR/dmu(z)    = sum_q w_q < grad_1 l(Phi_mu(x_q), y_q), sigma(x_q, z) >
     U(mu, z)     = dR/dmu(mu, z) + tau |z|^2
     F(mu)        = R(mu) + tau sum_i w_i |z_i|^2 + beta * (negative entropy, given)
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from .problem import Problem
 
-__all__ = ["model", "risk", "first_variation", "potential", "free_energy", "residual"]
+__all__ = ["model", "risk", "first_variation", "potential", "free_energy", "residual", "quadrature_risk"]
 
 
 def _weights(z, weights):
@@ -37,16 +37,20 @@ def model(problem: Problem, z, x, weights=None):
 
 
 def residual(problem: Problem, z, weights=None):
-    """grad_1 l(Phi_mu(x_q), y_q) = 2 (Phi_mu(x_q) - y_q) at the quadrature nodes, (Q, dy)."""
+    """grad_1 l(Phi_mu(x_q), y_q) at the quadrature nodes, (Q, dy) (2 (Phi - y) for the squared loss)."""
     q = problem.quadrature
-    return 2.0 * (model(problem, z, q.x, weights) - q.y)
+    return problem.loss.grad(model(problem, z, q.x, weights), q.y)
+
+
+def quadrature_risk(problem: Problem, phi) -> float:
+    """sum_q w_q l(phi_q, y_q) (+ E|eta|^2) for model outputs phi (Q, dy) at the quadrature nodes."""
+    q = problem.quadrature
+    return float(np.dot(q.weights, problem.loss(phi, q.y)) + q.noise_variance)
 
 
 def risk(problem: Problem, z, weights=None) -> float:
-    """R(mu) = E_pi |Phi_mu(X) - Y|^2 (the scheme's risk)."""
-    q = problem.quadrature
-    err = model(problem, z, q.x, weights) - q.y
-    return float(np.dot(q.weights, np.einsum("qa,qa->q", err, err)) + q.noise_variance)
+    """R(mu) = E_pi l(Phi_mu(X), Y) (the scheme's risk, with the problem's loss)."""
+    return quadrature_risk(problem, model(problem, z, problem.quadrature.x, weights))
 
 
 def first_variation(problem: Problem, z, at, weights=None):

@@ -7,14 +7,16 @@ take one. It derives (once) the scheme's unit and data (``wgf.schemes``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from .data import EmpiricalData, GaussianTeacherData, Quadrature
 from .groups import FiniteGroup
-from .schemes import DA_MODES, SCHEMES, scheme_quadrature, scheme_unit
+from .losses import Loss, make_loss
+from .schedules import Schedule, make_schedule
+from .schemes import DA_MODES, SCHEMES, SchemeUnit, scheme_quadrature, scheme_unit
 from .symmetry import Symmetry
 from .units import Unit
 
@@ -32,7 +34,9 @@ class Problem:
     sigma_* and the group; ``data`` is pi; ``scheme`` in vanilla | da | fa | ea;
     ``tau`` penalty weight (r(z) = |z|^2), ``beta`` temperature; ``init`` wi
     (z ~ N(0, init_std^2 I_D)) or si (P_E of that); ``noise`` full or projected
-    (P_E xi); MF time horizon ``t_end`` with ``snapshots`` equally spaced times.
+    (P_E xi); MF time horizon ``t_end`` with ``snapshots`` equally spaced times;
+    ``loss`` (``wgf.losses``, default squared) and step-size ``schedule`` varsigma(t)
+    (``wgf.schedules``, default constant).
     """
 
     symmetry: Symmetry
@@ -47,6 +51,8 @@ class Problem:
     t_end: float = 20.0
     snapshots: int = 11
     quadrature_points: int = 16
+    loss: Loss = field(default_factory=make_loss)
+    schedule: Schedule = field(default_factory=make_schedule)
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
@@ -67,6 +73,14 @@ class Problem:
             raise ValueError(f"snapshots must be >= 2, got {self.snapshots!r}")
         if (self.data.dim_x, self.data.dim_y) != (self.base_unit.dim_x, self.base_unit.dim_y):
             raise ValueError("data dimensions do not match the unit")
+        if not isinstance(self.loss, Loss):
+            object.__setattr__(self, "loss", make_loss(self.loss))
+        if not isinstance(self.schedule, Schedule):
+            object.__setattr__(self, "schedule", make_schedule(self.schedule))
+        if self.loss.name != "squared" and getattr(self.data, "label_noise", 0.0) > 0:
+            raise ValueError(f"label_noise > 0 is only supported with the squared loss, not {self.loss.name!r}")
+        if self.loss.sign_labels and isinstance(self.data, EmpiricalData) and not np.all(np.abs(self.data.y) == 1):
+            raise ValueError("the logistic loss needs labels +-1 in the data set")
 
     # ------------------------------------------------------------ structure
     @property
@@ -84,14 +98,17 @@ class Problem:
         return self.base_unit.dim
 
     @cached_property
-    def unit(self) -> Unit:
+    def unit(self) -> SchemeUnit:
         """The scheme's unit (sigma_*, sigma^FA or sigma^EA)."""
         return scheme_unit(self.scheme, self.symmetry)
 
     @cached_property
     def quadrature(self) -> Quadrature:
         """The scheme's data as a quadrature (orbit-augmented for da)."""
-        return scheme_quadrature(self.scheme, self.data.quadrature(self.quadrature_points), self.group)
+        q = self.data.quadrature(self.quadrature_points)
+        if self.loss.sign_labels:
+            q = Quadrature(q.x, self.loss.labels(q.y), q.weights, 0.0)
+        return scheme_quadrature(self.scheme, q, self.group)
 
     @property
     def times(self) -> np.ndarray:

@@ -20,69 +20,176 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import unit_kernels as uk
 from .data import Quadrature
 from .groups import FiniteGroup
+from .jit import jit
 from .symmetry import Symmetry
 from .units import Unit
 
-__all__ = ["SCHEMES", "DA_MODES", "SchemeUnit", "scheme_unit", "scheme_quadrature"]
+__all__ = ["SCHEMES", "DA_MODES", "SchemeUnit", "scheme_unit", "scheme_quadrature",
+           "expand_rows", "combine_rows", "pullback_rows"]
 
 SCHEMES = ("vanilla", "da", "fa", "ea")
 DA_MODES = ("orbit", "sample")
 
 
-class SchemeUnit(Unit):
-    """sigma(x, z) = (1/K) sum_k Rout_k sigma_*(Rin_k x, P z).
+# ------------------------------------------------------------------ the transform, written once
+# A scheme unit sigma(x, z) = (1/K) sum_k Rout_k sigma_*(Rin_k x, P z) acts on a batch of B inputs
+# through R = max(K, 1) B "rows" r = k B + b. K = 0 means no maps (Rin = Rout = I, R = B).
 
-    maps_in (K, dx, dx), maps_out (K, dy, dy); ``projector`` (D, D) symmetric or None.
+
+@jit(inline="always", error_model="numpy")
+def expand_rows(rin, x, xe):
+    """xe[k B + b] = Rin_k x_b: x (B, dx), rin (K, dx, dx), xe (R, dx)."""
+    n_batch, dx = x.shape
+    for r in range(xe.shape[0]):
+        k, b = r // n_batch, r % n_batch
+        for a in range(dx):
+            if rin.shape[0] == 0:
+                xe[r, a] = x[b, a]
+            else:
+                s = 0.0
+                for j in range(dx):
+                    s += rin[k, a, j] * x[b, j]
+                xe[r, a] = s
+
+
+@jit(inline="always", error_model="numpy")
+def combine_rows(rout, s, out):
+    """out[b, a, e] = (1/K) sum_k sum_j Rout_k[a, j] s[k B + b, j, e]: s (R, dy, E), out (B, dy, E)."""
+    n_batch, dy, n_e = out.shape
+    n_maps = rout.shape[0]
+    for b in range(n_batch):
+        for a in range(dy):
+            for e in range(n_e):
+                if n_maps == 0:
+                    out[b, a, e] = s[b, a, e]
+                else:
+                    v = 0.0
+                    for k in range(n_maps):
+                        for j in range(dy):
+                            v += rout[k, a, j] * s[k * n_batch + b, j, e]
+                    out[b, a, e] = v / n_maps
+
+
+@jit(inline="always", error_model="numpy")
+def pullback_rows(rout, c, ce):
+    """ce[k B + b, a] = (1/K) sum_i Rout_k[i, a] c[b, i]: the adjoint of ``combine_rows``; c (B, dy), ce (R, dy)."""
+    n_batch, dy = c.shape
+    n_maps = rout.shape[0]
+    for r in range(ce.shape[0]):
+        k, b = r // n_batch, r % n_batch
+        for a in range(dy):
+            if n_maps == 0:
+                ce[r, a] = c[b, a]
+            else:
+                v = 0.0
+                for i in range(dy):
+                    v += rout[k, i, a] * c[b, i]
+                ce[r, a] = v / n_maps
+
+
+@jit(cache=True)
+def _expand(rin, x, xe):
+    expand_rows(rin, x, xe)
+
+
+@jit(cache=True)
+def _combine(rout, s, out):
+    combine_rows(rout, s, out)
+
+
+@jit(cache=True)
+def _pullback(rout, c, ce):
+    pullback_rows(rout, c, ce)
+
+
+class SchemeUnit:
+    """The unit a scheme trains, sigma(x, z) = (1/K) sum_k Rout_k sigma_*(Rin_k x, P z), at NumPy level.
+
+    ``base`` is sigma_*; maps_in (K, dx, dx), maps_out (K, dy, dy) (K = 0: none);
+    ``projector`` (D, D) symmetric or None. The batch transforms ``expand_rows``,
+    ``combine_rows`` and ``pullback_rows`` are the compiled functions the particle
+    engine runs too.
     """
 
-    def __init__(self, base: Unit, name: str, maps_in=None, maps_out=None, projector=None):
+    def __init__(self, base: Unit, name: str = "", maps_in=None, maps_out=None, projector=None):
         self.base = base
-        self.name = f"{base.name}[{name}]"
-        self.kind, self.dim_x, self.dim_y, self.dim = base.kind, base.dim_x, base.dim_y, base.dim
-        self.maps_in = np.zeros((0, self.dim_x, self.dim_x)) if maps_in is None else np.ascontiguousarray(maps_in)
-        self.maps_out = np.zeros((0, self.dim_y, self.dim_y)) if maps_out is None else np.ascontiguousarray(maps_out)
-        self.projector = None if projector is None else np.ascontiguousarray(projector)
+        self.name = f"{base.name}[{name}]" if name else base.name
+        self.dim_x, self.dim_y, self.dim = base.dim_x, base.dim_y, base.dim
+        self.maps_in = np.zeros((0, self.dim_x, self.dim_x)) if maps_in is None else np.ascontiguousarray(maps_in,
+                                                                                                          dtype=float)
+        self.maps_out = np.zeros((0, self.dim_y, self.dim_y)) if maps_out is None else np.ascontiguousarray(
+            maps_out, dtype=float)
+        self.projector = None if projector is None else np.ascontiguousarray(projector, dtype=float)
 
-    def kernel_args(self):
-        proj = np.zeros((0, 0)) if self.projector is None else self.projector
-        return (uk.variant_of(self.maps_in, proj), self.kind, self.maps_in, self.maps_out, proj)
+    @property
+    def n_maps(self) -> int:
+        return self.maps_in.shape[0]
 
     @property
     def blocks(self):
         """Feature maps keep the base unit's additive blocks; a projector mixes them (None)."""
-        return None if self.projector is not None else getattr(self.base, "blocks", None)
+        return None if self.projector is not None else self.base.blocks
 
-    def _params(self, z):
+    def params(self, z):
+        """P z (z itself without a projector), (N, D)."""
+        z = np.atleast_2d(np.asarray(z, dtype=float))
         return z if self.projector is None else z @ self.projector.T
 
+    def rows(self, x):
+        """The expanded inputs Rin_k x_b, (R, dx)."""
+        x = np.ascontiguousarray(np.atleast_2d(np.asarray(x, dtype=float)))
+        xe = np.empty((max(self.n_maps, 1) * x.shape[0], self.dim_x))
+        _expand(self.maps_in, x, xe)
+        return xe
+
+    def combine(self, s, n_batch: int):
+        """(R, dy, E) row values -> (B, dy, E) values of the scheme unit."""
+        out = np.empty((n_batch, self.dim_y, s.shape[2]))
+        _combine(self.maps_out, np.ascontiguousarray(s), out)
+        return out
+
+    def pullback(self, c):
+        """Cotangents c (B, dy) of the outputs -> cotangents (R, dy) of the rows."""
+        c = np.ascontiguousarray(np.atleast_2d(np.asarray(c, dtype=float)))
+        ce = np.empty((max(self.n_maps, 1) * c.shape[0], self.dim_y))
+        _pullback(self.maps_out, c, ce)
+        return ce
+
     def value(self, x, z):
-        x, z = self._check(x, z)
-        zz = self._params(z)
-        if self.maps_in.shape[0] == 0:
-            return self.base.value(x, zz)
-        return np.mean(
-            [self.base.value(x @ a.T, zz) @ b.T for a, b in zip(self.maps_in, self.maps_out)], axis=0
-        )
+        """sigma(x_b, z_i): x (B, dx), z (N, D) -> (B, N, dy)."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        vals = self.base.value(self.rows(x), self.params(z))  # (R, N, dy)
+        return self.combine(vals.transpose(0, 2, 1), x.shape[0]).transpose(0, 2, 1)
 
     def vjp(self, x, z, c):
-        x, z = self._check(x, z)
-        zz = self._params(z)
-        if self.maps_in.shape[0] == 0:
-            g = self.base.vjp(x, zz, c)
-        else:
-            k = self.maps_in.shape[0]
-            g = sum(self.base.vjp(x @ a.T, zz, np.asarray(c) @ b / k) for a, b in zip(self.maps_in, self.maps_out))
+        """sum_b J_z sigma(x_b, z_i)^T c_b: c (B, dy) -> (N, D)."""
+        g = self.base.vjp(self.rows(x), self.params(z), self.pullback(c))
         return g if self.projector is None else g @ self.projector
 
+    def output(self, x, z, weights=None):
+        """Phi(x_b) = sum_i w_i sigma(x_b, z_i) (w = 1/N by default), (B, dy)."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        s = self.base.output(self.rows(x), self.params(z), weights)
+        return self.combine(s[:, :, None], x.shape[0])[:, :, 0]
 
-def scheme_unit(scheme: str, symmetry: Symmetry) -> Unit:
+    def dual(self, x, r, z):
+        """sum_b < r_b, sigma(x_b, z_i) > for r (B, dy): (N,)."""
+        zz = np.ascontiguousarray(self.params(z).T)
+        out = np.empty(zz.shape[1])
+        self.base.sums.dual(self.rows(x), self.pullback(r), zz, out)
+        return out
+
+    def __repr__(self):
+        return f"SchemeUnit({self.name!r}, K={self.n_maps}, projector={self.projector is not None})"
+
+
+def scheme_unit(scheme: str, symmetry: Symmetry) -> SchemeUnit:
     """The unit trained by ``scheme`` (SPEC 3): sigma_* for vanilla and da, sigma^FA, sigma^EA."""
     base, group = symmetry.unit, symmetry.group
     if scheme in ("vanilla", "da"):
-        return base
+        return SchemeUnit(base)
     if scheme == "fa":
         # rhohat_g^T sigma_*(rho_g x, z): Rin = rho_g, Rout = rhohat_g^T
         return SchemeUnit(base, "fa", group.rho_x, np.transpose(group.rho_y, (0, 2, 1)))

@@ -1,199 +1,266 @@
-"""Units sigma_*(x, z): the building block of a shallow model.
+"""Units sigma_*(x, z): the building block of a shallow model, each defined once.
 
 A shallow model of a measure mu on Z = R^D is Phi_mu(x) = int sigma_*(x, z) dmu(z).
-Each unit gives, vectorized in NumPy,
+A ``Unit`` is one definition: its parameter layout (dim_x, dim_y, D), its lane
+kernels (value and vector-Jacobian product, ``wgf.unit_kernels``), and its group
+action M_g (``action(rho_x, rho_y) -> (D, D)``). The particle engine, the PDE
+potential, the functionals and the NumPy-level methods below all run those same
+kernels; nothing dispatches on the unit's name.
 
-- ``value(x, z)``: sigma_*(x_b, z_i), x (B, dx), z (N, D) -> (B, N, dy)
-- ``vjp(x, z, c)``: sum_b J_z sigma_*(x_b, z_i)^T c_b, c (B, dy) or (B, N, dy) -> (N, D)
-- ``action(rho_x, rho_y)``: the intertwining matrix M_g (D, D) of a group element,
+Built-in units (``make_unit``):
 
-and the numba kernels of ``wgf.unit_kernels`` through ``kernel_args``.
-
-Parameter layouts (row-major, the flattening of z):
-
-- ``linear``, ``sigmoid_matrix``, ``tanh_matrix``: z = vec(W), W (dy, dx);
+- ``matrix`` with an activation s: sigma_*(x, W) = s(W x), z = vec(W), W (dy, dx) row-major;
   M_g z = vec(rhohat_g W rho_g^T) = (rhohat_g kron rho_g) z.
-- ``two_layer`` (hidden width h): z = (vec W, vec A, b), W (dy, h), A (dx, h), b (h,),
-  sigma_*(x, z) = W s(A^T x + b); M_g (W, A, b) = (rhohat_g W, rho_g A, b).
+  The names ``linear``, ``sigmoid_matrix``, ``tanh_matrix`` are matrix units with
+  the identity, sigmoid and tanh activations.
+- ``two_layer`` (hidden width h) with an activation s: sigma_*(x, z) = W s(A^T x + b),
+  z = (vec W, vec A, b), W (dy, h), A (dx, h), b (h,); M_g (W, A, b) = (rhohat_g W, rho_g A, b).
+
+User-defined units: ``custom_unit`` (docs/kernels.md). ``Unit`` cannot be
+subclassed: a unit is its kernels, so a subclass overriding ``value`` in Python
+would not change what the engines run.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
-from scipy.special import expit
 
-from . import unit_kernels as uk
+from .activations import ACTIVATIONS, Activation, get_activation
+from .jit import check_compiles, jit
+from .unit_kernels import as_columns, matrix_lanes, pointwise_lanes, two_layer_lanes
 
-__all__ = ["Unit", "MatrixUnit", "TwoLayerUnit", "make_unit", "UNIT_NAMES"]
+__all__ = ["Unit", "make_unit", "custom_unit", "matrix_unit", "two_layer_unit", "UNIT_NAMES", "UNIT_ALIASES"]
+
+UNIT_NAMES = ("matrix", "two_layer", "linear", "sigmoid_matrix", "tanh_matrix")
+# the historical names: matrix units with a fixed activation
+UNIT_ALIASES = {"linear": "identity", "sigmoid_matrix": "sigmoid", "tanh_matrix": "tanh"}
 
 
 class Unit:
-    """Common interface of units (base units and scheme transforms)."""
+    """One unit sigma_*: R^dx x R^D -> R^dy, its lane kernels and its group action.
 
-    name: str
-    kind: int
-    dim_x: int
-    dim_y: int
-    dim: int
+    Parameters
+    ----------
+    name : label used in messages and results
+    dim_x, dim_y, dim : dx, dy and D
+    value, vjp : lane kernels (``wgf.unit_kernels`` protocol), compiled by ``wgf.jit.jit``
+    action : callable (rho_x (dx, dx), rho_y (dy, dy)) -> M_g (D, D)
+    blocks : optional index arrays of parameter blocks the unit is additively separable over
+        (sigma_*(x, z) = sum_k f_k(x, z_k)); the PDE uses them on full-space grids.
+    """
 
-    def value(self, x, z):  # pragma: no cover - interface
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs):
+        raise TypeError("wgf.Unit cannot be subclassed: build a unit with wgf.custom_unit(...) "
+                        "(its value and VJP are what the engines run)")
 
-    def vjp(self, x, z, c):  # pragma: no cover - interface
-        raise NotImplementedError
+    def __init__(self, name: str, dim_x: int, dim_y: int, dim: int, value, vjp, action, *, blocks=None,
+                 description: str = ""):
+        self.name = str(name)
+        self.dim_x, self.dim_y, self.dim = int(dim_x), int(dim_y), int(dim)
+        if min(self.dim_x, self.dim_y, self.dim) < 1:
+            raise ValueError(f"unit '{name}': dim_x, dim_y and D must be >= 1")
+        self.value_kernel, self.vjp_kernel = value, vjp
+        self._action = action
+        self.blocks = None if blocks is None else [np.asarray(b, dtype=np.int64) for b in blocks]
+        self.description = description
 
-    def kernel_args(self):
-        """(variant, kind, Rin (K, dx, dx), Rout (K, dy, dy), P (D, D) or (0, 0)) for the numba kernels."""
-        return (
-            uk.PLAIN,
-            self.kind,
-            np.zeros((0, self.dim_x, self.dim_x)),
-            np.zeros((0, self.dim_y, self.dim_y)),
-            np.zeros((0, 0)),
-        )
+    # ------------------------------------------------------------ compiled sums
+    @cached_property
+    def sums(self):
+        """The compiled sums over particles of ``wgf.unit_sums`` for this unit."""
+        from .unit_sums import make_unit_sums
+
+        return _sums_for(self.value_kernel, self.vjp_kernel, make_unit_sums)
+
+    # ------------------------------------------------------------ NumPy-level
+    def value(self, x, z):
+        """sigma_*(x_b, z_i): x (B, dx), z (N, D) -> (B, N, dy)."""
+        x, z = self._check(x, z)
+        out = np.empty((x.shape[0], self.dim_y, z.shape[0]))
+        self.sums.values(x, as_columns(z), out)
+        return np.ascontiguousarray(out.transpose(0, 2, 1))
+
+    def vjp(self, x, z, c):
+        """sum_b J_z sigma_*(x_b, z_i)^T c_b: x (B, dx), z (N, D), c (B, dy) -> (N, D)."""
+        x, z = self._check(x, z)
+        c = np.ascontiguousarray(np.asarray(c, dtype=float))
+        if c.shape != (x.shape[0], self.dim_y):
+            raise ValueError(f"{self.name}: c must have shape ({x.shape[0]}, {self.dim_y}), got {c.shape}")
+        out = np.empty((self.dim, z.shape[0]))
+        self.sums.vjp_sum(x, as_columns(z), c, out)
+        return np.ascontiguousarray(out.T)
 
     def output(self, x, z, weights=None):
-        """Phi(x_b) = sum_i w_i sigma(x_b, z_i) (w_i = 1/N by default), x (B, dx), z (N, D) -> (B, dy).
-
-        Evaluated with the numba kernel, without a (B, N, dy) intermediate.
-        """
-        # the numba kernel does not bounds-check: validate shapes here (mismatches read out of bounds)
+        """Phi(x_b) = sum_i w_i sigma_*(x_b, z_i) (w_i = 1/N by default): x (B, dx), z (N, D) -> (B, dy)."""
         x, z = self._check(x, z)
-        x, z = np.ascontiguousarray(x), np.ascontiguousarray(z)
         if weights is None:
             weights = np.full(z.shape[0], 1.0 / z.shape[0])
         weights = np.ascontiguousarray(weights, dtype=float)
         if weights.shape != (z.shape[0],):
             raise ValueError(f"{self.name}: weights must have shape ({z.shape[0]},), got {weights.shape}")
         out = np.empty((x.shape[0], self.dim_y))
-        uk.model_output(*self.kernel_args(), x, z, weights, out)
+        self.sums.weighted_output(x, as_columns(z), weights, out)
         return out
 
+    def action(self, rho_x, rho_y):
+        """M_g (D, D) for the group element acting by rho_x on X and rho_y on Y."""
+        m = np.asarray(self._action(np.asarray(rho_x, dtype=float), np.asarray(rho_y, dtype=float)), dtype=float)
+        if m.shape != (self.dim, self.dim):
+            raise ValueError(f"unit '{self.name}': action must return a ({self.dim}, {self.dim}) matrix, got {m.shape}")
+        return m
+
+    def vjp_error(self, n_samples: int = 8, seed: int = 0, h: float = 1e-6) -> float:
+        """Largest relative error of the VJP against central finite differences of the value, on random (x, z, c)."""
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(n_samples, self.dim_x))
+        z = rng.normal(scale=0.7, size=(n_samples, self.dim))
+        c = rng.normal(size=(n_samples, self.dim_y))
+        g = np.stack([self.vjp(x[k : k + 1], z[k : k + 1], c[k : k + 1])[0] for k in range(n_samples)])
+        fd = np.empty_like(g)
+        for a in range(self.dim):
+            e = np.zeros(self.dim)
+            e[a] = h
+            plus = self.value(x, z + e)[np.arange(n_samples), np.arange(n_samples)]
+            minus = self.value(x, z - e)[np.arange(n_samples), np.arange(n_samples)]
+            fd[:, a] = np.einsum("ka,ka->k", (plus - minus) / (2 * h), c)
+        return float(np.abs(g - fd).max() / max(1.0, np.abs(fd).max()))
+
     def _check(self, x, z):
-        x = np.atleast_2d(np.asarray(x, dtype=float))
+        x = np.ascontiguousarray(np.atleast_2d(np.asarray(x, dtype=float)))
         z = np.atleast_2d(np.asarray(z, dtype=float))
-        if x.shape[-1] != self.dim_x:
-            raise ValueError(f"{self.name}: x must have last axis {self.dim_x}, got {x.shape}")
-        if z.shape[-1] != self.dim:
-            raise ValueError(f"{self.name}: z must have last axis {self.dim}, got {z.shape}")
+        if x.ndim != 2 or x.shape[-1] != self.dim_x:
+            raise ValueError(f"{self.name}: x must have shape (B, {self.dim_x}), got {x.shape}")
+        if z.ndim != 2 or z.shape[-1] != self.dim:
+            raise ValueError(f"{self.name}: z must have shape (N, {self.dim}), got {z.shape}")
         return x, z
 
     def __repr__(self):
-        return f"{type(self).__name__}({self.name!r}, dim_x={self.dim_x}, dim_y={self.dim_y}, D={self.dim})"
+        return f"Unit({self.name!r}, dim_x={self.dim_x}, dim_y={self.dim_y}, D={self.dim})"
 
 
-_ACTIVATIONS = {
-    "linear": (uk.LINEAR, lambda u: u, lambda a: np.ones_like(a)),
-    "sigmoid_matrix": (uk.SIGMOID_MATRIX, expit, lambda a: a * (1.0 - a)),
-    "tanh_matrix": (uk.TANH_MATRIX, np.tanh, lambda a: 1.0 - a * a),
-}
+# one set of compiled sums per pair of lane kernels (process-wide; they are pure functions)
+_SUMS: dict = {}
 
 
-class MatrixUnit(Unit):
-    """sigma_*(x, W) = s(W x) elementwise, W (dy, dx), s = identity, logistic or tanh.
+def _sums_for(value, vjp, factory):
+    key = (value._uuid, vjp._uuid)
+    if key not in _SUMS:
+        _SUMS[key] = factory(value, vjp)
+    return _SUMS[key]
 
-    ``blocks`` (one per row of W) make it additively separable:
-    sigma_*(x, z)_i depends on row i only, so sigma_* = sum_i e_i s(W_i . x).
+
+# lane kernels of the built-in families, one pair per activation
+_LANES: dict = {}
+
+
+def _lanes(family: str, act: Activation):
+    key = (family, act.value._uuid, act.slope._uuid)
+    if key not in _LANES:
+        _LANES[key] = (matrix_lanes if family == "matrix" else two_layer_lanes)(act)
+    return _LANES[key]
+
+
+def _matrix_action(rho_x, rho_y):
+    return np.kron(rho_y, rho_x)
+
+
+def matrix_unit(dim_x: int, dim_y: int, activation="sigmoid", name: str | None = None) -> Unit:
+    """sigma_*(x, W) = s(W x) elementwise, W (dy, dx), z = vec(W) row-major.
+
+    Additively separable over the rows of W: sigma_*(x, z)_i depends on row i only.
     """
-
-    def __init__(self, name: str, dim_x: int, dim_y: int):
-        self.name = name
-        self.kind, self._act, self._slope = _ACTIVATIONS[name]
-        self.dim_x, self.dim_y = int(dim_x), int(dim_y)
-        self.dim = self.dim_x * self.dim_y
-
-    @property
-    def blocks(self):
-        """Index arrays of the parameter blocks the unit is additively separable over (rows of W)."""
-        return [np.arange(i * self.dim_x, (i + 1) * self.dim_x) for i in range(self.dim_y)]
-
-    def matrices(self, z):
-        """z (N, D) -> W (N, dy, dx)."""
-        return np.asarray(z).reshape(-1, self.dim_y, self.dim_x)
-
-    def value(self, x, z):
-        x, z = self._check(x, z)
-        return self._act(np.einsum("bj,nij->bni", x, self.matrices(z)))
-
-    def vjp(self, x, z, c):
-        x, z = self._check(x, z)
-        a = self._act(np.einsum("bj,nij->bni", x, self.matrices(z)))
-        c = np.asarray(c, dtype=float)
-        d = self._slope(a) * (c[:, None, :] if c.ndim == 2 else c)
-        return np.einsum("bni,bj->nij", d, x).reshape(z.shape[0], self.dim)
-
-    def action(self, rho_x, rho_y):
-        return np.kron(rho_y, rho_x)
+    act = get_activation(activation)
+    value, vjp = _lanes("matrix", act)
+    dim_x, dim_y = int(dim_x), int(dim_y)
+    blocks = [np.arange(i * dim_x, (i + 1) * dim_x) for i in range(dim_y)]
+    return Unit(name or f"matrix[{act.name}]", dim_x, dim_y, dim_x * dim_y, value, vjp, _matrix_action,
+                blocks=blocks, description=f"s(W x), s = {act.name}")
 
 
-class TwoLayerUnit(Unit):
-    """sigma_*(x, (W, A, b)) = W s(A^T x + b), W (dy, h), A (dx, h), b (h,), s logistic."""
+def two_layer_unit(dim_x: int, dim_y: int, hidden: int, activation="sigmoid", name: str | None = None) -> Unit:
+    """sigma_*(x, (W, A, b)) = W s(A^T x + b), W (dy, h), A (dx, h), b (h,); z = (vec W, vec A, b)."""
+    act = get_activation(activation)
+    value, vjp = _lanes("two_layer", act)
+    dx, dy, h = int(dim_x), int(dim_y), int(hidden)
+    if h < 1:
+        raise ValueError("two_layer needs hidden >= 1")
 
-    def __init__(self, dim_x: int, dim_y: int, hidden: int):
-        self.name = "two_layer"
-        self.kind = uk.TWO_LAYER
-        self.dim_x, self.dim_y, self.hidden = int(dim_x), int(dim_y), int(hidden)
-        self.dim = self.hidden * (self.dim_x + self.dim_y + 1)
-
-    def split(self, z):
-        """z (N, D) -> W (N, dy, h), A (N, dx, h), b (N, h)."""
-        z = np.asarray(z)
-        h, dx, dy = self.hidden, self.dim_x, self.dim_y
-        w = z[:, : dy * h].reshape(-1, dy, h)
-        a = z[:, dy * h : (dy + dx) * h].reshape(-1, dx, h)
-        return w, a, z[:, (dy + dx) * h :]
-
-    @property
-    def blocks(self):
-        """Hidden neuron k owns (W[:, k], A[:, k], b[k]): the unit is a sum over these blocks."""
-        h, dx, dy = self.hidden, self.dim_x, self.dim_y
-        return [
-            np.concatenate([np.arange(dy) * h + k, dy * h + np.arange(dx) * h + k, [(dy + dx) * h + k]])
-            for k in range(h)
-        ]
-
-    def _hidden(self, x, a, b):
-        return expit(np.einsum("bj,njk->bnk", x, a) + b[None])
-
-    def value(self, x, z):
-        x, z = self._check(x, z)
-        w, a, b = self.split(z)
-        return np.einsum("nik,bnk->bni", w, self._hidden(x, a, b))
-
-    def vjp(self, x, z, c):
-        x, z = self._check(x, z)
-        w, a, b = self.split(z)
-        hid = self._hidden(x, a, b)
-        c = np.asarray(c, dtype=float)
-        c = np.broadcast_to(c[:, None, :] if c.ndim == 2 else c, (x.shape[0], z.shape[0], self.dim_y))
-        g_w = np.einsum("bni,bnk->nik", c, hid)
-        back = np.einsum("nik,bni->bnk", w, c) * hid * (1.0 - hid)
-        g_a = np.einsum("bj,bnk->njk", x, back)
-        g_b = back.sum(axis=0)
-        n = z.shape[0]
-        return np.concatenate([g_w.reshape(n, -1), g_a.reshape(n, -1), g_b], axis=1)
-
-    def action(self, rho_x, rho_y):
-        h = self.hidden
-        m = np.zeros((self.dim, self.dim))
-        dy, dx = self.dim_y, self.dim_x
+    def action(rho_x, rho_y):
+        m = np.zeros((h * (dx + dy + 1),) * 2)
         m[: dy * h, : dy * h] = np.kron(rho_y, np.eye(h))
         m[dy * h : (dy + dx) * h, dy * h : (dy + dx) * h] = np.kron(rho_x, np.eye(h))
         m[(dy + dx) * h :, (dy + dx) * h :] = np.eye(h)
         return m
 
+    # hidden neuron k owns (W[:, k], A[:, k], b[k]): the unit is a sum over these blocks
+    blocks = [np.concatenate([np.arange(dy) * h + k, dy * h + np.arange(dx) * h + k, [(dy + dx) * h + k]])
+              for k in range(h)]
+    unit = Unit(name or f"two_layer[{act.name}]", dx, dy, h * (dx + dy + 1), value, vjp, action, blocks=blocks,
+                description=f"W s(A^T x + b), s = {act.name}, h = {h}")
+    unit.hidden = h
+    return unit
 
-UNIT_NAMES = ("linear", "sigmoid_matrix", "tanh_matrix", "two_layer")
+
+def custom_unit(name: str, dim_x: int, dim_y: int, dim: int, value, vjp, action, *, lanes: bool = False,
+                blocks=None, check_vjp: bool = True) -> Unit:
+    """A user-defined unit from numba-compilable functions (docs/kernels.md).
+
+    Parameters
+    ----------
+    name : label of the unit
+    dim_x, dim_y, dim : dx, dy and D (the length of z)
+    value : ``value(x, z, out)`` writes sigma_*(x, z) into out; x (dx,), z (D,), out (dy,)
+    vjp : ``vjp(x, z, c, g)`` adds J_z sigma_*(x, z)^T c into g; c (dy,), g (D,)
+    action : ``action(rho_x, rho_y) -> M_g (D, D)`` (NumPy), the intertwining action on Z
+    lanes : the functions already have the lane signatures value(x, Z, m, out, work) and
+        vjp(x, Z, m, c, G, work) of ``wgf.unit_kernels`` (fastest; how the built-ins are written)
+    blocks : optional additive-separability blocks (see ``Unit``)
+    check_vjp : refuse a VJP that disagrees with finite differences of the value (rel. error > 1e-5)
+
+    Plain Python functions and numba dispatchers are both accepted; they are
+    compiled here, and one that numba cannot compile is refused with a one-line
+    ``wgf.jit.KernelCompileError`` naming it.
+    """
+    from numba import float64, int64, types
+
+    opts = dict(inline="always", error_model="numpy")
+    v = jit(getattr(value, "py_func", value), **opts)
+    g = jit(getattr(vjp, "py_func", vjp), **opts)
+    vec, mat = types.float64[:], types.float64[:, :]
+    if lanes:
+        check_compiles(v, (float64[::1], mat, int64, mat, mat), f"unit '{name}': value")
+        check_compiles(g, (float64[::1], mat, int64, float64[::1], mat, mat), f"unit '{name}': vjp")
+    else:
+        check_compiles(v, (float64[::1], vec, vec), f"unit '{name}': value")
+        check_compiles(g, (float64[::1], vec, float64[::1], vec), f"unit '{name}': vjp")
+        v, g = pointwise_lanes(v, g, name)
+    unit = Unit(name, dim_x, dim_y, dim, v, g, action, blocks=blocks, description="custom")
+    if check_vjp:
+        err = unit.vjp_error()
+        if not err <= 1e-5:
+            raise ValueError(f"unit '{name}': the VJP disagrees with finite differences of the value "
+                             f"(relative error {err:.2g})")
+    return unit
 
 
-def make_unit(name: str, dim_x: int, dim_y: int, hidden: int | None = None) -> Unit:
-    """Built-in unit by name (see ``UNIT_NAMES``); ``hidden`` is required for two_layer only."""
+def make_unit(name: str, dim_x: int, dim_y: int, hidden: int | None = None, activation: str | None = None) -> Unit:
+    """Built-in unit by name (see ``UNIT_NAMES``); ``hidden`` for two_layer only; ``activation`` for
+    matrix and two_layer (default sigmoid; the aliases fix it)."""
     if name not in UNIT_NAMES:
         raise ValueError(f"unknown unit '{name}' (choose from {', '.join(UNIT_NAMES)})")
     if dim_x < 1 or dim_y < 1:
         raise ValueError("dim_x and dim_y must be >= 1")
+    if activation is not None and activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
+    if name in UNIT_ALIASES:
+        if activation is not None and activation != UNIT_ALIASES[name]:
+            raise ValueError(f"unit '{name}' has the {UNIT_ALIASES[name]} activation; "
+                             f"use unit = 'matrix' with activation = '{activation}'")
+        return matrix_unit(dim_x, dim_y, UNIT_ALIASES[name], name=name)
     if name == "two_layer":
         if hidden is None or hidden < 1:
             raise ValueError("two_layer needs hidden >= 1")
-        return TwoLayerUnit(dim_x, dim_y, hidden)
-    return MatrixUnit(name, dim_x, dim_y)
+        return two_layer_unit(dim_x, dim_y, hidden, activation or "sigmoid")
+    return matrix_unit(dim_x, dim_y, activation or "sigmoid")

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
+
+from .jit import jit
 
 __all__ = ["fast_exp", "EXP_MIN", "EXP_MAX"]
 
@@ -41,7 +43,11 @@ def _double_from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
-@njit(cache=True, inline="always")
+# a code-derived identity, so that kernels that use fast_exp have stable cache keys (wgf.jit)
+_double_from_bits._set_uuid("wgf-intrinsic-double-from-bits-v1")
+
+
+@jit(inline="always")
 def fast_exp(u):
     """exp(clip(u, EXP_MIN, EXP_MAX)) (module docstring); a scalar that vectorises inside loops."""
     v = min(max(u, EXP_MIN), EXP_MAX)

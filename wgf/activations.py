@@ -1,0 +1,133 @@
+"""Scalar activations s(u) with their derivatives s'(u), compiled once and shared by every engine.
+
+An ``Activation`` is a pair of numba scalar functions ``value(u) -> s(u)`` and
+``slope(u) -> s'(u)``. They are inlined into the unit kernels, whose loops over
+particles they must not stop from vectorising: no calls into libm where a
+vectorisable form exists (the exponential is ``wgf.vector_math.fast_exp``).
+
+=============  ==============================  =====================================
+name           s(u)                            s'(u)
+=============  ==============================  =====================================
+``identity``   u                               1
+``sigmoid``    1 / (1 + e^-u)                  s (1 - s)
+``tanh``       1 - 2 / (1 + e^2u)              1 - s^2
+``relu``       max(u, 0)                       1 if u > 0 else 0
+``softplus``   max(u, 0) + log1p(e^-|u|)       sigmoid(u)
+=============  ==============================  =====================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import log1p
+
+import numpy as np
+
+from .jit import jit
+from .vector_math import fast_exp
+
+__all__ = ["Activation", "ACTIVATIONS", "get_activation", "activation"]
+
+
+@dataclass(frozen=True, eq=False)
+class Activation:
+    """s(u) and s'(u) as compiled scalar functions (see the module docstring)."""
+
+    name: str
+    value: object
+    slope: object
+
+    def __call__(self, u):
+        """s(u) elementwise on an array (NumPy-level convenience)."""
+        u = np.asarray(u, dtype=float)
+        return np.vectorize(self.value, otypes=[float])(u)
+
+    def derivative(self, u):
+        """s'(u) elementwise on an array."""
+        u = np.asarray(u, dtype=float)
+        return np.vectorize(self.slope, otypes=[float])(u)
+
+    def __repr__(self):
+        return f"Activation({self.name!r})"
+
+
+def activation(name: str, value, slope) -> Activation:
+    """An ``Activation`` from two Python (or numba) scalar functions u -> float.
+
+    They are compiled with numba here (inlined where they are used); a function
+    numba cannot compile is refused with ``wgf.jit.KernelCompileError``.
+    """
+    from numba import float64
+
+    from .jit import check_compiles
+
+    v = jit(getattr(value, "py_func", value), inline="always")
+    s = jit(getattr(slope, "py_func", slope), inline="always")
+    check_compiles(v, (float64,), f"activation '{name}': value")
+    check_compiles(s, (float64,), f"activation '{name}': slope")
+    return Activation(name, v, s)
+
+
+@jit(inline="always")
+def _identity(u):
+    return u
+
+
+@jit(inline="always")
+def _one(u):
+    return 1.0
+
+
+@jit(inline="always")
+def _sigmoid(u):
+    return 1.0 / (1.0 + fast_exp(-u))
+
+
+@jit(inline="always")
+def _sigmoid_slope(u):
+    s = 1.0 / (1.0 + fast_exp(-u))
+    return s * (1.0 - s)
+
+
+@jit(inline="always")
+def _tanh(u):
+    return 1.0 - 2.0 / (1.0 + fast_exp(2.0 * u))
+
+
+@jit(inline="always")
+def _tanh_slope(u):
+    t = 1.0 - 2.0 / (1.0 + fast_exp(2.0 * u))
+    return 1.0 - t * t
+
+
+@jit(inline="always")
+def _relu(u):
+    return max(u, 0.0)
+
+
+@jit(inline="always")
+def _relu_slope(u):
+    return 1.0 if u > 0.0 else 0.0
+
+
+@jit(inline="always")
+def _softplus(u):
+    return max(u, 0.0) + log1p(fast_exp(-abs(u)))
+
+
+ACTIVATIONS = {
+    "identity": Activation("identity", _identity, _one),
+    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_slope),
+    "tanh": Activation("tanh", _tanh, _tanh_slope),
+    "relu": Activation("relu", _relu, _relu_slope),
+    "softplus": Activation("softplus", _softplus, _sigmoid),
+}
+
+
+def get_activation(act) -> Activation:
+    """An ``Activation`` by name (see ``ACTIVATIONS``), or the one given."""
+    if isinstance(act, Activation):
+        return act
+    if act not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {act!r} (choose from {', '.join(ACTIVATIONS)})")
+    return ACTIVATIONS[act]

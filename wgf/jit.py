@@ -1,0 +1,131 @@
+"""Compiling numba kernels safely: stable cache keys, one compiler at a time, one-line errors.
+
+wgf specializes its kernels to a unit and a loss by closures (``make_...``
+factories that capture the unit's compiled functions). Three things make that
+safe to cache on disk:
+
+- **Stable identities.** numba keys the on-disk cache of a closure by the pickled
+  contents of its cells; a compiled function pickles with a random per-process
+  id, so a closure over one would never hit the cache (and would pile up
+  entries). ``jit`` gives every function it compiles an id derived from its code
+  (bytecode, constants, names and, recursively, what it closes over), so the key
+  is the same in every process and changes when the code changes.
+- **No cached caller of a parallel function.** Only top-level entry points are
+  ``parallel=True``; the functions they call are serial and inlined or linked
+  into the caller's library. (A cached function that calls a separately cached
+  ``parallel=True`` function can crash when the two are loaded from the cache in
+  another order.)
+- **One compiler at a time.** ``compile_for`` compiles an entry point for the
+  argument types of a call under an exclusive file lock, so that processes
+  starting together compile once and the others load the result from the cache.
+
+See docs/kernels.md for the unit and loss kernel protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+import types as pytypes
+from pathlib import Path
+
+import numba
+from numba.core.dispatcher import Dispatcher
+
+__all__ = ["jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
+
+
+class KernelCompileError(TypeError):
+    """A user-supplied function cannot be compiled by numba."""
+
+
+def _code_digest(code: pytypes.CodeType, h) -> None:
+    h.update(code.co_code)
+    h.update(repr(code.co_names).encode())
+    h.update(repr(code.co_varnames).encode())
+    for c in code.co_consts:
+        if isinstance(c, pytypes.CodeType):
+            _code_digest(c, h)
+        else:
+            h.update(repr(c).encode())
+
+
+def _value_digest(value, h, seen) -> None:
+    if isinstance(value, Dispatcher):
+        value = value.py_func
+    if isinstance(value, pytypes.FunctionType):
+        h.update(fingerprint(value, seen).encode())
+    else:
+        h.update(type(value).__qualname__.encode())
+        h.update(repr(value).encode())
+
+
+def fingerprint(py_func, _seen=None) -> str:
+    """A hex digest of a Python function's code, of what it closes over and of the compiled functions it calls."""
+    seen = set() if _seen is None else _seen
+    h = hashlib.sha256()
+    h.update(f"{py_func.__module__}.{py_func.__qualname__}".encode())
+    if id(py_func) in seen:  # recursion
+        return h.hexdigest()
+    seen.add(id(py_func))
+    _code_digest(py_func.__code__, h)
+    for cell in py_func.__closure__ or ():
+        _value_digest(cell.cell_contents, h, seen)
+    # globals it names that are compiled functions: their code is part of this one
+    for name in py_func.__code__.co_names:
+        g = py_func.__globals__.get(name)
+        if isinstance(g, Dispatcher):
+            _value_digest(g, h, seen)
+    return h.hexdigest()
+
+
+def jit(py_func=None, **options):
+    """``numba.njit`` with a code-derived identity (module docstring); usable as @jit or @jit(...)."""
+    if py_func is None:
+        return lambda f: jit(f, **options)
+    if isinstance(py_func, Dispatcher):
+        return py_func
+    disp = numba.njit(**options)(py_func)
+    disp._set_uuid(f"wgf-{fingerprint(py_func)}")
+    return disp
+
+
+def _lock_path() -> Path:
+    base = numba.config.CACHE_DIR or os.environ.get("NUMBA_CACHE_DIR") or tempfile.gettempdir()
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path / f"wgf-compile-{os.getuid() if hasattr(os, 'getuid') else 0}.lock"
+
+
+@contextlib.contextmanager
+def compile_lock():
+    """Exclusive inter-process lock held while kernels are compiled or loaded from the cache."""
+    with open(_lock_path(), "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def compile_for(dispatcher: Dispatcher, *args) -> None:
+    """Make sure ``dispatcher`` has a compiled version for the types of ``args`` (under ``compile_lock``)."""
+    sig = tuple(numba.typeof(a) for a in args)
+    if sig in dispatcher.overloads:
+        return
+    with compile_lock():
+        dispatcher.compile(sig)
+
+
+def check_compiles(dispatcher: Dispatcher, signature, what: str) -> None:
+    """Compile ``dispatcher`` for ``signature``; a failure becomes one ``KernelCompileError`` line naming ``what``."""
+    try:
+        with compile_lock():
+            dispatcher.compile(signature)
+    except Exception as exc:  # numba raises many error types; all mean "cannot compile"
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise KernelCompileError(f"{what} ({dispatcher.py_func.__qualname__}) does not compile with numba: "
+                                 f"{first}") from None
