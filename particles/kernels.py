@@ -39,7 +39,7 @@ from wgf.unit_kernels import WORK_ROWS, lane_sum
 
 from .rng import fill_normal, fill_normal_at, random_index
 
-__all__ = ["EngineSpec", "engine_spec", "make_advance", "CHUNK", "PARALLEL_MIN"]
+__all__ = ["EngineSpec", "engine_spec", "engine_batch", "make_advance", "CHUNK", "PARALLEL_MIN"]
 
 # random streams
 STREAM_X = 1
@@ -153,8 +153,22 @@ def make_advance(unit, loss):
             kernel(theta, k0, steps, seed, spec)
 
         advance.kernel = kernel
+        advance.draw_batch = kernel.py_func.__closure__[
+            kernel.py_func.__code__.co_freevars.index("draw_batch_c")].cell_contents
         _ADVANCE[key] = advance
     return _ADVANCE[key]
+
+
+def engine_batch(problem, batch: int, k: int, seed: int):
+    """The minibatch of step k exactly as ``advance`` draws it: (x (Bt, dx), y (Bt, dy), w (Bt,))."""
+    spec = engine_spec(problem, batch)
+    draw = make_advance(problem.base_unit, problem.loss).draw_batch
+    dx, dy, dim = problem.base_unit.dim_x, problem.base_unit.dim_y, problem.dim
+    n_rows = batch * spec.g_x.shape[0] if spec.da == DA_ORBIT else batch
+    xb, yb, wb = np.empty((n_rows, dx)), np.empty((n_rows, dy)), np.empty(n_rows)
+    draw(k, seed, spec, np.empty((batch, dx)), np.zeros((batch, dy)), np.empty(batch * dx), np.empty(batch * dy),
+         np.empty((dim, CHUNK)), np.empty((dy, CHUNK)), np.empty((WORK_ROWS, CHUNK)), xb, yb, wb)
+    return xb, yb, wb
 
 
 def _build_advance(value, vjp, loss_grad):

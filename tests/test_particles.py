@@ -36,15 +36,14 @@ def paper():
 
 
 def _engine_batch(problem, batch, k, seed):
-    """The minibatch of step k exactly as ``advance`` draws it (same arguments as in ``_make_advance``)."""
-    kind, batch, da, data_kind = kernels.kernel_constants(problem, batch)
-    rin, rout, proj, g_x, g_y, teacher, xs, ys, noise_proj, x_std, label_noise, tau, beta = kernels.kernel_arrays(
-        problem
-    )
-    n_rows = batch * g_x.shape[0] if da == kernels.DA_ORBIT else batch
-    xb, yb, wb = np.empty((n_rows, g_x.shape[1])), np.empty((n_rows, g_y.shape[1])), np.empty(n_rows)
-    kernels.draw_batch(kind, batch, da, data_kind, k, seed, g_x, g_y, teacher, xs, ys, x_std, label_noise, xb, yb, wb)
-    return xb, yb, wb
+    """The minibatch of step k exactly as ``advance`` draws it."""
+    return kernels.engine_batch(problem, batch, k, seed)
+
+
+def _advance(problem, theta, k0, k1, eps, seed, batch=BATCH):
+    """Steps k0 .. k1 - 1 of the compiled loop, in place (constant step eps)."""
+    make_advance(problem.base_unit, problem.loss)(theta, k0, np.full(k1 - k0, eps), seed,
+                                                   kernels.engine_spec(problem, batch))
 
 
 def _engine_noise(problem, n, k, seed):
@@ -60,7 +59,7 @@ def _check_one_step(problem, n, *, k=3, seed=11, eps=0.05):
     """Step k of ``make_advance`` vs ``reference_step`` on the same minibatch and noise; returns the max error."""
     theta0 = np.ascontiguousarray(problem.replace(init="wi").initial_particles(n, np.random.default_rng(5)))
     theta = theta0.copy()
-    make_advance(problem, BATCH)(theta, k, k + 1, eps, seed, *kernels.kernel_arrays(problem))
+    _advance(problem, theta, k, k + 1, eps, seed)
     xb, yb, wb = _engine_batch(problem, BATCH, k, seed)
     xi = _engine_noise(problem, n, k, seed)
     expected = reference_step(problem, theta0, xb, yb, wb, xi, eps)
@@ -301,7 +300,7 @@ def test_simulate_times_shapes_and_snapshots(paper):
         np.testing.assert_array_equal(th, tr.positions[j])
     # the snapshots are the compiled loop run in one go: splitting at snapshots changes nothing
     theta = tr.positions[0].copy()
-    make_advance(problem, BATCH)(theta, 0, 10, eps, seed, *kernels.kernel_arrays(problem))
+    _advance(problem, theta, 0, 10, eps, seed)
     np.testing.assert_array_equal(theta, tr.final)
     # alpha: eps = alpha / N; store=False keeps the final positions only
     tr2 = simulate(problem, n, seed, times=times, alpha=eps * n, store=False)

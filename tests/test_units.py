@@ -16,7 +16,7 @@ import pytest
 from scipy.special import expit
 
 import wgf
-from wgf import unit_kernels as uk
+from wgf.activations import ACTIVATIONS
 from wgf.schemes import SchemeUnit, scheme_unit
 
 H = 1e-6
@@ -81,25 +81,49 @@ def test_value_shape_and_vjp_matches_finite_differences(name, dims):
     _assert_fd(unit.vjp(x, z, c3), _fd_vjp(unit, x, z, c3))
 
 
-@pytest.mark.parametrize("name,dims", ALL_UNITS, ids=_ids(ALL_UNITS))
-def test_numba_kernels_match_numpy(name, dims):
-    unit = _unit(name, dims)
+# independent NumPy formulas of the activations (the oracle of the compiled ones)
+NUMPY_ACTIVATIONS = {
+    "identity": lambda u: u,
+    "sigmoid": expit,
+    "tanh": np.tanh,
+    "relu": lambda u: np.maximum(u, 0.0),
+    "softplus": lambda u: np.logaddexp(0.0, u),
+}
+
+
+@pytest.mark.parametrize("act", list(ACTIVATIONS))
+@pytest.mark.parametrize("family", ["matrix", "two_layer"])
+def test_every_activation_matches_numpy_and_finite_differences(family, act):
+    """value against an independent NumPy formula (1e-14), VJP against finite differences."""
     rng = np.random.default_rng(2)
+    if family == "matrix":
+        unit = wgf.matrix_unit(3, 2, act)
+    else:
+        unit = wgf.two_layer_unit(3, 2, 4, act)
     x, z, c = _sample(unit, rng)
-    val = unit.value(x, z)
-    out = np.empty(unit.dim_y)
-    for b in range(x.shape[0]):
-        for n in range(z.shape[0]):
-            uk.unit_value(unit.kind, x[b], z[n], out)
-            np.testing.assert_allclose(out, val[b, n], rtol=0, atol=KERNEL_TOL)
-    # unit_vjp_add accumulates into g: start from a nonzero g and sum over the samples
-    g_np = unit.vjp(x, z, c)
-    for n in range(z.shape[0]):
-        start = rng.normal(size=unit.dim)
-        g = start.copy()
-        for b in range(x.shape[0]):
-            uk.unit_vjp_add(unit.kind, x[b], z[n], c[b], g)
-        np.testing.assert_allclose(g - start, g_np[n], rtol=0, atol=KERNEL_TOL)
+    s = NUMPY_ACTIVATIONS[act]
+    if family == "matrix":
+        ref = s(np.einsum("bj,nij->bni", x, z.reshape(-1, 2, 3)))
+    else:
+        h = 4
+        w, a, b = z[:, : 2 * h].reshape(-1, 2, h), z[:, 2 * h : 5 * h].reshape(-1, 3, h), z[:, 5 * h :]
+        ref = np.einsum("nik,bnk->bni", w, s(np.einsum("bj,njk->bnk", x, a) + b[None]))
+    np.testing.assert_allclose(unit.value(x, z), ref, rtol=1e-14, atol=1e-14)
+    _assert_fd(unit.vjp(x, z, c), _fd_vjp(unit, x, z, c))
+    # the activation's own derivative against finite differences, away from relu's kink
+    u = np.linspace(-30.0, 30.0, 601) + 0.0123
+    fd = (ACTIVATIONS[act](u + 1e-6) - ACTIVATIONS[act](u - 1e-6)) / 2e-6
+    np.testing.assert_allclose(ACTIVATIONS[act].derivative(u), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_aliases_are_matrix_units_with_their_activation():
+    rng = np.random.default_rng(4)
+    for alias, act in (("linear", "identity"), ("sigmoid_matrix", "sigmoid"), ("tanh_matrix", "tanh")):
+        a, m = wgf.make_unit(alias, 2, 3), wgf.make_unit("matrix", 2, 3, activation=act)
+        x, z, _ = _sample(a, rng)
+        assert np.array_equal(a.value(x, z), m.value(x, z))
+    with pytest.raises(ValueError, match="use unit = 'matrix'"):
+        wgf.make_unit("sigmoid_matrix", 2, 2, activation="relu")
 
 
 @pytest.mark.parametrize("name,dims", ALL_UNITS, ids=_ids(ALL_UNITS))
@@ -151,6 +175,8 @@ def test_two_layer_layout():
 def test_make_unit_rejects_bad_input():
     with pytest.raises(ValueError):
         wgf.make_unit("relu", 2, 2)
+    with pytest.raises(ValueError, match="unknown activation"):
+        wgf.make_unit("matrix", 2, 2, activation="gelu")
     with pytest.raises(ValueError):
         wgf.make_unit("two_layer", 2, 2)
     with pytest.raises(ValueError):
@@ -185,7 +211,7 @@ def test_scheme_unit_matches_definition_fd_and_kernels(sym, scheme):
 
     # value against the definition of SPEC section 3
     if scheme == "vanilla":
-        assert su is base
+        assert su.base is base and su.n_maps == 0 and su.projector is None
         ref = base.value(x, z)
     elif scheme == "fa":
         assert isinstance(su, SchemeUnit)
@@ -201,17 +227,9 @@ def test_scheme_unit_matches_definition_fd_and_kernels(sym, scheme):
     c3 = rng.normal(size=(x.shape[0], z.shape[0], su.dim_y))  # per-particle cotangents
     _assert_fd(su.vjp(x, z, c3), _fd_vjp(su, x, z, c3))
 
-    # the numba scheme kernel (the grid solver's) with the documented work buffers; the particle
-    # engine's gradient of the scheme unit is tested against the NumPy vjp in test_particles
-    variant, kind, rin, rout, proj = su.kernel_args()
-    dx, dy, dim = su.dim_x, su.dim_y, su.dim
-    out = np.empty(dy)
-    xbuf, zbuf, ybuf = np.empty(dx), np.empty(dim), np.empty(dy)
+    # the dual sum (the grid solver's potential) is the contraction of the values
     val = su.value(x, z)
-    for n in range(z.shape[0]):
-        for b in range(x.shape[0]):
-            uk.scheme_value(variant, kind, rin, rout, proj, x[b], z[n], out, xbuf, zbuf, ybuf)
-            np.testing.assert_allclose(out, val[b, n], rtol=0, atol=KERNEL_TOL)
+    np.testing.assert_allclose(su.dual(x, c, z), np.einsum("bni,bi->n", val, c), rtol=0, atol=KERNEL_TOL)
 
     # Unit.output (numba model_output) is the weighted NumPy sum
     w = rng.uniform(0.1, 1.0, size=z.shape[0])

@@ -135,11 +135,15 @@ class SchemeUnit:
     def params(self, z):
         """P z (z itself without a projector), (N, D)."""
         z = np.atleast_2d(np.asarray(z, dtype=float))
+        if z.ndim != 2 or z.shape[1] != self.dim:
+            raise ValueError(f"{self.name}: z must have shape (N, {self.dim}), got {z.shape}")
         return z if self.projector is None else z @ self.projector.T
 
     def rows(self, x):
         """The expanded inputs Rin_k x_b, (R, dx)."""
         x = np.ascontiguousarray(np.atleast_2d(np.asarray(x, dtype=float)))
+        if x.ndim != 2 or x.shape[1] != self.dim_x:
+            raise ValueError(f"{self.name}: x must have shape (B, {self.dim_x}), got {x.shape}")
         xe = np.empty((max(self.n_maps, 1) * x.shape[0], self.dim_x))
         _expand(self.maps_in, x, xe)
         return xe
@@ -164,7 +168,11 @@ class SchemeUnit:
         return self.combine(vals.transpose(0, 2, 1), x.shape[0]).transpose(0, 2, 1)
 
     def vjp(self, x, z, c):
-        """sum_b J_z sigma(x_b, z_i)^T c_b: c (B, dy) -> (N, D)."""
+        """sum_b J_z sigma(x_b, z_i)^T c_b: c (B, dy) or (B, N, dy) -> (N, D)."""
+        c = np.asarray(c, dtype=float)
+        if c.ndim == 3:  # one cotangent per (sample, particle)
+            z = np.atleast_2d(np.asarray(z, dtype=float))
+            return np.concatenate([self.vjp(x, z[i : i + 1], c[:, i]) for i in range(z.shape[0])])
         g = self.base.vjp(self.rows(x), self.params(z), self.pullback(c))
         return g if self.projector is None else g @ self.projector
 

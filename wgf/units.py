@@ -83,9 +83,11 @@ class Unit:
         return np.ascontiguousarray(out.transpose(0, 2, 1))
 
     def vjp(self, x, z, c):
-        """sum_b J_z sigma_*(x_b, z_i)^T c_b: x (B, dx), z (N, D), c (B, dy) -> (N, D)."""
+        """sum_b J_z sigma_*(x_b, z_i)^T c_b: x (B, dx), z (N, D), c (B, dy) or (B, N, dy) -> (N, D)."""
         x, z = self._check(x, z)
         c = np.ascontiguousarray(np.asarray(c, dtype=float))
+        if c.shape == (x.shape[0], z.shape[0], self.dim_y):  # one cotangent per (sample, particle)
+            return np.concatenate([self.vjp(x, z[i : i + 1], c[:, i]) for i in range(z.shape[0])])
         if c.shape != (x.shape[0], self.dim_y):
             raise ValueError(f"{self.name}: c must have shape ({x.shape[0]}, {self.dim_y}), got {c.shape}")
         out = np.empty((self.dim, z.shape[0]))
