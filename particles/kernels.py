@@ -113,8 +113,8 @@ def engine_spec(problem, batch: int, *, noise_projector=None, fixed_batch=None, 
     x_std = label_noise = 0.0
     da = DA_NONE
     if fixed_batch is not None:
-        xs, ys, ws = (np.atleast_2d(np.asarray(a, dtype=float)) for a in fixed_batch[:2]) + (
-            np.asarray(fixed_batch[2], dtype=float),)
+        xs, ys = (np.atleast_2d(np.asarray(a, dtype=float)) for a in fixed_batch[:2])
+        ws = np.asarray(fixed_batch[2], dtype=float)
         data_kind, batch = DATA_FIXED, xs.shape[0]
     elif isinstance(data, EmpiricalData):
         data_kind = DATA_EMPIRICAL

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from numba import njit
 
-from wgf.unit_kernels import SIGMOID_MATRIX, TANH_MATRIX, LINEAR, lanes_value_sum, lanes_vjp_add, lanes_work
+from wgf.activations import ACTIVATIONS
+from wgf.unit_kernels import WORK_ROWS, lane_sum, matrix_lanes
 from wgf.vector_math import EXP_MAX, EXP_MIN, fast_exp
 
 
@@ -30,25 +31,39 @@ def test_fast_exp_clamps_outside_the_range():
     assert np.all(np.isfinite(out))
 
 
-@pytest.mark.parametrize("kind,act,slope", [
-    (SIGMOID_MATRIX, lambda u: 1 / (1 + np.exp(-u)), lambda a: a * (1 - a)),
-    (TANH_MATRIX, np.tanh, lambda a: 1 - a * a),
-    (LINEAR, lambda u: u, lambda a: np.ones_like(a)),
+@pytest.mark.parametrize("name,act,slope", [
+    ("sigmoid", lambda u: 1 / (1 + np.exp(-u)), lambda a: a * (1 - a)),
+    ("tanh", np.tanh, lambda a: 1 - a * a),
+    ("identity", lambda u: u, lambda a: np.ones_like(a)),
 ])
-def test_lane_kernels_match_numpy(kind, act, slope):
+def test_lane_kernels_match_numpy(name, act, slope):
     # 2x3 matrix units W (dy = 2, dx = 3) for m = 37 particles as columns of zT (6, 64)
+    value, vjp = matrix_lanes(ACTIVATIONS[name])
     rng = np.random.default_rng(3)
     m, dy, dx = 37, 2, 3
     w = rng.normal(size=(m, dy, dx))
     zT = np.zeros((dy * dx, 64))
     zT[:, :m] = w.reshape(m, -1).T
     x, c = rng.normal(size=dx), rng.normal(size=dy)
-    out = np.empty(dy)
-    lanes_value_sum(kind, zT, m, x, out, lanes_work(64))
+    out = np.zeros((dy, 64))
+    work = np.empty((WORK_ROWS, 64))
+    value(x, zT, m, out, work)
     a = act(w @ x)  # (m, dy)
-    np.testing.assert_allclose(out, a.sum(axis=0), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(out[:, :m].T, a, rtol=1e-13, atol=1e-13)
+    assert np.all(out[:, m:] == 0.0)
     gT = np.zeros_like(zT)
-    lanes_vjp_add(kind, zT, m, x, c, gT, lanes_work(64))
+    vjp(x, zT, m, c, gT, work)
     expected = (slope(a) * c)[:, :, None] * x[None, None, :]  # d/dW_ij = act'(u_i) c_i x_j
     np.testing.assert_allclose(gT[:, :m].T, expected.reshape(m, -1), rtol=1e-12, atol=1e-13)
     assert np.all(gT[:, m:] == 0.0)
+
+
+@njit
+def _lane_sum(u, m):
+    return lane_sum(u, m)
+
+
+def test_lane_sum_is_the_sum():
+    u = np.random.default_rng(0).normal(size=203)
+    for m in (0, 1, 7, 8, 9, 203):
+        assert abs(_lane_sum(u, m) - u[:m].sum()) <= 1e-13

@@ -28,6 +28,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import tempfile
 import types as pytypes
 from pathlib import Path
@@ -126,6 +127,8 @@ def check_compiles(dispatcher: Dispatcher, signature, what: str) -> None:
         with compile_lock():
             dispatcher.compile(signature)
     except Exception as exc:  # numba raises many error types; all mean "cannot compile"
-        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
+        lines = [line for line in lines if line and not line.startswith("Failed in")]
+        first = lines[0] if lines else type(exc).__name__
         raise KernelCompileError(f"{what} ({dispatcher.py_func.__qualname__}) does not compile with numba: "
                                  f"{first}") from None
