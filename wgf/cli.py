@@ -7,6 +7,7 @@ line), 2 bad input (one line naming the key or value, before any work starts).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import sys
 from pathlib import Path
@@ -269,6 +270,8 @@ def _cmd_report(args) -> int:
 
 
 def main(argv=None) -> int:
+    # a crash in compiled code (e.g. a damaged numba cache) prints a Python traceback instead of dying silently
+    faulthandler.enable()
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.ERROR if args.quiet else logging.INFO, format="wgf: %(message)s", stream=sys.stderr

@@ -1,0 +1,95 @@
+"""Compilation and the on-disk numba cache in any order of first use and under concurrency.
+
+Each sequence runs real ``wgf`` processes on a fresh, private NUMBA_CACHE_DIR and
+must exit 0 every time: discovery (which trains on a fixed batch) before a
+particle run; a recompiled step loop in a process that loads its callees from
+the cache; four processes compiling into one empty cache at once, then a fifth.
+The particle config has N above the parallel threshold, so the parallel loops
+are compiled and cached too.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RUN = """
+[model]
+unit = "sigmoid_matrix"
+dim_x = 2
+dim_y = 2
+[group]
+name = "swap"
+[data]
+teacher = "wi"
+teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
+quadrature_points = 6
+[training]
+beta = 1e-4
+t_end = 0.2
+snapshots = 2
+[particles]
+n = [40, 2500]
+seeds = 1
+alpha = 50.0
+"""
+
+DISCOVER = RUN.split("[particles]")[0] + """
+[discover]
+n = 50
+round_time = 0.5
+max_dim = 2
+"""
+
+
+def _wgf(args, cache, cwd, **kw):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    return subprocess.Popen([sys.executable, "-m", "wgf", *args, "--quiet"], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _ok(proc, timeout=600):
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}: {err[-2000:]}"
+
+
+@pytest.fixture
+def configs(tmp_path):
+    (tmp_path / "run.toml").write_text(RUN)
+    (tmp_path / "discover.toml").write_text(DISCOVER)
+    return tmp_path
+
+
+def test_discover_then_run_twice(configs):
+    cache = configs / "cache"
+    _ok(_wgf(["discover", "discover.toml", "-o", "d.h5"], cache, configs))
+    for i in range(2):
+        _ok(_wgf(["run", "run.toml", "-o", f"r{i}.h5"], cache, configs))
+
+
+def test_recompiled_step_loop_with_cached_callees(configs):
+    cache = configs / "cache"
+    _ok(_wgf(["run", "run.toml", "-o", "a.h5"], cache, configs))
+    entries = [p for p in cache.rglob("*") if p.is_file() and "advance" in p.name]
+    assert entries, "the step loop was not cached"
+    for p in entries:  # delete only the step loop's cache entry
+        p.unlink()
+    for i in range(2):
+        _ok(_wgf(["run", "run.toml", "-o", f"b{i}.h5"], cache, configs))
+
+
+def test_four_concurrent_first_compilations_then_a_fifth(configs):
+    cache = configs / "cache"
+    procs = [_wgf(["run", "run.toml", "-o", f"c{i}.h5"], cache, configs) for i in range(4)]
+    for p in procs:
+        _ok(p)
+    _ok(_wgf(["run", "run.toml", "-o", "c5.h5"], cache, configs))
+    import h5py
+    import numpy as np
+
+    with h5py.File(configs / "c0.h5") as a, h5py.File(configs / "c5.h5") as b:
+        assert np.array_equal(a["particles/N2500/positions"][()], b["particles/N2500/positions"][()])
