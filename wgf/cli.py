@@ -271,7 +271,10 @@ def _cmd_report(args) -> int:
 
 def main(argv=None) -> int:
     # a crash in compiled code (e.g. a damaged numba cache) prints a Python traceback instead of dying silently
-    faulthandler.enable()
+    try:
+        faulthandler.enable()
+    except (AttributeError, ValueError, OSError):  # stderr without a file descriptor (embedded use)
+        pass
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.ERROR if args.quiet else logging.INFO, format="wgf: %(message)s", stream=sys.stderr

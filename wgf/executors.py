@@ -23,6 +23,7 @@ silently dropped.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -199,7 +200,9 @@ def _run_processes(fn, jobs, workers, policy):
     try:
         while todo or running:
             if pool is None:
-                pool = ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_per_process)
+                # spawned, not forked: a fork of a process whose numba threads are running is not safe
+                pool = ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_per_process,
+                                           mp_context=multiprocessing.get_context("spawn"))
             while todo and len(running) < workers:
                 i = todo.popleft()
                 attempts[i] += 1
