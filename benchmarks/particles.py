@@ -1,4 +1,4 @@
-"""Throughput of the particle SGD: numba ``simulate`` vs the NumPy ``reference_run``.
+"""Throughput of the particle SGD: numba ``simulate`` vs the NumPy ``reference_run`` (and PyTorch).
 
 Paper setup (examples/paper_c2.toml: sigmoid_matrix 2x2, swap group, arbitrary
 teacher), vanilla scheme, SI start, projected noise, alpha = 50 (eps = 50 / N),
@@ -9,6 +9,11 @@ counts are printed; the rates are per particle-step, so they compare directly).
 Compilation is warmed up before timing; each timing is the best of ``--repeats``.
 
     python benchmarks/particles.py [--n 10 1000 100000] [--seconds 1.5] [--repeats 3] [--threads T]
+
+When torch is importable, a PyTorch CPU implementation of the same loop (the same
+minibatch law, unit, loss and Langevin update, vectorized over particles and batch,
+gradients by hand as a PyTorch user would write them with no autograd overhead) is
+timed too, with torch's default threads.
 
 The machine's load average is printed: on a shared machine the parallel path
 (N >= PARALLEL_MIN) can be much slower than one thread (threads wait at the
@@ -51,6 +56,39 @@ def time_numpy(problem, theta, steps):
     return time.perf_counter() - t0
 
 
+def torch_loop(problem, n, steps):
+    """The vanilla paper-setup loop in PyTorch (CPU): steps of noisy SGD on N sigmoid matrix units."""
+    import torch
+
+    torch.manual_seed(SEED)
+    dy, dx = problem.base_unit.dim_y, problem.base_unit.dim_x
+    teacher = torch.tensor(problem.data.teacher.reshape(-1, dy, dx))
+    proj = problem.noise_projector
+    proj = None if proj is None else torch.tensor(proj)
+    theta = torch.tensor(problem.initial_particles(n, np.random.default_rng(SEED))).reshape(n, dy, dx)
+    eps, tau, beta = ALPHA / n, problem.tau, problem.beta
+    scale = (2 * beta * eps) ** 0.5
+    x_std = problem.data.x_std
+    for _ in range(steps):
+        x = torch.randn(BATCH, dx, dtype=torch.float64) * x_std
+        y = torch.sigmoid(torch.einsum("mij,bj->bmi", teacher, x)).mean(1)
+        a = torch.sigmoid(torch.einsum("nij,bj->bni", theta, x))  # (B, N, dy)
+        c = 2.0 * (a.mean(1) - y) / BATCH  # (B, dy)
+        d = a * (1 - a) * c[:, None, :]
+        grad = torch.einsum("bni,bj->nij", d, x) + 2 * tau * theta
+        xi = torch.randn(n, dy * dx, dtype=torch.float64)
+        if proj is not None:
+            xi = xi @ proj.T
+        theta = theta - eps * grad + scale * xi.reshape(n, dy, dx)
+    return theta
+
+
+def time_torch(problem, n, steps):
+    t0 = time.perf_counter()
+    torch_loop(problem, n, steps)
+    return time.perf_counter() - t0
+
+
 def calibrate(run, target, start=1):
     """Smallest power-of-two-ish step count whose run takes >= target / 8, scaled up to ~target seconds."""
     steps = start
@@ -85,7 +123,15 @@ def main(argv=None):
     print(f"numba {numba.__version__}, threads = {numba.get_num_threads()} (NUMBA_NUM_THREADS = "
           f"{numba.config.NUMBA_NUM_THREADS}), cpus = {os.cpu_count()}, load average = {load:.2f}")
     print(f"best of {args.repeats}; rates in particle-steps per second")
+    try:
+        import torch
+
+        torch_loop(problem, 10, 2)
+    except ImportError:
+        torch = None
     header = f"{'N':>8} {'steps numba':>12} {'numba [/s]':>12} {'steps numpy':>12} {'numpy [/s]':>12} {'numba/numpy':>12}"
+    if torch is not None:
+        header += f" {'torch [/s]':>12} {'numba/torch':>12}"
     print(header)
     print("-" * len(header))
     for n in args.n:
@@ -98,8 +144,13 @@ def main(argv=None):
         steps_np = min(steps_nb, calibrate(run_np, 2 * args.seconds))
         t_np = best(run_np, steps_np, args.repeats)
         rate_nb, rate_np = n * steps_nb / t_nb, n * steps_np / t_np
-        print(f"{n:>8} {steps_nb:>12} {rate_nb:>12.3e} {steps_np:>12} {rate_np:>12.3e} {rate_nb / rate_np:>12.1f}",
-              flush=True)
+        line = f"{n:>8} {steps_nb:>12} {rate_nb:>12.3e} {steps_np:>12} {rate_np:>12.3e} {rate_nb / rate_np:>12.1f}"
+        if torch is not None:
+            run_t = lambda s: time_torch(problem, n, s)  # noqa: E731
+            steps_t = min(steps_nb, calibrate(run_t, 2 * args.seconds))
+            rate_t = n * steps_t / best(run_t, steps_t, args.repeats)
+            line += f" {rate_t:>12.3e} {rate_nb / rate_t:>12.1f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -244,3 +244,28 @@ def test_gradient_step_is_one_noise_free_update(paper):
     assert np.abs(half - ref_half).max() <= 1e-13
     with pytest.raises(ValueError, match="theta"):
         gradient_step(problem, theta[:, :3], x, y, 0.3)
+
+
+# ------------------------------------------------------------------ every activation in the engine
+@pytest.mark.parametrize("act", list(ACTIVATIONS))
+@pytest.mark.parametrize("family,scheme", [("matrix", "fa"), ("two_layer", "vanilla"), ("two_layer", "ea")])
+def test_every_activation_engine_step_matches_reference(family, scheme, act):
+    unit = wgf.matrix_unit(2, 2, act) if family == "matrix" else wgf.two_layer_unit(2, 2, 3, act)
+    sym = wgf.Symmetry(unit, wgf.group_from_name("swap", 2, 2))
+    rng = np.random.default_rng(0)
+    teacher = wgf.make_teacher("wi", rng.normal(scale=0.5, size=(2, unit.dim)), sym)
+    data = wgf.GaussianTeacherData(unit, teacher, 2.0, 0.0, "wi")
+    problem = wgf.Problem(sym, data, scheme=scheme, beta=1e-2, init="wi", init_std=0.5, noise="full")
+    theta0 = np.ascontiguousarray(problem.initial_particles(150, np.random.default_rng(5)))  # two chunks
+    theta = theta0.copy()
+    k, seed, eps = 1, 7, 0.5
+    kernels.make_advance(unit, problem.loss)(theta, k, np.array([eps]), seed, kernels.engine_spec(problem, 20))
+    xb, yb, wb = kernels.engine_batch(problem, 20, k, seed)
+    xi = np.empty_like(theta0)
+    pairs = (unit.dim + 1) // 2
+    for i in range(theta0.shape[0]):
+        kernels.fill_normal_at(seed, kernels.STREAM_NOISE, k, i * pairs, xi[i])
+    expected = reference_step(problem, theta0, xb, yb, wb, xi, eps)
+    drift = reference_step(problem.replace(beta=0.0), theta0, xb, yb, wb, xi, eps) - theta0
+    assert np.abs(drift).max() > 1e-5
+    assert np.abs(theta - expected).max() <= 1e-12

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from .jit import jit
+from .jit import compile_for, jit
 from .unit_kernels import WORK_ROWS, lane_sum
 
 __all__ = ["UnitSums", "make_unit_sums", "CHUNK"]
@@ -124,8 +124,20 @@ def make_unit_sums(value, vjp) -> UnitSums:
                     out[a, i0 + i] = gc[a, i]
 
     return UnitSums(
-        jit(values, cache=True, error_model="numpy"),
-        jit(weighted_output, cache=True, parallel=True, error_model="numpy"),
-        jit(dual, cache=True, parallel=True, error_model="numpy"),
-        jit(vjp_sum, cache=True, error_model="numpy"),
+        _locked(jit(values, cache=True, error_model="numpy")),
+        _locked(jit(weighted_output, cache=True, parallel=True, error_model="numpy")),
+        _locked(jit(dual, cache=True, parallel=True, error_model="numpy")),
+        _locked(jit(vjp_sum, cache=True, error_model="numpy")),
     )
+
+
+def _locked(kernel):
+    """``kernel`` compiled (or loaded from the cache) under ``wgf.jit.compile_lock`` at its first call per types."""
+
+    def call(*args):
+        compile_for(kernel, *args)
+        return kernel(*args)
+
+    call.kernel = kernel
+    call.__doc__ = kernel.py_func.__doc__
+    return call
