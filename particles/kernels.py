@@ -33,11 +33,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from wgf.jit import compile_for, jit
+from wgf.jit import FASTMATH, compile_for, jit
 from wgf.schemes import combine_rows, expand_rows, pullback_rows
 from wgf.unit_kernels import WORK_ROWS, lane_sum
 
-from .rng import fill_normal, fill_normal_at, random_index
+from .rng import fill_normal, fill_normal_at, normal_pair, random_index
 
 __all__ = ["EngineSpec", "engine_spec", "engine_batch", "make_advance", "CHUNK", "PARALLEL_MIN"]
 
@@ -267,7 +267,7 @@ def _build_advance(value, vjp, loss_grad):
             for a in range(oc.shape[0]):
                 partial[c, r, a] = lane_sum(oc[a], m)
 
-    def update_chunk(c, theta, k, eps, seed, xe, ce, proj, noise_proj, tau, beta, zc, gc, work, xi, xp):
+    def update_chunk(c, theta, k, eps, seed, xe, ce, proj, noise_proj, tau, beta, zc, gc, work, nz):
         """theta_i -= eps (P sum_r J sigma_*(xe_r, P theta_i)^T ce_r + 2 tau theta_i) + sqrt(2 beta eps) P_noise xi_i."""
         n, dim = theta.shape
         i0 = c * CHUNK
@@ -289,26 +289,41 @@ def _build_advance(value, vjp, loss_grad):
                     pae = proj[a, e]
                     for i in range(m):
                         gc[a, i] += pae * zc[e, i]
-        noise_scale = sqrt(2.0 * beta * eps)
-        pairs = (dim + 1) // 2
-        for i in range(m):
-            for a in range(dim):
+        for a in range(dim):
+            for i in range(m):
                 theta[i0 + i, a] -= eps * (gc[a, i] + 2.0 * tau * theta[i0 + i, a])
-            if noise_scale > 0.0:
-                fill_normal_at(seed, STREAM_NOISE, k, (i0 + i) * pairs, xi)
-                if noise_proj.shape[0] > 0:
-                    for a in range(dim):
-                        s = 0.0
-                        for e in range(dim):
-                            s += noise_proj[a, e] * xi[e]
-                        xp[a] = s
-                    for a in range(dim):
-                        theta[i0 + i, a] += noise_scale * xp[a]
-                else:
-                    for a in range(dim):
-                        theta[i0 + i, a] += noise_scale * xi[a]
+        noise_scale = sqrt(2.0 * beta * eps)
+        if noise_scale == 0.0:
+            return
+        # xi_i (dim normals per particle, from the pairs (i0 + i) * pairs + p), drawn for all lanes at once
+        pairs = (dim + 1) // 2
+        for p in range(pairs):
+            j0 = i0 * pairs + p
+            if 2 * p + 1 < dim:
+                z1, z2 = nz[2 * p], nz[2 * p + 1]
+                for i in range(m):
+                    a, b = normal_pair(seed, STREAM_NOISE, k, j0 + i * pairs)
+                    z1[i] = a
+                    z2[i] = b
+            else:
+                z1 = nz[2 * p]
+                for i in range(m):
+                    a, b = normal_pair(seed, STREAM_NOISE, k, j0 + i * pairs)
+                    z1[i] = a
+        if noise_proj.shape[0] > 0:
+            for a in range(dim):
+                for i in range(m):
+                    zc[a, i] = 0.0
+                for e in range(dim):
+                    pae = noise_proj[a, e]
+                    for i in range(m):
+                        zc[a, i] += pae * nz[e, i]
+            nz = zc
+        for a in range(dim):
+            for i in range(m):
+                theta[i0 + i, a] += noise_scale * nz[a, i]
 
-    opts = dict(error_model="numpy")
+    opts = dict(error_model="numpy", fastmath=FASTMATH)
     draw_batch_c = jit(draw_batch, **opts)
     teacher_output = jit(teacher_output, inline="always", **opts)
     load_chunk = jit(load_chunk, inline="always", **opts)
@@ -332,7 +347,7 @@ def _build_advance(value, vjp, loss_grad):
         partial = np.empty((n_chunks, n_rows, dy))
         zc, gc = np.empty((n_chunks, dim, CHUNK)), np.empty((n_chunks, dim, CHUNK))
         oc, work = np.empty((n_chunks, dy, CHUNK)), np.empty((n_chunks, WORK_ROWS, CHUNK))
-        xi, xp = np.empty((n_chunks, dim)), np.empty((n_chunks, dim))
+        nz = np.empty((n_chunks, dim, CHUNK))
         parallel = n >= PARALLEL_MIN
         for step in range(steps.shape[0]):
             k = k0 + step
@@ -359,10 +374,10 @@ def _build_advance(value, vjp, loss_grad):
             if parallel:
                 for c in prange(n_chunks):
                     update_c(c, theta, k, eps, seed, xe, ce, spec.proj, spec.noise_proj, spec.tau, spec.beta,
-                             zc[c], gc[c], work[c], xi[c], xp[c])
+                             zc[c], gc[c], work[c], nz[c])
             else:
                 for c in range(n_chunks):
                     update_c(c, theta, k, eps, seed, xe, ce, spec.proj, spec.noise_proj, spec.tau, spec.beta,
-                             zc[c], gc[c], work[c], xi[c], xp[c])
+                             zc[c], gc[c], work[c], nz[c])
 
-    return jit(advance, cache=True, parallel=True, error_model="numpy")
+    return jit(advance, cache=True, parallel=True, error_model="numpy", fastmath=FASTMATH)

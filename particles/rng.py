@@ -52,16 +52,18 @@ uniform and ``(x2, x3)`` for the second (the same construction as numpy's
 ``2**-53``), and always lies in the open interval ``(0, 1)``:
 ``2**-54 <= u <= 1 - 2**-53``.
 
-Normals use Box-Muller on the two uniforms of one block.  ``math.log``,
-``math.sqrt``, ``math.cos`` and ``math.sin`` are used without ``fastmath``;
-results are bitwise reproducible for a given machine/libm, which is what
-thread-count independence needs.
+Normals use Box-Muller on the two uniforms of one block, with the branch-free
+``fast_log`` and ``cos_sin_turn`` of ``wgf.vector_math`` (a few ulp) and
+``math.sqrt``, so that a loop drawing normals for many particles compiles to
+SIMD code. Everything is inlined into its caller; results are bitwise the same
+on every call, for any number of threads.
 """
 
 import math
 
 import numpy as np
 from wgf.jit import jit as njit
+from wgf.vector_math import cos_sin_turn, fast_log
 
 __all__ = [
     "philox4x32",
@@ -86,11 +88,12 @@ _SH5 = np.uint64(5)
 _SH6 = np.uint64(6)
 _TWO26 = np.uint64(67108864)  # 2**26
 _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
+_TWO_M27 = 1.0 / 134217728.0  # 2**-27
 _TWO_M54 = 0.5 * _TWO_M53  # 2**-54
 _TWO_PI = 2.0 * math.pi
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _philox_u64(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 on uint64-held 32-bit words; returns four uint64 < 2**32."""
     c0 = np.uint64(c0) & _MASK32
@@ -113,7 +116,7 @@ def _philox_u64(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 block function (Random123 ``philox4x32_R(10, ctr, key)``).
 
@@ -130,17 +133,18 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return np.uint32(x0), np.uint32(x1), np.uint32(x2), np.uint32(x3)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _words_to_u01(a, b):
     """Two 32-bit words -> float in (0, 1) from 53 bits (see module doc)."""
-    k = (np.uint64(a) >> _SH5) * _TWO26 + (np.uint64(b) >> _SH6)
-    u = np.float64(k) * _TWO_M53  # exact: k < 2**53
-    if u == 0.0:
-        u = _TWO_M54
-    return u
+    # u = (hi 2**26 + lo) 2**-53 with hi < 2**27, lo < 2**26, converted as int32 (a SIMD instruction on AVX2):
+    # both terms and their sum are exact
+    hi = np.int32(np.uint64(a) >> _SH5)
+    lo = np.int32(np.uint64(b) >> _SH6)
+    u = np.float64(hi) * _TWO_M27 + np.float64(lo) * _TWO_M53
+    return _TWO_M54 if u == 0.0 else u
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _block(seed, stream, i, j):
     """Philox output for (seed, stream, i, j) with the module's layout."""
     s = np.uint64(seed)
@@ -155,7 +159,7 @@ def _block(seed, stream, i, j):
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def uniform_pair(seed, stream, i, j):
     """Two independent uniforms in the open interval (0, 1).
 
@@ -169,18 +173,19 @@ def uniform_pair(seed, stream, i, j):
     return _words_to_u01(x0, x1), _words_to_u01(x2, x3)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def normal_pair(seed, stream, i, j):
     """Two independent standard normals from one Philox block.
 
     Box-Muller on ``(u1, u2) = uniform_pair(seed, stream, i, j)``:
-    ``r = sqrt(-2 log u1)``, ``z1 = r cos(2 pi u2)``, ``z2 = r sin(2 pi u2)``.
+    ``r = sqrt(-2 log u1)``, ``z1 = r cos(2 pi u2)``, ``z2 = r sin(2 pi u2)`` (log, cos and sin
+    from ``wgf.vector_math``).
     Since ``u1 >= 2**-54``, ``|z| <= sqrt(108 log 2) ~ 8.65``.
     """
     u1, u2 = uniform_pair(seed, stream, i, j)
-    r = math.sqrt(-2.0 * math.log(u1))
-    t = _TWO_PI * u2
-    return r * math.cos(t), r * math.sin(t)
+    r = math.sqrt(-2.0 * fast_log(u1))
+    c, s = cos_sin_turn(u2)
+    return r * c, r * s
 
 
 @njit(cache=True)

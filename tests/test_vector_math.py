@@ -6,7 +6,7 @@ from numba import njit
 
 from wgf.activations import ACTIVATIONS
 from wgf.unit_kernels import WORK_ROWS, lane_sum, matrix_lanes
-from wgf.vector_math import EXP_MAX, EXP_MIN, fast_exp
+from wgf.vector_math import EXP_MAX, EXP_MIN, cos_sin_turn, fast_exp, fast_log
 
 
 @njit(cache=True)
@@ -67,3 +67,38 @@ def test_lane_sum_is_the_sum():
     u = np.random.default_rng(0).normal(size=203)
     for m in (0, 1, 7, 8, 9, 203):
         assert abs(_lane_sum(u, m) - u[:m].sum()) <= 1e-13
+
+
+@njit
+def _log_all(x):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = fast_log(x[i])
+    return out
+
+
+@njit
+def _turn_all(u):
+    c, s = np.empty_like(u), np.empty_like(u)
+    for i in range(u.shape[0]):
+        c[i], s[i] = cos_sin_turn(u[i])
+    return c, s
+
+
+def test_fast_log_is_accurate_to_a_few_ulp():
+    x = np.concatenate([np.geomspace(2.0**-54, 1.0, 100_001), np.geomspace(1.0, 1e300, 10_001),
+                        np.random.default_rng(0).uniform(size=10_000), [np.sqrt(2.0), np.nextafter(np.sqrt(2.0), 3)]])
+    ref = np.log(x)
+    got = _log_all(x)
+    assert _log_all(np.array([1.0]))[0] == 0.0
+    nz = ref != 0
+    assert np.max(np.abs(got[nz] / ref[nz] - 1.0)) < 1e-15
+    assert np.max(np.abs(got - ref)) < 1e-15 * np.abs(ref).max()
+
+
+def test_cos_sin_turn_is_accurate_over_the_turn():
+    u = np.concatenate([np.linspace(0.0, 1.0, 400_001), np.random.default_rng(1).uniform(size=10_000)])
+    c, s = _turn_all(u)
+    assert np.max(np.abs(c - np.cos(2 * np.pi * u))) < 1e-15
+    assert np.max(np.abs(s - np.sin(2 * np.pi * u))) < 1e-15
+    assert np.max(np.abs(c * c + s * s - 1.0)) < 4e-16

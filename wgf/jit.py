@@ -36,7 +36,13 @@ from pathlib import Path
 import numba
 from numba.core.dispatcher import Dispatcher
 
-__all__ = ["jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
+__all__ = ["FASTMATH", "jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
+
+
+# floating-point flags of the kernels: fused multiply-add, no signed zeros, reciprocals. No reassociation:
+# every sum keeps the order it is written in (results are the same for any number of threads).
+# (A dict, not a set: compile options are part of the cache key and must pickle identically in every process.)
+FASTMATH = {"contract": True, "nsz": True, "arcp": True}
 
 
 class KernelCompileError(TypeError):

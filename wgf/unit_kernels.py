@@ -21,33 +21,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .jit import jit
+from .jit import FASTMATH, jit
 
 __all__ = ["WORK_ROWS", "matrix_lanes", "two_layer_lanes", "pointwise_lanes", "lane_sum"]
 
 # rows of scratch space every lane kernel may use
 WORK_ROWS = 2
 
-_KERNEL = dict(inline="always", error_model="numpy")
+_KERNEL = dict(inline="always", error_model="numpy", fastmath=FASTMATH)
 
 
-@jit(**_KERNEL)
+@jit(error_model="numpy", fastmath={"reassoc": True, "contract": True, "nsz": True, "arcp": True})
 def lane_sum(u, m):
-    """sum_{i < m} u[i] in a fixed order with 8 independent partial sums (vectorisable without reassociation)."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    m8 = m - m % 8
-    for i in range(0, m8, 8):
-        s0 += u[i]
-        s1 += u[i + 1]
-        s2 += u[i + 2]
-        s3 += u[i + 3]
-        s4 += u[i + 4]
-        s5 += u[i + 5]
-        s6 += u[i + 6]
-        s7 += u[i + 7]
-    for i in range(m8, m):
-        s0 += u[i]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    """sum_{i < m} u[i], vectorised (a separately compiled function: its fixed summation order is the same
+    on every call and for any number of threads)."""
+    s = 0.0
+    for i in range(m):
+        s += u[i]
+    return s
 
 
 def matrix_lanes(act):

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from .jit import compile_for, jit
+from .jit import FASTMATH, compile_for, jit
 from .unit_kernels import WORK_ROWS, lane_sum
 
 __all__ = ["UnitSums", "make_unit_sums", "CHUNK"]
@@ -124,10 +124,10 @@ def make_unit_sums(value, vjp) -> UnitSums:
                     out[a, i0 + i] = gc[a, i]
 
     return UnitSums(
-        _locked(jit(values, cache=True, error_model="numpy")),
-        _locked(jit(weighted_output, cache=True, parallel=True, error_model="numpy")),
-        _locked(jit(dual, cache=True, parallel=True, error_model="numpy")),
-        _locked(jit(vjp_sum, cache=True, error_model="numpy")),
+        _locked(jit(values, cache=True, error_model="numpy", fastmath=FASTMATH)),
+        _locked(jit(weighted_output, cache=True, parallel=True, error_model="numpy", fastmath=FASTMATH)),
+        _locked(jit(dual, cache=True, parallel=True, error_model="numpy", fastmath=FASTMATH)),
+        _locked(jit(vjp_sum, cache=True, error_model="numpy", fastmath=FASTMATH)),
     )
 
 

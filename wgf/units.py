@@ -28,7 +28,7 @@ from functools import cached_property
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation, get_activation
-from .jit import check_compiles, jit
+from .jit import FASTMATH, check_compiles, jit
 from .unit_kernels import as_columns, matrix_lanes, pointwise_lanes, two_layer_lanes
 
 __all__ = ["Unit", "make_unit", "custom_unit", "matrix_unit", "two_layer_unit", "UNIT_NAMES", "UNIT_ALIASES"]
@@ -227,7 +227,7 @@ def custom_unit(name: str, dim_x: int, dim_y: int, dim: int, value, vjp, action,
     """
     from numba import float64, int64, types
 
-    opts = dict(inline="always", error_model="numpy")
+    opts = dict(inline="always", error_model="numpy", fastmath=FASTMATH)
     v = jit(getattr(value, "py_func", value), **opts)
     g = jit(getattr(vjp, "py_func", vjp), **opts)
     vec, mat = types.float64[:], types.float64[:, :]
