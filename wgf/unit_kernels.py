@@ -41,21 +41,43 @@ def lane_sum(u, m):
     return s
 
 
+@jit(**_KERNEL)
+def matrix_preactivation(x, Z, m, a, u):
+    """u[i] = (W_i x)_a = sum_j Z[a dx + j, i] x[j] for the lanes i < m of a matrix unit."""
+    dx = x.shape[0]
+    for i in range(m):
+        u[i] = 0.0
+    for j in range(dx):
+        xj = x[j]
+        zr = Z[a * dx + j]
+        for i in range(m):
+            u[i] += zr[i] * xj
+
+
+@jit(**_KERNEL)
+def hidden_preactivation(x, Z, m, k, h, u):
+    """u[i] = (A_i^T x + b_i)_k for the lanes i < m of a two_layer unit with h hidden units."""
+    dx = x.shape[0]
+    oa = Z.shape[0] - (dx + 1) * h
+    ob = oa + dx * h
+    bk = Z[ob + k]
+    for i in range(m):
+        u[i] = bk[i]
+    for j in range(dx):
+        xj = x[j]
+        ar = Z[oa + j * h + k]
+        for i in range(m):
+            u[i] += ar[i] * xj
+
+
 def matrix_lanes(act):
     """(value, vjp) lane kernels of sigma_*(x, W) = s(W x) for the activation ``act``."""
     s, ds = act.value, act.slope
 
     def value(x, Z, m, out, work):
-        dx = x.shape[0]
         for a in range(out.shape[0]):
             row = out[a]
-            for i in range(m):
-                row[i] = 0.0
-            for j in range(dx):
-                xj = x[j]
-                zr = Z[a * dx + j]
-                for i in range(m):
-                    row[i] += zr[i] * xj
+            matrix_preactivation(x, Z, m, a, row)
             for i in range(m):
                 row[i] = s(row[i])
 
@@ -64,13 +86,7 @@ def matrix_lanes(act):
         u = work[0]
         for a in range(c.shape[0]):
             ca = c[a]
-            for i in range(m):
-                u[i] = 0.0
-            for j in range(dx):
-                xj = x[j]
-                zr = Z[a * dx + j]
-                for i in range(m):
-                    u[i] += zr[i] * xj
+            matrix_preactivation(x, Z, m, a, u)
             for i in range(m):
                 u[i] = ds(u[i]) * ca
             for j in range(dx):
@@ -91,20 +107,12 @@ def two_layer_lanes(act):
     def value(x, Z, m, out, work):
         dx, dy = x.shape[0], out.shape[0]
         h = Z.shape[0] // (dx + dy + 1)
-        oa, ob = dy * h, dy * h + dx * h
         u = work[0]
         for a in range(dy):
             for i in range(m):
                 out[a, i] = 0.0
         for k in range(h):
-            bk = Z[ob + k]
-            for i in range(m):
-                u[i] = bk[i]
-            for j in range(dx):
-                xj = x[j]
-                ar = Z[oa + j * h + k]
-                for i in range(m):
-                    u[i] += ar[i] * xj
+            hidden_preactivation(x, Z, m, k, h, u)
             for i in range(m):
                 u[i] = s(u[i])
             for a in range(dy):
@@ -119,14 +127,7 @@ def two_layer_lanes(act):
         oa, ob = dy * h, dy * h + dx * h
         u, d = work[0], work[1]
         for k in range(h):
-            bk = Z[ob + k]
-            for i in range(m):
-                u[i] = bk[i]
-            for j in range(dx):
-                xj = x[j]
-                ar = Z[oa + j * h + k]
-                for i in range(m):
-                    u[i] += ar[i] * xj
+            hidden_preactivation(x, Z, m, k, h, u)
             for i in range(m):
                 d[i] = 0.0
             for a in range(dy):

@@ -36,6 +36,14 @@ class UnitSums(NamedTuple):
     vjp_sum: object
 
 
+@jit(inline="always", error_model="numpy")
+def load_lanes(Z, i0, m, zc):
+    """zc[:, i] = Z[:, i0 + i] for i < m: a chunk of particles as contiguous lanes."""
+    for a in range(Z.shape[0]):
+        for i in range(m):
+            zc[a, i] = Z[a, i0 + i]
+
+
 def make_unit_sums(value, vjp) -> UnitSums:
     """The four compiled sums (module docstring) for the lane kernels ``value`` and ``vjp``."""
 
@@ -47,9 +55,7 @@ def make_unit_sums(value, vjp) -> UnitSums:
         work = np.empty((WORK_ROWS, CHUNK))
         for i0 in range(0, n, CHUNK):
             m = min(n, i0 + CHUNK) - i0
-            for a in range(dim):
-                for i in range(m):
-                    zc[a, i] = Z[a, i0 + i]
+            load_lanes(Z, i0, m, zc)
             for b in range(x.shape[0]):
                 value(x[b], zc, m, oc, work)
                 for a in range(dy):
@@ -67,9 +73,7 @@ def make_unit_sums(value, vjp) -> UnitSums:
             zc = np.empty((dim, CHUNK))
             oc = np.empty((dy, CHUNK))
             work = np.empty((WORK_ROWS, CHUNK))
-            for a in range(dim):
-                for i in range(m):
-                    zc[a, i] = Z[a, i0 + i]
+            load_lanes(Z, i0, m, zc)
             for b in range(n_batch):
                 value(x[b], zc, m, oc, work)
                 for a in range(dy):
@@ -94,9 +98,7 @@ def make_unit_sums(value, vjp) -> UnitSums:
             oc = np.empty((dy, CHUNK))
             acc = np.zeros(CHUNK)
             work = np.empty((WORK_ROWS, CHUNK))
-            for a in range(dim):
-                for i in range(m):
-                    zc[a, i] = Z[a, i0 + i]
+            load_lanes(Z, i0, m, zc)
             for b in range(x.shape[0]):
                 value(x[b], zc, m, oc, work)
                 for a in range(dy):
@@ -113,9 +115,9 @@ def make_unit_sums(value, vjp) -> UnitSums:
         work = np.empty((WORK_ROWS, CHUNK))
         for i0 in range(0, n, CHUNK):
             m = min(n, i0 + CHUNK) - i0
+            load_lanes(Z, i0, m, zc)
             for a in range(dim):
                 for i in range(m):
-                    zc[a, i] = Z[a, i0 + i]
                     gc[a, i] = 0.0
             for b in range(x.shape[0]):
                 vjp(x[b], zc, m, c[b], gc, work)
