@@ -76,6 +76,13 @@ def _cmd_run(args) -> int:
     if refused:
         return _fail(refused)
     if out.exists() and not args.overwrite and args.resume:
+        written = _config_of(out)
+        if written is None:
+            return _fail(f"'{out}' exists but is not a wgf results file that can be read: use --overwrite or "
+                         "another -o")
+        if written != exp.text:
+            return _fail(f"'{out}' is complete but was written by a different config: nothing of it can be "
+                         "resumed (use --overwrite or another -o)")
         print(f"{out} is complete: nothing to resume")
         return 0
     refused = _output_refused(out, args.overwrite, args.resume)
@@ -133,7 +140,7 @@ def _cmd_check(args) -> int:
 def _cmd_discover(args) -> int:
     from .config import ConfigError, load_config
     from .discovery import discover, format_round
-    from .io import ResultsFile
+    from .io import OutputBusyError, ResultsFile
     from .particles import BlowUpError
 
     try:
@@ -156,9 +163,12 @@ def _cmd_discover(args) -> int:
     except BlowUpError as e:
         return _fail(f"numerical blow-up: {e}", code=1)
     reference = problem.symmetry.basis
-    with ResultsFile(out, exp.text) as f:
-        f.file.attrs["title"] = exp.title
-        result.write(f, reference)
+    try:
+        with ResultsFile(out, exp.text) as f:
+            f.file.attrs["title"] = exp.title
+            result.write(f, reference)
+    except OutputBusyError as e:
+        return _fail(str(e))
     angles = result.principal_angles(reference)
     status = "" if result.converged else " (max_dim reached before RMD^2 <= delta)"
     print(f"discovered dim E_* = {result.dim}{status}; dim E^G = {reference.shape[1]} (group '{problem.group.name}')")
@@ -175,7 +185,7 @@ def _execute(work, dask_address) -> int:
     1 for a numerical blow-up or a job that failed on every attempt."""
     from .executors import JobError, SchedulerError, connect
     from .grids import GridBlowUpError
-    from .io import ResumeError
+    from .io import OutputBusyError, ResumeError
     from .particles import BlowUpError
 
     client = None
@@ -185,7 +195,7 @@ def _execute(work, dask_address) -> int:
         work(client)
     except SchedulerError as e:
         return _fail(f"--dask: {e}")
-    except ResumeError as e:
+    except (ResumeError, OutputBusyError) as e:
         return _fail(str(e))
     except (BlowUpError, GridBlowUpError) as e:
         return _fail(f"numerical blow-up: {e}", code=1)
@@ -197,6 +207,18 @@ def _execute(work, dask_address) -> int:
         if client is not None:
             client.close()
     return 0
+
+
+def _config_of(path: Path) -> str | None:
+    """The config text a results file was written with, or None if it cannot be read."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            text = f.attrs.get("config")
+    except (OSError, ValueError):
+        return None
+    return text if isinstance(text, str) else None
 
 
 def _output_refused(out: Path, overwrite: bool, resume: bool) -> str | None:

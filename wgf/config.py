@@ -306,6 +306,18 @@ def _data(cfg, symmetry, base_dir):
     return GaussianTeacherData(unit, teacher, d.get("x_std", 4.0), d.get("label_noise", 0.0), kind)
 
 
+def _check_steps(particles, problem):
+    """Every snapshot interval must hold at least one SGD step: eps <= t_end / (snapshots - 1)."""
+    spacing = problem.t_end / (problem.snapshots - 1)
+    for n in np.atleast_1d(particles.n):
+        eps = particles.step if particles.alpha is None else particles.alpha / n
+        if eps > spacing:
+            key = "step" if particles.alpha is None else "alpha"
+            raise ConfigError(f"[particles] {key}: the step eps = {eps:.3g} at N = {n} exceeds the snapshot spacing "
+                              f"t_end / (snapshots - 1) = {spacing:.3g}: no SGD step between snapshots "
+                              "(raise N or t_end, or lower alpha/step)")
+
+
 def _check_pde(pde, problem):
     space = pde.get("space", "full")
     if "half_width" in pde and "bounds" in pde:
@@ -391,6 +403,7 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
         if "step" in p:
             p["alpha"] = None
         particles = ParticleSettings(**p)
+        _check_steps(particles, problem)
     pde = cfg.get("pde")
     if pde is not None:
         _check_pde(pde, problem)

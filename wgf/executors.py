@@ -134,6 +134,7 @@ def run_jobs(
     policy = _RetryPolicy(retries, label, tuple(no_retry))
     if dask is not None:
         return _run_dask(fn, jobs, dask, policy)
+    workers = min(workers, max(len(jobs), 1))  # never more processes than jobs
     if workers > 1:
         return _run_processes(fn, jobs, workers, policy)
     return _run_serial(fn, jobs, policy)

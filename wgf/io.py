@@ -3,10 +3,16 @@
 ``ResultsFile`` writes into ``OUT.h5.partial`` and renames it to ``OUT.h5`` only
 when the run completes (``os.replace`` is atomic on POSIX), so a killed run
 never leaves a truncated file under the final name. All arrays are float64.
+
+One writer per output: before it touches either file, a ``ResultsFile`` takes an
+exclusive lock on the sidecar ``.OUT.h5.lock`` (``fcntl.flock``, released by the
+operating system when the process dies), and a second writer of the same output
+is refused with ``OutputBusyError``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from pathlib import Path
@@ -16,13 +22,35 @@ import numpy as np
 
 from ._version import __version__
 
-__all__ = ["ResultsFile", "partial_path", "ResumeError"]
+__all__ = ["ResultsFile", "partial_path", "lock_path", "ResumeError", "OutputBusyError"]
 
 log = logging.getLogger("wgf")
 
 
 class ResumeError(ValueError):
     """A partial results file cannot be resumed with this config."""
+
+
+class OutputBusyError(RuntimeError):
+    """Another process is writing the same output."""
+
+
+def lock_path(path) -> Path:
+    """The lock file of an output (held by its one writer)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+def _acquire(path: Path):
+    """An open file object holding the exclusive lock of the output ``path``; OutputBusyError if taken."""
+    fh = open(lock_path(path), "a+")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise OutputBusyError(f"'{path}' is being written by another wgf process: wait for it to finish "
+                              "or choose another output") from None
+    return fh
 
 
 def partial_path(path) -> Path:
@@ -42,6 +70,19 @@ class ResultsFile:
         self.path = Path(path)
         self.tmp = partial_path(self.path)
         self.file = None
+        self._lock = _acquire(self.path)
+        try:
+            self._open(config_text, resume)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self):
+        if self._lock is not None:
+            self._lock.close()  # closing the descriptor releases the lock
+            self._lock = None
+
+    def _open(self, config_text, resume):
         if resume and self.tmp.exists():
             try:
                 self.file = h5py.File(self.tmp, "r+")
@@ -66,9 +107,12 @@ class ResultsFile:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
+        try:
+            self.file.close()
+            if exc_type is None:
+                os.replace(self.tmp, self.path)
+        finally:
+            self._release()
         return False
 
     def dataset(self, name: str, shape, *, chunks=None, attrs=None):

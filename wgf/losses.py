@@ -73,6 +73,25 @@ def _huber_grad(yhat, y, p):
     return min(max(yhat - y, -p), p)
 
 
+def _make_elementwise(f):
+    def apply(yhat, y, p, out):
+        for i in range(out.shape[0]):
+            out[i] = f(yhat[i], y[i], p)
+
+    apply.__qualname__ = apply.__name__ = f"elementwise_{f.py_func.__name__.strip('_')}"
+    return jit(apply, cache=True)
+
+
+_ELEMENTWISE: dict = {}
+
+
+def _elementwise(f):
+    """out[i] = f(yhat[i], y[i], p) over flat arrays, compiled once per scalar function f."""
+    if f not in _ELEMENTWISE:
+        _ELEMENTWISE[f] = _make_elementwise(f)
+    return _ELEMENTWISE[f]
+
+
 _FUNCTIONS = {"squared": (_squared, _squared_grad), "logistic": (_logistic, _logistic_grad),
               "huber": (_huber, _huber_grad)}
 
@@ -91,16 +110,20 @@ class Loss:
         """Labels are the signs of the teacher's output (logistic loss)."""
         return self.name == "logistic"
 
+    def _apply(self, kernel, yhat, y):
+        yhat, y = np.broadcast_arrays(np.asarray(yhat, dtype=float), np.asarray(y, dtype=float))
+        out = np.empty(yhat.shape)
+        _elementwise(kernel)(np.ascontiguousarray(yhat).ravel(), np.ascontiguousarray(y).ravel(), self.param,
+                             out.reshape(-1))
+        return out
+
     def __call__(self, yhat, y):
         """l(yhat, y) summed over the last axis: yhat, y (..., dy) -> (...)."""
-        yhat, y = np.broadcast_arrays(np.asarray(yhat, dtype=float), np.asarray(y, dtype=float))
-        f = np.vectorize(self.value_kernel, otypes=[float])
-        return f(yhat, y, self.param).sum(axis=-1)
+        return self._apply(self.value_kernel, yhat, y).sum(axis=-1)
 
     def grad(self, yhat, y):
         """d l / d yhat, same shape as yhat."""
-        yhat, y = np.broadcast_arrays(np.asarray(yhat, dtype=float), np.asarray(y, dtype=float))
-        return np.vectorize(self.grad_kernel, otypes=[float])(yhat, y, self.param)
+        return self._apply(self.grad_kernel, yhat, y)
 
     def labels(self, f):
         """The labels the loss trains on, from the teacher's output f (..., dy): sign(f) for logistic."""

@@ -26,7 +26,7 @@ def particle_job(problem, settings, n: int, seed: int, sink=None):
     a sink the snapshots are collected and returned as a dict of arrays (for worker processes).
     Returns (eps, collected or None).
     """
-    from .particles import simulate
+    from .particles import BlowUpError, simulate
     from .validation import EXACT_OT_MAX_PAIRS, si_rmd2, wi_rmd2
 
     sym = problem.symmetry
@@ -40,7 +40,13 @@ def particle_job(problem, settings, n: int, seed: int, sink=None):
                 rows[key].append(value)
 
     def snapshot(j, t, theta):
-        sink(j, theta, risk(problem, theta), si_rmd2(sym, theta), wi_rmd2(sym, theta) if exact_wi else None)
+        r, si = risk(problem, theta), si_rmd2(sym, theta)
+        wi = wi_rmd2(sym, theta) if exact_wi else None
+        if not (np.isfinite(r) and np.isfinite(si) and (wi is None or np.isfinite(wi))):
+            # nothing non-finite is ever written: an infinite risk is a blow-up
+            raise BlowUpError(f"the risk became non-finite at t = {t:.6g} (N = {n}, seed = {seed}): "
+                              "reduce alpha/step or the data scale")
+        sink(j, theta, r, si, wi)
 
     traj = simulate(problem, n, seed, problem.times, alpha=settings.alpha, step=settings.step,
                     batch=settings.batch, callback=snapshot, store=False)
