@@ -143,3 +143,69 @@ def test_workers_with_pde_and_parallel_particles(tmp_path):
         assert main(["run", str(cfg), "-o", str(tmp_path / f"w{workers}.h5"), "--quiet", "--workers", workers]) == 0
     with h5py.File(tmp_path / "w1.h5") as a, h5py.File(tmp_path / "w2.h5") as b:
         assert np.array_equal(a["particles/N2100/positions"][()], b["particles/N2100/positions"][()])
+
+
+LONG = SMALL.replace("t_end = 2.0", "t_end = 300.0").replace("snapshots = 3", "snapshots = 6") \
+    .replace("n = [8, 16]", "n = [1500]").replace("alpha = 4.0", "alpha = 50.0")
+
+
+def _start(args, cwd):
+    return subprocess.Popen([sys.executable, "-m", "wgf", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, timeout=240.0):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_ctrl_c_prints_one_line_and_resume_completes(tmp_path):
+    import signal
+
+    (tmp_path / "c.toml").write_text(LONG)
+    proc = _start(["run", "c.toml", "-o", "out.h5", "--quiet"], tmp_path)
+    assert _wait_for(lambda: (tmp_path / "out.h5.partial").exists())
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "--resume" in lines[0]
+    assert (tmp_path / "out.h5.partial").exists()
+    res = subprocess.run([sys.executable, "-m", "wgf", "run", "c.toml", "-o", "out.h5", "--quiet", "--resume"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "out.h5").exists()
+
+
+def test_workers_die_with_their_parent(tmp_path):
+    import psutil
+
+    # jobs of about a minute each: a worker that did not die with its parent would still be computing
+    (tmp_path / "c.toml").write_text(LONG.replace("seeds = 2", "seeds = 4").replace("t_end = 300.0", "t_end = 3000.0"))
+    proc = _start(["run", "c.toml", "-o", "out.h5", "--quiet", "--workers", "2"], tmp_path)
+    parent = psutil.Process(proc.pid)
+    assert _wait_for(lambda: len(_workers(parent)) >= 2)
+    workers = _workers(parent)
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive, f"{len(alive)} worker(s) outlived their parent"
+
+
+def _workers(parent):
+    try:
+        return [p for p in parent.children(recursive=True) if "resource_tracker" not in " ".join(p.cmdline())]
+    except psutil_errors():
+        return []
+
+
+def psutil_errors():
+    import psutil
+
+    return (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess)

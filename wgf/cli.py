@@ -303,7 +303,12 @@ def main(argv=None) -> int:
     )
     commands = {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report, "check": _cmd_check,
                 "discover": _cmd_discover, "paper-study": _cmd_paper_study}
-    return commands[args.command](args)
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        # what was written is in the .partial file (its finished parts marked); --resume continues it
+        return _fail("interrupted: the partial results file is kept; run the same command with --resume to "
+                     "continue it", code=130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -179,10 +180,26 @@ def _run_serial(fn, jobs, policy):
 
 
 def _one_thread_per_process():
-    """K local processes share the machine: one numba thread each (results do not depend on it)."""
+    """Set up a worker process: it dies with its parent (Linux: PR_SET_PDEATHSIG), and K local
+    processes share the machine with one numba thread each (results do not depend on it)."""
     import numba
 
+    _die_with_parent()
     numba.set_num_threads(1)
+
+
+def _die_with_parent():
+    """Ask the kernel to kill this process when its parent dies (Linux; elsewhere nothing is done)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request
+        os._exit(1)
 
 
 def _run_processes(fn, jobs, workers, policy):
