@@ -17,8 +17,9 @@ from .kernels import engine_spec, make_advance
 
 __all__ = ["Trajectory", "simulate", "gradient_step", "step_size", "snapshot_steps", "BlowUpError"]
 
-# steps per call of the compiled loop (bounds the array of step sizes)
-STEPS_PER_CALL = 1 << 16
+# particle-steps per call of the compiled loop: Ctrl-C and the blow-up check are seen between calls
+# (about a second of work), and the array of step sizes stays small
+WORK_PER_CALL = 1 << 22
 
 
 class BlowUpError(FloatingPointError):
@@ -112,8 +113,9 @@ def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, st
     k = 0
     for j, k_next in enumerate(steps):
         if k_next > k:
-            for k0 in range(k, k_next, STEPS_PER_CALL):
-                k1 = min(k_next, k0 + STEPS_PER_CALL)
+            per_call = max(1, WORK_PER_CALL // n_particles)
+            for k0 in range(k, k_next, per_call):
+                k1 = min(k_next, k0 + per_call)
                 advance(theta, k0, problem.schedule.step_sizes(eps, k0, k1), seed, spec)
             if not np.all(np.abs(theta) < BLOW_UP_LIMIT):  # also catches NaN
                 raise BlowUpError(

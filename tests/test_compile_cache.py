@@ -33,7 +33,7 @@ beta = 1e-4
 t_end = 0.2
 snapshots = 2
 [particles]
-n = [40, 2500]
+n = [400, 2500]
 seeds = 1
 alpha = 50.0
 """

@@ -8,7 +8,7 @@ from wgf.cli import main
 
 
 def _small(monkeypatch):
-    text = (demo.DEMO_CONFIG.replace("n = [100, 1000, 10000]", "n = [20, 40, 80]")
+    text = (demo.DEMO_CONFIG.replace("n = [100, 1000, 10000]", "n = [100, 200, 400]")
             .replace("cells = 96", "cells = 24").replace("t_end = 10.0", "t_end = 1.0")
             .replace("snapshots = 6", "snapshots = 3").replace("seeds = 3", "seeds = 2"))
     assert text != demo.DEMO_CONFIG
@@ -23,7 +23,7 @@ def test_demo_outputs_are_complete(tmp_path, monkeypatch, capsys):
         assert heading in printed
     with h5py.File(tmp_path / "results.h5", "r") as f:
         assert f["pde/density"].shape == (3, 24, 24)
-        assert set(f["particles"]) == {"N20", "N40", "N80"}
+        assert set(f["particles"]) == {"N100", "N200", "N400"}
         metrics = {"mmd", "energy", "sliced_w2", "output_l2", "moments_mean_error", "moments_cov_error"}
         assert metrics <= set(f["compare"])
         for name in metrics:
