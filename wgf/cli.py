@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -306,7 +307,9 @@ def main(argv=None) -> int:
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:
-        # what was written is in the .partial file (its finished parts marked); --resume continues it
+        # what was written is in the .partial file (its finished parts marked); --resume continues it.
+        # Further interrupts while exiting are ignored, so that the exit code stays 130.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         return _fail("interrupted: the partial results file is kept; run the same command with --resume to "
                      "continue it", code=130)
 
