@@ -1,4 +1,4 @@
-"""Numba kernels of the particle SGD (docs/particles.md).
+"""Numba kernels of the particle SGD (docs/kernels.md).
 
 ``make_advance(unit, loss)`` returns a compiled function, specialized to the
 unit's lane kernels and the loss's gradient,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
-import signal
 import sys
 from pathlib import Path
 
@@ -307,9 +306,7 @@ def main(argv=None) -> int:
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:
-        # what was written is in the .partial file (its finished parts marked); --resume continues it.
-        # Further interrupts while exiting are ignored, so that the exit code stays 130.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # what was written is in the .partial file (its finished parts marked); --resume continues it
         return _fail("interrupted: the partial results file is kept; run the same command with --resume to "
                      "continue it", code=130)
 
