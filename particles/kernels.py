@@ -51,7 +51,7 @@ STREAM_NOISE = 5
 # particles per chunk of the forward reduction and of the update
 CHUNK = 128
 # below this many particles the loops run serially (same arithmetic, no thread start-up)
-PARALLEL_MIN = 2048
+PARALLEL_MIN = 256
 
 # where the minibatch comes from
 DATA_GAUSSIAN = 0  # x = x_std N(0, I), y = teacher output (+ label noise)

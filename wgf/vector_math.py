@@ -60,6 +60,13 @@ _double_from_bits._set_uuid("wgf-intrinsic-double-from-bits-v1")
 _bits_from_double._set_uuid("wgf-intrinsic-bits-from-double-v1")
 
 SQRT2 = 1.4142135623730951
+# t = v + 1.5 2^52 rounds v to an integer k held in the low bits of t: bits(t) = ROUND_SHIFT_BITS + k for
+# |k| < 2^51 (integer conversion without cvttsd2si, which AVX2 cannot vectorise)
+ROUND_SHIFT = 6755399441055744.0
+ROUND_SHIFT_BITS = 0x4338000000000000
+# the float64 2^52 + e for the biased exponent e in the low bits: bits(2^52) = EXP_SHIFT_BITS
+EXP_SHIFT = 4503599627370496.0
+EXP_SHIFT_BITS = 0x4330000000000000
 TWO_PI_HI = 6.28318530717958623200e+00
 TWO_PI_LO = 2.44929359829470635445e-16
 
@@ -68,13 +75,21 @@ TWO_PI_LO = 2.44929359829470635445e-16
 def fast_exp(u):
     """exp(clip(u, EXP_MIN, EXP_MAX)) (module docstring); a scalar that vectorises inside loops."""
     v = min(max(u, EXP_MIN), EXP_MAX)
-    kf = np.floor(v * LOG2E + 0.5)
+    t = v * LOG2E + ROUND_SHIFT  # k = round(v / ln 2) in the low bits of t
+    kf = t - ROUND_SHIFT
     r = v - kf * LN2_HI - kf * LN2_LO
-    p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
-        1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (
-            1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (
-                1.0 / 479001600))))))))))))
-    return p * _double_from_bits((np.int64(kf) + 1023) << 52)
+    # degree-12 Taylor polynomial of exp(r) by Estrin's scheme (short dependency chains)
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    p01 = 1.0 + r
+    p23 = 1.0 / 2 + r * (1.0 / 6)
+    p45 = 1.0 / 24 + r * (1.0 / 120)
+    p67 = 1.0 / 720 + r * (1.0 / 5040)
+    p89 = 1.0 / 40320 + r * (1.0 / 362880)
+    pab = 1.0 / 3628800 + r * (1.0 / 39916800)
+    p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67) + r8 * ((p89 + r2 * pab) + r4 * (1.0 / 479001600))
+    return p * _double_from_bits((_bits_from_double(t) - ROUND_SHIFT_BITS + 1023) << 52)
 
 
 @jit(inline="always")
@@ -86,17 +101,16 @@ def fast_log(x):
     truncation is below 1e-18), log(x) = e ln 2 + log(m) with ln 2 in two parts.
     """
     bits = _bits_from_double(x)
-    e = (bits >> 52) - 1023
+    ef = _double_from_bits(EXP_SHIFT_BITS | (bits >> 52)) - (EXP_SHIFT + 1023.0)  # the exponent e as a float
     m = _double_from_bits((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
     big = m > SQRT2
     m = 0.5 * m if big else m
-    e = e + 1 if big else e
+    ef = ef + 1.0 if big else ef
     f = m - 1.0
     s = f / (2.0 + f)
     t = s * s
     p = 1.0 + t * (1.0 / 3 + t * (1.0 / 5 + t * (1.0 / 7 + t * (1.0 / 9 + t * (1.0 / 11 + t * (
         1.0 / 13 + t * (1.0 / 15 + t * (1.0 / 17 + t * (1.0 / 19 + t * (1.0 / 21 + t * (1.0 / 23)))))))))))
-    ef = np.float64(e)
     return ef * LN2_HI + (2.0 * s * p + ef * LN2_LO)
 
 
@@ -109,7 +123,8 @@ def cos_sin_turn(u):
     Taylor polynomials to degree 21 and 22 (truncation below 1e-19); the quadrant
     q mod 4 rotates the pair.
     """
-    qf = np.floor(4.0 * u + 0.5)
+    tq = 4.0 * u + ROUND_SHIFT
+    qf = tq - ROUND_SHIFT
     v = u - 0.25 * qf
     r = v * TWO_PI_HI + v * TWO_PI_LO
     t = r * r
@@ -117,7 +132,11 @@ def cos_sin_turn(u):
         1.0 - t / 210 * (1.0 - t / 272 * (1.0 - t / 342 * (1.0 - t / 420))))))))))
     cs = 1.0 - t / 2 * (1.0 - t / 12 * (1.0 - t / 30 * (1.0 - t / 56 * (1.0 - t / 90 * (1.0 - t / 132 * (
         1.0 - t / 182 * (1.0 - t / 240 * (1.0 - t / 306 * (1.0 - t / 380 * (1.0 - t / 462))))))))))
-    q = np.int64(qf) & 3
-    c = cs if q == 0 else (-sn if q == 1 else (-cs if q == 2 else sn))
-    s = sn if q == 0 else (cs if q == 1 else (-sn if q == 2 else -cs))
+    # rotate (cs, sn) by the quadrant q = round(4 u) mod 4 with bit operations (no branches):
+    # q odd swaps the pair; the cosine is negated for q = 1, 2 and the sine for q = 2, 3
+    q = _bits_from_double(tq)
+    swap = -(q & 1)  # all ones if q is odd
+    bc, bs = _bits_from_double(cs), _bits_from_double(sn)
+    c = _double_from_bits(((bc & ~swap) | (bs & swap)) ^ ((((q + 1) >> 1) & 1) << 63))
+    s = _double_from_bits(((bs & ~swap) | (bc & swap)) ^ (((q >> 1) & 1) << 63))
     return c, s
