@@ -196,18 +196,20 @@ def _build_advance(value, vjp, loss_grad):
         dx, dy = xb.shape[1], yb.shape[1]
         if spec.data_kind == DATA_FIXED:
             for b in range(batch):
-                xb[b] = spec.xs[b]
-                yb[b] = spec.ys[b]
+                for j in range(dx):
+                    xb[b, j] = spec.xs[b, j]
+                for a in range(dy):
+                    yb[b, a] = spec.ys[b, a]
                 wb[b] = spec.ws[b]
             return
         if spec.data_kind == DATA_GAUSSIAN:
-            fill_normal(seed, STREAM_X, k, xr)
+            fill_normal(seed, np.int64(STREAM_X), k, xr)
             for b in range(batch):
                 for j in range(dx):
                     x0[b, j] = spec.x_std * xr[b * dx + j]
                 teacher_output(spec.teacher, x0[b], y0[b], tz, tout, work)
             if spec.label_noise > 0.0:
-                fill_normal(seed, STREAM_LABEL_NOISE, k, yr)
+                fill_normal(seed, np.int64(STREAM_LABEL_NOISE), k, yr)
                 for b in range(batch):
                     for a in range(dy):
                         y0[b, a] += spec.label_noise * yr[b * dy + a]
@@ -218,8 +220,10 @@ def _build_advance(value, vjp, loss_grad):
         else:
             for b in range(batch):
                 idx = random_index(seed, STREAM_INDEX, k, b, spec.xs.shape[0])
-                x0[b] = spec.xs[idx]
-                y0[b] = spec.ys[idx]
+                for j in range(dx):
+                    x0[b, j] = spec.xs[idx, j]
+                for a in range(dy):
+                    y0[b, a] = spec.ys[idx, a]
         n_group = spec.g_x.shape[0]
         for b in range(xb.shape[0]):
             if spec.da == DA_ORBIT:
@@ -356,7 +360,7 @@ def _build_advance(value, vjp, loss_grad):
             expand_rows(spec.rin, xb, xe)
             if parallel:
                 for c in prange(n_chunks):
-                    forward_c(c, theta, xe, spec.proj, zc[c], oc[c], work[c], partial)
+                    forward_c(np.int64(c), theta, xe, spec.proj, zc[c], oc[c], work[c], partial)
             else:
                 for c in range(n_chunks):
                     forward_c(c, theta, xe, spec.proj, zc[c], oc[c], work[c], partial)
@@ -373,7 +377,7 @@ def _build_advance(value, vjp, loss_grad):
             pullback_rows(spec.rout, cb, ce)
             if parallel:
                 for c in prange(n_chunks):
-                    update_c(c, theta, k, eps, seed, xe, ce, spec.proj, spec.noise_proj, spec.tau, spec.beta,
+                    update_c(np.int64(c), theta, k, eps, seed, xe, ce, spec.proj, spec.noise_proj, spec.tau, spec.beta,
                              zc[c], gc[c], work[c], nz[c])
             else:
                 for c in range(n_chunks):

@@ -6,7 +6,7 @@ from numba import njit
 
 from wgf.activations import ACTIVATIONS
 from wgf.unit_kernels import WORK_ROWS, lane_sum, matrix_lanes
-from wgf.vector_math import EXP_MAX, EXP_MIN, cos_sin_turn, fast_exp, fast_log
+from wgf.vector_math import EXP_MAX, EXP_MIN, cos_sin_turn, fast_exp, fast_log, fast_log1p
 
 
 @njit(cache=True)
@@ -23,6 +23,21 @@ def test_fast_exp_is_accurate_to_a_few_ulp_over_the_range():
     rel = np.abs(_exp_all(u) / np.exp(u) - 1.0)
     assert rel.max() < 2e-15
     assert _exp_all(np.array([0.0]))[0] == 1.0
+
+
+def test_fast_exp_is_exact_under_reassociation():
+    """The rounding k = round(u / ln 2) survives fast-math reassociation (used by the metric kernels).
+
+    Reassociation may merge the two parts of ln 2 in the reduction r = u - k ln 2, which costs
+    up to |k| ulp(ln 2) ~ 1e3 * 1.1e-16 of relative accuracy at |u| = 700 (not more)."""
+    from wgf.jit import jit
+
+    f = jit(lambda u: fast_exp(u), fastmath={"reassoc", "contract", "nsz", "arcp"})
+    u = np.linspace(-700.0, 700.0, 2001)
+    got = np.array([f(v) for v in u])
+    assert np.max(np.abs(got / np.exp(u) - 1.0)) < 1e-13
+    small = np.abs(u) < 20
+    assert np.max(np.abs(got[small] / np.exp(u[small]) - 1.0)) < 2e-15
 
 
 def test_fast_exp_clamps_outside_the_range():
@@ -78,6 +93,14 @@ def _log_all(x):
 
 
 @njit
+def _log1p_all(x):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = fast_log1p(x[i])
+    return out
+
+
+@njit
 def _turn_all(u):
     c, s = np.empty_like(u), np.empty_like(u)
     for i in range(u.shape[0]):
@@ -102,3 +125,37 @@ def test_cos_sin_turn_is_accurate_over_the_turn():
     assert np.max(np.abs(c - np.cos(2 * np.pi * u))) < 1e-15
     assert np.max(np.abs(s - np.sin(2 * np.pi * u))) < 1e-15
     assert np.max(np.abs(c * c + s * s - 1.0)) < 4e-16
+
+
+def test_fast_log1p_keeps_its_relative_accuracy_for_tiny_arguments():
+    x = np.concatenate([np.geomspace(1e-300, 1.0, 100_001), np.random.default_rng(2).uniform(size=10_000),
+                        [2.0**-53, 2.0**-52, 1e-17, 1.0, 1e300]])
+    ref = np.log1p(x)
+    got = _log1p_all(x)
+    assert _log1p_all(np.array([0.0]))[0] == 0.0
+    assert np.max(np.abs(got / ref - 1.0)) < 1e-15
+
+
+def test_normal_loops_and_exp_loops_compile_to_simd_code():
+    """The loops the engine runs over particles vectorise (AVX/SSE packed arithmetic in the machine code)."""
+    import re
+
+    from wgf.jit import FASTMATH
+    from wgf.particles.rng import normal_pair
+
+    @njit(error_model="numpy", fastmath=FASTMATH)  # the engine's options
+    def normals(seed, k, z1, z2):
+        for i in range(z1.shape[0]):
+            z1[i], z2[i] = normal_pair(seed, 5, k, i)
+
+    @njit(error_model="numpy", fastmath=FASTMATH)
+    def exps(u, out):
+        for i in range(u.shape[0]):
+            out[i] = fast_exp(u[i])
+
+    z1, z2 = np.empty(64), np.empty(64)
+    normals(1, 2, z1, z2)
+    exps(z1, z2)
+    for fn in (normals, exps):
+        asm = next(iter(fn.inspect_asm().values()))
+        assert re.search(r"\b(vmulpd|vfmadd\w*pd|mulpd)\b", asm), fn

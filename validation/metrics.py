@@ -96,7 +96,8 @@ def _pair(x, y, x_weights, y_weights):
     y, b = _cloud(y, y_weights)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"clouds live in different dimensions: {x.shape[1]} and {y.shape[1]}")
-    return np.ascontiguousarray(x), a, np.ascontiguousarray(y), b
+    # one array type for the compiled kernels (C-contiguous, writable), so each compiles once
+    return tuple(np.require(v, dtype=np.float64, requirements=["C", "W"]) for v in (x, a, y, b))
 
 
 def _double_sum(x, a, y, b, kind, scale=0.0):
@@ -185,7 +186,7 @@ def energy(x, y, *, x_weights=None, y_weights=None, method: str = "auto", n_dire
         dim = x.shape[1]
         if n_directions is None:
             n_directions = 128 if dim == 2 else 512
-        theta = frame_directions(int(n_directions), dim, seed)
+        theta = np.ascontiguousarray(frame_directions(int(n_directions), dim, seed))
         kappa = np.exp(gammaln(dim / 2) - gammaln((dim + 1) / 2)) / np.sqrt(np.pi)
         value, _ = _sliced_mean(x, a, y, b, theta, SLICE_CDF_L2)
         return _sqrt_clamped(2.0 * value / kappa)

@@ -19,12 +19,11 @@ name           s(u)                            s'(u)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import log1p
 
 import numpy as np
 
 from .jit import jit
-from .vector_math import fast_exp
+from .vector_math import fast_exp, fast_log1p
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation", "activation"]
 
@@ -112,7 +111,7 @@ def _relu_slope(u):
 
 @jit(inline="always")
 def _softplus(u):
-    return max(u, 0.0) + log1p(fast_exp(-abs(u)))
+    return max(u, 0.0) + fast_log1p(fast_exp(-abs(u)))
 
 
 ACTIVATIONS = {

@@ -8,7 +8,9 @@
 and 2^k built from its IEEE bits (an LLVM bitcast).  It is inlined and has no calls
 and no branches, so LLVM vectorises the loops that use it (AVX2 / AVX-512) where
 libm's scalar exp would not be (numba has no SVML here).  Accuracy: a few ulp
-(relative error below 1e-15 over the range, tested against numpy).  Below the
+(relative error below 1e-15 over the range, tested against numpy; under fast-math
+reassociation the two parts of ln 2 may merge, and the error grows to |k| ulp(ln 2), 1e-13 at
+|u| = 700).  Below the
 range the result is exp(-708) ~ 3e-308 instead of a subnormal or 0; above it,
 exp(709) ~ 8e307 instead of inf.
 """
@@ -22,7 +24,7 @@ from numba.extending import intrinsic
 
 from .jit import jit
 
-__all__ = ["fast_exp", "fast_log", "cos_sin_turn", "EXP_MIN", "EXP_MAX"]
+__all__ = ["fast_exp", "fast_log", "fast_log1p", "cos_sin_turn", "EXP_MIN", "EXP_MAX"]
 
 LOG2E = 1.4426950408889634
 LN2_HI = 6.93147180369123816490e-01
@@ -60,8 +62,8 @@ _double_from_bits._set_uuid("wgf-intrinsic-double-from-bits-v1")
 _bits_from_double._set_uuid("wgf-intrinsic-bits-from-double-v1")
 
 SQRT2 = 1.4142135623730951
-# t = v + 1.5 2^52 rounds v to an integer k held in the low bits of t: bits(t) = ROUND_SHIFT_BITS + k for
-# |k| < 2^51 (integer conversion without cvttsd2si, which AVX2 cannot vectorise)
+# for an integer-valued float k with |k| < 2^51, bits(k + 1.5 2^52) = ROUND_SHIFT_BITS + k: the integer k
+# without cvttsd2si, which AVX2 cannot vectorise (and exact under any fast-math flags: one addition)
 ROUND_SHIFT = 6755399441055744.0
 ROUND_SHIFT_BITS = 0x4338000000000000
 # the float64 2^52 + e for the biased exponent e in the low bits: bits(2^52) = EXP_SHIFT_BITS
@@ -75,8 +77,7 @@ TWO_PI_LO = 2.44929359829470635445e-16
 def fast_exp(u):
     """exp(clip(u, EXP_MIN, EXP_MAX)) (module docstring); a scalar that vectorises inside loops."""
     v = min(max(u, EXP_MIN), EXP_MAX)
-    t = v * LOG2E + ROUND_SHIFT  # k = round(v / ln 2) in the low bits of t
-    kf = t - ROUND_SHIFT
+    kf = np.floor(v * LOG2E + 0.5)  # k = round(v / ln 2)
     r = v - kf * LN2_HI - kf * LN2_LO
     # degree-12 Taylor polynomial of exp(r) by Estrin's scheme (short dependency chains)
     r2 = r * r
@@ -89,7 +90,7 @@ def fast_exp(u):
     p89 = 1.0 / 40320 + r * (1.0 / 362880)
     pab = 1.0 / 3628800 + r * (1.0 / 39916800)
     p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67) + r8 * ((p89 + r2 * pab) + r4 * (1.0 / 479001600))
-    return p * _double_from_bits((_bits_from_double(t) - ROUND_SHIFT_BITS + 1023) << 52)
+    return p * _double_from_bits((_bits_from_double(kf + ROUND_SHIFT) - ROUND_SHIFT_BITS + 1023) << 52)
 
 
 @jit(inline="always")
@@ -115,6 +116,18 @@ def fast_log(x):
 
 
 @jit(inline="always")
+def fast_log1p(x):
+    """log(1 + x) for x >= 0 (a few ulp, also for tiny x); vectorises like ``fast_exp``.
+
+    With w = fl(1 + x): log1p(x) = log(w) x / (w - 1), which cancels the rounding of
+    1 + x (Goldberg's formula); x itself when w = 1.
+    """
+    w = 1.0 + x
+    d = w - 1.0
+    return x if d == 0.0 else fast_log(w) * (x / d)
+
+
+@jit(inline="always")
 def cos_sin_turn(u):
     """(cos 2 pi u, sin 2 pi u) for 0 <= u <= 1 (a few ulp); vectorises like ``fast_exp``.
 
@@ -123,8 +136,7 @@ def cos_sin_turn(u):
     Taylor polynomials to degree 21 and 22 (truncation below 1e-19); the quadrant
     q mod 4 rotates the pair.
     """
-    tq = 4.0 * u + ROUND_SHIFT
-    qf = tq - ROUND_SHIFT
+    qf = np.floor(4.0 * u + 0.5)
     v = u - 0.25 * qf
     r = v * TWO_PI_HI + v * TWO_PI_LO
     t = r * r
@@ -134,7 +146,7 @@ def cos_sin_turn(u):
         1.0 - t / 182 * (1.0 - t / 240 * (1.0 - t / 306 * (1.0 - t / 380 * (1.0 - t / 462))))))))))
     # rotate (cs, sn) by the quadrant q = round(4 u) mod 4 with bit operations (no branches):
     # q odd swaps the pair; the cosine is negated for q = 1, 2 and the sine for q = 2, 3
-    q = _bits_from_double(tq)
+    q = _bits_from_double(qf + ROUND_SHIFT)
     swap = -(q & 1)  # all ones if q is odd
     bc, bs = _bits_from_double(cs), _bits_from_double(sn)
     c = _double_from_bits(((bc & ~swap) | (bs & swap)) ^ ((((q + 1) >> 1) & 1) << 63))
