@@ -85,11 +85,22 @@ def _cmd_run(args) -> int:
                          "resumed (use --overwrite or another -o)")
         print(f"{out} is complete: nothing to resume")
         return 0
-    refused = _output_refused(out, args.overwrite, args.resume)
+    refused = _output_refused(out, args.overwrite, args.resume, inputs=(args.config,))
     if refused:
         return _fail(refused)
-    if not out.parent.exists():
-        return _fail(f"output folder '{out.parent}' does not exist")
+    from .resources import ResourceError, check_experiment
+
+    try:
+        check_experiment(exp, folder=out.parent)
+    except ResourceError as e:
+        return _fail(str(e))
+    if args.figures:
+        from .report import ReportError, figure_folder
+
+        try:
+            figure_folder(args.figures)
+        except ReportError as e:
+            return _fail(str(e))
     code = _execute(lambda client: run_experiment(exp, out, quiet=args.quiet, resume=args.resume,
                                                   workers=args.workers, dask=client),
                     args.dask if exp.particles is not None else None)
@@ -98,11 +109,14 @@ def _cmd_run(args) -> int:
     if not args.quiet:
         print(f"wrote {out}")
     if args.figures:
-        from .report import draw_figures
+        from .report import ReportError, draw_figures
 
-        for path in draw_figures(out, args.figures):
-            if not args.quiet:
-                print(f"wrote {path}")
+        try:
+            for path in draw_figures(out, args.figures):
+                if not args.quiet:
+                    print(f"wrote {path}")
+        except ReportError as e:
+            return _fail(str(e))
     return 0
 
 
@@ -110,11 +124,16 @@ def _cmd_demo(args) -> int:
     from .demo import run_demo
 
     folder = Path(args.output)
-    if (folder / "results.h5").exists() and not args.overwrite:
-        return _fail(f"'{folder / 'results.h5'}' exists (use --overwrite or another -o folder)")
     if folder.exists() and not folder.is_dir():
         return _fail(f"output '{folder}' is not a folder")
-    print(run_demo(folder, quiet=args.quiet))
+    if (folder / "results.h5").exists() and not args.overwrite:
+        return _fail(f"'{folder / 'results.h5'}' exists (use --overwrite or another -o folder)")
+    refused = _folder_refused(folder) or _output_refused(folder / "results.h5", True, False)
+    if refused:
+        return _fail(refused)
+    code = _execute(lambda client: print(run_demo(folder, quiet=args.quiet)), None)
+    if code:
+        return code
     print(f"\nresults: {folder / 'results.h5'}; figures: {folder}/*.png, *.pdf")
     return 0
 
@@ -148,10 +167,9 @@ def _cmd_discover(args) -> int:
     except ConfigError as e:
         return _fail(str(e))
     out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
-    if out.exists() and not args.overwrite:
-        return _fail(f"output file '{out}' exists (use --overwrite to replace it)")
-    if not out.parent.exists():
-        return _fail(f"output folder '{out.parent}' does not exist")
+    refused = _output_refused(out, args.overwrite, False, inputs=(args.config,))
+    if refused:
+        return _fail(refused)
     problem = exp.problem
 
     def show(row):
@@ -199,7 +217,11 @@ def _execute(work, dask_address) -> int:
         return _fail(str(e))
     except (BlowUpError, GridBlowUpError) as e:
         return _fail(f"numerical blow-up: {e}", code=1)
+    except OSError as e:  # the disk filled up, the folder vanished, ...: what was finished is kept
+        return _fail(_write_failure(e), code=1)
     except JobError as e:
+        if isinstance(e.cause, OSError):
+            return _fail(_write_failure(e.cause), code=1)
         if isinstance(e.cause, (BlowUpError, GridBlowUpError)):
             return _fail(f"numerical blow-up in {e.label}: {e.cause}", code=1)
         return _fail(str(e), code=1)
@@ -207,6 +229,12 @@ def _execute(work, dask_address) -> int:
         if client is not None:
             client.close()
     return 0
+
+
+def _write_failure(e: OSError) -> str:
+    where = f" ('{e.filename}')" if getattr(e, "filename", None) else ""
+    return (f"cannot write the results{where}: {e.strerror or e}; finished runs are kept in the partial "
+            "file: free the space and run the same command with --resume")
 
 
 def _config_of(path: Path) -> str | None:
@@ -221,10 +249,23 @@ def _config_of(path: Path) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def _output_refused(out: Path, overwrite: bool, resume: bool) -> str | None:
-    """Why ``out`` cannot be written (None if it can): an existing file or an interrupted partial one."""
-    from .io import partial_path
+def _folder_refused(folder: Path) -> str | None:
+    """Why an output folder cannot be created (None if it can or exists)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"cannot create the output folder '{folder}': {e.strerror}"
+    return None
 
+
+def _output_refused(out: Path, overwrite: bool, resume: bool, *, inputs=()) -> str | None:
+    """Why ``out`` cannot be written (None if it can): a path that cannot hold the results
+    (``io.output_refused``), an existing file or an interrupted partial one."""
+    from .io import output_refused, partial_path
+
+    refused = output_refused(out, inputs=inputs)
+    if refused:
+        return refused
     if out.exists() and not overwrite:
         return f"output file '{out}' exists (use --overwrite to replace it)"
     if partial_path(out).exists() and not (resume or overwrite):
@@ -253,6 +294,9 @@ def _cmd_paper_study(args) -> int:
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
         return _fail(f"output '{folder}' is not a folder")
+    refused = _folder_refused(folder)
+    if refused:
+        return _fail(refused)
     out = folder / "paper_study.h5"
     complete = out.exists() and args.resume and not args.overwrite
     refused = _workers_refused(args.workers, args.dask) or (None if complete else
@@ -278,16 +322,17 @@ def _cmd_paper_study(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .report import ReportError, draw_figures, summary
+    from .report import ReportError, draw_figures, figure_folder, summary
 
     try:
+        if args.figures:
+            figure_folder(args.figures)
         text = summary(args.results)
+        print(text)
+        for path in draw_figures(args.results, args.figures) if args.figures else ():
+            print(f"wrote {path}")
     except ReportError as e:
         return _fail(str(e))
-    print(text)
-    if args.figures:
-        for path in draw_figures(args.results, args.figures):
-            print(f"wrote {path}")
     return 0
 
 

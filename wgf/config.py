@@ -19,6 +19,7 @@ from .data import TEACHER_KINDS, EmpiricalData, GaussianTeacherData, load_datase
 from .discovery import GRADIENTS
 from .groups import GROUP_NAMES, FiniteGroup, group_from_name
 from .problem import INITS, NOISES, Problem
+from .resources import ResourceError, check_bytes, check_experiment, quadrature_bytes
 from .schemes import DA_MODES, SCHEMES
 from .symmetry import NotEquivariantError, Symmetry
 from .activations import ACTIVATIONS
@@ -284,8 +285,9 @@ def _data(cfg, symmetry, base_dir):
             path = base_dir / path
         try:
             x, y = load_dataset(path)
-        except (OSError, KeyError, ValueError) as e:
-            raise ConfigError(f"[data] dataset: cannot read '{path}': {e}") from None
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ConfigError(f"[data] dataset: cannot read '{path}': {reason}") from None
         if x.shape[1] != unit.dim_x or y.shape[1] != unit.dim_y:
             raise ConfigError(
                 f"[data] dataset: arrays have dim_x = {x.shape[1]}, dim_y = {y.shape[1]}; "
@@ -339,6 +341,31 @@ def _check_pde(pde, problem):
     for key in ("cells", "bounds"):
         if key in pde and len(pde[key]) not in (1, m):
             raise ConfigError(f"[pde] {key}: give 1 or {m} values (one per grid axis), got {len(pde[key])}")
+    _check_geometry(pde, problem.init_std, m)
+
+
+def _check_geometry(pde, sigma, m):
+    """The grid must resolve and hold the initial density N(0, sigma^2) on each axis:
+    sigma > 0, a cell width h <= 2 sigma and at least sigma on each side of 0."""
+    if not (sigma > 0 and math.isfinite(sigma)):
+        raise ConfigError(f"[training] init_std: a grid needs an initial density of positive width, got {sigma!r}")
+    if "bounds" in pde:
+        bounds = [tuple(b) for b in pde["bounds"]] * (m if len(pde["bounds"]) == 1 else 1)
+        key = "bounds"
+    else:
+        w = pde.get("half_width", 2.0)
+        bounds, key = [(-w, w)] * m, "half_width"
+    cells = list(pde.get("cells", (64,))) * (m if len(pde.get("cells", (64,))) == 1 else 1)
+    for (lo, hi), n in zip(bounds, cells):
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ConfigError(f"[pde] {key}: need finite lo < hi, got ({lo!r}, {hi!r})")
+        if lo > -sigma or hi < sigma:
+            raise ConfigError(f"[pde] {key}: the box ({lo:.3g}, {hi:.3g}) cuts the initial density "
+                              f"(init_std = {sigma:.3g}) short: it must reach at least -init_std and +init_std")
+        h = (hi - lo) / n
+        if h > 2 * sigma:
+            raise ConfigError(f"[pde] {key}: cell width {h:.3g} cannot resolve the initial density "
+                              f"(init_std = {sigma:.3g}): use more cells or a smaller box (h <= 2 init_std)")
 
 
 def _check_discover(d, problem):
@@ -386,6 +413,13 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
         raise ConfigError("[training] schedule_t0: missing (required for schedule = \"inverse_time\")")
     t["loss"] = make_loss(t.get("loss", "squared"), t.pop("huber_delta", 1.0))
     t["schedule"] = make_schedule(t.get("schedule", "constant"), t.pop("schedule_t0", None))
+    q_points = cfg.get("data", {}).get("quadrature_points", 16)
+    try:
+        check_bytes(f"[data] quadrature_points = {q_points} (per axis, dim_x = {m['dim_x']})",
+                    quadrature_bytes(q_points, m["dim_x"], m["dim_y"],
+                                     group.order if t.get("scheme") == "da" else 1))
+    except ResourceError as e:
+        raise ConfigError(str(e)) from None
     try:
         problem = Problem(
             symmetry,
@@ -412,16 +446,36 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
     discover = cfg.get("discover")
     if discover is not None:
         _check_discover(discover, problem)
-    return Experiment(problem, cfg[""].get("title", ""), particles, pde, cfg.get("compare"), text,
-                      discover=discover)
+    exp = Experiment(problem, cfg[""].get("title", ""), particles, pde, cfg.get("compare"), text,
+                     discover=discover)
+    try:
+        check_experiment(exp)  # memory; the disk is checked where the output is known
+    except ResourceError as e:
+        raise ConfigError(str(e)) from None
+    return exp
+
+
+# a config is a few kB of text; anything this large is some other file
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def load_config(path) -> Experiment:
     """Read and validate a TOML config file (see ``parse_config``)."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config '{path}' is a folder, not a TOML file")
     try:
-        text = path.read_text()
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config '{path}' is {size} bytes: not a TOML config (limit {MAX_CONFIG_BYTES} bytes)")
+        raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read config '{path}': {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config '{path}' is not UTF-8 text (byte {e.start}): not a TOML config") from None
+    if "\x00" in text:
+        raise ConfigError(f"config '{path}' contains NUL bytes: not a TOML config")
     exp = parse_config(text, base_dir=path.parent)
     return Experiment(exp.problem, exp.title, exp.particles, exp.pde, exp.compare, text, path, exp.discover)

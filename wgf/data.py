@@ -158,26 +158,56 @@ class EmpiricalData:
 
 
 def load_dataset(path) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays ``x`` (n, dx) and ``y`` (n, dy) from a .npz or .h5/.hdf5 file."""
+    """Arrays ``x`` (n, dx) and ``y`` (n, dy) from a .npz or .h5/.hdf5 file.
+
+    Each must be a real numeric array with 1 or 2 axes (1 axis: one column); its size is
+    checked against the available memory before it is read. ValueError (one line) otherwise.
+    """
+    from .resources import ResourceError, check_bytes
+
     path = Path(path)
+
+    def checked(name, arr):
+        dtype, shape = arr.dtype, arr.shape
+        if dtype.kind not in "fiub" or dtype.fields is not None:
+            raise ValueError(f"dataset '{path}': '{name}' must be a real numeric array, got dtype {dtype}")
+        if len(shape) not in (1, 2):
+            raise ValueError(f"dataset '{path}': '{name}' must have 1 or 2 axes (n or n x d), got shape {shape}")
+        try:
+            check_bytes(f"dataset '{path}': '{name}' of shape {shape}", float(np.prod(shape, dtype=float)) * 8)
+        except ResourceError as e:
+            raise ValueError(str(e)) from None
+        return np.asarray(arr[()], dtype=float)
+
     if path.suffix == ".npz":
-        with np.load(path) as f:
-            x, y = f["x"], f["y"]
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("x", "y") if k not in f.files]
+            if missing:
+                raise ValueError(f"dataset '{path}': no array '{missing[0]}' (need x and y)")
+            for k in ("x", "y"):  # the unpacked size, before reading
+                try:
+                    check_bytes(f"dataset '{path}': '{k}'", f.zip.getinfo(f"{k}.npy").file_size)
+                except ResourceError as e:
+                    raise ValueError(str(e)) from None
+            x, y = checked("x", f["x"]), checked("y", f["y"])
     elif path.suffix in (".h5", ".hdf5"):
         import h5py
 
         with h5py.File(path, "r") as f:
-            x, y = f["x"][()], f["y"][()]
+            for k in ("x", "y"):
+                if not isinstance(f.get(k), h5py.Dataset):
+                    raise ValueError(f"dataset '{path}': no array '{k}' (need datasets x and y)")
+            x, y = checked("x", f["x"]), checked("y", f["y"])
     else:
         raise ValueError(f"dataset '{path}': expected a .npz or .h5 file")
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
     if y.ndim == 1:
         y = y[:, None]
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise ValueError(f"dataset '{path}': x and y must have the same nonzero number of rows")
+    if x.shape[1] == 0 or y.shape[1] == 0:
+        raise ValueError(f"dataset '{path}': x and y need at least one column")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError(f"dataset '{path}': x and y must be finite")
     return np.ascontiguousarray(x), np.ascontiguousarray(y)

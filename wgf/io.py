@@ -8,6 +8,12 @@ One writer per output: before it touches either file, a ``ResultsFile`` takes an
 exclusive lock on the sidecar ``.OUT.h5.lock`` (``fcntl.flock``, released by the
 operating system when the process dies), and a second writer of the same output
 is refused with ``OutputBusyError``.
+
+Data is durable before it is marked done: every array carries a Fletcher-32
+checksum per chunk (an HDF5 filter, checked by HDF5 on every read), and
+``mark_done`` writes a finished mark only after the data has been flushed and
+``fsync``-ed to the disk. A resumed run re-checks what is marked done
+(``intact``) and computes again whatever fails the check (docs/outputs.md).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import numpy as np
 
 from ._version import __version__
 
-__all__ = ["ResultsFile", "partial_path", "lock_path", "ResumeError", "OutputBusyError"]
+__all__ = ["ResultsFile", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "intact", "output_refused"]
 
 log = logging.getLogger("wgf")
 
@@ -51,6 +57,55 @@ def _acquire(path: Path):
         raise OutputBusyError(f"'{path}' is being written by another wgf process: wait for it to finish "
                               "or choose another output") from None
     return fh
+
+
+def output_refused(path, *, inputs=()) -> str | None:
+    """Why ``path`` cannot be a results file (one line), or None; checked before any work starts.
+
+    Refused: a folder; one of the ``inputs`` (the config itself); a parent folder that does not
+    exist or where a file cannot be created (probed by creating the output's lock file); a
+    partial file or lock file that is not a regular file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return f"output '{path}' is a folder: give a file name (e.g. -o {path / 'results.h5'})"
+    for src in inputs:
+        if Path(src).resolve() == path.resolve():
+            return f"output '{path}' is the config itself: choose another -o"
+    parent = path.parent
+    if not parent.is_dir():
+        return f"output folder '{parent}' does not exist" if not parent.exists() else \
+            f"output folder '{parent}' is not a folder"
+    for side in (partial_path(path), lock_path(path)):
+        if side.exists() and not side.is_file():
+            return f"'{side}' is in the way of the output and is not a file: remove it"
+    try:
+        with open(lock_path(path), "a"):
+            pass
+    except OSError as e:
+        return f"cannot write in the output folder '{parent}': {e.strerror}"
+    return None
+
+
+def _checksummed(shape) -> dict:
+    """create_dataset options: a Fletcher-32 checksum on every chunk (arrays with at least one element)."""
+    shape = tuple(shape)
+    return {"fletcher32": True} if len(shape) > 0 and all(int(n) > 0 for n in shape) else {}
+
+
+def intact(*datasets, index=()) -> bool:
+    """Whether ``dataset[index]`` of each dataset (None is skipped) reads back with valid checksums and
+    holds only finite numbers (a damaged chunk fails HDF5's Fletcher-32 check on read)."""
+    for ds in datasets:
+        if ds is None:
+            continue
+        try:
+            values = ds[index]
+        except (OSError, ValueError, KeyError):
+            return False
+        if not np.all(np.isfinite(values)):
+            return False
+    return True
 
 
 def partial_path(path) -> Path:
@@ -87,7 +142,10 @@ class ResultsFile:
             try:
                 self.file = h5py.File(self.tmp, "r+")
             except OSError:
-                log.warning("'%s' is unreadable (killed during a write?): starting over", self.tmp)
+                kept = self.tmp.with_name(self.tmp.name + ".damaged")
+                os.replace(self.tmp, kept)
+                log.warning("'%s' cannot be opened (killed during a write, or damaged): kept as '%s', "
+                            "starting over", self.tmp, kept)
             else:
                 if "config" not in self.file.attrs:  # killed before its header was written
                     self.file.close()
@@ -122,7 +180,8 @@ class ResultsFile:
             return self.file[name]
         if name in self.file:
             del self.file[name]
-        ds = self.file.create_dataset(name, shape=tuple(shape), dtype="f8", chunks=chunks, fillvalue=0.0)
+        ds = self.file.create_dataset(name, shape=tuple(shape), dtype="f8", chunks=chunks, fillvalue=0.0,
+                                      **_checksummed(shape))
         for k, v in (attrs or {}).items():
             ds.attrs[k] = v
         return ds
@@ -131,10 +190,30 @@ class ResultsFile:
         """Write a whole float64 array (replacing one of that name)."""
         if name in self.file:
             del self.file[name]
-        ds = self.file.create_dataset(name, data=np.asarray(data, dtype="f8"))
+        data = np.asarray(data, dtype="f8")
+        ds = self.file.create_dataset(name, data=data, **_checksummed(data.shape))
         for k, v in (attrs or {}).items():
             ds.attrs[k] = v
         return ds
 
     def flush(self):
         self.file.flush()
+
+    def sync(self):
+        """Flush HDF5's buffers and ``fsync`` the file: what was written is on the disk."""
+        self.file.flush()
+        try:
+            os.fsync(self.file.id.get_vfd_handle())
+        except (OSError, ValueError, TypeError):  # a driver without a file descriptor
+            pass
+
+    def mark_done(self, obj, key: str = "done"):
+        """Set ``obj.attrs[key] = 1`` once everything written so far is on the disk, and sync the mark."""
+        self.sync()
+        obj.attrs[key] = 1
+        self.sync()
+
+    def unmark(self, obj, key: str = "done"):
+        """Remove a finished mark (its data failed the check and will be computed again)."""
+        if key in obj.attrs:
+            del obj.attrs[key]

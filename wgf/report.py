@@ -7,26 +7,82 @@ against N with the fitted rate, invariance defects and risk over time.
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-__all__ = ["summary", "draw_figures", "ReportError"]
+__all__ = ["summary", "draw_figures", "figure_folder", "ReportError"]
 
 
 class ReportError(ValueError):
     """The file is missing or is not a wgf results file."""
 
 
+# what reading a damaged or foreign HDF5 file can raise (h5py, numpy, missing keys or attributes)
+_READ_ERRORS = (KeyError, OSError, ValueError, TypeError, IndexError, AttributeError, RuntimeError)
+
+
+def _verify(f, path):
+    """Read every numeric dataset chunk by chunk: HDF5 checks each chunk's Fletcher-32 checksum."""
+    damaged = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiub" and obj.size:
+            try:
+                for sel in (obj.iter_chunks() if obj.chunks else [()]):
+                    obj[sel]
+            except OSError:
+                damaged.append(name)
+
+    f.visititems(visit)
+    if damaged:
+        raise ReportError(f"'{path}' is damaged: /{damaged[0]} fails its checksum"
+                          + (f" (and {len(damaged) - 1} more datasets)" if len(damaged) > 1 else ""))
+
+
+@contextmanager
+def _reading(path):
+    """The open, verified results file; any failure to read it becomes one ReportError."""
+    f = _open(path)
+    try:
+        _verify(f, path)
+        yield f
+    except ReportError:
+        raise
+    except _READ_ERRORS as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ReportError(f"'{path}' is damaged or not a complete wgf results file ({reason})") from None
+    finally:
+        f.close()
+
+
+def figure_folder(folder) -> Path:
+    """``folder`` created if needed; ReportError (one line) if it is a file or cannot be written."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ReportError(f"--figures '{folder}' is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ReportError(f"--figures '{folder}' cannot be created: {e.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ReportError(f"--figures '{folder}' is not writable")
+    return folder
+
+
 def _open(path) -> h5py.File:
     path = Path(path)
     if not path.exists():
         raise ReportError(f"no such results file: '{path}'")
+    if path.is_dir():
+        raise ReportError(f"'{path}' is a folder, not a results file")
     try:
         f = h5py.File(path, "r")
     except OSError:
-        raise ReportError(f"'{path}' is not an HDF5 file") from None
+        raise ReportError(f"'{path}' is not an HDF5 file (or it is damaged)") from None
     if "wgf_version" not in f.attrs:
         f.close()
         raise ReportError(f"'{path}' is not a wgf results file (no wgf_version attribute)")
@@ -38,9 +94,21 @@ def _particle_ns(f) -> list[int]:
 
 
 def summary(path) -> str:
-    """The report of a results file as text (PDE trackers, particles per N, distances and rates)."""
+    """The report of a results file as text (PDE trackers, particles per N, distances and rates).
+
+    Raises ReportError (one line) for a missing, foreign or damaged file (every dataset's checksum is
+    checked)."""
+    try:
+        return _summary(path)
+    except ReportError:
+        raise
+    except _READ_ERRORS as e:
+        raise ReportError(f"'{path}' is damaged or not a complete wgf results file ({e})") from None
+
+
+def _summary(path) -> str:
     lines = []
-    with _open(path) as f:
+    with _reading(path) as f:
         lines.append(f"wgf {f.attrs['wgf_version']}  {f.attrs.get('title', '')}".rstrip())
         if "pde" in f:
             p = f["pde"]
@@ -112,7 +180,20 @@ def _colors(ns):
 
 
 def draw_figures(path, folder) -> list[Path]:
-    """Draw every figure the file supports into ``folder``; returns the PNG paths."""
+    """Draw every figure the file supports into ``folder``; returns the PNG paths.
+
+    Raises ReportError (one line) for a damaged or foreign file and a folder that is a file or not
+    writable."""
+    figure_folder(folder)
+    try:
+        return _draw_figures(path, folder)
+    except ReportError:
+        raise
+    except _READ_ERRORS as e:
+        raise ReportError(f"'{path}' is damaged or not a complete wgf results file ({e})") from None
+
+
+def _draw_figures(path, folder) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,7 +201,7 @@ def draw_figures(path, folder) -> list[Path]:
 
     folder = Path(folder)
     written = []
-    with _open(path) as f:
+    with _reading(path) as f:
         ns = _particle_ns(f)
         colors = _colors(ns)
         if "pde" in f:

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from .config import Experiment
 from .executors import DEFAULT_RETRIES, run_jobs
 from .functionals import risk
-from .io import ResultsFile
+from .io import ResultsFile, intact
 
 __all__ = ["run_experiment", "run_particles"]
 
@@ -99,7 +99,17 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
             "si_rmd2": out.dataset(f"{grp}/si_rmd2", (seeds, n_times)),
             "wi_rmd2": out.dataset(f"{grp}/wi_rmd2", (seeds, n_times)) if exact_wi else None,
         }
-    jobs = [(n, s) for n in settings.n for s in range(seeds) if not out.file[f"particles/N{n}"].attrs.get(f"done_{s}")]
+    jobs = []
+    for n in settings.n:
+        grp = out.file[f"particles/N{n}"]
+        for s in range(seeds):
+            if grp.attrs.get(f"done_{s}"):
+                if intact(*sets[n].values(), index=s) and intact(grp.get("times")):
+                    continue
+                log.warning("/particles/N%d, seed %d: its data fails the checksum or is not finite: running it "
+                            "again", n, s)
+                out.unmark(grp, f"done_{s}")
+            jobs.append((n, s))
     bar = tqdm(total=len(settings.n) * seeds, initial=len(settings.n) * seeds - len(jobs), desc="particles",
                unit="run", disable=not progress)
 
@@ -109,8 +119,7 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
             out.write(f"particles/N{n}/times", np.rint(problem.times / eps) * eps)
             grp.attrs["eps"] = eps
             grp.attrs["batch"] = settings.batch
-        grp.attrs[f"done_{seed}"] = 1
-        out.flush()
+        out.mark_done(grp, f"done_{seed}")  # after its data is on the disk
         bar.update()
 
     if workers <= 1 and dask is None:
@@ -130,7 +139,7 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
         job = partial(_worker_job, exp.text, base)
     for (n, seed), (eps, rows) in run_jobs(job, jobs, workers=workers, dask=dask, retries=retries,
                                            describe=lambda nj: f"particle run N={nj[0]}, seed={nj[1]}",
-                                           no_retry=(BlowUpError,)):
+                                           no_retry=(BlowUpError, OSError)):
         if rows is not None:
             for key, ds in sets[n].items():
                 if ds is not None:
@@ -151,11 +160,13 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     grid = make_grid(problem, cfg.get("space", "full"), cfg.get("cells", (64,)), cfg.get("half_width", 2.0),
                      cfg.get("bounds"))
     times = problem.times
+    tracker_names = ("mass", "risk", "free_energy", "wi_defect", "si_defect", "boundary_mass")
     if "pde" in out.file and out.file["pde"].attrs.get("done"):
         g = out.file["pde"]
-        trackers = {k: g[k][()] for k in ("mass", "risk", "free_energy", "wi_defect", "si_defect", "boundary_mass")
-                    if k in g}
-        return History(grid, times, g["density"][()], trackers)
+        if intact(*(g[k] for k in ("density", "times") + tracker_names if k in g)):
+            trackers = {k: g[k][()] for k in tracker_names if k in g}
+            return History(grid, times, g["density"][()], trackers)
+        log.warning("/pde: its data fails the checksum or is not finite: solving again")
     if "pde" in out.file:
         del out.file["pde"]
     out.write("pde/times", times)
@@ -182,8 +193,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     for name, values in history.trackers.items():
         out.write(f"pde/{name}", values)
     out.file["pde"].attrs["steps"] = history.stats.steps
-    out.file["pde"].attrs["done"] = 1
-    out.flush()
+    out.mark_done(out.file["pde"])
     return history
 
 

@@ -148,7 +148,7 @@ def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, r
     """
     from .executors import DEFAULT_RETRIES, run_jobs
     from .particles import BlowUpError
-    from .io import ResultsFile
+    from .io import ResultsFile, intact
 
     out_path = Path(out_path)
     text = plan.to_json()
@@ -162,8 +162,13 @@ def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, r
         for combo in plan.combinations():
             grp = _group(*combo)
             sets[combo] = {q: out.dataset(f"{grp}/{q}", (len(ns), plan.seeds)) for q in QUANTITIES}
-            attrs = out.file[grp].attrs
-            jobs += [(*combo, n, s, text) for n in ns for s in range(plan.seeds) if not attrs.get(f"done_{n}_{s}")]
+            for k, n in enumerate(ns):
+                for s in range(plan.seeds):
+                    if out.file[grp].attrs.get(f"done_{n}_{s}"):
+                        if intact(*sets[combo].values(), index=(k, s)):
+                            continue
+                        out.unmark(out.file[grp], f"done_{n}_{s}")  # damaged: run it again
+                    jobs.append((*combo, n, s, text))
         total = len(plan.combinations()) * len(ns) * plan.seeds
         # the longest runs first (a run costs ~ N^2: N particles for t_end N / alpha steps): better load balance
         jobs.sort(key=lambda job: -job[3])
@@ -176,8 +181,7 @@ def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, r
             k = ns.index(n)
             for q, v in zip(QUANTITIES, values):
                 sets[combo][q][k, seed] = v
-            out.file[_group(*combo)].attrs[f"done_{n}_{seed}"] = 1
-            out.flush()
+            out.mark_done(out.file[_group(*combo)], f"done_{n}_{seed}")  # after its data is on the disk
             bar.update()
         bar.close()
     return out_path
