@@ -258,3 +258,20 @@ def test_invalid_pde_geometry(change, expected):
     text = SMALL + PDE
     with pytest.raises(ConfigError, match=expected):
         parse_config(text.replace(*change))
+
+
+def test_a_marked_run_whose_chunks_were_never_written_is_not_intact(tmp_path):
+    """A mark that reached the disk while the data did not (zeros from the fill value) is caught."""
+    with ResultsFile(tmp_path / "o.h5", "cfg") as f:
+        pos = f.dataset("particles/N4/positions", (2, 3, 4, 2), chunks=(1, 1, 4, 2))
+        risk = f.dataset("particles/N4/risk", (2, 3))
+        pos[0] = 1.0
+        risk[0] = 1.0
+        assert intact(pos, risk, index=0)
+        assert not intact(pos, index=1)  # never written
+        pos[1, :2] = 1.0
+        assert not intact(pos, index=1)  # one snapshot missing
+        pos[1, 2] = np.nan
+        assert not intact(pos, index=1)  # written but not finite
+        pos[1, 2] = 2.0
+        assert intact(pos, risk, index=1)

@@ -93,15 +93,31 @@ def _checksummed(shape) -> dict:
     return {"fletcher32": True} if len(shape) > 0 and all(int(n) > 0 for n in shape) else {}
 
 
+def _stored(ds, index) -> bool:
+    """Whether every chunk of ``ds`` that ``ds[index]`` touches was written (a chunk never written
+    reads back as the fill value: zeros that no run produced)."""
+    if ds.chunks is None:
+        return True
+    sel = index if isinstance(index, tuple) else (index,)
+    sel = tuple(slice(i, i + 1) if isinstance(i, (int, np.integer)) else i for i in sel)
+    for piece in ds.iter_chunks(sel + (slice(None),) * (ds.ndim - len(sel))):
+        offset = tuple(s.start - s.start % c for s, c in zip(piece, ds.chunks))
+        if ds.id.get_chunk_info_by_coord(offset).byte_offset is None:
+            return False
+    return True
+
+
 def intact(*datasets, index=()) -> bool:
-    """Whether ``dataset[index]`` of each dataset (None is skipped) reads back with valid checksums and
-    holds only finite numbers (a damaged chunk fails HDF5's Fletcher-32 check on read)."""
+    """Whether ``dataset[index]`` of each dataset (None is skipped) was written, reads back with valid
+    checksums and holds only finite numbers (a damaged chunk fails HDF5's Fletcher-32 check on read)."""
     for ds in datasets:
         if ds is None:
             continue
         try:
+            if not _stored(ds, index):
+                return False
             values = ds[index]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             return False
         if not np.all(np.isfinite(values)):
             return False
