@@ -93,3 +93,34 @@ def test_four_concurrent_first_compilations_then_a_fifth(configs):
 
     with h5py.File(configs / "c0.h5") as a, h5py.File(configs / "c5.h5") as b:
         assert np.array_equal(a["particles/N2500/positions"][()], b["particles/N2500/positions"][()])
+
+
+_FIRST_USE = """
+import sys
+import numpy as np
+from wgf.jit import FASTMATH, jit
+from wgf.particles.rng import fill_normal
+
+@jit(error_model="numpy", fastmath=FASTMATH)
+def fast_caller(seed, stream, k, out):
+    fill_normal(seed, stream, k, out)
+
+z = np.empty(11)
+if sys.argv[1] == "kernel-first":
+    fast_caller(20240917, 2, 5, np.empty(11))  # a fast-math kernel compiles fill_normal first
+fill_normal(20240917, 2, 5, z)
+print(repr(z.tolist()))
+"""
+
+
+def test_numerics_do_not_depend_on_the_order_of_first_use(tmp_path):
+    """A function called from Python and from a fast-math kernel compiles with its own flags, whichever
+    compiles it first (numba would otherwise give it its first caller's flags: results 1 ulp apart)."""
+    outs = []
+    for order in ("python-first", "kernel-first"):
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / order))
+        res = subprocess.run([sys.executable, "-c", _FIRST_USE, order], env=env, capture_output=True, text=True,
+                             timeout=600)
+        assert res.returncode == 0, res.stderr
+        outs.append(res.stdout)
+    assert outs[0] == outs[1]

@@ -34,8 +34,9 @@ including 4D clouds concentrated near a plane, where MMD itself is small).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from scipy.ndimage import convolve1d
+
+from wgf.jit import jit as njit
 
 __all__ = ["lattice_for", "linear_binning", "binned_mmd2", "MAX_LATTICE_NODES"]
 

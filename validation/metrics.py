@@ -34,9 +34,10 @@ replaced by exp(-708).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 from scipy.special import gammaln
 
+from wgf.jit import jit as njit
 from wgf.vector_math import fast_exp
 
 from .distances import _cloud

@@ -15,6 +15,12 @@ safe to cache on disk:
   into the caller's library. (A cached function that calls a separately cached
   ``parallel=True`` function can crash when the two are loaded from the cache in
   another order.)
+- **Explicit floating-point flags.** numba compiles a called function that has no
+  ``fastmath`` option with the flags of the first jitted function that calls it, so
+  a function called both from Python and from a fast-math kernel would give results
+  that depend on the order of first use and on the disk cache (1 ulp apart).
+  ``jit`` gives every separately compiled function ``fastmath=False`` unless it
+  asks for flags; inlined helpers take their caller's flags by design.
 - **One compiler at a time.** ``compile_for`` compiles an entry point for the
   argument types of a call under an exclusive file lock, so that processes
   starting together compile once and the others load the result from the cache.
@@ -95,6 +101,10 @@ def jit(py_func=None, **options):
         return lambda f: jit(f, **options)
     if isinstance(py_func, Dispatcher):
         return py_func
+    if options.get("inline", "never") == "never":
+        # explicit flags: numba compiles a callee that has none with the flags of its first jitted caller,
+        # so its numerics would depend on who compiled it first (or on what the disk cache holds)
+        options.setdefault("fastmath", False)
     disp = numba.njit(**options)(py_func)
     disp._set_uuid(f"wgf-{fingerprint(py_func)}")
     return disp
