@@ -36,8 +36,9 @@ from numba import prange
 from wgf.jit import FASTMATH, compile_for, jit
 from wgf.schemes import combine_rows, expand_rows, pullback_rows
 from wgf.unit_kernels import WORK_ROWS, lane_sum
+from wgf.vector_math import cos_sin_turn
 
-from .rng import fill_normal, fill_normal_at, normal_pair, random_index
+from .rng import fill_normal, fill_normal_at, normal_pair, random_index, uniform_pair
 
 __all__ = ["EngineSpec", "engine_spec", "engine_batch", "make_advance", "CHUNK", "PARALLEL_MIN"]
 
@@ -60,6 +61,12 @@ DATA_FIXED = 2  # the whole (xs, ys) with weights ws at every step
 DA_NONE = 0
 DA_ORBIT = 1
 DA_SAMPLE = 2
+# how DA sample mode draws g: an element of the list g_x (finite groups), or from the Haar measure
+HAAR_NONE = 0
+HAAR_SO2 = 1
+HAAR_O2 = 2
+HAAR_SO3 = 3
+HAAR_CODES = {"so2": HAAR_SO2, "o2": HAAR_O2, "so3": HAAR_SO3}
 
 
 class EngineSpec(NamedTuple):
@@ -68,7 +75,8 @@ class EngineSpec(NamedTuple):
     rin (K, dx, dx), rout (K, dy, dy): the scheme's maps (K = 0: none); proj (D, D) or (0, 0): P of EA;
     g_x (G, dx, dx), g_y (G, dy, dy): the group; teacher (D, M): teacher particles as columns;
     xs (n, dx), ys (n, dy), ws (n,): a data set (empirical or fixed batch); noise_proj (D, D) or (0, 0);
-    x_std, label_noise, tau, beta, loss_param: floats; batch, da, data_kind, sign_labels: ints.
+    x_std, label_noise, tau, beta, loss_param: floats; batch, da, data_kind, sign_labels: ints;
+    haar: how DA sample mode draws g (HAAR_NONE: from g_x; else the Haar measure of a compact group).
     """
 
     rin: np.ndarray
@@ -90,6 +98,7 @@ class EngineSpec(NamedTuple):
     da: int
     data_kind: int
     sign_labels: int
+    haar: int
 
 
 def _f64(a):
@@ -131,6 +140,7 @@ def engine_spec(problem, batch: int, *, noise_projector=None, fixed_batch=None, 
         _f64(teacher), _f64(xs), _f64(ys), _f64(ws), _f64(np.zeros((0, 0)) if noise_proj is None else noise_proj),
         float(x_std), float(label_noise), float(problem.tau), float(problem.beta if beta is None else beta),
         float(problem.loss.param), int(batch), int(da), int(data_kind), int(problem.loss.sign_labels),
+        int(HAAR_CODES[problem.group.kind] if da == DA_SAMPLE and problem.group.continuous else HAAR_NONE),
     )
 
 
@@ -225,6 +235,16 @@ def _build_advance(value, vjp, loss_grad):
                 for a in range(dy):
                     y0[b, a] = spec.ys[idx, a]
         n_group = spec.g_x.shape[0]
+        if spec.da == DA_SAMPLE and spec.haar != HAAR_NONE:  # a compact group: g ~ Haar per sample
+            for b in range(xb.shape[0]):
+                haar_apply(spec.haar, seed, k, b, x0[b], xb[b])
+                if dy == dx:
+                    haar_apply(spec.haar, seed, k, b, y0[b], yb[b])
+                else:
+                    for a in range(dy):
+                        yb[b, a] = y0[b, a]
+                wb[b] = 1.0 / xb.shape[0]
+            return
         for b in range(xb.shape[0]):
             if spec.da == DA_ORBIT:
                 g, src = b // batch, b % batch
@@ -243,6 +263,28 @@ def _build_advance(value, vjp, loss_grad):
                     s += spec.g_y[g, a, j] * y0[src, j]
                 yb[b, a] = s
             wb[b] = 1.0 / xb.shape[0]
+
+    def haar_apply(kind, seed, k, b, v, out):
+        """out = g v for the Haar element g of (seed, step k, sample b): SO(2) or O(2) from uniforms
+        (theta = 2 pi u_1, a reflection diag(1, -1) first if u_2 < 1/2), SO(3) from the unit quaternion
+        of four normals (wgf.groups.haar_elements draws the same laws with NumPy)."""
+        if kind == HAAR_SO3:
+            q0, q1 = normal_pair(seed, STREAM_GROUP, k, 2 * b)
+            q2, q3 = normal_pair(seed, STREAM_GROUP, k, 2 * b + 1)
+            r = sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
+            w, x, y, z = q0 / r, q1 / r, q2 / r, q3 / r
+            v0, v1, v2 = v[0], v[1], v[2]
+            out[0] = (1 - 2 * (y * y + z * z)) * v0 + 2 * (x * y - z * w) * v1 + 2 * (x * z + y * w) * v2
+            out[1] = 2 * (x * y + z * w) * v0 + (1 - 2 * (x * x + z * z)) * v1 + 2 * (y * z - x * w) * v2
+            out[2] = 2 * (x * z - y * w) * v0 + 2 * (y * z + x * w) * v1 + (1 - 2 * (x * x + y * y)) * v2
+            return
+        u1, u2 = uniform_pair(seed, STREAM_GROUP, k, b)
+        c, s = cos_sin_turn(u1)
+        v0, v1 = v[0], v[1]
+        if kind == HAAR_O2 and u2 < 0.5:
+            v1 = -v1
+        out[0] = c * v0 - s * v1
+        out[1] = s * v0 + c * v1
 
     def load_chunk(theta, i0, m, proj, zc):
         """zc[:, i] = P theta_{i0 + i} (theta_{i0 + i} without a projector), i < m."""
@@ -328,6 +370,7 @@ def _build_advance(value, vjp, loss_grad):
                 theta[i0 + i, a] += noise_scale * nz[a, i]
 
     opts = dict(error_model="numpy", fastmath=FASTMATH)
+    haar_apply = jit(haar_apply, inline="always", **opts)
     draw_batch_c = jit(draw_batch, **opts)
     teacher_output = jit(teacher_output, inline="always", **opts)
     load_chunk = jit(load_chunk, inline="always", **opts)

@@ -41,9 +41,13 @@ def reference_batch(problem, batch, rng):
         x = np.einsum("gab,nb->gna", group.rho_x, x).reshape(-1, x.shape[1])
         y = np.einsum("gab,nb->gna", group.rho_y, y).reshape(-1, y.shape[1])
     elif problem.scheme == "da":
-        g = rng.integers(0, group.order, size=batch)
-        x = np.einsum("nab,nb->na", group.rho_x[g], x)
-        y = np.einsum("nab,nb->na", group.rho_y[g], y)
+        if group.continuous:  # g ~ Haar
+            gx, gy = group.sample(rng, batch)
+        else:
+            g = rng.integers(0, group.order, size=batch)
+            gx, gy = group.rho_x[g], group.rho_y[g]
+        x = np.einsum("nab,nb->na", gx, x)
+        y = np.einsum("nab,nb->na", gy, y)
     return x, y, np.full(x.shape[0], 1.0 / x.shape[0])
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .data import TEACHER_KINDS, EmpiricalData, GaussianTeacherData, load_dataset, make_teacher
 from .discovery import GRADIENTS
-from .groups import GROUP_NAMES, FiniteGroup, group_from_name
+from .groups import COMPACT_GROUPS, GROUP_NAMES, FiniteGroup, group_from_name
 from .problem import INITS, NOISES, Problem
 from .resources import ResourceError, check_bytes, check_experiment, quadrature_bytes
 from .schemes import DA_MODES, SCHEMES
@@ -145,7 +145,8 @@ SCHEMA = {
     "": {"title": _string},
     "model": {"unit": _choice(UNIT_NAMES), "dim_x": _pos_int, "dim_y": _pos_int, "hidden": _pos_int,
               "activation": _choice(tuple(ACTIVATIONS))},
-    "group": {"name": _choice(tuple(GROUP_NAMES)), "generators_x": _matrix_list, "generators_y": _matrix_list},
+    "group": {"name": _choice(tuple(GROUP_NAMES)), "generators_x": _matrix_list, "generators_y": _matrix_list,
+              "haar_points": _pos_int},
     "data": {
         "x_std": _pos,
         "teacher": _choice(TEACHER_KINDS),
@@ -267,10 +268,14 @@ def _group(cfg, dim_x, dim_y) -> FiniteGroup:
             return FiniteGroup.from_generators(gx, gy)
         except ValueError as e:
             raise ConfigError(f"[group] generators_x: {e}") from None
+    name = g.get("name", "trivial")
+    if "haar_points" in g and name not in COMPACT_GROUPS:
+        raise ConfigError(f"[group] haar_points: only used by the compact groups ({', '.join(COMPACT_GROUPS)})")
     try:
-        return group_from_name(g.get("name", "trivial"), dim_x, dim_y)
+        return group_from_name(name, dim_x, dim_y, g.get("haar_points"))
     except ValueError as e:
-        raise ConfigError(f"[group] name: {e}") from None
+        key = "haar_points" if "haar_points" in str(e) else "name"
+        raise ConfigError(f"[group] {key}: {e}") from None
 
 
 def _data(cfg, symmetry, base_dir):

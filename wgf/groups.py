@@ -1,17 +1,24 @@
-"""Finite groups acting orthogonally on features and labels.
+"""Finite and compact groups acting orthogonally on features and labels.
 
 A finite group G is stored as the list of its elements, each a pair of
 orthogonal matrices (rho_g, rhohat_g) acting on X = R^dx and on Y = R^dy.
 Element 0 is the identity. The Haar measure is uniform over the elements.
 
-Built-in groups act on X by permuting coordinates (or by a sign); on Y they act
-the same way when dy == dx and trivially when dy == 1 (invariant labels).
+A compact group (``CompactGroup``: SO(2), O(2), SO(3)) keeps its structure: a
+basis of its Lie algebra, one element per connected component and a Haar
+sampler. Its ``rho_x``/``rho_y`` are a *Haar quadrature*: a finite subgroup whose
+uniform measure integrates what the schemes average (docs/groups.md).
+
+Built-in groups act on X by permuting coordinates, by a sign or by their
+matrices; on Y they act the same way when dy == dx and trivially when dy == 1
+(invariant labels).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import permutations
+from math import cos, pi, sin
 
 import numpy as np
 
@@ -22,6 +29,11 @@ __all__ = [
     "cyclic_group",
     "permutation_group",
     "sign_group",
+    "CompactGroup",
+    "rotation_group",
+    "orthogonal_group",
+    "rotation3_group",
+    "rotation_matrix",
     "group_from_name",
     "GROUP_NAMES",
 ]
@@ -114,6 +126,11 @@ class FiniteGroup:
     def inverse(self) -> np.ndarray:
         """inverse[g] = index of g^{-1}."""
         return np.argmax(self.table == 0, axis=1)
+
+    @property
+    def continuous(self) -> bool:
+        """Whether G is a continuous (compact Lie) group; a finite group is not."""
+        return False
 
     @property
     def is_trivial_on_y(self) -> bool:
@@ -230,19 +247,173 @@ def sign_group(dim_x: int, dim_y: int) -> FiniteGroup:
     )
 
 
+# ---------------------------------------------------------------- compact groups
+def rotation_matrix(theta: float) -> np.ndarray:
+    """R(theta) = [[cos, -sin], [sin, cos]], (2, 2)."""
+    c, s = cos(theta), sin(theta)
+    return np.array([[c, -s], [s, c]])
+
+
+_J = np.array([[0.0, -1.0], [1.0, 0.0]])  # generator of so(2): R(theta) = exp(theta J)
+_FLIP = np.diag([1.0, -1.0])  # a reflection: O(2) = SO(2) u SO(2) F
+HAAR_KINDS = ("so2", "o2", "so3")
+
+
+@dataclass(frozen=True)
+class CompactGroup(FiniteGroup):
+    """A compact Lie group acting on X by its matrices, with its structure kept.
+
+    ``rho_x``, ``rho_y`` (M, ., .) are its Haar quadrature: a finite subgroup whose uniform measure
+    replaces the Haar measure where the schemes average over G (DA orbit, FA; docs/groups.md).
+
+    lie_x (L, dx, dx), lie_y (L, dy, dy) : a basis of the Lie algebra (skew matrices), acting on X and Y
+    components_x (C, dx, dx), components_y (C, dy, dy) : one element per connected component, identity first
+    kind : the Haar sampler, "so2" (angle), "o2" (angle and a fair reflection) or "so3" (unit quaternion)
+    """
+
+    lie_x: np.ndarray = None
+    lie_y: np.ndarray = None
+    components_x: np.ndarray = None
+    components_y: np.ndarray = None
+    kind: str = "so2"
+
+    def _multiplication_table(self) -> np.ndarray:
+        if self.order > MAX_HAAR_POINTS:
+            raise ValueError(f"group '{self.name}': at most {MAX_HAAR_POINTS} Haar points, got {self.order}")
+        return super()._multiplication_table()
+
+    @property
+    def continuous(self) -> bool:
+        return True
+
+    def sample(self, rng, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """n independent Haar-distributed elements: (rho_x (n, dx, dx), rho_y (n, dy, dy))."""
+        return haar_elements(self.kind, rng.random((n, 4)) if self.kind != "so3" else rng.normal(size=(n, 4)),
+                             self.dim_x, self.dim_y)
+
+
+def haar_elements(kind: str, draws: np.ndarray, dim_x: int, dim_y: int) -> tuple[np.ndarray, np.ndarray]:
+    """Group elements from random draws (n, 4): for so2 and o2, theta = 2 pi u_0 and (o2) a reflection
+    if u_1 < 1/2; for so3 the rotation of the unit quaternion q = draws / |draws| (draws normal).
+    The label action is the same matrix (dim_y = dim_x) or trivial (dim_y = 1)."""
+    n = draws.shape[0]
+    if kind in ("so2", "o2"):
+        theta = 2 * pi * draws[:, 0]
+        c, s = np.cos(theta), np.sin(theta)
+        rx = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+        if kind == "o2":
+            rx = np.where((draws[:, 1] < 0.5)[:, None, None], rx @ _FLIP, rx)
+    elif kind == "so3":
+        w, x, y, z = (draws / np.linalg.norm(draws, axis=1, keepdims=True)).T
+        rx = np.stack([
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+        ], -2)
+    else:
+        raise ValueError(f"unknown Haar sampler '{kind}' (choose from {', '.join(HAAR_KINDS)})")
+    ry = rx if dim_y == dim_x else np.broadcast_to(np.eye(dim_y), (n, dim_y, dim_y)).copy()
+    return rx, ry
+
+
+# the largest Haar quadrature (the schemes' cost grows with it: FA evaluates the unit M times per sample)
+MAX_HAAR_POINTS = 256
+SO3_RULES = {12: "tetrahedral", 24: "octahedral", 60: "icosahedral"}
+
+
+def _compact_labels(name, dim_x, dim_y, mats):
+    if dim_y == dim_x:
+        return mats
+    if dim_y == 1:
+        return np.broadcast_to(np.eye(1), (len(mats), 1, 1)).copy()
+    raise ValueError(f"group '{name}': dim_y must equal dim_x ({dim_x}) or be 1, got {dim_y}")
+
+
+def _compact(name, dim_x, dim_y, rx, lie, comps, kind):
+    ry = _compact_labels(name, dim_x, dim_y, rx)
+    lie_y = lie if dim_y == dim_x else np.zeros((len(lie), dim_y, dim_y))
+    comps_y = _compact_labels(name, dim_x, dim_y, comps)
+    return CompactGroup(rx, ry, name=name, lie_x=lie, lie_y=lie_y, components_x=comps, components_y=comps_y,
+                        kind=kind)
+
+
+def _check_points(name, points, low):
+    if not isinstance(points, (int, np.integer)) or not low <= points <= MAX_HAAR_POINTS:
+        raise ValueError(f"group '{name}': haar_points must be an integer in [{low}, {MAX_HAAR_POINTS}], "
+                         f"got {points!r}")
+
+
+def rotation_group(dim_x: int, dim_y: int, haar_points: int = 16) -> CompactGroup:
+    """SO(2) acting on R^2 by rotations; Haar quadrature: the M = haar_points rotations by 2 pi k / M."""
+    if dim_x != 2:
+        raise ValueError(f"group 'rotation' (SO(2)) acts on R^2: dim_x must be 2, got {dim_x}")
+    _check_points("rotation", haar_points, 1)
+    rx = np.stack([rotation_matrix(2 * pi * k / haar_points) for k in range(haar_points)])
+    return _compact("rotation", dim_x, dim_y, rx, _J[None], np.eye(2)[None], "so2")
+
+
+def orthogonal_group(dim_x: int, dim_y: int, haar_points: int = 16) -> CompactGroup:
+    """O(2) acting on R^2; Haar quadrature: the dihedral group of M = haar_points elements
+    (M / 2 rotations by 4 pi k / M and as many reflections)."""
+    if dim_x != 2:
+        raise ValueError(f"group 'orthogonal' (O(2)) acts on R^2: dim_x must be 2, got {dim_x}")
+    _check_points("orthogonal", haar_points, 2)
+    if haar_points % 2:
+        raise ValueError(f"group 'orthogonal': haar_points must be even (rotations and reflections), got {haar_points}")
+    half = haar_points // 2
+    rots = [rotation_matrix(2 * pi * k / half) for k in range(half)]
+    rx = np.stack(rots + [r @ _FLIP for r in rots])
+    return _compact("orthogonal", dim_x, dim_y, rx, _J[None], np.stack([np.eye(2), _FLIP]), "o2")
+
+
+def _axis_rotation(axis, angle) -> np.ndarray:
+    a = np.asarray(axis, dtype=float)
+    a = a / np.linalg.norm(a)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
+
+
+def rotation3_group(dim_x: int, dim_y: int, haar_points: int = 60) -> CompactGroup:
+    """SO(3) acting on R^3 by rotations; Haar quadrature: the rotation group of the tetrahedron (12),
+    octahedron (24) or icosahedron (60 = default), exact for polynomials in the entries of R of degree
+    2, 3 and 5 respectively (docs/groups.md)."""
+    if dim_x != 3:
+        raise ValueError(f"group 'rotation3' (SO(3)) acts on R^3: dim_x must be 3, got {dim_x}")
+    if haar_points not in SO3_RULES:
+        raise ValueError(f"group 'rotation3': haar_points must be 12, 24 or 60 (the tetrahedral, octahedral or "
+                         f"icosahedral rotations), got {haar_points!r}")
+    phi = (1 + 5 ** 0.5) / 2
+    three = _axis_rotation((1, 1, 1), 2 * pi / 3)
+    second = {12: _axis_rotation((0, 0, 1), pi), 24: _axis_rotation((0, 0, 1), pi / 2),
+              60: _axis_rotation((0, 1, phi), 2 * pi / 5)}[haar_points]
+    rx = FiniteGroup.from_generators([three, second], [three, second]).rho_x
+    lie = np.stack([np.array([[0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]), np.array([[0, 0, 1.0], [0, 0, 0], [-1.0, 0, 0]]),
+                    np.array([[0, -1.0, 0], [1.0, 0, 0], [0, 0, 0]])])
+    return _compact("rotation3", dim_x, dim_y, rx, lie, np.eye(3)[None], "so3")
+
+
 GROUP_NAMES = {
     "trivial": trivial_group,
     "swap": swap_group,
     "cyclic": cyclic_group,
     "permutation": permutation_group,
     "sign": sign_group,
+    "rotation": rotation_group,
+    "orthogonal": orthogonal_group,
+    "rotation3": rotation3_group,
 }
+COMPACT_GROUPS = ("rotation", "orthogonal", "rotation3")
 
 
-def group_from_name(name: str, dim_x: int, dim_y: int) -> FiniteGroup:
-    """Built-in group by name (see GROUP_NAMES)."""
+def group_from_name(name: str, dim_x: int, dim_y: int, haar_points: int | None = None) -> FiniteGroup:
+    """Built-in group by name (see GROUP_NAMES); ``haar_points`` sets the quadrature of a compact group."""
     try:
         make = GROUP_NAMES[name]
     except KeyError:
         raise ValueError(f"unknown group '{name}' (choose from {', '.join(GROUP_NAMES)})") from None
+    if haar_points is not None:
+        if name not in COMPACT_GROUPS:
+            raise ValueError(f"haar_points: only used by the compact groups ({', '.join(COMPACT_GROUPS)}), "
+                             f"not by '{name}'")
+        return make(dim_x, dim_y, haar_points)
     return make(dim_x, dim_y)

@@ -8,6 +8,16 @@ action M_g on Z must satisfy joint equivariance
 E^G = {z : M_g z = z for all g} is the fixed subspace and
 P_E = (1/|G|) sum_g M_g the orthogonal projector onto it (M_g orthogonal).
 For a measure mu: mu^G = (1/|G|) sum_g M_g#mu, mu^E = P_E#mu.
+
+For a compact group E^G is computed from the infinitesimal action, not from
+sampled elements: with dM(A) = d/dt M_{exp(tA)} at t = 0 for each Lie algebra
+generator A, and one element c per connected component,
+
+    E^G = ker dM(A_1) n ... n ker dM(A_L) n ker(M_c - I) ...
+
+dM(A) = log(M_{exp(tA)}) / t exactly, for t small enough that t times the
+largest weight of the action stays below pi (t = 0.05 here). The orbit and
+mu^G use the group's Haar quadrature (docs/groups.md).
 """
 
 from __future__ import annotations
@@ -46,7 +56,10 @@ class Symmetry:
             )
         self.unit, self.group = unit, group
         self.matrices = np.stack([unit.action(rx, ry) for rx, ry in zip(group.rho_x, group.rho_y)])
-        self.projector = self.matrices.mean(axis=0)
+        if group.continuous:
+            self.projector = self._infinitesimal_projector()
+        else:
+            self.projector = self.matrices.mean(axis=0)
         evals, evecs = np.linalg.eigh(0.5 * (self.projector + self.projector.T))
         self.basis = np.ascontiguousarray(evecs[:, evals > 0.5])
         # make the basis deterministic: sign so that the largest entry of each column is positive
@@ -54,6 +67,28 @@ class Symmetry:
         self.basis *= np.where(signs == 0, 1.0, signs)
         if check:
             self.check_equivariance()
+
+    def generator_actions(self, t: float = 0.05) -> np.ndarray:
+        """dM(A_l) (L, D, D): the Lie algebra generators of a compact group acting on Z (module docstring)."""
+        from scipy.linalg import expm, logm
+
+        out = []
+        for ax, ay in zip(self.group.lie_x, self.group.lie_y):
+            m = self.unit.action(expm(t * ax), expm(t * ay))
+            out.append(np.real(logm(m)) / t)
+        return np.stack(out)
+
+    def _infinitesimal_projector(self) -> np.ndarray:
+        """P_E onto the common kernel of the generator actions and of M_c - I for the components."""
+        dim = self.unit.dim
+        rows = list(self.generator_actions())
+        rows += [self.unit.action(cx, cy) - np.eye(dim)
+                 for cx, cy in zip(self.group.components_x[1:], self.group.components_y[1:])]
+        stacked = np.concatenate(rows) if rows else np.zeros((1, dim))
+        _, sv, vt = np.linalg.svd(stacked)
+        sv = np.concatenate([sv, np.zeros(dim - sv.size)])
+        null = vt[sv <= 1e-8 * max(1.0, sv.max(initial=0.0))]
+        return null.T @ null
 
     @property
     def dim_fixed(self) -> int:
@@ -67,7 +102,11 @@ class Symmetry:
         z = rng.normal(size=(n_samples, self.unit.dim))
         base = self.unit.value(x, z)  # (B, N, dy)
         worst = 0.0
-        for m, rx, ry in zip(self.matrices, self.group.rho_x, self.group.rho_y):
+        elements = list(zip(self.matrices, self.group.rho_x, self.group.rho_y))
+        if self.group.continuous:  # also random Haar elements, off the quadrature
+            hx, hy = self.group.sample(rng, 8)
+            elements += [(self.unit.action(a, b), a, b) for a, b in zip(hx, hy)]
+        for m, rx, ry in elements:
             moved = self.unit.value(x @ rx.T, z @ m.T)
             worst = max(worst, float(np.abs(moved - base @ ry.T).max()))
         return worst

@@ -13,6 +13,7 @@ write these functions once per family, specialized to an activation:
 
 - ``matrix_lanes(act)``:    sigma_*(x, W) = s(W x),       z = vec(W), W (dy, dx) row-major
 - ``two_layer_lanes(act)``: sigma_*(x, z) = W s(A^T x + b), z = (vec W (dy, h), vec A (dx, h), b (h,))
+- ``gated_lanes(act)``:     sigma_*(x, W) = s(|W x|^2) W x, W (d, d) row-major (equivariant under O(d))
 - ``pointwise_lanes(value, vjp)``: lanes from per-particle functions value(x, z, out) and
   vjp(x, z, c, g) (g += J^T c), for units written one particle at a time.
 """
@@ -23,10 +24,10 @@ import numpy as np
 
 from .jit import FASTMATH, jit
 
-__all__ = ["WORK_ROWS", "matrix_lanes", "two_layer_lanes", "pointwise_lanes", "lane_sum"]
+__all__ = ["WORK_ROWS", "matrix_lanes", "two_layer_lanes", "gated_lanes", "pointwise_lanes", "lane_sum"]
 
 # rows of scratch space every lane kernel may use
-WORK_ROWS = 2
+WORK_ROWS = 3
 
 _KERNEL = dict(inline="always", error_model="numpy", fastmath=FASTMATH)
 
@@ -154,6 +155,61 @@ def two_layer_lanes(act):
 
     value.__qualname__ = value.__name__ = f"two_layer_{act.name}_value"
     vjp.__qualname__ = vjp.__name__ = f"two_layer_{act.name}_vjp"
+    return jit(value, **_KERNEL), jit(vjp, **_KERNEL)
+
+
+def gated_lanes(act):
+    """(value, vjp) lane kernels of sigma_*(x, W) = s(q) v with v = W x, q = |v|^2, for the activation ``act``.
+
+    J_W^T c = [s(q) c + 2 s'(q) (c . v) v] x^T.
+    """
+    s, ds = act.value, act.slope
+
+    def value(x, Z, m, out, work):
+        q = work[0]
+        for i in range(m):
+            q[i] = 0.0
+        for a in range(out.shape[0]):
+            row = out[a]
+            matrix_preactivation(x, Z, m, a, row)
+            for i in range(m):
+                q[i] += row[i] * row[i]
+        for i in range(m):
+            q[i] = s(q[i])
+        for a in range(out.shape[0]):
+            row = out[a]
+            for i in range(m):
+                row[i] *= q[i]
+
+    def vjp(x, Z, m, c, G, work):
+        dx = x.shape[0]
+        q, cv, u = work[0], work[1], work[2]
+        for i in range(m):
+            q[i] = 0.0
+            cv[i] = 0.0
+        for a in range(c.shape[0]):
+            ca = c[a]
+            matrix_preactivation(x, Z, m, a, u)
+            for i in range(m):
+                q[i] += u[i] * u[i]
+                cv[i] += ca * u[i]
+        for i in range(m):  # q <- s(q), cv <- 2 s'(q) (c . v)
+            sq = s(q[i])
+            cv[i] = 2.0 * ds(q[i]) * cv[i]
+            q[i] = sq
+        for a in range(c.shape[0]):
+            ca = c[a]
+            matrix_preactivation(x, Z, m, a, u)
+            for i in range(m):
+                u[i] = q[i] * ca + cv[i] * u[i]
+            for j in range(dx):
+                xj = x[j]
+                gr = G[a * dx + j]
+                for i in range(m):
+                    gr[i] += u[i] * xj
+
+    value.__qualname__ = value.__name__ = f"gated_{act.name}_value"
+    vjp.__qualname__ = vjp.__name__ = f"gated_{act.name}_vjp"
     return jit(value, **_KERNEL), jit(vjp, **_KERNEL)
 
 

@@ -29,11 +29,12 @@ import numpy as np
 
 from .activations import ACTIVATIONS, Activation, get_activation
 from .jit import FASTMATH, check_compiles, jit
-from .unit_kernels import as_columns, matrix_lanes, pointwise_lanes, two_layer_lanes
+from .unit_kernels import as_columns, gated_lanes, matrix_lanes, pointwise_lanes, two_layer_lanes
 
-__all__ = ["Unit", "make_unit", "custom_unit", "matrix_unit", "two_layer_unit", "UNIT_NAMES", "UNIT_ALIASES"]
+__all__ = ["Unit", "make_unit", "custom_unit", "matrix_unit", "two_layer_unit", "gated_matrix_unit", "UNIT_NAMES",
+           "UNIT_ALIASES"]
 
-UNIT_NAMES = ("matrix", "two_layer", "linear", "sigmoid_matrix", "tanh_matrix")
+UNIT_NAMES = ("matrix", "two_layer", "gated_matrix", "linear", "sigmoid_matrix", "tanh_matrix")
 # the historical names: matrix units with a fixed activation
 UNIT_ALIASES = {"linear": "identity", "sigmoid_matrix": "sigmoid", "tanh_matrix": "tanh"}
 
@@ -160,7 +161,7 @@ _LANES: dict = {}
 def _lanes(family: str, act: Activation):
     key = (family, act.value._uuid, act.slope._uuid)
     if key not in _LANES:
-        _LANES[key] = (matrix_lanes if family == "matrix" else two_layer_lanes)(act)
+        _LANES[key] = {"matrix": matrix_lanes, "two_layer": two_layer_lanes, "gated": gated_lanes}[family](act)
     return _LANES[key]
 
 
@@ -179,6 +180,19 @@ def matrix_unit(dim_x: int, dim_y: int, activation="sigmoid", name: str | None =
     blocks = [np.arange(i * dim_x, (i + 1) * dim_x) for i in range(dim_y)]
     return Unit(name or f"matrix[{act.name}]", dim_x, dim_y, dim_x * dim_y, value, vjp, _matrix_action,
                 blocks=blocks, description=f"s(W x), s = {act.name}")
+
+
+def gated_matrix_unit(dim: int, activation="sigmoid", name: str | None = None) -> Unit:
+    """sigma_*(x, W) = s(|W x|^2) W x, W (d, d), z = vec(W) row-major; M_g W = R W R^T.
+
+    Jointly equivariant under O(d) acting on x and y by the same matrices R:
+    sigma_*(R x, R W R^T) = s(|R W x|^2) R W x = R sigma_*(x, W).
+    """
+    act = get_activation(activation)
+    value, vjp = _lanes("gated", act)
+    d = int(dim)
+    return Unit(name or f"gated_matrix[{act.name}]", d, d, d * d, value, vjp, _matrix_action,
+                description=f"s(|W x|^2) W x, s = {act.name}")
 
 
 def two_layer_unit(dim_x: int, dim_y: int, hidden: int, activation="sigmoid", name: str | None = None) -> Unit:
@@ -265,4 +279,8 @@ def make_unit(name: str, dim_x: int, dim_y: int, hidden: int | None = None, acti
         if hidden is None or hidden < 1:
             raise ValueError("two_layer needs hidden >= 1")
         return two_layer_unit(dim_x, dim_y, hidden, activation or "sigmoid")
+    if name == "gated_matrix":
+        if dim_x != dim_y:
+            raise ValueError(f"gated_matrix maps R^d to R^d: dim_x and dim_y must be equal, got {dim_x} and {dim_y}")
+        return gated_matrix_unit(dim_x, activation or "sigmoid")
     return matrix_unit(dim_x, dim_y, activation or "sigmoid")
