@@ -16,6 +16,8 @@ def test_all_checks_pass_and_controls_are_far_from_the_identities(capsys):
     # the controls break the symmetry by orders of magnitude: the identities above are not vacuous
     assert by["thm3_control"].value > 0.1 and by["thm5_control"].value > 0.05
     assert by["mf_limit"].value < 0.15
+    # SO(2): the same identities to round-off, next to a control that breaks them
+    assert by["so2_thm5"].value < 1e-13 and by["so2_thm6"].value < 1e-13 and by["so2_thm5_control"].value > 0.05
 
 
 def test_cli_check_table_and_exit_codes(capsys):

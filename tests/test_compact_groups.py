@@ -196,3 +196,29 @@ def test_da_sample_rotates_inputs_and_labels_together():
     for k in range(5):
         x, y, _ = engine_batch(problem, 16, k, seed=3)
         assert np.abs(y - teacher.labels(x)).max() < 1e-12
+
+
+def test_fa_quadrature_is_exact_on_the_fixed_subspace_and_converges_off_it():
+    from wgf.schemes import scheme_unit
+
+    unit = make_unit("gated_matrix", 2, 2)
+    rng = np.random.default_rng(4)
+    x, z = rng.normal(scale=1.5, size=(50, 2)), rng.normal(scale=0.6, size=(20, 4))
+    ref = scheme_unit("fa", Symmetry(unit, rotation_group(2, 2, 256), check=False)).value(x, z)
+    errors = {}
+    for m in (3, 16, 48):
+        sym = Symmetry(unit, rotation_group(2, 2, m), check=False)
+        fa = scheme_unit("fa", sym)
+        on = sym.project(z)
+        assert np.abs(fa.value(x, on) - unit.value(x, on)).max() < 1e-13  # exact on E^G for every M
+        errors[m] = np.abs(fa.value(x, z) - ref).max()
+    assert errors[48] < 0.1 * errors[16] < 0.1 * errors[3]
+
+
+def test_rotation_study_runs_and_its_statements_hold(tmp_path):
+    from wgf.study import StudyPlan, run_paper_study, verdicts
+
+    plan = StudyPlan.rotation(n=(20, 80), seeds=2, t_end=2.0, teachers=("arbitrary", "si"), starts=("si",))
+    out = run_paper_study(plan, tmp_path / "s.h5", progress=False)
+    rows = verdicts(out)
+    assert rows and all(holds for _, _, holds in rows), rows

@@ -156,6 +156,78 @@ def check_mean_field_limit():
     return _row("mf_limit", f"|slope + 1/2| of mmd vs N (slope {fit.slope:+.2f})", abs(fit.slope + 0.5), 0.15)
 
 
+# ------------------------------------------------------------------ SO(2): a continuous group
+ROTATION_TEACHER = np.array([[0.8, -0.3, 0.5, 0.2], [-0.4, 0.6, 0.1, 0.9], [0.3, 0.7, -0.6, 0.4]])
+
+
+def rotation_problem(teacher: str = "arbitrary", **training):
+    """2x2 gated units s(|W x|^2) W x (sigmoid) under SO(2) (16-point Haar quadrature), x ~ N(0, 1.5^2 I)."""
+    from wgf.data import GaussianTeacherData, make_teacher
+    from wgf.groups import rotation_group
+    from wgf.problem import Problem
+    from wgf.symmetry import Symmetry
+    from wgf.units import make_unit
+
+    unit = make_unit("gated_matrix", 2, 2)
+    sym = Symmetry(unit, rotation_group(2, 2, 16))
+    data = GaussianTeacherData(unit, make_teacher(teacher, ROTATION_TEACHER, sym), 1.5, 0.0, teacher)
+    settings = dict(tau=1e-4, beta=1e-3, init_std=0.25, t_end=2.0, snapshots=3, quadrature_points=8)
+    settings.update(training)
+    return Problem(sym, data, **settings)
+
+
+def check_so2_thm5():
+    """SO(2): from an SI start with projected noise, DA (orbit), FA and EA particles stay in E^G."""
+    from wgf.particles import simulate
+
+    worst = 0.0
+    for scheme in ("da", "fa", "ea"):
+        p = rotation_problem("arbitrary", scheme=scheme, init="si", noise="projected")
+        traj = simulate(p, 200, 0, alpha=5.0)
+        worst = max(worst, float(np.abs(traj.final - p.symmetry.project(traj.final)).max()))
+    return _row("so2_thm5", "max |theta - P_E theta|, DA/FA/EA particles, SO(2)", worst, 1e-12)
+
+
+def check_so2_thm5_control():
+    """Control: vanilla with an arbitrary teacher leaves E^G under SO(2)."""
+    from wgf.particles import simulate
+
+    p = rotation_problem("arbitrary", scheme="vanilla", init="si", noise="projected")
+    traj = simulate(p, 200, 0, alpha=5.0)
+    defect = float(np.abs(traj.final - p.symmetry.project(traj.final)).max())
+    return _row("so2_thm5_control", "max |theta - P_E theta|, vanilla, SO(2) (must be large)", defect, 1e-3, ">=")
+
+
+def check_so2_thm6():
+    """SO(2), SI start on E^G: the DA and FA flows agree on the E^G grid."""
+    flows = [_flow(rotation_problem(scheme=s, init="si", noise="projected"), "fixed", 32) for s in ("da", "fa")]
+    gap = np.abs(flows[0].density - flows[1].density).sum(axis=(1, 2)).max() * flows[0].grid.cell_volume
+    return _row("so2_thm6", "max L1 gap DA/FA flows on E^G, SO(2)", gap, 1e-12)
+
+
+def check_so2_thm3():
+    """SO(2), WI start, DA: the (interpolated) WI defect of the full-space flow falls as h is halved."""
+    defects = []
+    for cells in (8, 16):
+        p = rotation_problem("si", scheme="da", init="wi", noise="full", t_end=0.2, snapshots=2)
+        defects.append(_flow(p, "full", cells).trackers["wi_defect"].max())
+    return _row("so2_thm3", f"WI defect ratio h -> h/2, DA, 4D grid ({defects[0]:.2g} -> {defects[1]:.2g})",
+                defects[0] / defects[1], 2.0, ">=")
+
+
+def check_so2_vanilla_limit():
+    """SO(2), vanilla with an equivariant teacher: the particles approach E^G as N grows (SI start)."""
+    from wgf.particles import simulate
+    from wgf.validation import fit_rate
+
+    p = rotation_problem("si", scheme="vanilla", init="si", noise="projected")
+    ns = np.array([50, 200, 800])
+    vals = np.array([[p.symmetry.si_defect(simulate(p, n, s, alpha=5.0).final) for s in range(3)] for n in ns])
+    fit = fit_rate(ns, vals)
+    return _row("so2_vanilla", f"slope of int |z - P_E z|^2 vs N, vanilla, equivariant teacher ({fit.slope:+.2f})",
+                fit.slope, -0.5)
+
+
 CHECKS = {
     "prop1": check_prop1,
     "prop2": check_prop2,
@@ -166,6 +238,11 @@ CHECKS = {
     "thm5_control": check_thm5_control,
     "thm6": check_thm6,
     "mf_limit": check_mean_field_limit,
+    "so2_thm3": check_so2_thm3,
+    "so2_thm5": check_so2_thm5,
+    "so2_thm5_control": check_so2_thm5_control,
+    "so2_thm6": check_so2_thm6,
+    "so2_vanilla": check_so2_vanilla_limit,
 }
 
 

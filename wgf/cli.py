@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars or logs")
     study = sub.add_parser("paper-study", help="the paper's study for varying N (SPEC 9): RMD^2 to E^G per scheme")
     study.add_argument("--quick", action="store_true", help="N in {10, 100, 1000} and 3 seeds (default: the full study)")
+    study.add_argument("--group", choices=("swap", "rotation"), default="swap",
+                       help="swap: the paper's problem (default); rotation: 2x2 gated units under SO(2), "
+                            "N in {10, 100, 1000}, 3 seeds")
     study.add_argument("-o", "--output", default="wgf-paper-study", help="output folder (default: wgf-paper-study)")
     study.add_argument("--overwrite", action="store_true", help="replace an existing paper_study.h5 in the folder")
     study.add_argument("--resume", action="store_true", help="continue an interrupted study (paper_study.h5.partial)")
@@ -303,7 +306,10 @@ def _cmd_paper_study(args) -> int:
                                                             _output_refused(out, args.overwrite, args.resume))
     if refused:
         return _fail(refused)
-    plan = StudyPlan.quick() if args.quick else StudyPlan()
+    if args.group == "rotation":
+        plan = StudyPlan.rotation()
+    else:
+        plan = StudyPlan.quick() if args.quick else StudyPlan()
     folder.mkdir(parents=True, exist_ok=True)
     if complete:
         print(f"{out} is complete: nothing to resume")

@@ -53,6 +53,11 @@ PAPER_TEACHER = 0.5 * np.array([
 ])
 
 
+# the SO(2) study's teacher particles (2x2 gated units, row-major)
+ROTATION_TEACHER = np.array([[0.8, -0.3, 0.5, 0.2], [-0.4, 0.6, 0.1, 0.9], [0.3, 0.7, -0.6, 0.4]])
+STUDY_GROUPS = ("swap", "rotation")
+
+
 @dataclass(frozen=True)
 class StudyPlan:
     """What the study runs: the grid of (start, teacher, scheme), N, seeds and SGD constants (SPEC 9)."""
@@ -69,11 +74,19 @@ class StudyPlan:
     starts: tuple = STARTS
     teachers: tuple = TEACHERS
     schemes: tuple = SCHEMES
+    group: str = "swap"
 
     @classmethod
     def quick(cls, **changes) -> "StudyPlan":
         """N in {10, 100, 1000}, 3 seeds (the rest as the full study)."""
         return cls(**{"n": (10, 100, 1000), "seeds": 3, **changes})
+
+    @classmethod
+    def rotation(cls, **changes) -> "StudyPlan":
+        """The study under SO(2) (``group = "rotation"``): 2x2 gated units s(|W x|^2) W x, E^G = {a I + b J},
+        a 16-point Haar quadrature, x ~ N(0, 1.5^2 I); N in {10, 100, 1000}, 3 seeds, MF time 20."""
+        return cls(**{"n": (10, 100, 1000), "seeds": 3, "t_end": 20.0, "alpha": 20.0, "beta": 1e-4,
+                      "x_std": 1.5, "group": "rotation", **changes})
 
     def __post_init__(self):
         for name, allowed in (("starts", STARTS), ("teachers", TEACHERS), ("schemes", SCHEMES)):
@@ -84,6 +97,8 @@ class StudyPlan:
             raise ValueError(f"need N >= 1 and seeds >= 1, got n = {self.n}, seeds = {self.seeds}")
         if not (self.t_end > 0 and self.alpha > 0 and self.batch >= 1):
             raise ValueError("need t_end > 0, alpha > 0 and batch >= 1")
+        if self.group not in STUDY_GROUPS:
+            raise ValueError(f"group must be one of {STUDY_GROUPS}, got {self.group!r}")
 
     def to_json(self) -> str:
         """Canonical text of the plan (stored in the results file; a resume must match it)."""
@@ -100,16 +115,23 @@ class StudyPlan:
 
 
 def paper_problem(start: str, teacher: str, scheme: str, plan: StudyPlan = StudyPlan()):
-    """The SPEC 9 problem for one (start, teacher, scheme): SI starts with projected noise, WI with full."""
+    """The study's problem for one (start, teacher, scheme): SI starts with projected noise, WI with full
+    (the paper's swap problem, or 2x2 gated units under SO(2) for ``plan.group == "rotation"``)."""
     from .data import GaussianTeacherData, make_teacher
     from .groups import group_from_name
     from .problem import Problem
     from .symmetry import Symmetry
     from .units import make_unit
 
-    unit = make_unit("sigmoid_matrix", dim_x=2, dim_y=2)
-    symmetry = Symmetry(unit, group_from_name("swap", 2, 2))
-    data = GaussianTeacherData(unit, make_teacher(teacher, PAPER_TEACHER, symmetry), plan.x_std, 0.0, teacher)
+    if plan.group == "rotation":
+        unit = make_unit("gated_matrix", dim_x=2, dim_y=2)
+        symmetry = Symmetry(unit, group_from_name("rotation", 2, 2, 16))
+        particles = ROTATION_TEACHER
+    else:
+        unit = make_unit("sigmoid_matrix", dim_x=2, dim_y=2)
+        symmetry = Symmetry(unit, group_from_name("swap", 2, 2))
+        particles = PAPER_TEACHER
+    data = GaussianTeacherData(unit, make_teacher(teacher, particles, symmetry), plan.x_std, 0.0, teacher)
     return Problem(symmetry, data, scheme=scheme, tau=plan.tau, beta=plan.beta, init=start,
                    init_std=plan.init_std, noise="projected" if start == "si" else "full",
                    t_end=plan.t_end, snapshots=2)
@@ -154,7 +176,8 @@ def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, r
     text = plan.to_json()
     ns = [int(n) for n in plan.n]
     with ResultsFile(out_path, text, resume=resume) as out:
-        out.file.attrs["title"] = "Paper study: RMD^2 to E^G at the end of training, for varying N (SPEC 9)"
+        out.file.attrs["title"] = (f"Paper study ({plan.group} group): RMD^2 to E^G at the end of training, "
+                                   "for varying N")
         out.write("study/N", np.array(ns, dtype=float))
         for key, value in json.loads(text).items():
             out.file["study"].attrs[key] = value if not isinstance(value, list) else json.dumps(value)
