@@ -103,8 +103,8 @@ def test_zero_step_runs_are_refused_at_config_time():
 
 def test_non_finite_risk_is_a_blow_up_and_never_written(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
-    # linear units: Phi ~ x_std, so the squared error of the first snapshot overflows to inf
-    cfg.write_text(SMALL.replace("[data]", "[data]\nx_std = 1e160").replace("sigmoid_matrix", "linear"))
+    # linear units: Phi ~ x_std, so the squared error and the gradients overflow within the first steps
+    cfg.write_text(SMALL.replace("[data]", "[data]\nx_std = 1e90").replace("sigmoid_matrix", "linear"))
     out = tmp_path / "out.h5"
     assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 1
     assert "blow-up" in capsys.readouterr().err

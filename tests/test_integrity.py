@@ -222,7 +222,8 @@ def test_datasets_of_the_wrong_kind(tmp_path, capsys, kind):
 
 # ------------------------------------------------------------------ sizes and geometry
 @pytest.mark.parametrize("change, expected", [
-    (("n = [8, 16]", "n = [8, 1000000000000]"), "[particles] n = 1000000000000"),
+    (("n = [8, 16]\nseeds = 2\nalpha = 4.0", "n = [8, 1000000000000]\nseeds = 2\nstep = 0.5"),
+     "[particles] n = 1000000000000"),
     (("seeds = 2", "seeds = 1000000000000"), "on disk"),
     (("batch = 5", "batch = 1000000000000"), "of memory"),
     (("quadrature_points = 8", "quadrature_points = 100000000"), "[data] quadrature_points"),
@@ -250,8 +251,10 @@ def test_check_bytes_against_given_limits():
 
 @pytest.mark.parametrize("change, expected", [
     (("init = \"wi\"", "init = \"wi\"\ninit_std = 0.0"), "init_std"),
-    (("half_width = 1.0", "half_width = 1e-300"), "cuts the initial density"),
-    (("half_width = 1.0", "half_width = 1e300"), "cannot resolve"),
+    (("half_width = 1.0", "half_width = 1e-80"), "cuts the initial density"),
+    (("half_width = 1.0", "half_width = 1e80"), "cannot resolve"),
+    (("half_width = 1.0", "half_width = 1e-300"), "out of range"),
+    (("half_width = 1.0", "half_width = 1e300"), "out of range"),
     (("half_width = 1.0", "bounds = [[0.1, 1.0]]"), "cuts the initial density"),
 ])
 def test_invalid_pde_geometry(change, expected):
@@ -275,3 +278,70 @@ def test_a_marked_run_whose_chunks_were_never_written_is_not_intact(tmp_path):
         assert not intact(pos, index=1)  # written but not finite
         pos[1, 2] = 2.0
         assert intact(pos, risk, index=1)
+
+
+# ------------------------------------------------------------------ classes found by a hostile sweep
+def test_special_files_and_strings_in_configs(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    _one_line_exit_2(capsys, ["run", str(fifo)], "not a regular file")
+    _one_line_exit_2(capsys, ["run", "/dev/zero"], "not a regular file")
+    cfg = _run(tmp_path, 'title = "a\\u0000b"\n' + SMALL)
+    _one_line_exit_2(capsys, ["run", str(cfg)], "control characters")
+    _one_line_exit_2(capsys, ["run", str(tmp_path / ("x" * 300 + ".toml"))], "too long")
+
+
+@pytest.mark.parametrize("change, expected", [
+    (("dim_x = 2", "dim_x = 1000000000000000000000000000000"), "out of range"),
+    (("beta = 1e-4", "beta = 1e300"), "out of range"),
+    (("t_end = 2.0", "t_end = 1e12"), "SGD steps"),
+    (('unit = "sigmoid_matrix"\ndim_x = 2\ndim_y = 2', 'unit = "linear"\ndim_x = 2000\ndim_y = 2000'), "parameters"),
+    (('name = "swap"', 'name = "permutation"'), None),  # 2 elements: fine
+])
+def test_sizes_of_the_model_itself(tmp_path, capsys, change, expected):
+    cfg = _run(tmp_path, SMALL.replace(*change))
+    if expected is None:
+        parse_config(cfg.read_text())
+        return
+    _one_line_exit_2(capsys, ["run", str(cfg), "-o", str(tmp_path / "o.h5")], expected)
+
+
+def test_groups_too_large_to_tabulate(capsys):
+    text = SMALL.replace('name = "swap"', 'name = "permutation"').replace("dim_x = 2", "dim_x = 7").replace(
+        "dim_y = 2", "dim_y = 1")
+    with pytest.raises(ConfigError, match=r"\[group\] name: 'permutation' on R\^7 has 5.04e\+03 elements"):
+        parse_config(text)
+
+
+def test_discover_sizes(capsys):
+    base = SMALL + "[discover]\n"
+    with pytest.raises(ConfigError, match=r"\[discover\] n = 1000000000000 .* needs about"):
+        parse_config(base + "n = 1000000000000\n")
+    with pytest.raises(ConfigError, match=r"\[discover\] steps: .* SGD steps per round"):
+        parse_config(base + "round_time = 1e30\n")
+
+
+def test_command_line_errors_are_one_line(tmp_path, capsys):
+    cfg = _run(tmp_path)
+    for argv in ([], ["bogus"], ["run"], ["run", str(cfg), "--workers", "abc"], ["run", str(cfg), "--workers", "5000"]):
+        try:
+            code = main(argv)
+        except SystemExit as e:
+            code = e.code
+        assert code == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("wgf: error:"), err
+
+
+def test_an_unexpected_failure_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    import wgf.cli as cli
+
+    def boom(args):
+        raise TypeError("something nobody planned for\nsecond line")
+
+    monkeypatch.setattr(cli, "_cmd_report", boom)
+    assert main(["report", str(tmp_path / "x.h5")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["wgf: error: unexpected TypeError: something nobody planned for (set WGF_TRACEBACK=1 to see where)"]

@@ -9,18 +9,28 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
+import os
 import sys
 from pathlib import Path
 
 __all__ = ["main"]
 
+MAX_WORKERS = 1024
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the contract's error format: one line on stderr, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"wgf: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wgf", description="Mean-field Wasserstein gradient flows of shallow networks.")
+    p = _Parser(prog="wgf", description="Mean-field Wasserstein gradient flows of shallow networks.")
     from ._version import __version__
 
     p.add_argument("--version", action="version", version=f"wgf {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     demo = sub.add_parser("demo", help="run the built-in experiment: results.h5, figures and a summary")
     demo.add_argument("-o", "--output", default="wgf-demo", help="output folder (default: wgf-demo)")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing results.h5 in the folder")
@@ -281,6 +291,8 @@ def _workers_refused(workers: int, dask) -> str | None:
 
     if workers < 1:
         return f"--workers must be >= 1, got {workers}"
+    if workers > MAX_WORKERS:
+        return f"--workers must be at most {MAX_WORKERS} local processes, got {workers} (use --dask for a cluster)"
     if dask is not None:
         if workers > 1:
             return "--dask and --workers exclude each other (the dask workers run the jobs)"
@@ -360,6 +372,16 @@ def main(argv=None) -> int:
         # what was written is in the .partial file (its finished parts marked); --resume continues it
         return _fail("interrupted: the partial results file is kept; run the same command with --resume to "
                      "continue it", code=130)
+    except (OSError, MemoryError, OverflowError, RecursionError) as e:
+        # the system refused something before or outside a run (a name too long, a loop of links, memory)
+        if isinstance(e, OSError) and e.strerror:
+            return _fail(f"{e.strerror}" + (f": '{e.filename}'" if e.filename else ""))
+        return _fail(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'out of range'}")
+    except Exception as e:  # a failure with no message of its own: one line, never a traceback
+        if os.environ.get("WGF_TRACEBACK"):
+            raise
+        first = str(e).splitlines()[0] if str(e) else ""
+        return _fail(f"unexpected {type(e).__name__}: {first} (set WGF_TRACEBACK=1 to see where)", code=1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,14 +41,24 @@ def _where(section, key):
     return f"[{section}] {key}" if section else key
 
 
+# integers (counts, sizes, seeds) up to 2^53 (exact in float64, fit in int64); real numbers between
+# 1e-100 and 1e100 in magnitude (or 0): beyond, every quantity of the model overflows or underflows
+MAX_INTEGER = 2**53
+MIN_MAGNITUDE, MAX_MAGNITUDE = 1e-100, 1e100
+
+
 def _number(section, key, v, *, low=None, low_open=False, integer=False):
     where = _where(section, key)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ConfigError(f"{where}: expected a {'integer' if integer else 'number'}, got {v!r}")
     if integer and not isinstance(v, int):
         raise ConfigError(f"{where}: expected an integer, got {v!r}")
+    if integer and abs(v) > MAX_INTEGER:
+        raise ConfigError(f"{where}: {v} is out of range (at most {MAX_INTEGER})")
     if not math.isfinite(v):
         raise ConfigError(f"{where}: must be finite, got {v!r}")
+    if not integer and v != 0 and not (MIN_MAGNITUDE <= abs(v) <= MAX_MAGNITUDE):
+        raise ConfigError(f"{where}: {v!r} is out of range (magnitudes from {MIN_MAGNITUDE:g} to {MAX_MAGNITUDE:g})")
     if low is not None and (v <= low if low_open else v < low):
         raise ConfigError(f"{where}: must be {'>' if low_open else '>='} {low}, got {v!r}")
     return v
@@ -86,6 +96,8 @@ def _fraction(s, k, v, high, closed=False):
 def _string(s, k, v):
     if not isinstance(v, str):
         raise ConfigError(f"{_where(s, k)}: expected a string, got {v!r}")
+    if any(ord(c) < 32 and c not in "\t" for c in v) or len(v) > 4096:
+        raise ConfigError(f"{_where(s, k)}: control characters (or more than 4096 characters) are not allowed")
     return v
 
 
@@ -313,11 +325,20 @@ def _data(cfg, symmetry, base_dir):
     return GaussianTeacherData(unit, teacher, d.get("x_std", 4.0), d.get("label_noise", 0.0), kind)
 
 
+# the most SGD steps a run may take (about 3 h at 1e5 steps/s): beyond, t_end, N or alpha is a typo
+MAX_STEPS = 1e9
+
+
 def _check_steps(particles, problem):
-    """Every snapshot interval must hold at least one SGD step: eps <= t_end / (snapshots - 1)."""
+    """Every snapshot interval must hold at least one SGD step: eps <= t_end / (snapshots - 1); and a run
+    takes at most MAX_STEPS steps."""
     spacing = problem.t_end / (problem.snapshots - 1)
     for n in np.atleast_1d(particles.n):
         eps = particles.step if particles.alpha is None else particles.alpha / n
+        if problem.t_end / eps > MAX_STEPS:
+            key = "step" if particles.alpha is None else "alpha"
+            raise ConfigError(f"[particles] {key}: t_end / eps = {problem.t_end / eps:.3g} SGD steps at N = {n}, "
+                              f"more than {MAX_STEPS:.0e}: raise alpha/step or lower t_end")
         if eps > spacing:
             key = "step" if particles.alpha is None else "alpha"
             raise ConfigError(f"[particles] {key}: the step eps = {eps:.3g} at N = {n} exceeds the snapshot spacing "
@@ -374,7 +395,21 @@ def _check_geometry(pde, sigma, m):
 
 
 def _check_discover(d, problem):
-    """Cross-key checks of [discover] (wgf.discovery.discover takes the section as keywords)."""
+    """Cross-key checks of [discover] (wgf.discovery.discover takes the section as keywords), and its sizes:
+    memory for n particles x replicas, at most MAX_STEPS steps per round."""
+    n, replicas = d.get("n", 500), d.get("replicas", 1 if d.get("gradient", "exact") == "exact" else 4)
+    batch = d.get("batch", 20)
+    try:
+        check_bytes(f"[discover] n = {n} x replicas = {replicas} (D = {problem.dim})",
+                    12.0 * n * replicas * problem.dim * 8 + float(batch) * (problem.base_unit.dim_x + 4) * 8
+                    * max(1, -(-n // 128)))
+    except ResourceError as e:
+        raise ConfigError(str(e)) from None
+    eps = d.get("step", d.get("alpha", 50.0) / n)
+    steps = d.get("steps", d.get("round_time", 10.0) / eps)
+    if steps * replicas > MAX_STEPS:
+        raise ConfigError(f"[discover] steps: {steps * replicas:.3g} SGD steps per round, more than {MAX_STEPS:.0e}: "
+                          "lower round_time/steps or raise alpha/step")
     for a, b in (("alpha", "step"), ("round_time", "steps")):
         if a in d and b in d:
             raise ConfigError(f"[discover] {b}: give either {a} or {b}, not both")
@@ -382,6 +417,37 @@ def _check_discover(d, problem):
         raise ConfigError("[discover] batch: only used with gradient = \"minibatch\"")
     if d.get("max_dim", 0) > problem.dim:
         raise ConfigError(f"[discover] max_dim: must be <= D = {problem.dim}, got {d['max_dim']}")
+
+
+# the largest group wgf tabulates (its multiplication table has order^2 entries)
+MAX_GROUP_ORDER = 1000
+
+
+def _check_structure(m, g):
+    """Sizes of the unit and the group, before either is built: D = dim Z and |G| (memory for the
+    |G| matrices M_g of D x D, and a group small enough to tabulate)."""
+    dx, dy, unit = m["dim_x"], m["dim_y"], m["unit"]
+    dim = {"two_layer": m.get("hidden", 1) * (dx + dy + 1), "gated_matrix": dx * dx}.get(unit, dx * dy)
+    name = g.get("name", "trivial")
+    default_points = {"rotation": 16, "orthogonal": 16, "rotation3": 60}
+    if name == "permutation":
+        order = math.factorial(min(dx, 30))
+    elif name == "cyclic":
+        order = dx
+    elif name in default_points:
+        order = g.get("haar_points", default_points[name])
+    elif "generators_x" in g:
+        order = 1
+    else:
+        order = {"trivial": 1}.get(name, 2)
+    if order > MAX_GROUP_ORDER:
+        raise ConfigError(f"[group] name: '{name}' on R^{dx} has {order:.3g} elements, more than "
+                          f"{MAX_GROUP_ORDER}: use a smaller dim_x")
+    try:
+        check_bytes(f"[model] unit '{unit}' with D = {dim} parameters under a group of {order} elements",
+                    (order + 4.0) * float(dim) ** 2 * 8)
+    except ResourceError as e:
+        raise ConfigError(str(e)) from None
 
 
 def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
@@ -399,6 +465,7 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
     if m["unit"] in UNIT_ALIASES and m.get("activation", UNIT_ALIASES[m["unit"]]) != UNIT_ALIASES[m["unit"]]:
         raise ConfigError(f"[model] activation: unit {m['unit']} has the {UNIT_ALIASES[m['unit']]} activation "
                           f"(use unit = \"matrix\" with activation = \"{m['activation']}\")")
+    _check_structure(m, cfg.get("group", {}))
     unit = make_unit(m["unit"], m["dim_x"], m["dim_y"], m.get("hidden"),
                      None if m["unit"] in UNIT_ALIASES else m.get("activation"))
     group = _group(cfg, m["dim_x"], m["dim_y"])
@@ -467,9 +534,11 @@ MAX_CONFIG_BYTES = 1 << 20
 def load_config(path) -> Experiment:
     """Read and validate a TOML config file (see ``parse_config``)."""
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"config '{path}' is a folder, not a TOML file")
     try:
+        if path.is_dir():
+            raise ConfigError(f"config '{path}' is a folder, not a TOML file")
+        if path.exists() and not path.is_file():  # a FIFO, a device (/dev/zero), a socket
+            raise ConfigError(f"config '{path}' is not a regular file")
         size = path.stat().st_size
         if size > MAX_CONFIG_BYTES:
             raise ConfigError(f"config '{path}' is {size} bytes: not a TOML config (limit {MAX_CONFIG_BYTES} bytes)")

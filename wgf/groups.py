@@ -41,6 +41,11 @@ __all__ = [
 _ATOL = 1e-10
 
 
+def _element_key(rx, ry) -> bytes:
+    """A hashable key of an element (its matrices rounded to 8 decimals, -0 as 0)."""
+    return (np.round(np.concatenate([rx.ravel(), ry.ravel()]), 8) + 0.0).tobytes()
+
+
 @dataclass(frozen=True)
 class FiniteGroup:
     """A finite group as its elements' representation matrices.
@@ -112,10 +117,16 @@ class FiniteGroup:
     def _multiplication_table(self) -> np.ndarray:
         n = self.order
         table = np.empty((n, n), dtype=np.int64)
+        keys = {_element_key(a, b): i for i, (a, b) in enumerate(zip(self.rho_x, self.rho_y))}
         for a in range(n):
             for b in range(n):
-                try:
-                    table[a, b] = self.index(self.rho_x[a] @ self.rho_x[b], self.rho_y[a] @ self.rho_y[b])
+                px, py = self.rho_x[a] @ self.rho_x[b], self.rho_y[a] @ self.rho_y[b]
+                hit = keys.get(_element_key(px, py))
+                if hit is not None:
+                    table[a, b] = hit
+                    continue
+                try:  # near a rounding boundary of the key: compare with a tolerance
+                    table[a, b] = self.index(px, py)
                 except KeyError:
                     raise ValueError(
                         f"group '{self.name}' is not closed under products (elements {a} and {b})"
