@@ -84,20 +84,21 @@ def test_lane_sum_is_the_sum():
         assert abs(_lane_sum(u, m) - u[:m].sum()) <= 1e-13
 
 
-@njit
-def _log_all(x):
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        out[i] = fast_log(x[i])
-    return out
+def _elementwise(f):
+    """A compiled loop applying the scalar function f to every entry."""
+
+    @njit
+    def apply(x):
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            out[i] = f(x[i])
+        return out
+
+    return apply
 
 
-@njit
-def _log1p_all(x):
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        out[i] = fast_log1p(x[i])
-    return out
+_log_all = _elementwise(fast_log)
+_log1p_all = _elementwise(fast_log1p)
 
 
 @njit

@@ -71,6 +71,24 @@ def hidden_preactivation(x, Z, m, k, h, u):
             u[i] += ar[i] * xj
 
 
+@jit(**_KERNEL)
+def add_outer_row(x, u, m, a, G):
+    """G[a dx + j, i] += u[i] x[j] for the lanes i < m: row a of W gets u x^T (a matrix unit's VJP)."""
+    dx = x.shape[0]
+    for j in range(dx):
+        xj = x[j]
+        gr = G[a * dx + j]
+        for i in range(m):
+            gr[i] += u[i] * xj
+
+
+def _compiled(value, vjp, family: str, act):
+    """The lane kernels, named after their family and activation, compiled inline."""
+    value.__qualname__ = value.__name__ = f"{family}_{act.name}_value"
+    vjp.__qualname__ = vjp.__name__ = f"{family}_{act.name}_vjp"
+    return jit(value, **_KERNEL), jit(vjp, **_KERNEL)
+
+
 def matrix_lanes(act):
     """(value, vjp) lane kernels of sigma_*(x, W) = s(W x) for the activation ``act``."""
     s, ds = act.value, act.slope
@@ -83,22 +101,15 @@ def matrix_lanes(act):
                 row[i] = s(row[i])
 
     def vjp(x, Z, m, c, G, work):
-        dx = x.shape[0]
         u = work[0]
         for a in range(c.shape[0]):
             ca = c[a]
             matrix_preactivation(x, Z, m, a, u)
             for i in range(m):
                 u[i] = ds(u[i]) * ca
-            for j in range(dx):
-                xj = x[j]
-                gr = G[a * dx + j]
-                for i in range(m):
-                    gr[i] += u[i] * xj
+            add_outer_row(x, u, m, a, G)
 
-    value.__qualname__ = value.__name__ = f"matrix_{act.name}_value"
-    vjp.__qualname__ = vjp.__name__ = f"matrix_{act.name}_vjp"
-    return jit(value, **_KERNEL), jit(vjp, **_KERNEL)
+    return _compiled(value, vjp, "matrix", act)
 
 
 def two_layer_lanes(act):
@@ -153,9 +164,7 @@ def two_layer_lanes(act):
             for i in range(m):
                 gb[i] += d[i]
 
-    value.__qualname__ = value.__name__ = f"two_layer_{act.name}_value"
-    vjp.__qualname__ = vjp.__name__ = f"two_layer_{act.name}_vjp"
-    return jit(value, **_KERNEL), jit(vjp, **_KERNEL)
+    return _compiled(value, vjp, "two_layer", act)
 
 
 def gated_lanes(act):
@@ -182,7 +191,6 @@ def gated_lanes(act):
                 row[i] *= q[i]
 
     def vjp(x, Z, m, c, G, work):
-        dx = x.shape[0]
         q, cv, u = work[0], work[1], work[2]
         for i in range(m):
             q[i] = 0.0
@@ -202,15 +210,9 @@ def gated_lanes(act):
             matrix_preactivation(x, Z, m, a, u)
             for i in range(m):
                 u[i] = q[i] * ca + cv[i] * u[i]
-            for j in range(dx):
-                xj = x[j]
-                gr = G[a * dx + j]
-                for i in range(m):
-                    gr[i] += u[i] * xj
+            add_outer_row(x, u, m, a, G)
 
-    value.__qualname__ = value.__name__ = f"gated_{act.name}_value"
-    vjp.__qualname__ = vjp.__name__ = f"gated_{act.name}_vjp"
-    return jit(value, **_KERNEL), jit(vjp, **_KERNEL)
+    return _compiled(value, vjp, "gated", act)
 
 
 def pointwise_lanes(value1, vjp1, name: str):
