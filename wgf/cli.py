@@ -309,13 +309,11 @@ def _cmd_paper_study(args) -> int:
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
         return _fail(f"output '{folder}' is not a folder")
-    refused = _folder_refused(folder)
-    if refused:
-        return _fail(refused)
     out = folder / "paper_study.h5"
     complete = out.exists() and args.resume and not args.overwrite
-    refused = _workers_refused(args.workers, args.dask) or (None if complete else
-                                                            _output_refused(out, args.overwrite, args.resume))
+    # options first, then the folder is created, then the file in it is checked
+    refused = _workers_refused(args.workers, args.dask) or _folder_refused(folder) or (
+        None if complete else _output_refused(out, args.overwrite, args.resume))
     if refused:
         return _fail(refused)
     if args.group == "rotation":
