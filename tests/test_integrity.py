@@ -345,3 +345,18 @@ def test_an_unexpected_failure_is_one_line_and_exit_1(tmp_path, capsys, monkeypa
     assert main(["report", str(tmp_path / "x.h5")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["wgf: error: unexpected TypeError: something nobody planned for (set WGF_TRACEBACK=1 to see where)"]
+
+
+def test_rates_that_cannot_be_fitted_are_not_written_as_nan(tmp_path, capsys):
+    """risk_gap takes both signs: no rate can be fitted, and the file says why instead of holding NaN."""
+    cfg = _run(tmp_path, SMALL + PDE + '[compare]\nmetrics = ["risk_gap", "mmd"]\n')
+    out = tmp_path / "o.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    with h5py.File(out, "r") as f:
+        numbers = []
+        f.visititems(lambda k, v: numbers.extend(float(a) for a in v.attrs.values()
+                                                  if isinstance(a, (float, np.floating))))
+        assert numbers and np.all(np.isfinite(numbers))
+        gap = f["compare/risk_gap"].attrs
+        assert "slope" not in gap and "0 positive values" in gap["slope_skipped"]
+    assert main(["report", str(out)]) == 0

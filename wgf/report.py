@@ -142,8 +142,9 @@ def _summary(path) -> str:
                 d = c[name]
                 vals = d[()][:, :, -1].mean(axis=1)
                 lines.append("  %-20s" % name + "".join("%11.3e" % v for v in vals)
-                             + "   %+.2f [%+.2f, %+.2f]   %.2e" % (d.attrs["slope"], d.attrs["slope_low"],
-                                                                   d.attrs["slope_high"], d.attrs["floor"]))
+                             + "   %+.2f [%+.2f, %+.2f]   %.2e" % (d.attrs.get("slope", np.nan),
+                                                                   d.attrs.get("slope_low", np.nan),
+                                                                   d.attrs.get("slope_high", np.nan), d.attrs["floor"]))
             lines.append("  (the mean-field limit predicts a slope of -1/2 for mmd, energy and output_l2;"
                          " values below the floor are the PDE's own error and are not fitted)")
         if "discovery" in f:
@@ -286,7 +287,7 @@ def _rates_figure(plt, f):
         s = final.shape[1]
         half = 1.96 * final.std(axis=1, ddof=1) / np.sqrt(s) if s > 1 else np.zeros_like(mean)
         ax.errorbar(n, mean, yerr=half, fmt="o", color="k", capsize=3, label="mean, 95% interval")
-        slope, low, high = d.attrs["slope"], d.attrs["slope_low"], d.attrs["slope_high"]
+        slope, low, high = (d.attrs.get(k, np.nan) for k in ("slope", "slope_low", "slope_high"))
         if np.isfinite(slope):
             nn = np.geomspace(n.min(), n.max(), 50)
             pos = mean > 0

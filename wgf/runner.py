@@ -263,10 +263,13 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
             continue
         fit = fit_rate(ns, values[:, :, -1], floor=floor)
         fits[name] = fit
-        out.write(f"compare/{name}", values, attrs={
-            "slope": fit.slope, "slope_low": fit.low, "slope_high": fit.high,
-            "n_points": fit.n_points, "floor": floor, "time": times[-1],
-        })
+        attrs = {"n_points": fit.n_points, "floor": floor, "time": times[-1]}
+        if np.isfinite(fit.slope):
+            attrs.update(slope=fit.slope, slope_low=fit.low, slope_high=fit.high)
+        else:  # nothing non-finite is written: say why there is no rate
+            attrs["slope_skipped"] = (f"{fit.n_points} positive values above the floor at distinct N: a rate needs "
+                                      "at least 3 over 2 values of N")
+        out.write(f"compare/{name}", values, attrs=attrs)
     bar.close()
     return fits
 
