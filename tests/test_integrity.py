@@ -226,7 +226,6 @@ def test_datasets_of_the_wrong_kind(tmp_path, capsys, kind):
      "[particles] n = 1000000000000"),
     (("seeds = 2", "seeds = 1000000000000"), "on disk"),
     (("batch = 5", "batch = 1000000000000"), "of memory"),
-    (("quadrature_points = 8", "quadrature_points = 100000000"), "[data] quadrature_points"),
 ])
 def test_sizes_that_cannot_fit_are_refused_with_the_estimate(tmp_path, capsys, change, expected):
     cfg = _run(tmp_path, SMALL.replace(*change))
@@ -360,3 +359,31 @@ def test_rates_that_cannot_be_fitted_are_not_written_as_nan(tmp_path, capsys):
         gap = f["compare/risk_gap"].attrs
         assert "slope" not in gap and "0 positive values" in gap["slope_skipped"]
     assert main(["report", str(out)]) == 0
+
+
+def test_quadrature_points_are_capped_before_the_rule_overflows():
+    with pytest.raises(ConfigError, match=r"\[data\] quadrature_points: at most 200"):
+        parse_config(SMALL.replace("quadrature_points = 8", "quadrature_points = 400"))
+
+
+def test_fifos_as_results_or_datasets(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "r.h5"
+    os.mkfifo(fifo)
+    _one_line_exit_2(capsys, ["report", str(fifo)], "not a regular file")
+    data = tmp_path / "d.npz"
+    os.mkfifo(data)
+    cfg = _run(tmp_path, SMALL.replace('teacher = "wi"\nteacher_particles = [[-0.5, 0.0, 0.0, 0.25], '
+                                       '[0.25, 0.5, 0.0, 0.5]]\nquadrature_points = 8', 'dataset = "d.npz"'))
+    _one_line_exit_2(capsys, ["run", str(cfg), "-o", str(tmp_path / "o.h5")], "not a regular file")
+    bad = tmp_path / "e.npz"
+    bad.write_bytes(b"PK\x03\x04junk")
+    cfg.write_text(cfg.read_text().replace("d.npz", "e.npz"))
+    _one_line_exit_2(capsys, ["run", str(cfg), "-o", str(tmp_path / "o.h5")], "[data] dataset")
+
+
+def test_a_loop_of_links_as_output_folder(tmp_path, capsys):
+    cfg = _run(tmp_path)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    _one_line_exit_2(capsys, ["run", str(cfg), "-o", str(tmp_path / "loop" / "x.h5")], "output")

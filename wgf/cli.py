@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, code: int = 2) -> int:
+    message = " ".join(str(message).split())  # always one line, whatever the message holds
     print(f"wgf: error: {message}", file=sys.stderr)
     return code
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,17 @@ def _number(section, key, v, *, low=None, low_open=False, integer=False):
         raise ConfigError(f"{where}: {v!r} is out of range (magnitudes from {MIN_MAGNITUDE:g} to {MAX_MAGNITUDE:g})")
     if low is not None and (v <= low if low_open else v < low):
         raise ConfigError(f"{where}: must be {'>' if low_open else '>='} {low}, got {v!r}")
+    return v
+
+
+# Gauss-Hermite rules beyond this many nodes per axis lose their weights to overflow (NaN)
+MAX_QUADRATURE_POINTS = 200
+
+
+def _bounded_int(s, k, v, high):
+    v = _pos_int(s, k, v)
+    if v > high:
+        raise ConfigError(f"{_where(s, k)}: at most {high}, got {v}")
     return v
 
 
@@ -164,7 +176,7 @@ SCHEMA = {
         "teacher": _choice(TEACHER_KINDS),
         "teacher_particles": _particles_list,
         "label_noise": _nonneg,
-        "quadrature_points": _pos_int,
+        "quadrature_points": lambda s, k, v: _bounded_int(s, k, v, MAX_QUADRATURE_POINTS),
         "dataset": _string,
     },
     "training": {
@@ -302,7 +314,7 @@ def _data(cfg, symmetry, base_dir):
             path = base_dir / path
         try:
             x, y = load_dataset(path)
-        except (OSError, KeyError, ValueError, TypeError) as e:
+        except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as e:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise ConfigError(f"[data] dataset: cannot read '{path}': {reason}") from None
         if x.shape[1] != unit.dim_x or y.shape[1] != unit.dim_y:

@@ -166,6 +166,8 @@ def load_dataset(path) -> tuple[np.ndarray, np.ndarray]:
     from .resources import ResourceError, check_bytes
 
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"dataset '{path}': not a regular file")
 
     def checked(name, arr):
         dtype, shape = arr.dtype, arr.shape

@@ -165,7 +165,9 @@ class FiniteGroup:
         for g in gx:
             if g.shape != (dx, dx):
                 raise ValueError(f"generators_x must all be ({dx}, {dx}) matrices")
-            if not np.allclose(g.T @ g, np.eye(dx), atol=1e-9):
+            with np.errstate(all="ignore"):
+                orthogonal = np.allclose(g.T @ g, np.eye(dx), atol=1e-9)
+            if not orthogonal:
                 raise ValueError("generators_x must be orthogonal matrices")
         for g in gy:
             if g.shape != (dy, dy):

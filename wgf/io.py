@@ -69,6 +69,10 @@ def output_refused(path, *, inputs=()) -> str | None:
     path = Path(path)
     if path.is_dir():
         return f"output '{path}' is a folder: give a file name (e.g. -o {path / 'results.h5'})"
+    try:
+        path.resolve(strict=False)
+    except (OSError, RuntimeError) as e:  # a loop of symbolic links
+        return f"output '{path}' cannot be resolved: {e}"
     for src in inputs:
         if Path(src).resolve() == path.resolve():
             return f"output '{path}' is the config itself: choose another -o"

@@ -79,6 +79,8 @@ def _open(path) -> h5py.File:
         raise ReportError(f"no such results file: '{path}'")
     if path.is_dir():
         raise ReportError(f"'{path}' is a folder, not a results file")
+    if not path.is_file():
+        raise ReportError(f"'{path}' is not a regular file")
     try:
         f = h5py.File(path, "r")
     except OSError:
