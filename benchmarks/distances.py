@@ -1,8 +1,8 @@
 """Throughput of ``mmd``, ``energy`` and ``sliced_w2`` (numba) vs direct NumPy computations.
 
 Setup: N particles in R^2 (default 1e5, iid N((0.3, 0), I)) against a 128^2 weighted grid
-cloud on [-4, 4]^2 (16384 points, weights prop. to exp(-|z|^2 / 2)), the comparison of SPEC
-section 6 (particles vs the PDE density).
+cloud on [-4, 4]^2 (16384 points, weights prop. to exp(-|z|^2 / 2)), the comparison of
+docs/theory.md §6 (particles vs the PDE density).
 
 - mmd / energy: the fast paths (``method="binned"`` / ``"sliced"``, what ``"auto"`` uses at this
   size) against the exact numba double sums, (N^2 + M^2 + N M) pair evaluations, and a NumPy

@@ -1,4 +1,4 @@
-"""The mean-field Wasserstein gradient flow of a problem on a grid (SPEC section 4).
+"""The mean-field Wasserstein gradient flow of a problem on a grid (docs/theory.md §4).
 
     d_t mu = div( mu grad_z U(mu, .) ) + beta Lap mu,    U = dR/dmu + tau |z|^2,
 
@@ -29,11 +29,11 @@ BOUNDARY_WARNING = 1e-3
 
 
 class RefusedGrid(ValueError):
-    """The grid cannot carry this problem's flow (SPEC 4)."""
+    """The grid cannot carry this problem's flow (docs/theory.md §4)."""
 
 
 def make_grid(problem, space: str = "full", cells=64, half_width: float = 2.0, bounds=None) -> Grid:
-    """The grid of a [pde] section: on Z (``full``) or on E^G (``fixed``), refusing what SPEC 4 refuses."""
+    """The grid of a [pde] section: on Z (``full``) or on E^G (``fixed``), refusing what docs/theory.md §4 refuses."""
     sym = problem.symmetry
     if space == "full":
         basis = np.eye(problem.dim)

@@ -71,7 +71,7 @@ def snapshot_steps(times, eps: float) -> np.ndarray:
 
 def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, step=None, batch: int = 20,
              initial=None, callback=None, store: bool = True, noise_projector=None) -> Trajectory:
-    """Run the N-particle noisy SGD of ``problem`` (SPEC 5).
+    """Run the N-particle noisy SGD of ``problem`` (docs/theory.md §5).
 
     Parameters
     ----------

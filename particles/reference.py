@@ -1,6 +1,6 @@
 """Plain NumPy implementation of the particle SGD step, the baseline of tests and benchmarks.
 
-It is written from SPEC section 5 with the vectorized NumPy methods of the units
+It is written from docs/theory.md §5 with the vectorized NumPy methods of the units
 (``Unit.value``, ``Unit.vjp``), independently of the numba kernels.
 """
 

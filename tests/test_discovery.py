@@ -1,4 +1,4 @@
-"""Tests of architecture discovery (wgf.discovery, ``wgf discover``; SPEC section 8).
+"""Tests of architecture discovery (wgf.discovery, ``wgf discover``; docs/theory.md §8).
 
 The heuristic must recover E^G where the training flow is equivariant (swap on 2x2
 matrix units, dim 2; C3 on 3x3 matrix units, the circulant matrices, dim 3), to

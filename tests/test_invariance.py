@@ -1,4 +1,4 @@
-"""Invariance diagnostics vanish on invariant inputs and are positive on perturbed ones (SPEC 6)."""
+"""Invariance diagnostics vanish on invariant inputs and are positive on perturbed ones (docs/theory.md §6)."""
 
 import numpy as np
 import pytest

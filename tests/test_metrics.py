@@ -1,4 +1,4 @@
-"""MMD, energy distance, sliced W2 and moment errors between weighted clouds (SPEC section 6)."""
+"""MMD, energy distance, sliced W2 and moment errors between weighted clouds (docs/theory.md §6)."""
 
 import numba
 import numpy as np

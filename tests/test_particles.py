@@ -1,4 +1,4 @@
-"""Tests of the particle SGD engine (wgf.particles, SPEC section 5).
+"""Tests of the particle SGD engine (wgf.particles, docs/theory.md §5).
 
 The numba engine is checked against the plain NumPy reference step (same
 minibatch, same noise), its minibatches against the NumPy sampler (same law),
@@ -31,7 +31,7 @@ SCHEME_IDS = ["vanilla", "da-orbit", "da-sample", "fa", "ea"]
 
 @pytest.fixture(scope="module")
 def paper():
-    """The paper's setup (SPEC 9): sigmoid_matrix 2x2, swap group, arbitrary teacher, SI start, projected noise."""
+    """The paper's setup (docs/theory.md §9): sigmoid_matrix 2x2, swap group, arbitrary teacher, SI start, projected noise."""
     return load_config(ROOT / "examples" / "paper_c2.toml").problem
 
 

@@ -1,4 +1,4 @@
-"""The grid PDE solver (wgf.grids, SPEC section 4).
+"""The grid PDE solver (wgf.grids, docs/theory.md §4).
 
 Scharfetter-Gummel operator (mass, M-matrix signs, exact discrete Gibbs state,
 upwind limit), second-order convergence to exact heat and Ornstein-Uhlenbeck
@@ -393,7 +393,7 @@ def test_wi_start_stays_wi_and_da_equals_fa_on_the_full_space(paper, cells):
 
 
 def test_si_start_da_fa_ea_give_the_same_flow_on_the_fixed_subspace(paper):
-    """Thm 6 (SPEC 7.6) on the E^G grid (2D, linearly implicit)."""
+    """Thm 6 (docs/theory.md §7.6) on the E^G grid (2D, linearly implicit)."""
     out = {}
     for name, problem in (
         ("da", paper.replace(scheme="da")),

@@ -1,4 +1,4 @@
-"""The paper's study for varying N (`wgf paper-study`, SPEC 7.8 and 9)."""
+"""The paper's study for varying N (`wgf paper-study`, docs/theory.md §7.8 and §9)."""
 
 import h5py
 import numpy as np

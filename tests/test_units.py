@@ -209,7 +209,7 @@ def test_scheme_unit_matches_definition_fd_and_kernels(sym, scheme):
     rng = np.random.default_rng(5)
     x, z, c = _sample(su, rng)
 
-    # value against the definition of SPEC section 3
+    # value against the definition of docs/theory.md §3
     if scheme == "vanilla":
         assert su.base is base and su.n_maps == 0 and su.projector is None
         ref = base.value(x, z)

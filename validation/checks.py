@@ -1,4 +1,4 @@
-"""The paper's results as named, measured checks (SPEC section 7), on small built-in problems.
+"""The paper's results as named, measured checks (docs/theory.md §7), on small built-in problems.
 
 Each check returns a ``Check`` row: what is measured, the value, the tolerance
 and whether it passes. ``run_checks()`` runs them all (``wgf check``).
@@ -33,7 +33,7 @@ def _row(name, quantity, value, tolerance, relation="<="):
 
 
 def base_problem(teacher: str = "arbitrary", **training):
-    """The paper's swap problem (SPEC 9) with a given teacher kind and training settings."""
+    """The paper's swap problem (docs/theory.md §9) with a given teacher kind and training settings."""
     from wgf.data import GaussianTeacherData, make_teacher
     from wgf.groups import swap_group
     from wgf.problem import Problem
@@ -123,7 +123,7 @@ def check_thm5():
 
 
 def check_thm5_control():
-    """Control: vanilla with the arbitrary teacher leaves E^G at finite N (SPEC 7.8)."""
+    """Control: vanilla with the arbitrary teacher leaves E^G at finite N (docs/theory.md §7.8)."""
     from wgf.particles import simulate
 
     p = base_problem("arbitrary", scheme="vanilla", init="si", noise="projected", t_end=5.0)

@@ -1,4 +1,4 @@
-"""Particles against the PDE density: problem-aware metrics and the convergence-rate fit (SPEC 6).
+"""Particles against the PDE density: problem-aware metrics and the convergence-rate fit (docs/theory.md §6).
 
 The grid density at a snapshot enters as a weighted cloud: the cell centers
 embedded in Z by the grid basis, with weights rho_c |cell| (``as_measure``).

@@ -1,4 +1,4 @@
-"""Invariance diagnostics of particle clouds (SPEC section 6).
+"""Invariance diagnostics of particle clouds (docs/theory.md §6).
 
 For particles nu = (1/N) sum_i delta_{z_i} and a group acting on Z by M_g:
 

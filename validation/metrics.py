@@ -1,4 +1,4 @@
-"""Sample-based distances between weighted point clouds in Z (SPEC section 6).
+"""Sample-based distances between weighted point clouds in Z (docs/theory.md §6).
 
 A cloud is x (n, D) with weights a (n,), nonnegative, normalised to sum to 1
 (uniform 1/n when omitted); mu = sum_i a_i delta_{x_i}.  Likewise y (m, D), b (m,).

@@ -1,4 +1,4 @@
-"""The ``wgf`` command line (SPEC section 10).
+"""The ``wgf`` command line (docs/theory.md §10).
 
 Exit codes: 0 success, 1 a numerical failure during the run (reported in one
 line), 2 bad input (one line naming the key or value, before any work starts).
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dask", metavar="ADDRESS",
                      help="run the particle runs on the dask.distributed scheduler at ADDRESS (tcp://HOST:PORT)")
     run.add_argument("--quiet", action="store_true", help="no progress bars or logs")
-    study = sub.add_parser("paper-study", help="the paper's study for varying N (SPEC 9): RMD^2 to E^G per scheme")
+    study = sub.add_parser("paper-study", help="the paper's study for varying N (docs/theory.md §9): RMD^2 to E^G per scheme")
     study.add_argument("--quick", action="store_true", help="N in {10, 100, 1000} and 3 seeds (default: the full study)")
     study.add_argument("--group", choices=("swap", "rotation"), default="swap",
                        help="swap: the paper's problem (default); rotation: 2x2 gated units under SO(2), "

@@ -1,4 +1,4 @@
-"""Experiment configs (TOML, SPEC section 10): parsing and validation.
+"""Experiment configs (TOML, docs/theory.md §10): parsing and validation.
 
 ``load_config(path)`` returns an ``Experiment`` whose ``problem`` carries the
 four problem sections ([model] [group] [data] [training]); the optional

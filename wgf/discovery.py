@@ -1,4 +1,4 @@
-"""Architecture discovery: the parameter subspace the training flow keeps (SPEC section 8).
+"""Architecture discovery: the parameter subspace the training flow keeps (docs/theory.md §8).
 
 The heuristic builds an increasing sequence of subspaces E_0 = {0} c E_1 c ... of Z
 with orthonormal bases B_j (D, j) and projectors P_j = B_j B_j^T. Round j

@@ -1,4 +1,4 @@
-"""HDF5 results files (SPEC section 10 layout).
+"""HDF5 results files (docs/theory.md §10 layout).
 
 ``ResultsFile`` writes into ``OUT.h5.partial`` and renames it to ``OUT.h5`` only
 when the run completes (``os.replace`` is atomic on POSIX), so a killed run

@@ -30,7 +30,7 @@ NOISES = ("full", "projected")
 class Problem:
     """Noisy mean-field training of a shallow model under a symmetry-leveraging scheme.
 
-    Parameters mirror the config (SPEC 10): ``symmetry`` carries the base unit
+    Parameters mirror the config (docs/theory.md §10): ``symmetry`` carries the base unit
     sigma_* and the group; ``data`` is pi; ``scheme`` in vanilla | da | fa | ea;
     ``tau`` penalty weight (r(z) = |z|^2), ``beta`` temperature; ``init`` wi
     (z ~ N(0, init_std^2 I_D)) or si (P_E of that); ``noise`` full or projected

@@ -67,7 +67,7 @@ def _worker_job(text, base_dir, n, seed):
 
 def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, workers: int = 1, dask=None,
                   retries: int = DEFAULT_RETRIES) -> None:
-    """Every (N, seed) particle run of ``exp`` into /particles/N<N>/ (SPEC 10).
+    """Every (N, seed) particle run of ``exp`` into /particles/N<N>/ (docs/theory.md §10).
 
     Per snapshot: positions, the scheme's risk R(nu), RMD^2(nu, nu^G) (exact OT;
     skipped with a logged note when too large) and RMD^2(nu, P_E#nu) (closed form).
@@ -149,7 +149,7 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
 
 
 def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
-    """The mean-field PDE of ``exp`` on its [pde] grid into /pde/ (SPEC 10); returns the History.
+    """The mean-field PDE of ``exp`` on its [pde] grid into /pde/ (docs/theory.md §10); returns the History.
 
     The density is written at each snapshot as it is taken; the cell-center axes are
     HDF5 dimension scales of /pde/density.

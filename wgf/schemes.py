@@ -1,4 +1,4 @@
-"""Symmetry-leveraging schemes as transforms of (unit, data) (SPEC section 3).
+"""Symmetry-leveraging schemes as transforms of (unit, data) (docs/theory.md §3).
 
 Every scheme is vanilla training of a transformed problem:
 
@@ -194,7 +194,7 @@ class SchemeUnit:
 
 
 def scheme_unit(scheme: str, symmetry: Symmetry) -> SchemeUnit:
-    """The unit trained by ``scheme`` (SPEC 3): sigma_* for vanilla and da, sigma^FA, sigma^EA."""
+    """The unit trained by ``scheme`` (docs/theory.md §3): sigma_* for vanilla and da, sigma^FA, sigma^EA."""
     base, group = symmetry.unit, symmetry.group
     if scheme in ("vanilla", "da"):
         return SchemeUnit(base)

@@ -1,4 +1,4 @@
-"""The paper's study for varying N (SPEC sections 7.8 and 9).
+"""The paper's study for varying N (docs/theory.md §7.8 and §9).
 
 The paper's swap problem (2x2 sigmoid units, G = C2 acting by swapping rows and
 columns, E^G = {[[a, b], [b, a]]}) is trained by noisy SGD for every
@@ -12,7 +12,7 @@ end of training each run gives
     rmd2_sym   = RMD^2(nu, nu^G)     (distance to the symmetrization: 0 iff nu is WI).
 
 SI starts use projected noise (P_E xi, the setting of Thm 5); WI starts use full
-noise (N(0, I) is WI).  The seed's prediction (SPEC 7.8): from an SI start, vanilla
+noise (N(0, I) is WI).  The seed's prediction (docs/theory.md §7.8): from an SI start, vanilla
 SGD with the arbitrary teacher leaves E^G at every N while DA, FA and EA stay in it;
 with an equivariant teacher, vanilla stays closer to E^G as N grows.  ``verdicts``
 turns these into measured statements.
@@ -43,7 +43,7 @@ SCHEMES = ("vanilla", "da", "fa", "ea")
 TEACHERS = ("arbitrary", "wi", "si")
 STARTS = ("si", "wi")
 
-# SPEC 9: the five 2x2 teacher matrices (row-major) times 0.5
+# docs/theory.md §9: the five 2x2 teacher matrices (row-major) times 0.5
 PAPER_TEACHER = 0.5 * np.array([
     [-1.0, 0.0, 0.0, 0.5],
     [0.5, 1.0, 0.0, 1.0],
@@ -60,7 +60,7 @@ STUDY_GROUPS = ("swap", "rotation")
 
 @dataclass(frozen=True)
 class StudyPlan:
-    """What the study runs: the grid of (start, teacher, scheme), N, seeds and SGD constants (SPEC 9)."""
+    """What the study runs: the grid of (start, teacher, scheme), N, seeds and SGD constants (docs/theory.md §9)."""
 
     n: tuple = (5, 10, 50, 100, 500, 1000)
     seeds: int = 10
@@ -228,7 +228,7 @@ def read_study(path) -> tuple:
 def study_table(path) -> str:
     """The mean over seeds of rmd2_fixed (and rmd2_sym for WI starts) per N, one row per combination."""
     plan, ns, values = read_study(path)
-    lines = [f"RMD^2 at MF time {plan.t_end:g}, mean over {plan.seeds} seeds (SPEC 9)",
+    lines = [f"RMD^2 at MF time {plan.t_end:g}, mean over {plan.seeds} seeds (docs/theory.md §9)",
              f"{'start':<6}{'teacher':<10}{'scheme':<8}{'quantity':<11}" + "".join(f"{'N=' + str(n):>10}" for n in ns)]
     for combo in plan.combinations():
         for q in ("rmd2_fixed",) + (("rmd2_sym",) if combo[0] == "wi" else ()):
@@ -246,7 +246,7 @@ STAYS_IN_FIXED_SUBSPACE = 1e-8
 
 
 def verdicts(path) -> list:
-    """The seed's predictions (SPEC 7.8) as measured statements: [(statement, value, holds)]."""
+    """The seed's predictions (docs/theory.md §7.8) as measured statements: [(statement, value, holds)]."""
     plan, ns, values = read_study(path)
     out = []
     if "si" in plan.starts:
