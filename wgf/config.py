@@ -18,7 +18,7 @@ import numpy as np
 
 from .data import TEACHER_KINDS, EmpiricalData, GaussianTeacherData, load_dataset, make_teacher
 from .discovery import GRADIENTS
-from .groups import COMPACT_GROUPS, GROUP_NAMES, FiniteGroup, group_from_name
+from .groups import COMPACT_GROUPS, DEFAULT_HAAR_POINTS, GROUP_NAMES, FiniteGroup, group_from_name
 from .problem import INITS, NOISES, Problem
 from .resources import ResourceError, check_bytes, check_experiment, quadrature_bytes
 from .schemes import DA_MODES, SCHEMES
@@ -441,13 +441,12 @@ def _check_structure(m, g):
     dx, dy, unit = m["dim_x"], m["dim_y"], m["unit"]
     dim = {"two_layer": m.get("hidden", 1) * (dx + dy + 1), "gated_matrix": dx * dx}.get(unit, dx * dy)
     name = g.get("name", "trivial")
-    default_points = {"rotation": 16, "orthogonal": 16, "rotation3": 60}
     if name == "permutation":
         order = math.factorial(min(dx, 30))
     elif name == "cyclic":
         order = dx
-    elif name in default_points:
-        order = g.get("haar_points", default_points[name])
+    elif name in DEFAULT_HAAR_POINTS:
+        order = g.get("haar_points", DEFAULT_HAAR_POINTS[name])
     elif "generators_x" in g:
         order = 1
     else:

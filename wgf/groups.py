@@ -332,6 +332,8 @@ def haar_elements(kind: str, draws: np.ndarray, dim_x: int, dim_y: int) -> tuple
 # the largest Haar quadrature (the schemes' cost grows with it: FA evaluates the unit M times per sample)
 MAX_HAAR_POINTS = 256
 SO3_RULES = {12: "tetrahedral", 24: "octahedral", 60: "icosahedral"}
+# the default Haar quadrature of each compact group
+DEFAULT_HAAR_POINTS = {"rotation": 16, "orthogonal": 16, "rotation3": 60}
 
 
 def _compact_labels(name, dim_x, dim_y, mats):
@@ -356,7 +358,7 @@ def _check_points(name, points, low):
                          f"got {points!r}")
 
 
-def rotation_group(dim_x: int, dim_y: int, haar_points: int = 16) -> CompactGroup:
+def rotation_group(dim_x: int, dim_y: int, haar_points: int = DEFAULT_HAAR_POINTS["rotation"]) -> CompactGroup:
     """SO(2) acting on R^2 by rotations; Haar quadrature: the M = haar_points rotations by 2 pi k / M."""
     if dim_x != 2:
         raise ValueError(f"group 'rotation' (SO(2)) acts on R^2: dim_x must be 2, got {dim_x}")
@@ -365,7 +367,7 @@ def rotation_group(dim_x: int, dim_y: int, haar_points: int = 16) -> CompactGrou
     return _compact("rotation", dim_x, dim_y, rx, _J[None], np.eye(2)[None], "so2")
 
 
-def orthogonal_group(dim_x: int, dim_y: int, haar_points: int = 16) -> CompactGroup:
+def orthogonal_group(dim_x: int, dim_y: int, haar_points: int = DEFAULT_HAAR_POINTS["orthogonal"]) -> CompactGroup:
     """O(2) acting on R^2; Haar quadrature: the dihedral group of M = haar_points elements
     (M / 2 rotations by 4 pi k / M and as many reflections)."""
     if dim_x != 2:
@@ -386,7 +388,7 @@ def _axis_rotation(axis, angle) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
 
 
-def rotation3_group(dim_x: int, dim_y: int, haar_points: int = 60) -> CompactGroup:
+def rotation3_group(dim_x: int, dim_y: int, haar_points: int = DEFAULT_HAAR_POINTS["rotation3"]) -> CompactGroup:
     """SO(3) acting on R^3 by rotations; Haar quadrature: the rotation group of the tetrahedron (12),
     octahedron (24) or icosahedron (60 = default), exact for polynomials in the entries of R of degree
     2, 3 and 5 respectively (docs/groups.md)."""
