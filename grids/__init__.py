@@ -5,7 +5,8 @@ from .grid import Grid, NotSymmetricError
 from .mean_field import RefusedGrid, make_grid, solve, wi_defect
 from .potential import MeanFieldPotential
 from .solver import History, initial_density, potential_on_cells, solve_fokker_planck
-from .stepper import GridBlowUpError, StepStats, integrate
+from .cost import MethodChoice, choose_method
+from .stepper import DEFAULT_TOLERANCE, GridBlowUpError, StepStats, integrate
 
 __all__ = [
     "solve",
@@ -20,6 +21,9 @@ __all__ = [
     "initial_density",
     "potential_on_cells",
     "integrate",
+    "choose_method",
+    "MethodChoice",
+    "DEFAULT_TOLERANCE",
     "StepStats",
     "GridBlowUpError",
     "fokker_planck_operator",

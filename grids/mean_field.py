@@ -17,7 +17,7 @@ import numpy as np
 from .grid import Grid, NotSymmetricError
 from .potential import MeanFieldPotential
 from .solver import History, initial_density
-from .stepper import StepStats, integrate
+from .stepper import DEFAULT_TOLERANCE, StepStats, integrate
 
 __all__ = ["solve", "make_grid", "wi_defect", "interpolated_wi_defect", "interpolation_maps", "RefusedGrid"]
 
@@ -116,23 +116,21 @@ def interpolated_wi_defect(rho, weights) -> float:
     return float(max(np.abs(np.einsum("pj,pj->p", w, flat[i]) - flat).sum() for i, w in weights) / norm)
 
 
-def solve(problem, grid: Grid, times=None, *, method: str = "auto", tol: float = 1e-3,
+def solve(problem, grid: Grid, times=None, *, method: str = "auto", tol: float = DEFAULT_TOLERANCE,
           potential_path: str = "auto", on_snapshot=None) -> History:
     """Solve the mean-field WGF of ``problem`` on ``grid`` from its initial law through ``times``.
 
     Trackers (arrays over snapshots): mass, risk, free_energy, wi_defect (when the
     grid is G-symmetric), si_defect, boundary_mass (mass in the outermost cell
     layer). Under-resolution (a marginal narrower than 1.5 cells) is logged.
-    on_snapshot(j, t, rho) is called after each snapshot. ``method`` "auto" is the
-    linearly implicit scheme on grids of up to 2 axes (sparse LU is cheap there)
-    and SSP-RK3 on 3 and 4 axes.
+    on_snapshot(j, t, rho) is called after each snapshot. ``method`` "auto" takes the
+    integrator with the lower estimated cost at the tolerance ``tol`` (``wgf.grids.cost``);
+    ``History.stats`` says which and why.
 
     A step-size schedule varsigma(t) is a change of time: the autonomous flow is
     solved to the internal times S(t_j) = int_0^t_j varsigma, and mu(t_j) is its
     state there (``wgf.schedules``).
     """
-    if method == "auto":
-        method = "implicit" if grid.ndim <= 2 else "explicit"
     times = problem.times if times is None else np.asarray(times, dtype=float)
     pot = MeanFieldPotential(problem, grid, path=potential_path)
     sym = problem.symmetry

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .grid import Grid
-from .stepper import StepStats, integrate
+from .stepper import DEFAULT_TOLERANCE, StepStats, integrate
 
 __all__ = ["History", "solve_fokker_planck", "initial_density", "potential_on_cells"]
 
@@ -66,13 +66,15 @@ def initial_density(grid: Grid, initial, degree: int = 3) -> np.ndarray:
     return rho / mass
 
 
-def solve_fokker_planck(grid: Grid, potential, beta: float, initial, times, *, method: str = "implicit",
-                        tol: float = 1e-5, dt_max: float | None = None) -> History:
+def solve_fokker_planck(grid: Grid, potential, beta: float, initial, times, *, method: str = "auto",
+                        tol: float = DEFAULT_TOLERANCE, dt_max: float | None = None) -> History:
     """Solve d_t rho = div(rho grad V) + beta Lap rho from ``initial`` through ``times``.
 
     potential : callable V(u) of points (..., m) or array on the cells
     initial : callable density of u (cell-averaged with a basix Gauss rule) or array of cell averages
-    method : "implicit" (default, M-matrix solves, dt from ``tol``) or "explicit" (SSP-RK3, CFL)
+    method : "auto" (default: the cheaper of the two at this accuracy, ``wgf.grids.cost``; the choice
+             and its reason are in ``History.stats``), "implicit" (M-matrix solves, dt from ``tol``)
+             or "explicit" (SSP-RK3, CFL)
     """
     if not (np.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta must be finite and >= 0, got {beta!r}")

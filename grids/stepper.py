@@ -1,8 +1,9 @@
 """Time integration of d_t rho = A(U(rho)) rho on a grid, A the Scharfetter-Gummel operator.
 
-Two methods, both mass-conserving to round-off:
+Two methods, both mass-conserving to round-off, and ``auto`` (the default), which picks the one
+with the lower estimated cost at the requested tolerance (``wgf.grids.cost``):
 
-- ``implicit`` (default): linearly implicit Euler with U frozen over a step,
+- ``implicit``: linearly implicit Euler with U frozen over a step,
   (I - dt A(U_n)) rho_{n+1} = rho_n, an M-matrix solve (rho >= 0 for any dt).
   Each step is also taken as two half steps (U refreshed at the midpoint); their
   difference estimates the local error, which controls dt (dt = dt_max 2^-j, so
@@ -16,15 +17,22 @@ Two methods, both mass-conserving to round-off:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from .cost import choose_method
 from .flux import apply_operator, fokker_planck_operator, max_exit_rate
 
-__all__ = ["integrate", "StepStats", "GridBlowUpError"]
+__all__ = ["integrate", "StepStats", "GridBlowUpError", "DEFAULT_TOLERANCE", "METHODS"]
+
+log = logging.getLogger("wgf")
+
+DEFAULT_TOLERANCE = 1e-3  # bound on the local error estimate of an implicit step (relative L1)
+METHODS = ("auto", "explicit", "implicit")
 
 
 class GridBlowUpError(FloatingPointError):
@@ -33,12 +41,15 @@ class GridBlowUpError(FloatingPointError):
 
 @dataclass
 class StepStats:
-    """Work done: accepted and rejected steps, potential evaluations, factorizations."""
+    """Work done (accepted and rejected steps, potential evaluations, factorizations), the method
+    used and, when it was chosen by ``method="auto"``, why."""
 
     steps: int = 0
     rejected: int = 0
     potentials: int = 0
     factorizations: int = 0
+    method: str = ""
+    reason: str = ""
 
 
 class _Factors:
@@ -69,12 +80,13 @@ def _check(rho, potential, t):
         raise GridBlowUpError(f"the density became non-finite at t = {t:.6g}")
 
 
-def integrate(rho0, times, potential_of, spacing, beta: float, *, method: str = "implicit",
-              tol: float = 1e-5, dt_max: float | None = None, cfl: float = 0.9,
+def integrate(rho0, times, potential_of, spacing, beta: float, *, method: str = "auto",
+              tol: float = DEFAULT_TOLERANCE, dt_max: float | None = None, cfl: float = 0.9,
               fixed_potential: bool = False, on_snapshot=None, stats: StepStats | None = None):
     """Integrate from rho0 (grid shape) through ``times`` (times[0] is the start).
 
-    potential_of(rho) -> U on the cells (grid shape). ``tol`` bounds the local
+    potential_of(rho) -> U on the cells (grid shape); its attribute ``seconds`` (if any) is the
+    nominal cost of one call, used by ``method="auto"``. ``tol`` bounds the local
     error estimate sum |fine - coarse| / sum rho of an implicit step.
     ``fixed_potential`` says potential_of ignores rho (a linear equation).
     on_snapshot(j, t, rho) is called at every requested time, including times[0].
@@ -83,6 +95,10 @@ def integrate(rho0, times, potential_of, spacing, beta: float, *, method: str = 
     times = np.asarray(times, dtype=float)
     if np.any(np.diff(times) < 0):
         raise ValueError("times must be nondecreasing")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method != "explicit" and not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be finite and > 0, got {tol!r}")
     stats = stats if stats is not None else StepStats()
     rho = np.array(rho0, dtype=float)
     span = float(times[-1] - times[0])
@@ -94,16 +110,22 @@ def integrate(rho0, times, potential_of, spacing, beta: float, *, method: str = 
     u = potential_of(rho)
     stats.potentials += 1
     _check(rho, u, t)
+    if method == "auto":
+        choice = choose_method(rho, u, spacing, beta, float(times[-1] - times[0]), tol=tol, cfl=cfl,
+                               potential_seconds=0.0 if fixed_potential else getattr(potential_of, "seconds", 0.0),
+                               fixed_potential=fixed_potential)
+        method = choice.method
+        stats.reason = choice.reason
+        log.info("time integrator %s", choice.reason)
+    stats.method = method
     explicit = _FixedOperator(u, spacing, beta) if fixed_potential else _Operator(spacing, beta)
     for j, target in enumerate(times):
         while t < target - 1e-12 * max(1.0, abs(target)):
             if method == "implicit":
                 rho, t, level, u = _implicit_step(rho, u, t, target, level, dt_max, potential_of, factors,
                                                   tol, fixed_potential, stats)
-            elif method == "explicit":
-                rho, t, u = _ssp_rk3_step(rho, u, t, target, potential_of, explicit, cfl, stats)
             else:
-                raise ValueError(f"method must be 'implicit' or 'explicit', got {method!r}")
+                rho, t, u = _ssp_rk3_step(rho, u, t, target, potential_of, explicit, cfl, stats)
             _check(rho, u, t)
         out.append(rho.copy())
         if on_snapshot is not None:

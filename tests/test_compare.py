@@ -21,7 +21,9 @@ def problem():
 def test_as_measure_is_the_density_embedded_in_z(problem):
     grid = make_grid(problem, "fixed", cells=16, half_width=2.0)
     history = solve(problem, grid)
-    z, w = as_measure(history, 1)
+    mu = as_measure(history, 1)
+    z, w = mu.points, mu.weights
+    np.testing.assert_allclose(mu.cell, grid.basis * grid.spacing, atol=0)  # the cell's edges in Z
     assert w.sum() == pytest.approx(1.0, abs=1e-14) and np.all(w > 0)
     np.testing.assert_allclose(z, problem.symmetry.project(z), atol=1e-14)  # on E^G
     # the first moment of the measure is the density's own

@@ -235,6 +235,69 @@ def test_ornstein_uhlenbeck_1d_explicit_converges_at_second_order():
     assert 1.8 <= order <= 2.3, (errors, order)
 
 
+def test_ornstein_uhlenbeck_moments_of_the_cell_measure_converge_at_second_order():
+    # the covariance of the grid measure (cell averages: centres minus the in-cell h^2 / 12) against
+    # the exact OU covariance; its error falls by 4 per halving of h
+    from wgf.validation import cell_measure
+
+    k, beta, s0, t = 1.0, 0.1, 0.05, 1.0
+    var = s0 * np.exp(-2 * k * t) + beta / k * (1 - np.exp(-2 * k * t))
+    mean = np.array([1.0, -0.5]) * np.exp(-k * t)
+    cov_errors, mean_errors = [], []
+    for n in (32, 64, 128):
+        h = _ou(n, 2, 0.0, method="explicit")[0]
+        mu = cell_measure(h.grid, h.density[-1])
+        cov_errors.append(np.abs(mu.covariance() - var * np.eye(2)).max())
+        mean_errors.append(np.abs(mu.mean() - mean).max())
+    for errors in (cov_errors, mean_errors):
+        ratios = np.array(errors[:-1]) / np.array(errors[1:])
+        assert np.all((3.5 < ratios) & (ratios < 4.6)), (errors, ratios)
+
+
+# ------------------------------------------------------------ method = "auto"
+def test_auto_takes_the_explicit_method_where_it_is_cheaper():
+    h_auto, err_auto, _, _ = _ou(64, 2, 1e-3, method="auto")
+    h_exp = _ou(64, 2, 1e-3, method="explicit")[0]
+    assert h_auto.stats.method == "explicit" and h_auto.stats.reason.startswith("explicit: about")
+    np.testing.assert_array_equal(h_auto.density, h_exp.density)
+    # as accurate in time as the implicit method at a hundredth of the tolerance
+    h_imp = _ou(64, 2, 1e-5, method="implicit")[0]
+    assert _l1(h_auto.grid, h_auto.density[-1], h_imp.density[-1]) < 0.02 * err_auto[-1]
+
+
+def test_auto_takes_the_implicit_method_on_a_stiff_long_run():
+    # OU to t = 100 on 96^2 cells: the CFL step is about 1 / 60, while the implicit step grows to
+    # t / 8 once the transient has decayed; both reach the stationary Gaussian
+    grid = Grid([(-4.0, 4.0)] * 2, 96)
+    args = (grid, lambda u: 0.5 * np.sum(u * u, axis=-1), 0.1, _gaussian((1.0, -0.5), 0.05), [0.0, 100.0])
+    h = solve_fokker_planck(*args)
+    assert h.stats.method == "implicit" and h.stats.reason.startswith("implicit: about")
+    np.testing.assert_array_equal(h.density, solve_fokker_planck(*args, method="implicit").density)
+    exact = grid.cell_average(_gaussian((0.0, 0.0), 0.1))
+    assert _l1(grid, h.density[-1], exact) < 5e-3
+    from wgf.grids import choose_method
+
+    u = 0.5 * np.sum(grid.centers**2, axis=-1)
+    choice = choose_method(h.density[0], u, grid.spacing, 0.1, 100.0, tol=1e-3, fixed_potential=True)
+    assert choice.explicit_steps > 50 * choice.implicit_steps and h.stats.steps < choice.explicit_steps / 20
+
+
+def test_auto_on_the_mean_field_flow_weighs_the_potential():
+    # the same grid and span: a costlier potential tips the choice toward fewer evaluations
+    from wgf.grids import choose_method
+
+    grid = Grid([(-2.0, 2.0)] * 2, 48)
+    rho = np.exp(-0.5 * np.sum(grid.centers**2, axis=-1) / 0.0625)
+    rho /= rho.sum() * grid.cell_volume
+    u = 0.3 * np.sum(grid.centers**2, axis=-1)
+    cheap = choose_method(rho, u, grid.spacing, 1e-3, 10.0, tol=1e-3, potential_seconds=1e-6)
+    dear = choose_method(rho, u, grid.spacing, 1e-3, 10.0, tol=1e-3, potential_seconds=10.0)
+    assert cheap.method == "explicit" and dear.method == "implicit"  # 3 evaluations per RK3 step, 2 implicit
+    assert dear.explicit_steps == cheap.explicit_steps and dear.implicit_steps == cheap.implicit_steps
+    with pytest.raises(ValueError, match="method must be one of auto, explicit, implicit"):
+        solve_fokker_planck(grid, u, 1e-3, rho, [0.0, 1.0], method="rk4")
+
+
 # ------------------------------------------------------------ Gibbs, energy
 def _tilted_well(u):
     x, y = u[..., 0], u[..., 1]

@@ -1,7 +1,7 @@
 """Particles against the PDE density: problem-aware metrics and the convergence-rate fit (docs/theory.md §6).
 
-The grid density at a snapshot enters as a weighted cloud: the cell centers
-embedded in Z by the grid basis, with weights rho_c |cell| (``as_measure``).
+The grid density at a snapshot enters as the piecewise-constant measure it is
+(``as_measure``, a ``CellMeasure``: cell centres, masses and the cell's edge vectors in Z).
 """
 
 from __future__ import annotations
@@ -9,26 +9,26 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["as_measure", "output_l2", "risk_gap", "fit_rate", "RateFit"]
+__all__ = ["as_measure", "output_l2", "risk_gap", "fit_rate", "RateFit", "richardson_floor"]
 
 
 def as_measure(history, t_index: int):
-    """The density of ``history`` at snapshot ``t_index`` as (points z (C', D), weights (C',)).
+    """The density of ``history`` at snapshot ``t_index`` as a ``CellMeasure`` on Z (cells of zero mass
+    dropped, weights summing to 1), which every metric accepts in place of a cloud."""
+    from .measures import cell_measure
 
-    Cells of zero mass are dropped; weights sum to 1.
-    """
-    grid = history.grid
-    w = history.density[t_index].ravel() * grid.cell_volume
-    keep = w > 0
-    z = grid.embed(grid.points[keep])
-    return z, w[keep] / w[keep].sum()
+    return cell_measure(history.grid, history.density[t_index])
 
 
 def output_l2(problem, x, y, *, x_weights=None, y_weights=None) -> float:
     """|| Phi_mu - Phi_nu ||_{L2(pi_X)} = sqrt(sum_q w_q |Phi_mu(x_q) - Phi_nu(x_q)|^2) with the scheme's unit
-    and the problem's quadrature of X."""
+    and the problem's quadrature of X; clouds or CellMeasures (through their cell centres)."""
     from wgf.functionals import model
 
+    from .measures import as_cloud
+
+    x, y = as_cloud(x, x_weights), as_cloud(y, y_weights)
+    x, x_weights, y, y_weights = x.points, x.weights, y.points, y.weights
     q = problem.quadrature
     diff = model(problem, x, q.x, x_weights) - model(problem, y, q.x, y_weights)
     return float(np.sqrt(np.dot(q.weights, np.einsum("qa,qa->q", diff, diff))))
@@ -38,6 +38,10 @@ def risk_gap(problem, x, y, *, x_weights=None, y_weights=None) -> float:
     """|R(mu) - R(nu)| with the scheme's risk."""
     from wgf.functionals import risk
 
+    from .measures import as_cloud
+
+    x, y = as_cloud(x, x_weights), as_cloud(y, y_weights)
+    x, x_weights, y, y_weights = x.points, x.weights, y.points, y.weights
     return abs(risk(problem, x, x_weights) - risk(problem, y, y_weights))
 
 
@@ -76,3 +80,23 @@ def fit_rate(n, values, *, floor: float = 0.0, level: float = 0.95) -> RateFit:
     fit = stats.linregress(xs, ys)
     half = stats.t.ppf(0.5 + level / 2, xs.size - 2) * fit.stderr
     return RateFit(fit.slope, fit.slope - half, fit.slope + half, xs.size)
+
+
+def richardson_floor(d_fine: float, d_coarse: float) -> tuple:
+    """(floor, order): an estimate of d(mu_h, mu) for the solution mu_h on the finest of three grids.
+
+    d_fine = d(mu_h, mu_2h) and d_coarse = d(mu_2h, mu_4h) for cell widths h, 2h, 4h. If the error
+    behaves as C h^p along one direction, d_fine = C h^p (2^p - 1) and d_coarse / d_fine = 2^p, so
+
+        p = log2(d_coarse / d_fine)  (clamped to [1, 2], the orders the finite volumes have between
+        the upwind and the diffusive limits),    floor = d_fine / (2^p - 1).
+
+    A clamped order errs on the side of a larger floor when the grids are not yet asymptotic.
+    """
+    d_fine, d_coarse = float(d_fine), float(d_coarse)
+    if not (np.isfinite(d_fine) and np.isfinite(d_coarse)) or d_fine < 0 or d_coarse < 0:
+        raise ValueError(f"distances must be finite and >= 0, got {d_fine}, {d_coarse}")
+    if d_fine == 0.0:
+        return 0.0, 2.0
+    order = float(np.clip(np.log2(d_coarse / d_fine), 1.0, 2.0)) if d_coarse > 0 else 1.0
+    return d_fine / (2.0**order - 1.0), order

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import ot
 
+from .measures import as_cloud
+
 __all__ = ["w2", "rmd2", "second_moment", "TooLargeForExactOT", "EXACT_OT_MAX_PAIRS"]
 
 # the exact OT cost matrix is n x m float64: 2.5e7 pairs = 200 MB
@@ -24,13 +26,9 @@ class TooLargeForExactOT(ValueError):
 
 
 def _cloud(x, weights):
-    x = np.atleast_2d(np.asarray(x, dtype=float))
-    if weights is None:
-        return x, np.full(x.shape[0], 1.0 / x.shape[0])
-    w = np.asarray(weights, dtype=float)
-    if w.shape != (x.shape[0],) or np.any(w < 0):
-        raise ValueError(f"weights must be nonnegative with shape ({x.shape[0]},)")
-    return x, w / w.sum()
+    """(points, weights) of a weighted cloud or of a CellMeasure (its cell centres)."""
+    mu = as_cloud(x, weights)
+    return mu.points, mu.weights
 
 
 def second_moment(x, weights=None) -> float:

@@ -40,7 +40,7 @@ from scipy.special import gammaln
 from wgf.jit import jit as njit
 from wgf.vector_math import fast_exp
 
-from .distances import _cloud
+from .measures import CellMeasure, as_cloud
 
 __all__ = ["mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments", "EXACT_MAX_PAIRS"]
 
@@ -92,13 +92,24 @@ def _cross_sum(x, a, yT, b, kind, scale):  # pragma: no cover - compiled
     return result
 
 
+def _measures(x, y, x_weights, y_weights):
+    """(mu, nu) as CellMeasures whose arrays have one type for the compiled kernels (C-contiguous,
+    writable float64), so each kernel compiles once."""
+    mu, nu = as_cloud(x, x_weights), as_cloud(y, y_weights)
+    if mu.dim != nu.dim:
+        raise ValueError(f"clouds live in different dimensions: {mu.dim} and {nu.dim}")
+
+    def typed(m):
+        return CellMeasure(*(np.require(v, dtype=np.float64, requirements=["C", "W"])
+                             for v in (m.points, m.weights, m.cell)))
+
+    return typed(mu), typed(nu)
+
+
 def _pair(x, y, x_weights, y_weights):
-    x, a = _cloud(x, x_weights)
-    y, b = _cloud(y, y_weights)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"clouds live in different dimensions: {x.shape[1]} and {y.shape[1]}")
-    # one array type for the compiled kernels (C-contiguous, writable), so each compiles once
-    return tuple(np.require(v, dtype=np.float64, requirements=["C", "W"]) for v in (x, a, y, b))
+    """(x, a, y, b): the atoms and weights (cell centres for a CellMeasure) of two measures."""
+    mu, nu = _measures(x, y, x_weights, y_weights)
+    return mu.points, mu.weights, nu.points, nu.weights
 
 
 def _double_sum(x, a, y, b, kind, scale=0.0):
@@ -118,7 +129,7 @@ def _pairs(n: int, m: int) -> int:
 
 def mmd(x, y, *, bandwidth: float, x_weights=None, y_weights=None, method: str = "auto",
         bins_per_bandwidth: float = 16.0) -> float:
-    """Gaussian-kernel MMD between weighted clouds x (n, D) and y (m, D).
+    """Gaussian-kernel MMD between weighted clouds x (n, D) and y (m, D) (or ``CellMeasure``s).
 
     MMD^2 = sum_ij a_i a_j k(x_i, x_j) + sum_ij b_i b_j k(y_i, y_j) - 2 sum_ij a_i b_j k(x_i, y_j),
     k(p, q) = exp(-|p - q|^2 / (2 bandwidth^2)).  Returns MMD = sqrt(max(MMD^2, 0)).
@@ -134,6 +145,9 @@ def mmd(x, y, *, bandwidth: float, x_weights=None, y_weights=None, method: str =
       exceeds ``binning.MAX_LATTICE_NODES``.
       ``"auto"`` (default): exact up to ``EXACT_MAX_PAIRS`` pair evaluations, binned beyond when the
       lattice fits, exact otherwise.
+
+    A ``CellMeasure`` enters through its cell centres (the midpoint rule: relative error about
+    sum_k h_k^2 / (24 bandwidth^2) on the kernel means, see ``wgf.validation.measures``).
     """
     if not bandwidth > 0:
         raise ValueError(f"bandwidth must be positive, got {bandwidth}")
@@ -159,7 +173,7 @@ def mmd(x, y, *, bandwidth: float, x_weights=None, y_weights=None, method: str =
 
 def energy(x, y, *, x_weights=None, y_weights=None, method: str = "auto", n_directions: int | None = None,
            seed: int = 0) -> float:
-    """Energy distance between weighted clouds x (n, D) and y (m, D).
+    """Energy distance between weighted clouds x (n, D) and y (m, D), or ``CellMeasure``s.
 
     E^2 = 2 sum_ij a_i b_j |x_i - y_j| - sum_ij a_i a_j |x_i - x_j| - sum_ij b_i b_j |y_i - y_j|;
     returns E = sqrt(max(E^2, 0)).  Two Diracs: E(delta_p, delta_q) = sqrt(2 |p - q|).
@@ -178,19 +192,25 @@ def energy(x, y, *, x_weights=None, y_weights=None, method: str = "auto", n_dire
       exact from the sorted projections: O(L (n + m) log(n + m)).  Default L: 128 in 2D (a
       periodic quadrature: relative error about 1e-6), 512 otherwise (Monte Carlo, unbiased
       for E^2: a few 0.1 % on E for smooth clouds in 3 and 4 dimensions); exact in 1D.
-      ``"auto"`` (default): exact up to ``EXACT_MAX_PAIRS`` pair evaluations, sliced beyond.
+      ``"auto"`` (default): exact up to ``EXACT_MAX_PAIRS`` pair evaluations, sliced beyond, and
+      always sliced when a measure has cells: each cell's projection is a uniform law
+      (``wgf.validation.measures``), F is piecewise linear and int (F - G)^2 is still exact.
+      ``"exact"`` refuses a measure with cells (its double sum would treat cells as points).
     """
     if method not in ("auto", "exact", "sliced"):
         raise ValueError(f"method must be 'auto', 'exact' or 'sliced', got {method!r}")
-    x, a, y, b = _pair(x, y, x_weights, y_weights)
-    if method == "sliced" or (method == "auto" and _pairs(len(x), len(y)) > EXACT_MAX_PAIRS):
-        dim = x.shape[1]
+    mu, nu = _measures(x, y, x_weights, y_weights)
+    cells = mu.cell.shape[1] + nu.cell.shape[1] > 0
+    if method == "exact" and cells:
+        raise ValueError("the exact energy distance needs point clouds: use method 'sliced' for a CellMeasure")
+    if method == "sliced" or cells or (method == "auto" and _pairs(len(mu.weights), len(nu.weights)) > EXACT_MAX_PAIRS):
+        dim = mu.dim
         if n_directions is None:
             n_directions = 128 if dim == 2 else 512
         theta = np.ascontiguousarray(frame_directions(int(n_directions), dim, seed))
         kappa = np.exp(gammaln(dim / 2) - gammaln((dim + 1) / 2)) / np.sqrt(np.pi)
-        value, _ = _sliced_mean(x, a, y, b, theta, SLICE_CDF_L2)
-        return _sqrt_clamped(2.0 * value / kappa)
+        return _sqrt_clamped(2.0 * _sliced(mu, nu, theta, SLICE_CDF_L2) / kappa)
+    x, a, y, b = mu.points, mu.weights, nu.points, nu.weights
     dxx = _double_sum(x, a, x, a, 1)
     dyy = _double_sum(y, b, y, b, 1)
     dxy = _double_sum(x, a, y, b, 1)
@@ -214,48 +234,103 @@ def sliced_directions(n_directions: int, dim: int, seed: int = 0) -> np.ndarray:
 
 
 @njit(cache=True)
-def _w2sq_1d_sorted(xs, cx, ys, cy):  # pragma: no cover - compiled
-    """int_0^1 |F^-1 - G^-1|^2 for sorted values xs, ys with cumulative weights cx, cy
-    (both ending at exactly 1): merge the two breakpoint sequences."""
-    n = xs.shape[0]
-    m = ys.shape[0]
-    i = 0
-    j = 0
-    t_prev = 0.0
-    total = 0.0
-    while i < n and j < m:
-        t = min(cx[i], cy[j])
-        diff = xs[i] - ys[j]
-        total += (t - t_prev) * diff * diff
-        t_prev = t
-        ci = cx[i]
-        cj = cy[j]
-        if ci <= cj:
-            i += 1
-        if cj <= ci:
-            j += 1
-    return total
-
-
-@njit(cache=True)
-def _sorted_projection(x, w, theta):  # pragma: no cover - compiled
+def _cdf_knots(x, w, theta, width):  # pragma: no cover - compiled
+    """Knots (t, F) (2n each, t nondecreasing) of the piecewise-linear CDF of the projection on theta
+    of sum_i w_i Unif(x_i + cell cube): sum_i w_i Unif(<theta, x_i> -+ width / 2), steps when width = 0.
+    Between knots F is linear; F = 0 before the first knot and 1 after the last."""
     n, dim = x.shape
-    p = np.zeros(n)
+    p = np.empty(n)
     for i in range(n):
         s = 0.0
         for d in range(dim):
             s += x[i, d] * theta[d]
         p[i] = s
     order = np.argsort(p)
-    ps = np.empty(n)
-    cw = np.empty(n)
-    acc = 0.0
-    for k in range(n):
-        ps[k] = p[order[k]]
-        acc += w[order[k]]
-        cw[k] = acc
-    cw[n - 1] = 1.0  # the weights are normalised; remove round-off in the last partial sum
-    return ps, cw
+    t = np.empty(2 * n)
+    f = np.empty(2 * n)
+    if width == 0.0:  # a jump of w_i at each point: knots just before and just after it
+        acc = 0.0
+        for k in range(n):
+            i = order[k]
+            t[2 * k] = p[i]
+            f[2 * k] = acc
+            acc += w[i]
+            t[2 * k + 1] = p[i]
+            f[2 * k + 1] = acc
+    else:  # slope sum_{open i} w_i / width: merge the sorted left ends and right ends
+        half = 0.5 * width
+        lo = 0
+        hi = 0
+        slope = 0.0
+        acc = 0.0
+        t_prev = p[order[0]] - half
+        for k in range(2 * n):
+            if lo < n and p[order[lo]] - half <= p[order[hi]] + half:
+                tk = p[order[lo]] - half
+                acc += slope * (tk - t_prev)
+                slope += w[order[lo]] / width
+                lo += 1
+            else:
+                tk = p[order[hi]] + half
+                acc += slope * (tk - t_prev)
+                slope -= w[order[hi]] / width
+                hi += 1
+            t[k] = tk
+            f[k] = acc
+            t_prev = tk
+    f[0] = 0.0
+    for k in range(1, 2 * n):  # the weights sum to 1: remove round-off, keep F monotone in [0, 1]
+        f[k] = min(max(f[k], f[k - 1]), 1.0)
+    f[2 * n - 1] = 1.0
+    return t, f
+
+
+@njit(cache=True)
+def _piecewise_linear_l2(a, u, b, v):  # pragma: no cover - compiled
+    """int (f - g)^2 over the union of the abscissa ranges, f and g piecewise linear through the knots
+    (a_i, u_i) and (b_j, v_j) (a, b nondecreasing; a repeated abscissa is a jump), constant beyond
+    their end knots.  Exact: on each interval between merged knots both are linear, and
+    int_0^L (p + (q - p) s / L)^2 ds = L (p^2 + p q + q^2) / 3."""
+    n = a.shape[0]
+    m = b.shape[0]
+    i = 0
+    j = 0
+    s = min(a[0], b[0])
+    total = 0.0
+    while True:
+        while i < n and a[i] <= s:
+            i += 1
+        while j < m and b[j] <= s:
+            j += 1
+        if i >= n and j >= m:
+            break
+        e = a[i] if j >= m or (i < n and a[i] <= b[j]) else b[j]
+        # right limits at s and left limits at e: linear between knots i - 1 and i (a[i - 1] <= s < e <= a[i])
+        if i == 0:
+            fs = u[0]
+            fe = u[0]
+        elif i == n:
+            fs = u[n - 1]
+            fe = u[n - 1]
+        else:
+            span = a[i] - a[i - 1]
+            fs = u[i - 1] + (u[i] - u[i - 1]) * ((s - a[i - 1]) / span)
+            fe = u[i - 1] + (u[i] - u[i - 1]) * ((e - a[i - 1]) / span)
+        if j == 0:
+            gs = v[0]
+            ge = v[0]
+        elif j == m:
+            gs = v[m - 1]
+            ge = v[m - 1]
+        else:
+            span = b[j] - b[j - 1]
+            gs = v[j - 1] + (v[j] - v[j - 1]) * ((s - b[j - 1]) / span)
+            ge = v[j - 1] + (v[j] - v[j - 1]) * ((e - b[j - 1]) / span)
+        p = fs - gs
+        q = fe - ge
+        total += (e - s) * (p * p + p * q + q * q) / 3.0
+        s = e
+    return total
 
 
 def frame_directions(n_directions: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -279,83 +354,65 @@ def frame_directions(n_directions: int, dim: int, seed: int = 0) -> np.ndarray:
     return np.concatenate(frames)[:n_directions]
 
 
-@njit(cache=True)
-def _cdf_l2_sorted(xs, cx, ys, cy):  # pragma: no cover - compiled
-    """int_R (F(t) - G(t))^2 dt for step CDFs with sorted jumps xs, ys and cumulative weights cx, cy."""
-    n = xs.shape[0]
-    m = ys.shape[0]
-    i = 0
-    j = 0
-    f = 0.0
-    g = 0.0
-    t_prev = min(xs[0], ys[0])
-    total = 0.0
-    while i < n or j < m:
-        t = xs[i] if j >= m or (i < n and xs[i] <= ys[j]) else ys[j]
-        diff = f - g
-        total += diff * diff * (t - t_prev)
-        t_prev = t
-        while i < n and xs[i] == t:
-            f = cx[i]
-            i += 1
-        while j < m and ys[j] == t:
-            g = cy[j]
-            j += 1
-    return total
-
-
 SLICE_W2 = 0  # per direction: int_0^1 |F^-1 - G^-1|^2
 SLICE_CDF_L2 = 1  # per direction: int_R (F - G)^2
 
 
 @njit(cache=True, parallel=True)
-def _sliced_mean(x, a, y, b, theta, what):  # pragma: no cover - compiled
+def _sliced_mean(x, a, x_width, y, b, y_width, theta, what):  # pragma: no cover - compiled
     """(mean over the directions theta_l, per-direction values) of a 1D quantity ``what`` of the
-    projections <theta_l, x>, <theta_l, y>; parallel over directions, summed in direction order."""
+    projections of mu and nu on theta_l, whose CDFs are piecewise linear (``_cdf_knots`` with the
+    widths x_width[l], y_width[l]); parallel over directions, summed in direction order.
+    The quantile functions are piecewise linear through the same knots with the axes swapped."""
     nd = theta.shape[0]
     per = np.zeros(nd)
     for l in prange(nd):
-        xs, cx = _sorted_projection(x, a, theta[l])
-        ys, cy = _sorted_projection(y, b, theta[l])
-        per[l] = _w2sq_1d_sorted(xs, cx, ys, cy) if what == SLICE_W2 else _cdf_l2_sorted(xs, cx, ys, cy)
+        tx, fx = _cdf_knots(x, a, theta[l], x_width[l])
+        ty, fy = _cdf_knots(y, b, theta[l], y_width[l])
+        if what == SLICE_W2:
+            per[l] = _piecewise_linear_l2(fx, tx, fy, ty)
+        else:
+            per[l] = _piecewise_linear_l2(tx, fx, ty, fy)
     total = 0.0
     for l in range(nd):
         total += per[l]
     return total / nd, per
 
 
+def _sliced(mu, nu, theta, what) -> float:
+    theta = np.ascontiguousarray(theta, dtype=np.float64)
+    return _sliced_mean(mu.points, mu.weights, np.ascontiguousarray(mu.widths(theta)),
+                        nu.points, nu.weights, np.ascontiguousarray(nu.widths(theta)), theta, what)[0]
+
+
 def sliced_w2(x, y, *, n_directions: int = 256, seed: int = 0, x_weights=None, y_weights=None) -> float:
-    """Sliced W2 between weighted clouds x (n, D) and y (m, D).
+    """Sliced W2 between weighted clouds x (n, D) and y (m, D), or ``CellMeasure``s.
 
     SW2^2 = (1/L) sum_l W2^2(<theta_l, x>, <theta_l, y>) over L = n_directions unit directions
     ``sliced_directions(L, D, seed)``.  Each 1D W2^2 = int_0^1 |F^-1(t) - G^-1(t)|^2 dt is exact:
     the projections are sorted and the two cumulative weight sequences merged (n + m intervals,
     no sampling).  Cost O(L (n log n + m log m)), parallel over directions, deterministic.
     SW2 <= W2 (projections are 1-Lipschitz); in 1D, SW2 = W2 for every L.
+    A ``CellMeasure`` projects to a piecewise-linear CDF (``wgf.validation.measures``); its quantile
+    function is piecewise linear too and the 1D integral stays exact.
     """
-    x, a, y, b = _pair(x, y, x_weights, y_weights)
-    theta = sliced_directions(int(n_directions), x.shape[1], seed)
-    value, _ = _sliced_mean(x, a, y, b, theta, SLICE_W2)
-    return float(np.sqrt(max(value, 0.0)))
+    mu, nu = _measures(x, y, x_weights, y_weights)
+    theta = sliced_directions(int(n_directions), mu.dim, seed)
+    return _sqrt_clamped(_sliced(mu, nu, theta, SLICE_W2))
 
 
 # ----------------------------------------------------------------------------- moments
 
 
 def moments(x, y, *, x_weights=None, y_weights=None) -> dict:
-    """Mean and covariance errors between weighted clouds x (n, D) and y (m, D).
+    """Mean and covariance errors between weighted clouds x (n, D) and y (m, D), or ``CellMeasure``s.
 
     mean_error = |m_x - m_y| (Euclidean), m_x = sum_i a_i x_i;
     cov_error  = ||C_x - C_y||_F, C_x = sum_i a_i (x_i - m_x)(x_i - m_x)^T (the covariance of the
-    measure, no n/(n-1) correction).  Returns {"mean_error": float, "cov_error": float}.
+    measure, no n/(n-1) correction; for a CellMeasure that of the density whose cell averages it
+    holds, ``CellMeasure.covariance``).  Returns {"mean_error": float, "cov_error": float}.
     """
-    x, a, y, b = _pair(x, y, x_weights, y_weights)
-
-    def mean_cov(z, w):
-        mean = w @ z
-        c = z - mean
-        return mean, (c * w[:, None]).T @ c
-
-    mx, cx = mean_cov(x, a)
-    my, cy = mean_cov(y, b)
+    mu, nu = _measures(x, y, x_weights, y_weights)
+    mx, cx = mu.mean(), mu.covariance()
+    my, cy = nu.mean(), nu.covariance()
     return {"mean_error": float(np.linalg.norm(mx - my)), "cov_error": float(np.linalg.norm(cx - cy, "fro"))}

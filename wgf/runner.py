@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from .config import Experiment
 from .executors import DEFAULT_RETRIES, run_jobs
 from .functionals import risk
+from .grids import DEFAULT_TOLERANCE
 from .io import ResultsFile, intact
 
 __all__ = ["run_experiment", "run_particles"]
@@ -187,7 +188,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
         out.flush()
         bar.update()
 
-    history = solve(problem, grid, times, method=cfg.get("method", "auto"), tol=cfg.get("tolerance", 1e-3),
+    history = solve(problem, grid, times, method=cfg.get("method", "auto"), tol=cfg.get("tolerance", DEFAULT_TOLERANCE),
                     on_snapshot=snapshot)
     bar.close()
     for name, values in history.trackers.items():
@@ -201,18 +202,18 @@ DEFAULT_METRICS = ("mmd", "energy", "sliced_w2", "output_l2", "moments")
 
 
 def _metric_functions(problem, names, bandwidth):
-    """name -> f(x, x_weights, y, y_weights) for the [compare] metrics (moments gives two entries)."""
+    """name -> f(mu, nu) for the [compare] metrics (moments gives two entries); mu, nu clouds or CellMeasures."""
     from . import validation as v
 
     table = {
-        "mmd": lambda x, a, z, w: v.mmd(x, z, bandwidth=bandwidth, x_weights=a, y_weights=w),
-        "energy": lambda x, a, z, w: v.energy(x, z, x_weights=a, y_weights=w),
-        "w2": lambda x, a, z, w: v.w2(x, z, x_weights=a, y_weights=w),
-        "sliced_w2": lambda x, a, z, w: v.sliced_w2(x, z, x_weights=a, y_weights=w),
-        "output_l2": lambda x, a, z, w: v.output_l2(problem, x, z, x_weights=a, y_weights=w),
-        "risk_gap": lambda x, a, z, w: v.risk_gap(problem, x, z, x_weights=a, y_weights=w),
-        "moments_mean_error": lambda x, a, z, w: v.moments(x, z, x_weights=a, y_weights=w)["mean_error"],
-        "moments_cov_error": lambda x, a, z, w: v.moments(x, z, x_weights=a, y_weights=w)["cov_error"],
+        "mmd": lambda x, y: v.mmd(x, y, bandwidth=bandwidth),
+        "energy": lambda x, y: v.energy(x, y),
+        "w2": lambda x, y: v.w2(x, y),
+        "sliced_w2": lambda x, y: v.sliced_w2(x, y),
+        "output_l2": lambda x, y: v.output_l2(problem, x, y),
+        "risk_gap": lambda x, y: v.risk_gap(problem, x, y),
+        "moments_mean_error": lambda x, y: v.moments(x, y)["mean_error"],
+        "moments_cov_error": lambda x, y: v.moments(x, y)["cov_error"],
     }
     out = {}
     for name in names:
@@ -221,28 +222,39 @@ def _metric_functions(problem, names, bandwidth):
     return out
 
 
+def _coarser_solutions(exp: Experiment, levels=(2, 4)) -> list:
+    """The final PDE density on the [pde] grid coarsened by each factor of ``levels`` (cells // factor)."""
+    from .grids import make_grid, solve
+    from .validation import as_measure
+
+    problem, pde = exp.problem, exp.pde
+    out = []
+    for factor in levels:
+        cells = tuple(max(2, c // factor) for c in pde.get("cells", (64,)))
+        grid = make_grid(problem, pde.get("space", "full"), cells, pde.get("half_width", 2.0), pde.get("bounds"))
+        coarse = solve(problem, grid, [0.0, problem.times[-1]], method=pde.get("method", "auto"),
+                       tol=pde.get("tolerance", DEFAULT_TOLERANCE))
+        out.append(as_measure(coarse, 1))
+    return out
+
+
 def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = True) -> dict:
     """Every metric between the particles (read back from /particles) and the PDE density, per (N, seed, snapshot).
 
+    The PDE density enters as the piecewise-constant measure it is (``wgf.validation.as_measure``).
     Writes /compare/N (K,) and /compare/<metric> (K, S, T) with attributes slope, slope_low,
-    slope_high (log-log least squares at the final time, 95% interval), n_points and floor:
-    the metric between the PDE and the same PDE at half the cells per axis, below which no
-    point enters the fit. Returns {metric: RateFit}.
+    slope_high (log-log least squares at the final time, 95% interval), n_points, floor and
+    floor_order: the Richardson estimate of the metric between the PDE solution and the exact flow,
+    from the same PDE on grids of 1/2 and 1/4 the cells per axis (``richardson_floor``); no point
+    at or below the floor enters the fit. Returns {metric: RateFit}.
     """
-    from .grids import make_grid, solve
-    from .validation import TooLargeForExactOT, as_measure, fit_rate
+    from .validation import TooLargeForExactOT, as_measure, fit_rate, richardson_floor
 
     problem, cfg = exp.problem, exp.compare
     bandwidth = cfg.get("bandwidth", problem.init_std)
     metrics = _metric_functions(problem, cfg.get("metrics", DEFAULT_METRICS), bandwidth)
     ns, seeds, times = exp.particles.n, exp.particles.seeds, problem.times
-    pde = exp.pde
-    coarse_cells = tuple(max(2, c // 2) for c in pde.get("cells", (64,)))
-    coarse_grid = make_grid(problem, pde.get("space", "full"), coarse_cells, pde.get("half_width", 2.0), pde.get("bounds"))
-    coarse = solve(problem, coarse_grid, [0.0, times[-1]], method=pde.get("method", "auto"),
-                   tol=pde.get("tolerance", 1e-3))
-    z_fine, w_fine = as_measure(history, len(times) - 1)
-    z_coarse, w_coarse = as_measure(coarse, 1)
+    half, quarter = _coarser_solutions(exp)
     measures = [as_measure(history, j) for j in range(len(times))]
     out.write("compare/N", np.asarray(ns, dtype=float))
     fits = {}
@@ -250,12 +262,12 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     for name, f in metrics.items():
         values = np.zeros((len(ns), seeds, len(times)))
         try:
-            floor = f(z_coarse, w_coarse, z_fine, w_fine)
+            floor, order = richardson_floor(f(measures[-1], half), f(half, quarter))
             for a, n in enumerate(ns):
                 positions = out.file[f"particles/N{n}/positions"]
                 for s in range(seeds):
-                    for j, (z, w) in enumerate(measures):
-                        values[a, s, j] = f(positions[s, j], None, z, w)
+                    for j, mu in enumerate(measures):
+                        values[a, s, j] = f(positions[s, j], mu)
                     bar.update()
         except TooLargeForExactOT as e:
             log.warning("/compare/%s skipped: %s", name, e)
@@ -263,7 +275,7 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
             continue
         fit = fit_rate(ns, values[:, :, -1], floor=floor)
         fits[name] = fit
-        attrs = {"n_points": fit.n_points, "floor": floor, "time": times[-1]}
+        attrs = {"n_points": fit.n_points, "floor": floor, "floor_order": order, "time": times[-1]}
         if np.isfinite(fit.slope):
             attrs.update(slope=fit.slope, slope_low=fit.low, slope_high=fit.high)
         else:  # nothing non-finite is written: say why there is no rate
