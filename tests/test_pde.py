@@ -286,12 +286,12 @@ def test_auto_on_the_mean_field_flow_weighs_the_potential():
     # the same grid and span: a costlier potential tips the choice toward fewer evaluations
     from wgf.grids import choose_method
 
-    grid = Grid([(-2.0, 2.0)] * 2, 48)
+    grid = Grid([(-2.0, 2.0)] * 2, 96)
     rho = np.exp(-0.5 * np.sum(grid.centers**2, axis=-1) / 0.0625)
     rho /= rho.sum() * grid.cell_volume
     u = 0.3 * np.sum(grid.centers**2, axis=-1)
-    cheap = choose_method(rho, u, grid.spacing, 1e-3, 10.0, tol=1e-3, potential_seconds=1e-6)
-    dear = choose_method(rho, u, grid.spacing, 1e-3, 10.0, tol=1e-3, potential_seconds=10.0)
+    cheap = choose_method(rho, u, grid.spacing, 1e-3, 1.0, tol=1e-3, potential_seconds=1e-6)
+    dear = choose_method(rho, u, grid.spacing, 1e-3, 1.0, tol=1e-3, potential_seconds=10.0)
     assert cheap.method == "explicit" and dear.method == "implicit"  # 3 evaluations per RK3 step, 2 implicit
     assert dear.explicit_steps == cheap.explicit_steps and dear.implicit_steps == cheap.implicit_steps
     with pytest.raises(ValueError, match="method must be one of auto, explicit, implicit"):

@@ -92,18 +92,24 @@ def _cross_sum(x, a, yT, b, kind, scale):  # pragma: no cover - compiled
     return result
 
 
-def _measures(x, y, x_weights, y_weights):
-    """(mu, nu) as CellMeasures whose arrays have one type for the compiled kernels (C-contiguous,
-    writable float64), so each kernel compiles once."""
-    mu, nu = as_cloud(x, x_weights), as_cloud(y, y_weights)
-    if mu.dim != nu.dim:
-        raise ValueError(f"clouds live in different dimensions: {mu.dim} and {nu.dim}")
+def _typed(mus, nu):
+    """(mus, nu) with arrays of one type for the compiled kernels (C-contiguous, writable float64, so
+    each kernel compiles once), after checking that they live in one space."""
+    for mu in mus:
+        if mu.dim != nu.dim:
+            raise ValueError(f"clouds live in different dimensions: {mu.dim} and {nu.dim}")
 
     def typed(m):
         return CellMeasure(*(np.require(v, dtype=np.float64, requirements=["C", "W"])
                              for v in (m.points, m.weights, m.cell)))
 
-    return typed(mu), typed(nu)
+    return [typed(mu) for mu in mus], typed(nu)
+
+
+def _measures(x, y, x_weights, y_weights):
+    """(mu, nu) as CellMeasures with arrays of one type (``_typed``)."""
+    (mu,), nu = _typed([as_cloud(x, x_weights)], as_cloud(y, y_weights))
+    return mu, nu
 
 
 def _pair(x, y, x_weights, y_weights):
@@ -172,7 +178,7 @@ def mmd(x, y, *, bandwidth: float, x_weights=None, y_weights=None, method: str =
 
 
 def energy(x, y, *, x_weights=None, y_weights=None, method: str = "auto", n_directions: int | None = None,
-           seed: int = 0) -> float:
+           seed: int = 0):
     """Energy distance between weighted clouds x (n, D) and y (m, D), or ``CellMeasure``s.
 
     E^2 = 2 sum_ij a_i b_j |x_i - y_j| - sum_ij a_i a_j |x_i - x_j| - sum_ij b_i b_j |y_i - y_j|;
@@ -196,25 +202,34 @@ def energy(x, y, *, x_weights=None, y_weights=None, method: str = "auto", n_dire
       always sliced when a measure has cells: each cell's projection is a uniform law
       (``wgf.validation.measures``), F is piecewise linear and int (F - G)^2 is still exact.
       ``"exact"`` refuses a measure with cells (its double sum would treat cells as points).
+
+    ``x`` may be a list of clouds (``x_weights`` then a list or None): the result is an array, each
+    entry what a single call gives; the sliced ones share y's projections, computed once per direction.
     """
     if method not in ("auto", "exact", "sliced"):
         raise ValueError(f"method must be 'auto', 'exact' or 'sliced', got {method!r}")
-    mu, nu = _measures(x, y, x_weights, y_weights)
-    cells = mu.cell.shape[1] + nu.cell.shape[1] > 0
-    if method == "exact" and cells:
-        raise ValueError("the exact energy distance needs point clouds: use method 'sliced' for a CellMeasure")
-    if method == "sliced" or cells or (method == "auto" and _pairs(len(mu.weights), len(nu.weights)) > EXACT_MAX_PAIRS):
-        dim = mu.dim
+    mus, many = _batch(x, x_weights)
+    mus, nu = _typed(mus, as_cloud(y, y_weights))
+    out = np.zeros(len(mus))
+    sliced = []
+    for k, mu in enumerate(mus):
+        cells = mu.cell.shape[1] + nu.cell.shape[1] > 0
+        if method == "exact" and cells:
+            raise ValueError("the exact energy distance needs point clouds: use method 'sliced' for a CellMeasure")
+        if method == "sliced" or cells or (method == "auto" and _pairs(len(mu.weights), len(nu.weights)) > EXACT_MAX_PAIRS):
+            sliced.append(k)
+        else:
+            x, a, y, b = mu.points, mu.weights, nu.points, nu.weights
+            out[k] = 2.0 * _double_sum(x, a, y, b, 1) - _double_sum(x, a, x, a, 1) - _double_sum(y, b, y, b, 1)
+    if sliced:
+        dim = nu.dim
         if n_directions is None:
             n_directions = 128 if dim == 2 else 512
-        theta = np.ascontiguousarray(frame_directions(int(n_directions), dim, seed))
+        theta = frame_directions(int(n_directions), dim, seed)
         kappa = np.exp(gammaln(dim / 2) - gammaln((dim + 1) / 2)) / np.sqrt(np.pi)
-        return _sqrt_clamped(2.0 * _sliced(mu, nu, theta, SLICE_CDF_L2) / kappa)
-    x, a, y, b = mu.points, mu.weights, nu.points, nu.weights
-    dxx = _double_sum(x, a, x, a, 1)
-    dyy = _double_sum(y, b, y, b, 1)
-    dxy = _double_sum(x, a, y, b, 1)
-    return _sqrt_clamped(2.0 * dxy - dxx - dyy)
+        out[sliced] = 2.0 * _sliced([mus[k] for k in sliced], nu, theta, SLICE_CDF_L2) / kappa
+    values = np.sqrt(np.maximum(out, 0.0))
+    return values if many else float(values[0])
 
 
 # ----------------------------------------------------------------------------- sliced W2
@@ -245,35 +260,40 @@ def _cdf_knots(x, w, theta, width):  # pragma: no cover - compiled
         for d in range(dim):
             s += x[i, d] * theta[d]
         p[i] = s
-    order = np.argsort(p)
+    order = np.argsort(p, kind="mergesort")  # stable; fast on the runs a grid's projection has
+    ps = np.empty(n)
+    ws = np.empty(n)
+    for k in range(n):
+        ps[k] = p[order[k]]
+        ws[k] = w[order[k]]
     t = np.empty(2 * n)
     f = np.empty(2 * n)
     if width == 0.0:  # a jump of w_i at each point: knots just before and just after it
         acc = 0.0
         for k in range(n):
-            i = order[k]
-            t[2 * k] = p[i]
+            t[2 * k] = ps[k]
             f[2 * k] = acc
-            acc += w[i]
-            t[2 * k + 1] = p[i]
+            acc += ws[k]
+            t[2 * k + 1] = ps[k]
             f[2 * k + 1] = acc
     else:  # slope sum_{open i} w_i / width: merge the sorted left ends and right ends
         half = 0.5 * width
+        inv = 1.0 / width
         lo = 0
         hi = 0
         slope = 0.0
         acc = 0.0
-        t_prev = p[order[0]] - half
+        t_prev = ps[0] - half
         for k in range(2 * n):
-            if lo < n and p[order[lo]] - half <= p[order[hi]] + half:
-                tk = p[order[lo]] - half
+            if lo < n and ps[lo] - half <= ps[hi] + half:
+                tk = ps[lo] - half
                 acc += slope * (tk - t_prev)
-                slope += w[order[lo]] / width
+                slope += ws[lo] * inv
                 lo += 1
             else:
-                tk = p[order[hi]] + half
+                tk = ps[hi] + half
                 acc += slope * (tk - t_prev)
-                slope -= w[order[hi]] / width
+                slope -= ws[hi] * inv
                 hi += 1
             t[k] = tk
             f[k] = acc
@@ -359,33 +379,54 @@ SLICE_CDF_L2 = 1  # per direction: int_R (F - G)^2
 
 
 @njit(cache=True, parallel=True)
-def _sliced_mean(x, a, x_width, y, b, y_width, theta, what):  # pragma: no cover - compiled
-    """(mean over the directions theta_l, per-direction values) of a 1D quantity ``what`` of the
-    projections of mu and nu on theta_l, whose CDFs are piecewise linear (``_cdf_knots`` with the
-    widths x_width[l], y_width[l]); parallel over directions, summed in direction order.
-    The quantile functions are piecewise linear through the same knots with the axes swapped."""
+def _sliced_means(x, a, starts, x_width, y, b, y_width, theta, what):  # pragma: no cover - compiled
+    """Mean over the directions theta_l of a 1D quantity ``what`` between the projections of each
+    measure k (atoms x[starts[k]:starts[k + 1]], widths x_width[k, l]) and of nu (y, b, y_width[l]),
+    (K,). Their CDFs are piecewise linear (``_cdf_knots``), the quantile functions too, through the
+    same knots with the axes swapped. nu's knots are built once per direction; parallel over
+    directions, summed in direction order (independent of the thread count)."""
     nd = theta.shape[0]
-    per = np.zeros(nd)
+    nk = starts.shape[0] - 1
+    per = np.zeros((nk, nd))
     for l in prange(nd):
-        tx, fx = _cdf_knots(x, a, theta[l], x_width[l])
         ty, fy = _cdf_knots(y, b, theta[l], y_width[l])
-        if what == SLICE_W2:
-            per[l] = _piecewise_linear_l2(fx, tx, fy, ty)
-        else:
-            per[l] = _piecewise_linear_l2(tx, fx, ty, fy)
-    total = 0.0
-    for l in range(nd):
-        total += per[l]
-    return total / nd, per
+        for k in range(nk):
+            tx, fx = _cdf_knots(x[starts[k]:starts[k + 1]], a[starts[k]:starts[k + 1]], theta[l], x_width[k, l])
+            if what == SLICE_W2:
+                per[k, l] = _piecewise_linear_l2(fx, tx, fy, ty)
+            else:
+                per[k, l] = _piecewise_linear_l2(tx, fx, ty, fy)
+    out = np.zeros(nk)
+    for k in range(nk):
+        total = 0.0
+        for l in range(nd):
+            total += per[k, l]
+        out[k] = total / nd
+    return out
 
 
-def _sliced(mu, nu, theta, what) -> float:
+def _sliced(mus, nu, theta, what) -> np.ndarray:
+    """The mean over theta of ``what`` between each measure of the list ``mus`` and nu, (K,)."""
     theta = np.ascontiguousarray(theta, dtype=np.float64)
-    return _sliced_mean(mu.points, mu.weights, np.ascontiguousarray(mu.widths(theta)),
-                        nu.points, nu.weights, np.ascontiguousarray(nu.widths(theta)), theta, what)[0]
+    starts = np.cumsum([0] + [len(m.weights) for m in mus]).astype(np.int64)
+    x = np.ascontiguousarray(np.concatenate([m.points for m in mus]))
+    a = np.ascontiguousarray(np.concatenate([m.weights for m in mus]))
+    widths = np.ascontiguousarray(np.stack([m.widths(theta) for m in mus]))
+    return _sliced_means(x, a, starts, widths, nu.points, nu.weights, np.ascontiguousarray(nu.widths(theta)),
+                         theta, what)
 
 
-def sliced_w2(x, y, *, n_directions: int = 256, seed: int = 0, x_weights=None, y_weights=None) -> float:
+def _batch(x, x_weights):
+    """(list of measures, whether x was a list): a cloud or CellMeasure, or a list of them."""
+    if isinstance(x, (list, tuple)):
+        weights = [None] * len(x) if x_weights is None else list(x_weights)
+        if len(weights) != len(x) or not x:
+            raise ValueError("a list of clouds needs a list of as many weights (or None)")
+        return [as_cloud(c, w) for c, w in zip(x, weights)], True
+    return [as_cloud(x, x_weights)], False
+
+
+def sliced_w2(x, y, *, n_directions: int = 256, seed: int = 0, x_weights=None, y_weights=None):
     """Sliced W2 between weighted clouds x (n, D) and y (m, D), or ``CellMeasure``s.
 
     SW2^2 = (1/L) sum_l W2^2(<theta_l, x>, <theta_l, y>) over L = n_directions unit directions
@@ -395,10 +436,16 @@ def sliced_w2(x, y, *, n_directions: int = 256, seed: int = 0, x_weights=None, y
     SW2 <= W2 (projections are 1-Lipschitz); in 1D, SW2 = W2 for every L.
     A ``CellMeasure`` projects to a piecewise-linear CDF (``wgf.validation.measures``); its quantile
     function is piecewise linear too and the 1D integral stays exact.
+
+    ``x`` may be a list of clouds (``x_weights`` then a list or None): the result is an array, each
+    entry what a single call gives, with y's projections computed once per direction.
     """
-    mu, nu = _measures(x, y, x_weights, y_weights)
-    theta = sliced_directions(int(n_directions), mu.dim, seed)
-    return _sqrt_clamped(_sliced(mu, nu, theta, SLICE_W2))
+    mus, many = _batch(x, x_weights)
+    nu = as_cloud(y, y_weights)
+    mus, nu = _typed(mus, nu)
+    theta = sliced_directions(int(n_directions), nu.dim, seed)
+    values = np.sqrt(np.maximum(_sliced(mus, nu, theta, SLICE_W2), 0.0))
+    return values if many else float(values[0])
 
 
 # ----------------------------------------------------------------------------- moments

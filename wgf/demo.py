@@ -2,7 +2,7 @@
 
 Swap group on 2x2 sigmoid units, WI teacher, SI start with projected noise: the
 mean-field flow stays in the 2D subspace E^G (Thm 5), so the PDE is solved on a
-96^2 grid of E^G while the particles move in Z = R^4. ``run_demo`` writes
+256^2 grid of E^G while the particles move in Z = R^4. ``run_demo`` writes
 ``results.h5`` and the figures into a folder and returns the printed summary.
 """
 
@@ -49,7 +49,7 @@ snapshots = 6
 
 [pde]
 space = "fixed"
-cells = 96
+cells = 256
 half_width = 2.0
 
 [particles]

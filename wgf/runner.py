@@ -198,28 +198,48 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     return history
 
 
+# particles read at once by the comparison (clouds of one N and snapshot, batched over seeds)
+COMPARE_BATCH_POINTS = 1 << 22
+
 DEFAULT_METRICS = ("mmd", "energy", "sliced_w2", "output_l2", "moments")
 
 
 def _metric_functions(problem, names, bandwidth):
-    """name -> f(mu, nu) for the [compare] metrics (moments gives two entries); mu, nu clouds or CellMeasures."""
+    """name -> f(clouds, nu) -> (K,) for the [compare] metrics (moments gives two entries): the metric
+    between each cloud of the list and nu (clouds or CellMeasures); sliced metrics share nu's projections."""
     from . import validation as v
 
+    def each(metric):
+        return lambda clouds, nu: np.array([metric(x, nu) for x in clouds])
+
     table = {
-        "mmd": lambda x, y: v.mmd(x, y, bandwidth=bandwidth),
-        "energy": lambda x, y: v.energy(x, y),
-        "w2": lambda x, y: v.w2(x, y),
-        "sliced_w2": lambda x, y: v.sliced_w2(x, y),
-        "output_l2": lambda x, y: v.output_l2(problem, x, y),
-        "risk_gap": lambda x, y: v.risk_gap(problem, x, y),
-        "moments_mean_error": lambda x, y: v.moments(x, y)["mean_error"],
-        "moments_cov_error": lambda x, y: v.moments(x, y)["cov_error"],
+        "mmd": each(lambda x, y: v.mmd(x, y, bandwidth=bandwidth)),
+        "energy": lambda clouds, nu: v.energy(list(clouds), nu),
+        "w2": each(v.w2),
+        "sliced_w2": lambda clouds, nu: v.sliced_w2(list(clouds), nu),
+        "output_l2": each(lambda x, y: v.output_l2(problem, x, y)),
+        "risk_gap": each(lambda x, y: v.risk_gap(problem, x, y)),
+        "moments_mean_error": each(lambda x, y: v.moments(x, y)["mean_error"]),
+        "moments_cov_error": each(lambda x, y: v.moments(x, y)["cov_error"]),
     }
     out = {}
     for name in names:
         for key in (["moments_mean_error", "moments_cov_error"] if name == "moments" else [name]):
             out[key] = table[key]
     return out
+
+
+def _batches(ns, seeds, points: int = COMPARE_BATCH_POINTS):
+    """The (N index, seed) pairs in consecutive groups of at most ``points`` particles (at least one pair)."""
+    out, current, size = [], [], 0
+    for a, n in enumerate(ns):
+        for s in range(seeds):
+            if current and size + n > points:
+                out.append(current)
+                current, size = [], 0
+            current.append((a, s))
+            size += n
+    return out + [current]
 
 
 def _coarser_solutions(exp: Experiment, levels=(2, 4)) -> list:
@@ -241,7 +261,7 @@ def _coarser_solutions(exp: Experiment, levels=(2, 4)) -> list:
 def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = True) -> dict:
     """Every metric between the particles (read back from /particles) and the PDE density, per (N, seed, snapshot).
 
-    The PDE density enters as the piecewise-constant measure it is (``wgf.validation.as_measure``).
+    The PDE density enters as the measure of its cell averages (``wgf.validation.as_measure``, docs/pde.md).
     Writes /compare/N (K,) and /compare/<metric> (K, S, T) with attributes slope, slope_low,
     slope_high (log-log least squares at the final time, 95% interval), n_points, floor and
     floor_order: the Richardson estimate of the metric between the PDE solution and the exact flow,
@@ -262,13 +282,12 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     for name, f in metrics.items():
         values = np.zeros((len(ns), seeds, len(times)))
         try:
-            floor, order = richardson_floor(f(measures[-1], half), f(half, quarter))
-            for a, n in enumerate(ns):
-                positions = out.file[f"particles/N{n}/positions"]
-                for s in range(seeds):
-                    for j, mu in enumerate(measures):
-                        values[a, s, j] = f(positions[s, j], mu)
-                    bar.update()
+            floor, order = richardson_floor(f([measures[-1]], half)[0], f([half], quarter)[0])
+            for j, mu in enumerate(measures):
+                for batch in _batches(ns, seeds):  # clouds compared in one call share mu's projections
+                    clouds = [out.file[f"particles/N{ns[a]}/positions"][s, j] for a, s in batch]
+                    values[tuple(np.transpose(batch)) + (j,)] = f(clouds, mu)
+            bar.update(len(ns) * seeds)
         except TooLargeForExactOT as e:
             log.warning("/compare/%s skipped: %s", name, e)
             bar.update(len(ns) * seeds)
