@@ -1,5 +1,7 @@
 """`wgf check`: every result of the paper measured on small problems, with controls that must fail the identity."""
 
+import pytest
+
 from wgf.cli import main
 from wgf.validation.checks import CHECKS, run_checks
 
@@ -33,3 +35,14 @@ def test_a_failing_check_gives_exit_1(monkeypatch, capsys):
     monkeypatch.setitem(checks.CHECKS, "prop1", lambda: checks._row("prop1", "forced", 1.0, 1e-12))
     assert main(["check", "prop1"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_check_list_names_every_check_without_running_it(monkeypatch, capsys):
+    from wgf.validation import checks
+
+    monkeypatch.setattr(checks, "run_checks", lambda *a, **k: pytest.fail("--list ran the checks"))
+    assert main(["check", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(CHECKS)
+    assert all(len(line.split(None, 1)[1]) > 10 for line in lines)  # each with what it measures
+    assert main(["check", "--list", "nope"]) == 2

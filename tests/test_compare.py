@@ -87,3 +87,17 @@ def test_iid_samples_against_their_gridded_density_give_a_rate_interval_containi
     assert fit.n_points == 30
     assert fit.low < -0.5 < fit.high
     assert fit.high - fit.low < 0.15
+
+
+def test_mean_interval_uses_the_t_quantile():
+    from scipy import stats
+
+    from wgf.validation import mean_interval
+
+    values = np.array([[1.0, 2.0, 4.0], [3.0, 3.0, 3.0]])
+    mean, half = mean_interval(values)
+    np.testing.assert_allclose(mean, [7 / 3, 3.0], rtol=1e-15)
+    # t_{0.975, 2} = 4.3027, 2.2x the normal 1.96 the interval would have with 3 seeds
+    assert stats.t.ppf(0.975, 2) == pytest.approx(4.302653, rel=1e-6)
+    np.testing.assert_allclose(half, [4.302653 * np.std([1, 2, 4], ddof=1) / np.sqrt(3), 0.0], rtol=1e-6)
+    assert mean_interval(np.ones((2, 1)))[1].tolist() == [0.0, 0.0]

@@ -1,7 +1,7 @@
 """Distances between particle clouds and densities, and invariance diagnostics."""
 
 from .distances import EXACT_OT_MAX_PAIRS, TooLargeForExactOT, rmd2, second_moment, w2
-from .compare import RateFit, as_measure, fit_rate, output_l2, richardson_floor, risk_gap
+from .compare import RateFit, as_measure, fit_rate, mean_interval, output_l2, richardson_floor, risk_gap
 from .measures import CellMeasure, as_cloud, cell_measure
 from .invariance import si_rmd2, wi_rmd2
 from .metrics import energy, frame_directions, mmd, moments, sliced_directions, sliced_w2
@@ -15,5 +15,6 @@ __all__ = [
     "risk_gap",
     "fit_rate",
     "richardson_floor",
+    "mean_interval",
     "RateFit","w2", "rmd2", "second_moment", "TooLargeForExactOT", "EXACT_OT_MAX_PAIRS", "wi_rmd2", "si_rmd2",
            "mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments"]

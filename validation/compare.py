@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["as_measure", "output_l2", "risk_gap", "fit_rate", "RateFit", "richardson_floor"]
+__all__ = ["as_measure", "output_l2", "risk_gap", "fit_rate", "RateFit", "richardson_floor", "mean_interval"]
 
 
 def as_measure(history, t_index: int):
@@ -100,3 +100,15 @@ def richardson_floor(d_fine: float, d_coarse: float) -> tuple:
         return 0.0, 2.0
     order = float(np.clip(np.log2(d_coarse / d_fine), 1.0, 2.0)) if d_coarse > 0 else 1.0
     return d_fine / (2.0**order - 1.0), order
+
+
+def mean_interval(values, level: float = 0.95) -> tuple:
+    """(mean, half width) over the last axis of ``values`` (..., S): the ``level`` t-interval of the mean,
+    half = t_{(1+level)/2, S-1} * std(ddof=1) / sqrt(S) (4.30 std / sqrt(3) at S = 3, level 0.95); half = 0
+    when S = 1."""
+    values = np.asarray(values, dtype=float)
+    s = values.shape[-1]
+    mean = values.mean(axis=-1)
+    if s < 2:
+        return mean, np.zeros_like(mean)
+    return mean, stats.t.ppf(0.5 + level / 2, s - 1) * values.std(axis=-1, ddof=1) / np.sqrt(s)

@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="run the paper's results as measured checks; exit 0 iff all pass")
     check.add_argument("names", nargs="*", help="checks to run (default: all)")
     check.add_argument("--quiet", action="store_true", help="print only the table")
+    check.add_argument("--list", action="store_true", help="list the checks and what each measures, run nothing")
     report = sub.add_parser("report", help="print the summary of a results file and draw its figures")
     report.add_argument("results", help="an HDF5 file written by wgf")
     report.add_argument("--figures", help="folder for the figures (PNG and PDF)")
@@ -158,6 +159,10 @@ def _cmd_check(args) -> int:
     unknown = [n for n in args.names if n not in CHECKS]
     if unknown:
         return _fail(f"unknown check '{unknown[0]}' (choose from {', '.join(CHECKS)})")
+    if args.list:
+        for name in args.names or CHECKS:
+            print("%-17s %s" % (name, (CHECKS[name].__doc__ or "").strip().splitlines()[0]))
+        return 0
     print("%-13s %-58s %10s %12s  %s" % ("check", "quantity", "value", "tolerance", "result"))
 
     def show(row):
