@@ -23,7 +23,7 @@
     the OU problem of (a) through ``solve_fokker_planck`` defaults (and py-pde's explicit solver
     on the same problem when py-pde is importable); the paper's 2D E^G problem (WI teacher, SI
     start, projected noise) on 256^2 cells to t = 50; the C3 circulant 3D E^G problem (3x3
-    sigmoid units, WI teacher, 6^3 quadrature nodes) on 64^3 cells to t = 10; the 4D full-space
+    sigmoid units, WI teacher, 8^3 quadrature nodes) on 64^3 cells to t = 10; the 4D full-space
     swap problem (data augmentation, WI start, full noise, beta = 1e-2) on 32^4 cells to t = 10.
 
 Each case runs in its own subprocess (``--case NAME``), which prints one JSON line.

@@ -164,3 +164,33 @@ def test_every_example_is_a_valid_config_with_a_header(path):
     assert text.startswith("#"), "examples start with a comment saying what they show"
     exp = load_config(path)
     assert exp.title and (exp.pde is not None or exp.particles is not None or exp.discover is not None)
+
+
+def test_set_overrides_config_values_and_keeps_the_rest():
+    from wgf.config import apply_overrides, load_config, parse_config
+
+    path = ROOT / "examples" / "fixed_subspace_pde.toml"
+    base = load_config(path)
+    exp = load_config(path, ["training.beta=1e-2", "particles.n=[100, 200]", "training.scheme=fa",
+                             'title="swept"', "pde.cells=32"])
+    assert (exp.problem.beta, exp.particles.n, exp.problem.scheme, exp.title) == (1e-2, (100, 200), "fa", "swept")
+    assert exp.pde["cells"] == (32,)
+    # everything else is the original config, and the merged text parses to the same experiment
+    assert exp.problem.tau == base.problem.tau and exp.problem.data.x_std == base.problem.data.x_std
+    again = parse_config(exp.text)
+    assert (again.problem.beta, again.particles.n, again.problem.scheme) == (1e-2, (100, 200), "fa")
+    assert apply_overrides(base.text, []) == base.text  # no override: the text is untouched
+    for bad, message in (("training", "expected section.key=value"), ("a.b.c=1", "expected section.key=value"),
+                         ("title.x=1", r"is a value, not a \[section\]"), ("training.betta=1", "unknown key 'betta'")):
+        with pytest.raises(ConfigError, match=message):
+            load_config(path, [bad])
+
+
+def test_cli_set_errors_are_one_line_exit_2(tmp_path, capsys):
+    from wgf.cli import main
+
+    path = str(ROOT / "examples" / "fixed_subspace_pde.toml")
+    assert main(["run", path, "--set", "training.beta=-1", "-o", str(tmp_path / "x.h5")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "beta" in err[0]
+    assert not (tmp_path / "x.h5").exists() and not (tmp_path / "x.h5.partial").exists()

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--quiet", action="store_true", help="no logs")
     run = sub.add_parser("run", help="run the sections of a TOML config and write an HDF5 file")
     run.add_argument("config", help="experiment config (TOML)")
+    run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override a config value, e.g. --set training.beta=1e-3 (repeatable)")
     run.add_argument("-o", "--output", help="results file (default: CONFIG name with .h5, in the current folder)")
     run.add_argument("--figures", metavar="DIR", help="also draw the figures (PNG and PDF) into DIR")
     run.add_argument("--overwrite", action="store_true", help="replace an existing results file")
@@ -66,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--quiet", action="store_true", help="no progress bars or logs")
     disc = sub.add_parser("discover", help="find the parameter subspace the training flow keeps (E^G if equivariant)")
     disc.add_argument("config", help="problem config (TOML), with an optional [discover] section")
+    disc.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help="override a config value, e.g. --set discover.rounds=4 (repeatable)")
     disc.add_argument("-o", "--output", help="results file (default: CONFIG name with .h5, in the current folder)")
     disc.add_argument("--overwrite", action="store_true", help="replace an existing results file")
     disc.add_argument("--quiet", action="store_true", help="print only the result")
@@ -83,7 +87,7 @@ def _cmd_run(args) -> int:
     from .runner import run_experiment
 
     try:
-        exp = load_config(args.config)
+        exp = load_config(args.config, args.set)
     except ConfigError as e:
         return _fail(str(e))
     out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
@@ -182,7 +186,7 @@ def _cmd_discover(args) -> int:
     from .particles import BlowUpError
 
     try:
-        exp = load_config(args.config)
+        exp = load_config(args.config, args.set)
     except ConfigError as e:
         return _fail(str(e))
     out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")

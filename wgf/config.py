@@ -9,6 +9,7 @@ Every bad value raises ``ConfigError`` with one line naming the key.
 from __future__ import annotations
 
 import math
+import json
 import tomllib
 import zipfile
 from dataclasses import dataclass, field
@@ -538,12 +539,65 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
     return exp
 
 
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise ConfigError(f"cannot write {v!r} to TOML")
+
+
+def dump_toml(cfg: dict) -> str:
+    """TOML text of a parsed config: root keys, then one [section] per table (deeper tables inline)."""
+    lines = [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in cfg.items() if not isinstance(v, dict)]
+    for name, table in cfg.items():
+        if isinstance(table, dict):
+            lines += ["", f"[{name}]"] + [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def apply_overrides(text: str, overrides) -> str:
+    """The config ``text`` with each ``section.key=value`` of ``overrides`` set (value read as a TOML value,
+    e.g. 1e-3, "fa", [10, 100], or else as a string; ``key=value`` sets a root key such as title).
+    Returns TOML text (comments dropped), validated later by ``parse_config``."""
+    overrides = list(overrides)
+    if not overrides:
+        return text
+    try:
+        cfg = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}") from None
+    for item in overrides:
+        path, sep, value = str(item).partition("=")
+        keys = path.strip().split(".")
+        if not sep or not all(k.strip() for k in keys) or len(keys) > 2:
+            raise ConfigError(f"--set {item!r}: expected section.key=value (e.g. training.beta=1e-3)")
+        try:
+            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value.strip()
+        table = cfg
+        if len(keys) == 2:
+            table = cfg.setdefault(keys[0].strip(), {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"--set {item!r}: {keys[0]} is a value, not a [section]")
+        table[keys[-1].strip()] = parsed
+    return dump_toml(cfg)
+
+
 # a config is a few kB of text; anything this large is some other file
 MAX_CONFIG_BYTES = 1 << 20
 
 
-def load_config(path) -> Experiment:
-    """Read and validate a TOML config file (see ``parse_config``)."""
+def load_config(path, overrides=()) -> Experiment:
+    """Read and validate a TOML config file (see ``parse_config``), with ``section.key=value``
+    ``overrides`` applied first (``apply_overrides``; the experiment's text is then the merged config)."""
     path = Path(path)
     try:
         if path.is_dir():
@@ -562,5 +616,6 @@ def load_config(path) -> Experiment:
         raise ConfigError(f"config '{path}' is not UTF-8 text (byte {e.start}): not a TOML config") from None
     if "\x00" in text:
         raise ConfigError(f"config '{path}' contains NUL bytes: not a TOML config")
+    text = apply_overrides(text, overrides)
     exp = parse_config(text, base_dir=path.parent)
     return Experiment(exp.problem, exp.title, exp.particles, exp.pde, exp.compare, text, path, exp.discover)
