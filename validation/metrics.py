@@ -306,6 +306,21 @@ def _cdf_knots(x, w, theta, width):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _piece(a, u, i, s, e):  # pragma: no cover - compiled
+    """(right limit at s, left limit at e) of the piecewise-linear function through the knots (a, u), for
+    an interval inside its piece i: linear between knots i - 1 and i (a[i - 1] <= s < e <= a[i]),
+    constant before the first knot (i = 0) and after the last (i = len(a))."""
+    n = a.shape[0]
+    if i == 0:
+        return u[0], u[0]
+    if i == n:
+        return u[n - 1], u[n - 1]
+    span = a[i] - a[i - 1]
+    return (u[i - 1] + (u[i] - u[i - 1]) * ((s - a[i - 1]) / span),
+            u[i - 1] + (u[i] - u[i - 1]) * ((e - a[i - 1]) / span))
+
+
+@njit(cache=True)
 def _piecewise_linear_l2(a, u, b, v):  # pragma: no cover - compiled
     """int (f - g)^2 over the union of the abscissa ranges, f and g piecewise linear through the knots
     (a_i, u_i) and (b_j, v_j) (a, b nondecreasing; a repeated abscissa is a jump), constant beyond
@@ -325,27 +340,8 @@ def _piecewise_linear_l2(a, u, b, v):  # pragma: no cover - compiled
         if i >= n and j >= m:
             break
         e = a[i] if j >= m or (i < n and a[i] <= b[j]) else b[j]
-        # right limits at s and left limits at e: linear between knots i - 1 and i (a[i - 1] <= s < e <= a[i])
-        if i == 0:
-            fs = u[0]
-            fe = u[0]
-        elif i == n:
-            fs = u[n - 1]
-            fe = u[n - 1]
-        else:
-            span = a[i] - a[i - 1]
-            fs = u[i - 1] + (u[i] - u[i - 1]) * ((s - a[i - 1]) / span)
-            fe = u[i - 1] + (u[i] - u[i - 1]) * ((e - a[i - 1]) / span)
-        if j == 0:
-            gs = v[0]
-            ge = v[0]
-        elif j == m:
-            gs = v[m - 1]
-            ge = v[m - 1]
-        else:
-            span = b[j] - b[j - 1]
-            gs = v[j - 1] + (v[j] - v[j - 1]) * ((s - b[j - 1]) / span)
-            ge = v[j - 1] + (v[j] - v[j - 1]) * ((e - b[j - 1]) / span)
+        fs, fe = _piece(a, u, i, s, e)
+        gs, ge = _piece(b, v, j, s, e)
         p = fs - gs
         q = fe - ge
         total += (e - s) * (p * p + p * q + q * q) / 3.0
