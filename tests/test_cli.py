@@ -147,6 +147,19 @@ def test_compare_section_writes_metrics_and_slopes(tmp_path):
         expected = mmd(f["particles/N16/positions"][1, -1], grid.embed(grid.points[keep]), bandwidth=0.3,
                        y_weights=w[keep] / w[keep].sum())
         assert f["compare/mmd"][1, 1, -1] == pytest.approx(expected, rel=1e-9)
+        # the in-memory comparison of the same solution and particles gives the runner's numbers
+        from wgf.grids import make_grid, solve
+        from wgf.validation import compare
+
+        history = solve(problem, make_grid(problem, "fixed", 24, 2.0), problem.times)
+        np.testing.assert_array_equal(history.density, f["pde/density"][()])
+        result = compare(problem, history, {n: f[f"particles/N{n}/positions"][()] for n in (8, 16, 32)},
+                         metrics=["mmd", "output_l2", "moments"], bandwidth=0.3)
+        assert set(result.values) == {"mmd", "output_l2", "moments_mean_error", "moments_cov_error"}
+        for name, values in result.values.items():
+            np.testing.assert_array_equal(values, f[f"compare/{name}"][()])
+            assert result.floor[name] == f[f"compare/{name}"].attrs["floor"]
+            assert result.rate[name].slope == f[f"compare/{name}"].attrs["slope"]
     assert problem.scheme == "vanilla"
 
     # the report reads the file alone: summary numbers match the stored ones, figures are written

@@ -101,3 +101,22 @@ def test_mean_interval_uses_the_t_quantile():
     assert stats.t.ppf(0.975, 2) == pytest.approx(4.302653, rel=1e-6)
     np.testing.assert_allclose(half, [4.302653 * np.std([1, 2, 4], ddof=1) / np.sqrt(3), 0.0], rtol=1e-6)
     assert mean_interval(np.ones((2, 1)))[1].tolist() == [0.0, 0.0]
+
+
+def test_compare_takes_trajectories_and_checks_their_shape(problem):
+    from wgf.particles import simulate
+    from wgf.validation import compare
+
+    grid = make_grid(problem, "fixed", cells=16, half_width=2.0)
+    history = solve(problem, grid)
+    trajectories = [simulate(problem, n, seed, alpha=5.0) for n in (20, 40, 80) for seed in (0, 1)]
+    result = compare(problem, history, trajectories, metrics=["energy", "moments"])
+    assert result.n.tolist() == [20, 40, 80] and result.values["energy"].shape == (3, 2, 2)
+    by_n = {n: np.stack([t.positions for t in trajectories if t.n == n]) for n in (20, 40, 80)}
+    again = compare(problem, history, by_n, metrics=["energy"], coarse=None)
+    np.testing.assert_array_equal(again.values["energy"], result.values["energy"])
+    assert result.floor["energy"] > 0 and 1.0 <= result.floor_order["energy"] <= 2.0
+    with pytest.raises(ValueError, match="expected"):
+        compare(problem, history, {20: by_n[20][:, :1]})
+    with pytest.raises(ValueError, match="unknown metric"):
+        compare(problem, history, by_n, metrics=["wasserstein"])

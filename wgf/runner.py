@@ -198,102 +198,26 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     return history
 
 
-# particles read at once by the comparison (clouds of one N and snapshot, batched over seeds)
-COMPARE_BATCH_POINTS = 1 << 22
-
-DEFAULT_METRICS = ("mmd", "energy", "sliced_w2", "output_l2", "moments")
-
-
-def _metric_functions(problem, names, bandwidth):
-    """name -> f(clouds, nu) -> (K,) for the [compare] metrics (moments gives two entries): the metric
-    between each cloud of the list and nu (clouds or CellMeasures); sliced metrics share nu's projections."""
-    from . import validation as v
-
-    def each(metric):
-        return lambda clouds, nu: np.array([metric(x, nu) for x in clouds])
-
-    table = {
-        "mmd": each(lambda x, y: v.mmd(x, y, bandwidth=bandwidth)),
-        "energy": lambda clouds, nu: v.energy(list(clouds), nu),
-        "w2": each(v.w2),
-        "sliced_w2": lambda clouds, nu: v.sliced_w2(list(clouds), nu),
-        "output_l2": each(lambda x, y: v.output_l2(problem, x, y)),
-        "risk_gap": each(lambda x, y: v.risk_gap(problem, x, y)),
-        "moments_mean_error": each(lambda x, y: v.moments(x, y)["mean_error"]),
-        "moments_cov_error": each(lambda x, y: v.moments(x, y)["cov_error"]),
-    }
-    out = {}
-    for name in names:
-        for key in (["moments_mean_error", "moments_cov_error"] if name == "moments" else [name]):
-            out[key] = table[key]
-    return out
-
-
-def _batches(ns, seeds, points: int = COMPARE_BATCH_POINTS):
-    """The (N index, seed) pairs in consecutive groups of at most ``points`` particles (at least one pair)."""
-    out, current, size = [], [], 0
-    for a, n in enumerate(ns):
-        for s in range(seeds):
-            if current and size + n > points:
-                out.append(current)
-                current, size = [], 0
-            current.append((a, s))
-            size += n
-    return out + [current]
-
-
-def _coarser_solutions(exp: Experiment, levels=(2, 4)) -> list:
-    """The final PDE density on the [pde] grid coarsened by each factor of ``levels`` (cells // factor)."""
-    from .grids import make_grid, solve
-    from .validation import as_measure
-
-    problem, pde = exp.problem, exp.pde
-    out = []
-    for factor in levels:
-        cells = tuple(max(2, c // factor) for c in pde.get("cells", (64,)))
-        grid = make_grid(problem, pde.get("space", "full"), cells, pde.get("half_width", 2.0), pde.get("bounds"))
-        coarse = solve(problem, grid, [0.0, problem.times[-1]], method=pde.get("method", "auto"),
-                       tol=pde.get("tolerance", DEFAULT_TOLERANCE))
-        out.append(as_measure(coarse, 1))
-    return out
-
-
 def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = True) -> dict:
-    """Every metric between the particles (read back from /particles) and the PDE density, per (N, seed, snapshot).
+    """Every metric between the particles (read back from /particles) and the PDE density, per (N, seed,
+    snapshot), by ``wgf.validation.compare``; returns {metric: RateFit}.
 
-    The PDE density enters as the measure of its cell averages (``wgf.validation.as_measure``, docs/pde.md).
     Writes /compare/N (K,) and /compare/<metric> (K, S, T) with attributes slope, slope_low,
     slope_high (log-log least squares at the final time, 95% interval), n_points, floor and
-    floor_order: the Richardson estimate of the metric between the PDE solution and the exact flow,
-    from the same PDE on grids of 1/2 and 1/4 the cells per axis (``richardson_floor``); no point
-    at or below the floor enters the fit. Returns {metric: RateFit}.
+    floor_order: the Richardson estimate of the PDE's own error from the same PDE on grids of 1/2
+    and 1/4 the cells per axis (docs/pde.md); no point at or below the floor enters the fit.
     """
-    from .validation import TooLargeForExactOT, as_measure, fit_rate, richardson_floor
+    from .validation import DEFAULT_METRICS, coarse_measures, compare
 
-    problem, cfg = exp.problem, exp.compare
-    bandwidth = cfg.get("bandwidth", problem.init_std)
-    metrics = _metric_functions(problem, cfg.get("metrics", DEFAULT_METRICS), bandwidth)
-    ns, seeds, times = exp.particles.n, exp.particles.seeds, problem.times
-    half, quarter = _coarser_solutions(exp)
-    measures = [as_measure(history, j) for j in range(len(times))]
+    problem, cfg, pde = exp.problem, exp.compare, exp.pde
+    ns, times = exp.particles.n, problem.times
+    coarse = coarse_measures(problem, history, method=pde.get("method", "auto"),
+                             tol=pde.get("tolerance", DEFAULT_TOLERANCE))
     out.write("compare/N", np.asarray(ns, dtype=float))
-    fits = {}
-    bar = tqdm(total=len(metrics) * len(ns) * seeds, desc="compare", unit="run", disable=not progress)
-    for name, f in metrics.items():
-        values = np.zeros((len(ns), seeds, len(times)))
-        try:
-            floor, order = richardson_floor(f([measures[-1]], half)[0], f([half], quarter)[0])
-            for j, mu in enumerate(measures):
-                for batch in _batches(ns, seeds):  # clouds compared in one call share mu's projections
-                    clouds = [out.file[f"particles/N{ns[a]}/positions"][s, j] for a, s in batch]
-                    values[tuple(np.transpose(batch)) + (j,)] = f(clouds, mu)
-            bar.update(len(ns) * seeds)
-        except TooLargeForExactOT as e:
-            log.warning("/compare/%s skipped: %s", name, e)
-            bar.update(len(ns) * seeds)
-            continue
-        fit = fit_rate(ns, values[:, :, -1], floor=floor)
-        fits[name] = fit
+    names = cfg.get("metrics", DEFAULT_METRICS)
+    bar = tqdm(total=len(names) + ("moments" in names), desc="compare", unit="metric", disable=not progress)
+
+    def write(name, values, floor, order, fit):
         attrs = {"n_points": fit.n_points, "floor": floor, "floor_order": order, "time": times[-1]}
         if np.isfinite(fit.slope):
             attrs.update(slope=fit.slope, slope_low=fit.low, slope_high=fit.high)
@@ -301,8 +225,15 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
             attrs["slope_skipped"] = (f"{fit.n_points} positive values above the floor at distinct N: a rate needs "
                                       "at least 3 over 2 values of N")
         out.write(f"compare/{name}", values, attrs=attrs)
+        bar.update()
+
+    result = compare(problem, history, {n: out.file[f"particles/N{n}/positions"] for n in ns}, metrics=names,
+                     bandwidth=cfg.get("bandwidth", problem.init_std), coarse=coarse, on_metric=write)
+    for name, why in result.skipped.items():
+        log.warning("/compare/%s skipped: %s", name, why)
+        bar.update()
     bar.close()
-    return fits
+    return result.rate
 
 
 def run_experiment(exp: Experiment, out_path, *, quiet: bool = False, resume: bool = False, workers: int = 1,

@@ -1,0 +1,150 @@
+"""Particles against a PDE solution, in memory: every metric per (N, seed, snapshot), the PDE's own error
+(the floor) and the fitted rates (docs/theory.md §6, docs/pde.md). ``wgf run`` writes what ``compare``
+returns; the same call works on a History and Trajectories built in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .compare import as_measure, fit_rate, richardson_floor
+from .distances import TooLargeForExactOT
+
+__all__ = ["Comparison", "compare", "metric_functions", "coarse_measures", "DEFAULT_METRICS", "BATCH_POINTS"]
+
+DEFAULT_METRICS = ("mmd", "energy", "sliced_w2", "output_l2", "moments")
+
+# particles compared in one call (clouds of one snapshot, batched over N and seeds)
+BATCH_POINTS = 1 << 22
+
+
+def metric_functions(problem, names=DEFAULT_METRICS, bandwidth: float | None = None) -> dict:
+    """name -> f(clouds, nu) -> (K,): the metric between each cloud of the list and nu (clouds or
+    CellMeasures); ``moments`` gives two entries, moments_mean_error and moments_cov_error. The sliced
+    metrics share nu's projections over the list. ``bandwidth`` (MMD) defaults to problem.init_std."""
+    from . import energy, mmd, moments, output_l2, risk_gap, sliced_w2, w2
+
+    bandwidth = problem.init_std if bandwidth is None else bandwidth
+
+    def each(metric):
+        return lambda clouds, nu: np.array([metric(x, nu) for x in clouds])
+
+    table = {
+        "mmd": each(lambda x, y: mmd(x, y, bandwidth=bandwidth)),
+        "energy": lambda clouds, nu: energy(list(clouds), nu),
+        "w2": each(w2),
+        "sliced_w2": lambda clouds, nu: sliced_w2(list(clouds), nu),
+        "output_l2": each(lambda x, y: output_l2(problem, x, y)),
+        "risk_gap": each(lambda x, y: risk_gap(problem, x, y)),
+        "moments_mean_error": each(lambda x, y: moments(x, y)["mean_error"]),
+        "moments_cov_error": each(lambda x, y: moments(x, y)["cov_error"]),
+    }
+    out = {}
+    for name in names:
+        keys = ["moments_mean_error", "moments_cov_error"] if name == "moments" else [name]
+        for key in keys:
+            if key not in table:
+                raise ValueError(f"unknown metric {name!r} (choose from {', '.join(sorted(table))}, moments)")
+            out[key] = table[key]
+    return out
+
+
+def coarse_measures(problem, history, factors=(2, 4), *, method: str = "auto", tol: float | None = None) -> list:
+    """The final density of the same flow on ``history.grid`` with cells // factor per axis, as CellMeasures."""
+    from wgf.grids import DEFAULT_TOLERANCE, Grid, solve
+
+    grid = history.grid
+    out = []
+    for factor in factors:
+        coarse = Grid(grid.bounds, np.maximum(2, grid.cells // factor), grid.basis)
+        h = solve(problem, coarse, [0.0, history.times[-1]], method=method,
+                  tol=DEFAULT_TOLERANCE if tol is None else tol)
+        out.append(as_measure(h, 1))
+    return out
+
+
+@dataclass
+class Comparison:
+    """Metrics between particles and a PDE solution.
+
+    n (K,) particle counts, times (T,), values {metric: (K, S, T)}, and per metric: floor (the PDE's
+    own error at the final time), floor_order, rate (RateFit at the final time, points above the
+    floor only); skipped {metric: why} for metrics that could not be computed.
+    """
+
+    n: np.ndarray
+    times: np.ndarray
+    values: dict = field(default_factory=dict)
+    floor: dict = field(default_factory=dict)
+    floor_order: dict = field(default_factory=dict)
+    rate: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
+
+
+def _batches(ns, seeds, points=BATCH_POINTS):
+    """(N index, seed) pairs in consecutive groups of at most ``points`` particles (at least one pair)."""
+    out, current, size = [], [], 0
+    for a, n in enumerate(ns):
+        for s in range(seeds):
+            if current and size + n > points:
+                out.append(current)
+                current, size = [], 0
+            current.append((a, s))
+            size += n
+    return out + [current]
+
+
+def compare(problem, history, positions, *, metrics=DEFAULT_METRICS, bandwidth: float | None = None,
+            coarse=None, on_metric=None) -> Comparison:
+    """Every metric between the particles and ``history`` at each of its snapshots.
+
+    positions : {N: array-like (S, T, N, D)} particle positions per seed and snapshot at history.times
+                (an h5py dataset is read one cloud at a time), or a list of Trajectory (grouped by N,
+                seeds in list order)
+    coarse    : (mu_2h, mu_4h), the final density on grids of 1/2 and 1/4 the cells (``coarse_measures``,
+                computed when None) for the Richardson floor
+    on_metric : called with (name, values, floor, floor_order, rate) as each metric completes
+
+    The PDE density enters as the measure of its cell averages (``as_measure``).
+    """
+    positions = _as_positions(positions)
+    ns = sorted(positions)
+    seeds = min(p.shape[0] for p in positions.values())
+    times = np.asarray(history.times, dtype=float)
+    for n in ns:
+        if positions[n].shape[1] != len(times) or positions[n].shape[2] != n:
+            raise ValueError(f"positions of N = {n} have shape {positions[n].shape}: expected (S, {len(times)}, {n}, D)")
+    functions = metric_functions(problem, metrics, bandwidth)
+    half, quarter = coarse if coarse is not None else coarse_measures(problem, history, method=history.stats.method
+                                                                      if history.stats and history.stats.method else "auto")
+    measures = [as_measure(history, j) for j in range(len(times))]
+    result = Comparison(np.asarray(ns), times)
+    for name, f in functions.items():
+        values = np.zeros((len(ns), seeds, len(times)))
+        try:
+            floor, order = richardson_floor(f([measures[-1]], half)[0], f([half], quarter)[0])
+            for j, mu in enumerate(measures):
+                for batch in _batches(ns, seeds):  # clouds compared in one call share mu's projections
+                    clouds = [positions[ns[a]][s, j] for a, s in batch]
+                    values[tuple(np.transpose(batch)) + (j,)] = f(clouds, mu)
+        except TooLargeForExactOT as e:
+            result.skipped[name] = str(e)
+            continue
+        rate = fit_rate(ns, values[:, :, -1], floor=floor)
+        result.values[name], result.floor[name], result.floor_order[name], result.rate[name] = values, floor, order, rate
+        if on_metric is not None:
+            on_metric(name, values, floor, order, rate)
+    return result
+
+
+def _as_positions(positions) -> dict:
+    if isinstance(positions, dict):
+        return positions
+    grouped = {}
+    for traj in positions:
+        grouped.setdefault(int(traj.n), []).append(np.asarray(traj.positions))
+    return {n: np.stack(v) for n, v in grouped.items()}
+
+
