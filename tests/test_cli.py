@@ -37,7 +37,7 @@ def test_run_writes_the_layout_and_the_values(small_config, tmp_path):
             for name in ("risk", "wi_rmd2", "si_rmd2"):
                 assert g[name].shape == (2, 3) and g[name].dtype == np.float64
                 assert np.isfinite(g[name][()]).all()
-            np.testing.assert_allclose(g["times"][()], [0.0, 1.0, 2.0], atol=1e-12)
+            np.testing.assert_allclose(g["time"][()], [0.0, 1.0, 2.0], atol=1e-12)
             # the file holds exactly what the library computes for the same (N, seed)
             traj = simulate(problem, n, 1, alpha=4.0, batch=5)
             np.testing.assert_array_equal(g["positions"][1], traj.positions)
@@ -101,13 +101,13 @@ def test_run_with_pde_section_writes_the_pde_layout(tmp_path):
         vol = f["pde"].attrs["cell_volume"]
         np.testing.assert_allclose(dens[()].sum(axis=(1, 2)) * vol, 1.0, rtol=1e-13)
         assert dens[()].min() >= 0.0
-        np.testing.assert_allclose(f["pde/times"][()], [0.0, 1.0, 2.0])
+        np.testing.assert_allclose(f["pde/time"][()], [0.0, 1.0, 2.0])
         basis = f["pde/basis"][()]
         assert basis.shape == (4, 2)
         np.testing.assert_allclose(basis.T @ basis, np.eye(2), atol=1e-14)
         # the axes are dimension scales of the density
-        assert dens.dims[1][0].name == "/pde/axes/0" and dens.dims[2][0].name == "/pde/axes/1"
-        np.testing.assert_allclose(f["pde/axes/0"][()], (np.arange(24) + 0.5) / 6.0 - 2.0)
+        assert dens.dims[1][0].name == "/pde/u0" and dens.dims[2][0].name == "/pde/u1"
+        np.testing.assert_allclose(f["pde/u0"][()], (np.arange(24) + 0.5) / 6.0 - 2.0)
         for name in ("mass", "risk", "free_energy", "wi_defect", "si_defect", "boundary_mass"):
             assert f[f"pde/{name}"].shape == (3,) and np.isfinite(f[f"pde/{name}"][()]).all()
         assert np.all(np.diff(f["pde/free_energy"][()]) <= 1e-12)
@@ -139,7 +139,7 @@ def test_compare_section_writes_metrics_and_slopes(tmp_path):
         from wgf.validation import mmd
 
         dens = f["pde/density"][-1]
-        axes = [f["pde/axes/0"][()], f["pde/axes/1"][()]]
+        axes = [f["pde/u0"][()], f["pde/u1"][()]]
         grid = Grid([(-2, 2), (-2, 2)], 24, f["pde/basis"][()])
         np.testing.assert_allclose(grid.axes[0], axes[0])
         w = dens.ravel() * grid.cell_volume
@@ -161,6 +161,26 @@ def test_compare_section_writes_metrics_and_slopes(tmp_path):
             assert result.floor[name] == f[f"compare/{name}"].attrs["floor"]
             assert result.rate[name].slope == f[f"compare/{name}"].attrs["slope"]
     assert problem.scheme == "vanilla"
+
+    # xarray opens the file through netCDF's conventions: coordinates on every group, described variables
+    tree = wgf.open_results(out)
+    cmp_ = tree["compare"].to_dataset()
+    assert cmp_["mmd"].dims == ("N", "seed", "time") and cmp_["N"].values.tolist() == [8, 16, 32]
+    assert cmp_["seed"].values.tolist() == [0, 1] and cmp_["time"].values.tolist() == [0.0, 1.0, 2.0]
+    pde = tree["pde"].to_dataset()
+    assert pde["density"].dims == ("time", "u0", "u1") and pde["mass"].dims == ("time",)
+    np.testing.assert_allclose(pde["u0"].values, (np.arange(24) + 0.5) / 6.0 - 2.0)
+    run = tree["particles/N16"].to_dataset()
+    assert run["positions"].dims == ("seed", "time", "particle", "coordinate") and run["positions"].shape == (2, 3, 16, 4)
+    assert run["risk"].dims == ("seed", "time")
+    for ds in (cmp_, pde, run):
+        for name, var in ds.data_vars.items():
+            assert var.attrs.get("long_name") and "units" in var.attrs, name
+    root = tree.attrs
+    for key in ("wgf_version", "python_version", "numpy_version", "numba_version", "command", "cpu", "started",
+                "finished", "config"):
+        assert root[key], key
+    assert root["config"] == text and root["started"] <= root["finished"]
 
     # the report reads the file alone: summary numbers match the stored ones, figures are written
     from wgf.report import draw_figures, summary

@@ -193,7 +193,7 @@ def test_report_on_foreign_and_damaged_files(tmp_path, capsys):
     odd = tmp_path / "odd.h5"
     with h5py.File(odd, "w") as f:  # claims to be wgf, but its groups hold compound and 3-D arrays
         f.attrs["wgf_version"] = "0"
-        f["pde/times"] = np.zeros((2, 2, 2))
+        f["pde/time"] = np.zeros((2, 2, 2))
         f["pde/density"] = np.zeros(3, dtype=[("a", "f8"), ("b", "i4")])
     _one_line_exit_2(capsys, ["report", str(odd)], "damaged or not a complete wgf results file")
     _one_line_exit_2(capsys, ["report", str(tmp_path)], "is a folder")

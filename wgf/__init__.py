@@ -11,6 +11,7 @@ from .data import EmpiricalData, GaussianTeacherData, Quadrature, gauss_hermite,
 from .discovery import Discovery, discover
 from .functionals import first_variation, free_energy, model, potential, risk
 from .groups import FiniteGroup, group_from_name
+from .io import open_results
 from .problem import Problem
 from .schemes import SCHEMES, SchemeUnit, scheme_quadrature, scheme_unit
 from .study import StudyPlan, run_paper_study
@@ -21,6 +22,7 @@ from .schedules import SCHEDULES, Schedule, make_schedule
 from .units import Unit, custom_unit, make_unit, matrix_unit, two_layer_unit
 
 __all__ = [
+    "open_results",
     "__version__",
     "load_config",
     "parse_config",

@@ -18,9 +18,12 @@ checksum per chunk (an HDF5 filter, checked by HDF5 on every read), and
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import logging
 import os
+import platform
+import sys
 from pathlib import Path
 
 import h5py
@@ -134,6 +137,41 @@ def partial_path(path) -> Path:
     return path.with_name(path.name + ".partial")
 
 
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cpus)"
+    except OSError:
+        pass
+    return f"{platform.machine() or 'unknown'} ({os.cpu_count()} cpus)"
+
+
+def provenance() -> dict:
+    """What produced a results file: versions of wgf, Python, numpy, numba, h5py, the command, the
+    machine's CPU and host name (written as root attributes of every results file)."""
+    import numba
+
+    return {"python_version": platform.python_version(), "numpy_version": np.__version__,
+            "numba_version": numba.__version__, "h5py_version": h5py.__version__,
+            "command": " ".join(sys.argv), "cpu": _cpu(), "host": platform.node()}
+
+
+def open_results(path):
+    """A results file as an ``xarray.DataTree`` (read lazily through the h5netcdf engine): one node per
+    group, with the coordinates wgf writes (/pde: time, u0.., /particles/N<N>: seed, time, particle,
+    coordinate, /compare: N, seed, time) and each variable's long_name and units. Arrays without
+    coordinates get ``phony_dim_*`` names."""
+    import xarray as xr
+
+    return xr.open_datatree(path, engine="h5netcdf", phony_dims="access")
+
+
 class ResultsFile:
     """Context manager around an HDF5 results file being written.
 
@@ -180,12 +218,17 @@ class ResultsFile:
             self.file = h5py.File(self.tmp, "w")
             self.file.attrs["wgf_version"] = __version__
             self.file.attrs["config"] = config_text
+            for key, value in provenance().items():
+                self.file.attrs[key] = value
+        self.file.attrs["started"] = _now()  # of this (possibly resumed) run
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
         try:
+            if exc_type is None:
+                self.file.attrs["finished"] = _now()
             self.file.close()
             if exc_type is None:
                 os.replace(self.tmp, self.path)
@@ -206,11 +249,29 @@ class ResultsFile:
             ds.attrs[k] = v
         return ds
 
-    def write(self, name: str, data, attrs=None):
-        """Write a whole float64 array (replacing one of that name)."""
+    def coordinate(self, name: str, values, *, long_name: str, units: str = "1", dtype="f8"):
+        """A 1D coordinate: the dataset ``name`` made an HDF5 dimension scale named after its last path
+        component, which netCDF readers (xarray's h5netcdf engine) take as the dimension and its values."""
+        ds = self.write(name, values, attrs={"long_name": long_name, "units": units}, dtype=dtype)
+        ds.make_scale(name.rsplit("/", 1)[-1])
+        return ds
+
+    @staticmethod
+    def label(ds, *coordinates):
+        """Attach one coordinate (``coordinate``) to each axis of ``ds``; netCDF readers need every
+        axis of a variable labelled, or none."""
+        if len(coordinates) != ds.ndim:
+            raise ValueError(f"{ds.name} has {ds.ndim} axes, got {len(coordinates)} coordinates")
+        for axis, coord in enumerate(coordinates):
+            if coord.id not in [s.id for s in ds.dims[axis].values()]:
+                ds.dims[axis].attach_scale(coord)
+        return ds
+
+    def write(self, name: str, data, attrs=None, *, dtype="f8"):
+        """Write a whole array, float64 by default (replacing one of that name)."""
         if name in self.file:
             del self.file[name]
-        data = np.asarray(data, dtype="f8")
+        data = np.asarray(data, dtype=dtype)
         ds = self.file.create_dataset(name, data=data, **_checksummed(data.shape))
         for k, v in (attrs or {}).items():
             ds.attrs[k] = v

@@ -114,7 +114,7 @@ def _summary(path) -> str:
         lines.append(f"wgf {f.attrs['wgf_version']}  {f.attrs.get('title', '')}".rstrip())
         if "pde" in f:
             p = f["pde"]
-            t = p["times"][()]
+            t = p["time"][()]
             lines.append(f"\nPDE on a {'x'.join(str(n) for n in p['density'].shape[1:])} grid "
                          f"({p.attrs.get('space', '')} space), t = {t[0]:g} .. {t[-1]:g}, {p.attrs.get('steps', '?')} steps")
             lines.append("  mass error      %.2e   (|mass - 1|, max over snapshots)" % np.abs(p["mass"][()] - 1).max())
@@ -140,7 +140,7 @@ def _summary(path) -> str:
             cn = c["N"][()].astype(int)
             lines.append("\nParticles vs PDE density at the final time (mean over seeds):")
             lines.append("  %-20s" % "metric" + "".join("%11s" % f"N={n}" for n in cn) + "   slope [95%]          floor")
-            for name in sorted(k for k in c if k != "N"):
+            for name in sorted(k for k in c if c[k].ndim == 3):
                 d = c[name]
                 vals = d[()][:, :, -1].mean(axis=1)
                 lines.append("  %-20s" % name + "".join("%11.3e" % v for v in vals)
@@ -234,12 +234,12 @@ def _density_figure(plt, f, ns):
     p = f["pde"]
     dens = p["density"][-1]
     basis = p["basis"][()]
-    axes = [p[f"axes/{k}"][()] for k in range(dens.ndim)]
+    axes = [p[f"u{k}"][()] for k in range(dens.ndim)]
     m = dens.ndim
     cloud = None
     if ns:
         cloud = f[f"particles/N{ns[-1]}/positions"][0, -1] @ basis  # grid coordinates u = B^T z
-    t = p["times"][-1]
+    t = p["time"][-1]
     if m == 1:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ax.plot(axes[0], dens, color="k", label="PDE density")
@@ -280,7 +280,7 @@ def _rates_figure(plt, f):
 
     c = f["compare"]
     n = c["N"][()]
-    names = sorted(k for k in c if k != "N")
+    names = sorted(k for k in c if c[k].ndim == 3)
     cols = min(3, len(names))
     rows = (len(names) + cols - 1) // cols
     fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.5 * rows), squeeze=False)
@@ -327,15 +327,15 @@ def _time_figure(plt, f, ns, colors):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
     for n in ns:
         g = f[f"particles/N{n}"]
-        t = g["times"][()]
+        t = g["time"][()]
         a1.plot(t, g["si_rmd2"][()].mean(axis=0), color=colors[n], label=f"SI, N = {n}")
         if "wi_rmd2" in g:
             a1.plot(t, g["wi_rmd2"][()].mean(axis=0), color=colors[n], ls=":", label=f"WI, N = {n}")
         a2.plot(t, g["risk"][()].mean(axis=0), color=colors[n], label=f"particles, N = {n}")
     if "pde" in f:
         p = f["pde"]
-        a2.plot(p["times"][()], p["risk"][()], color="k", lw=2, label="PDE risk")
-        a2.plot(p["times"][()], p["free_energy"][()], color="k", ls="--", label="PDE free energy")
+        a2.plot(p["time"][()], p["risk"][()], color="k", lw=2, label="PDE risk")
+        a2.plot(p["time"][()], p["free_energy"][()], color="k", ls="--", label="PDE free energy")
     a1.set_xlabel("mean-field time t")
     a1.set_ylabel("RMD$^2$ (mean over seeds)")
     a1.set_yscale("symlog", linthresh=1e-8)

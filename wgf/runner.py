@@ -20,6 +20,22 @@ __all__ = ["run_experiment", "run_particles"]
 log = logging.getLogger("wgf")
 
 
+PARTICLE_VARIABLES = {
+    "positions": {"long_name": "particle positions z_i", "units": "1"},
+    "risk": {"long_name": "risk R of the scheme at the particles' empirical measure", "units": "1"},
+    "si_rmd2": {"long_name": "RMD^2 to the projection P_E # nu (0 = strongly invariant)", "units": "1"},
+    "wi_rmd2": {"long_name": "RMD^2 to the symmetrization nu^G (0 = weakly invariant)", "units": "1"},
+}
+PDE_TRACKERS = {
+    "mass": {"long_name": "total mass", "units": "1"},
+    "risk": {"long_name": "risk R(mu)", "units": "1"},
+    "free_energy": {"long_name": "free energy R + tau m2 + beta int mu log mu", "units": "1"},
+    "wi_defect": {"long_name": "max_g ||rho o M_g - rho||_1 / ||rho||_1 (0 = weakly invariant)", "units": "1"},
+    "si_defect": {"long_name": "int |z - P_E z|^2 dmu (0 = on E^G)", "units": "1"},
+    "boundary_mass": {"long_name": "mass in the outermost cell layer", "units": "1"},
+}
+
+
 def particle_job(problem, settings, n: int, seed: int, sink=None):
     """One (N, seed) run with its per-snapshot diagnostics.
 
@@ -89,23 +105,24 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
         grp = f"particles/N{n}"
         exact_wi = n * n * problem.group.order <= EXACT_OT_MAX_PAIRS
         if not exact_wi:
-            log.warning(
-                "N = %d: /%s/wi_rmd2 skipped: exact OT between %d and %d points exceeds the limit of %d pairs",
-                n, grp, n, n * problem.group.order, EXACT_OT_MAX_PAIRS,
-            )
+            why = (f"exact OT between {n} and {n * problem.group.order} points exceeds the limit of "
+                   f"{EXACT_OT_MAX_PAIRS} pairs")
+            log.warning("N = %d: /%s/wi_rmd2 skipped: %s", n, grp, why)
+            out.file.require_group(grp).attrs["wi_rmd2_skipped"] = why
         sets[n] = {
             "positions": out.dataset(f"{grp}/positions", (seeds, n_times, n, problem.dim),
-                                     chunks=(1, 1, n, problem.dim)),
-            "risk": out.dataset(f"{grp}/risk", (seeds, n_times)),
-            "si_rmd2": out.dataset(f"{grp}/si_rmd2", (seeds, n_times)),
-            "wi_rmd2": out.dataset(f"{grp}/wi_rmd2", (seeds, n_times)) if exact_wi else None,
+                                     chunks=(1, 1, n, problem.dim), attrs=PARTICLE_VARIABLES["positions"]),
+            "risk": out.dataset(f"{grp}/risk", (seeds, n_times), attrs=PARTICLE_VARIABLES["risk"]),
+            "si_rmd2": out.dataset(f"{grp}/si_rmd2", (seeds, n_times), attrs=PARTICLE_VARIABLES["si_rmd2"]),
+            "wi_rmd2": (out.dataset(f"{grp}/wi_rmd2", (seeds, n_times), attrs=PARTICLE_VARIABLES["wi_rmd2"])
+                        if exact_wi else None),
         }
     jobs = []
     for n in settings.n:
         grp = out.file[f"particles/N{n}"]
         for s in range(seeds):
             if grp.attrs.get(f"done_{s}"):
-                if intact(*sets[n].values(), index=s) and intact(grp.get("times")):
+                if intact(*sets[n].values(), index=s) and intact(grp.get("time")):
                     continue
                 log.warning("/particles/N%d, seed %d: its data fails the checksum or is not finite: running it "
                             "again", n, s)
@@ -116,8 +133,16 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
 
     def finish(n, seed, eps):
         grp = out.file[f"particles/N{n}"]
-        if "times" not in grp:
-            out.write(f"particles/N{n}/times", np.rint(problem.times / eps) * eps)
+        if "time" not in grp:  # the snapshot times on the step grid, known once a run has its step eps
+            coords = (out.coordinate(f"{grp.name}/seed", np.arange(seeds), long_name="seed", dtype="i8"),
+                      out.coordinate(f"{grp.name}/time", np.rint(problem.times / eps) * eps,
+                                     long_name="mean-field time of the snapshot (t = k eps)"),
+                      out.coordinate(f"{grp.name}/particle", np.arange(n), long_name="particle index", dtype="i8"),
+                      out.coordinate(f"{grp.name}/coordinate", np.arange(problem.dim),
+                                     long_name="coordinate of z in Z = R^D", dtype="i8"))
+            for key, ds in sets[n].items():
+                if ds is not None:
+                    out.label(ds, *coords[: ds.ndim])
             grp.attrs["eps"] = eps
             grp.attrs["batch"] = settings.batch
         out.mark_done(grp, f"done_{seed}")  # after its data is on the disk
@@ -164,21 +189,23 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     tracker_names = ("mass", "risk", "free_energy", "wi_defect", "si_defect", "boundary_mass")
     if "pde" in out.file and out.file["pde"].attrs.get("done"):
         g = out.file["pde"]
-        if intact(*(g[k] for k in ("density", "times") + tracker_names if k in g)):
+        if intact(*(g[k] for k in ("density", "time") + tracker_names if k in g)):
             trackers = {k: g[k][()] for k in tracker_names if k in g}
             return History(grid, times, g["density"][()], trackers)
         log.warning("/pde: its data fails the checksum or is not finite: solving again")
     if "pde" in out.file:
         del out.file["pde"]
-    out.write("pde/times", times)
-    out.write("pde/basis", grid.basis)
-    density = out.dataset("pde/density", (len(times),) + grid.shape, chunks=(1,) + grid.shape)
-    out.file["pde/times"].make_scale("t")
-    density.dims[0].attach_scale(out.file["pde/times"])
-    for k, axis in enumerate(grid.axes):
-        ds = out.write(f"pde/axes/{k}", axis)
-        ds.make_scale(f"u{k}")
-        density.dims[k + 1].attach_scale(ds)
+    time = out.coordinate("pde/time", times, long_name="mean-field time")
+    axes = [out.coordinate(f"pde/u{k}", axis, long_name=f"cell centre, coordinate {k} in the grid basis")
+            for k, axis in enumerate(grid.axes)]
+    basis = out.write("pde/basis", grid.basis, attrs={"long_name": "grid basis B: z = B u", "units": "1"})
+    out.label(basis, out.coordinate("pde/parameter", np.arange(problem.dim), long_name="coordinate of z",
+                                    dtype="i8"),
+              out.coordinate("pde/axis", np.arange(grid.ndim), long_name="grid axis", dtype="i8"))
+    density = out.dataset("pde/density", (len(times),) + grid.shape, chunks=(1,) + grid.shape,
+                          attrs={"long_name": "density of the mean-field law on the grid (cell averages)",
+                                 "units": "1 / cell volume in u"})
+    out.label(density, time, *axes)
     out.file["pde"].attrs["space"] = cfg.get("space", "full")
     out.file["pde"].attrs["cell_volume"] = grid.cell_volume
     bar = tqdm(total=len(times), desc="pde", unit="snapshot", disable=not progress)
@@ -192,7 +219,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
                     on_snapshot=snapshot)
     bar.close()
     for name, values in history.trackers.items():
-        out.write(f"pde/{name}", values)
+        out.label(out.write(f"pde/{name}", values, attrs=PDE_TRACKERS[name]), time)
     out.file["pde"].attrs["steps"] = history.stats.steps
     out.mark_done(out.file["pde"])
     return history
@@ -213,7 +240,9 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     ns, times = exp.particles.n, problem.times
     coarse = coarse_measures(problem, history, method=pde.get("method", "auto"),
                              tol=pde.get("tolerance", DEFAULT_TOLERANCE))
-    out.write("compare/N", np.asarray(ns, dtype=float))
+    coords = (out.coordinate("compare/N", ns, long_name="number of particles", dtype="i8"),
+              out.coordinate("compare/seed", np.arange(exp.particles.seeds), long_name="seed", dtype="i8"),
+              out.coordinate("compare/time", times, long_name="mean-field time"))
     names = cfg.get("metrics", DEFAULT_METRICS)
     bar = tqdm(total=len(names) + ("moments" in names), desc="compare", unit="metric", disable=not progress)
 
@@ -224,7 +253,8 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
         else:  # nothing non-finite is written: say why there is no rate
             attrs["slope_skipped"] = (f"{fit.n_points} positive values above the floor at distinct N: a rate needs "
                                       "at least 3 over 2 values of N")
-        out.write(f"compare/{name}", values, attrs=attrs)
+        attrs.update(long_name=f"{name} between the particles and the PDE density", units="1")
+        out.label(out.write(f"compare/{name}", values, attrs=attrs), *coords)
         bar.update()
 
     result = compare(problem, history, {n: out.file[f"particles/N{n}/positions"] for n in ns}, metrics=names,
