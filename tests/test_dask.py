@@ -55,7 +55,7 @@ def test_dask_run_equals_the_local_run_bitwise(cluster, local_run, tmp_path):
     out = tmp_path / "dask.h5"
     assert main(["run", str(local_run / "c.toml"), "-o", str(out), "--quiet", "--dask", cluster.scheduler_address]) == 0
     (data_a, attrs_a), (data_b, attrs_b) = _contents(local_run / "local.h5"), _contents(out)
-    assert sorted(data_a) == sorted(data_b) and len(data_a) == 3 * 5
+    assert sorted(data_a) == sorted(data_b) and len(data_a) == 3 * 8  # per N: 4 variables, 4 coordinates
     for name in data_a:
         np.testing.assert_array_equal(data_a[name], data_b[name], err_msg=name)
     assert attrs_a == attrs_b and attrs_b["particles/N32"]["done_2"] == 1
@@ -152,7 +152,7 @@ def test_paper_study_on_dask_equals_the_local_study(cluster, tmp_path, capsys):
     run_paper_study(plan, tmp_path / "dask.h5", dask=cluster.scheduler_address, progress=False)
     local, local_attrs = _contents(tmp_path / "local.h5")
     remote, remote_attrs = _contents(tmp_path / "dask.h5")
-    assert local.keys() == remote.keys() and len(local) == 1 + 2 * 2 * 3
+    assert local.keys() == remote.keys() and len(local) == 2 + 2 * 2 * 3  # coordinates N and seed, then the runs
     for key in local:
         np.testing.assert_array_equal(local[key], remote[key])
     assert local_attrs == remote_attrs

@@ -59,9 +59,10 @@ def test_second_cli_writer_gets_one_line_and_exit_2(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(SMALL)
     out = tmp_path / "out.h5"
+    # the holder keeps the lock until it is killed below (a cold start of each wgf process can take a while)
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time, fcntl; fh = open(sys.argv[1], 'a+'); fcntl.flock(fh, fcntl.LOCK_EX); "
-        "print('locked', flush=True); time.sleep(60)"), str(lock_path(out))], stdout=subprocess.PIPE, text=True)
+        "print('locked', flush=True); time.sleep(900)"), str(lock_path(out))], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         for extra in ([], ["--resume"], ["--overwrite"]):

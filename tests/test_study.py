@@ -30,6 +30,16 @@ def _datasets(path):
         return out, attrs
 
 
+def test_study_opens_with_xarray_on_n_and_seed(tiny):
+    import wgf
+
+    tree = wgf.open_results(tiny)
+    leaf = tree["study/si/wi/fa"].to_dataset()
+    assert leaf["rmd2_fixed"].dims == ("N", "seed") and leaf["N"].values.tolist() == [20, 40]
+    assert leaf["seed"].values.tolist() == list(range(TINY.seeds))
+    assert all(var.attrs["long_name"] and var.attrs["units"] for var in leaf.data_vars.values())
+
+
 def test_layout_and_values(tiny):
     data, _ = _datasets(tiny)
     np.testing.assert_array_equal(data["study/N"], [20, 40])

@@ -252,6 +252,11 @@ class ResultsFile:
     def coordinate(self, name: str, values, *, long_name: str, units: str = "1", dtype="f8"):
         """A 1D coordinate: the dataset ``name`` made an HDF5 dimension scale named after its last path
         component, which netCDF readers (xarray's h5netcdf engine) take as the dimension and its values."""
+        values = np.asarray(values, dtype=dtype)
+        old = self.file.get(name)
+        if (isinstance(old, h5py.Dataset) and old.is_scale and old.dtype == values.dtype
+                and old.shape == values.shape and np.array_equal(old[()], values)):
+            return old  # a resumed file: variables already labelled with it keep their labels
         ds = self.write(name, values, attrs={"long_name": long_name, "units": units}, dtype=dtype)
         ds.make_scale(name.rsplit("/", 1)[-1])
         return ds

@@ -157,7 +157,11 @@ def _group(start, teacher, scheme) -> str:
     return f"study/{start}/{teacher}/{scheme}"
 
 
-QUANTITIES = ("rmd2_fixed", "rmd2_sym", "risk")
+QUANTITIES = {  # at the end of training, per (N, seed)
+    "rmd2_fixed": {"long_name": "RMD^2 to the projection P_E # nu (0 = in E^G)", "units": "1"},
+    "rmd2_sym": {"long_name": "RMD^2 to the symmetrization nu^G (0 = weakly invariant)", "units": "1"},
+    "risk": {"long_name": "risk R of the scheme at the particles' empirical measure", "units": "1"},
+}
 
 
 def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, resume: bool = False,
@@ -180,13 +184,15 @@ def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, r
     with ResultsFile(out_path, text, resume=resume) as out:
         out.file.attrs["title"] = (f"Paper study ({plan.group} group): RMD^2 to E^G at the end of training, "
                                    "for varying N")
-        out.write("study/N", np.array(ns, dtype=float))
+        coords = (out.coordinate("study/N", ns, long_name="number of particles", dtype="i8"),
+                  out.coordinate("study/seed", np.arange(plan.seeds), long_name="seed", dtype="i8"))
         for key, value in json.loads(text).items():
             out.file["study"].attrs[key] = value if not isinstance(value, list) else json.dumps(value)
         sets, jobs = {}, []
         for combo in plan.combinations():
             grp = _group(*combo)
-            sets[combo] = {q: out.dataset(f"{grp}/{q}", (len(ns), plan.seeds)) for q in QUANTITIES}
+            sets[combo] = {q: out.label(out.dataset(f"{grp}/{q}", (len(ns), plan.seeds), attrs=QUANTITIES[q]),
+                                        *coords) for q in QUANTITIES}
             for k, n in enumerate(ns):
                 for s in range(plan.seeds):
                     if out.file[grp].attrs.get(f"done_{n}_{s}"):
