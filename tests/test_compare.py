@@ -120,3 +120,23 @@ def test_compare_takes_trajectories_and_checks_their_shape(problem):
         compare(problem, history, {20: by_n[20][:, :1]})
     with pytest.raises(ValueError, match="unknown metric"):
         compare(problem, history, by_n, metrics=["wasserstein"])
+
+
+def test_distance_vs_n_draws_on_the_given_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from wgf.plot import distance_vs_n
+
+    n = np.array([100, 1000, 10000])
+    values = np.array([[0.1, 0.12, 0.09], [0.03, 0.035, 0.028], [0.004, 0.006, 0.005]])
+    fig, ax = plt.subplots()
+    fit = fit_rate(n, values, floor=0.005)
+    assert distance_vs_n(n, values, floor=0.005, rate=fit, ax=ax, ylabel="energy") is ax
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and ax.get_ylabel() == "energy"
+    labels = ax.get_legend_handles_labels()[1]
+    assert "at or below the floor (not fitted)" in labels  # the N = 1e4 mean (0.005) is at the floor
+    assert any(label.startswith(f"slope {fit.slope:+.2f}") for label in labels) and "N^(-1/2)" in labels
+    plt.close(fig)

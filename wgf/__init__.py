@@ -11,6 +11,7 @@ from .data import EmpiricalData, GaussianTeacherData, Quadrature, gauss_hermite,
 from .discovery import Discovery, discover
 from .functionals import first_variation, free_energy, model, potential, risk
 from .groups import FiniteGroup, group_from_name
+from . import plot
 from .io import open_results
 from .problem import Problem
 from .schemes import SCHEMES, SchemeUnit, scheme_quadrature, scheme_unit

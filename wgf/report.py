@@ -276,7 +276,7 @@ def _density_figure(plt, f, ns):
 
 
 def _rates_figure(plt, f):
-    from .validation import mean_interval
+    from .plot import distance_vs_n
 
     c = f["compare"]
     n = c["N"][()]
@@ -286,36 +286,8 @@ def _rates_figure(plt, f):
     fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.5 * rows), squeeze=False)
     for ax, name in zip(axs.ravel(), names):
         d = c[name]
-        final = d[()][:, :, -1]
-        s = final.shape[1]
-        mean, half = mean_interval(final)  # the t quantile with s - 1 degrees of freedom, as the fit uses
-        floor = d.attrs["floor"]
-        above = mean > floor
-        ax.errorbar(n[above], mean[above], yerr=half[above], fmt="o", color="k", capsize=3,
-                    label=f"mean, 95% t-interval ({s} seeds)")
-        if not above.all():
-            ax.errorbar(n[~above], mean[~above], yerr=half[~above], fmt="o", mfc="none", color="k", capsize=3,
-                        label="at or below the floor (not fitted)")
-        pos = mean > 0
-        if pos.any():  # the mean-field rate N^(-1/2) through the largest N
-            ref = np.flatnonzero(pos)[-1]
-            nn = np.geomspace(n.min(), n.max(), 50)
-            ax.plot(nn, mean[ref] * (nn / n[ref]) ** -0.5, color="tab:gray", ls=":", label="N^(-1/2)")
-        slope, low, high = (d.attrs.get(k, np.nan) for k in ("slope", "slope_low", "slope_high"))
-        if np.isfinite(slope):
-            nn = np.geomspace(n.min(), n.max(), 50)
-            n_mid = np.exp(np.mean(np.log(n[pos])))
-            y_mid = np.exp(np.mean(np.log(mean[pos])))
-            ax.plot(nn, y_mid * (nn / n_mid) ** slope, color="tab:blue",
-                    label=f"slope {slope:+.2f} [{low:+.2f}, {high:+.2f}]")
-            band = np.stack([y_mid * (nn / n_mid) ** low, y_mid * (nn / n_mid) ** high])
-            ax.fill_between(nn, band.min(axis=0), band.max(axis=0), color="tab:blue", alpha=0.15)
-        ax.axhline(floor, color="tab:gray", ls="--", label="PDE floor (Richardson)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("N (particles)")
-        ax.set_ylabel(name)
-        ax.legend(fontsize=7)
+        rate = tuple(d.attrs.get(k, np.nan) for k in ("slope", "slope_low", "slope_high"))
+        distance_vs_n(n, d[()][:, :, -1], floor=d.attrs["floor"], rate=rate, ax=ax, ylabel=name)
     for ax in axs.ravel()[len(names):]:
         ax.axis("off")
     fig.suptitle(f"particles vs PDE at t = {d.attrs['time']:g}")
