@@ -117,8 +117,10 @@ def compare(problem, history, positions, *, metrics=DEFAULT_METRICS, bandwidth: 
         if positions[n].shape[1] != len(times) or positions[n].shape[2] != n:
             raise ValueError(f"positions of N = {n} have shape {positions[n].shape}: expected (S, {len(times)}, {n}, D)")
     functions = metric_functions(problem, metrics, bandwidth)
-    half, quarter = coarse if coarse is not None else coarse_measures(problem, history, method=history.stats.method
-                                                                      if history.stats and history.stats.method else "auto")
+    if coarse is None:  # the coarse grids take the fine grid's integrator when it is known
+        used = history.stats.method if history.stats is not None and history.stats.method else "auto"
+        coarse = coarse_measures(problem, history, method=used)
+    half, quarter = coarse
     measures = [as_measure(history, j) for j in range(len(times))]
     result = Comparison(np.asarray(ns), times)
     for name, f in functions.items():

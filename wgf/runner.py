@@ -186,7 +186,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     grid = make_grid(problem, cfg.get("space", "full"), cfg.get("cells", (64,)), cfg.get("half_width", 2.0),
                      cfg.get("bounds"))
     times = problem.times
-    tracker_names = ("mass", "risk", "free_energy", "wi_defect", "si_defect", "boundary_mass")
+    tracker_names = tuple(PDE_TRACKERS)
     if "pde" in out.file and out.file["pde"].attrs.get("done"):
         g = out.file["pde"]
         if intact(*(g[k] for k in ("density", "time") + tracker_names if k in g)):
