@@ -10,7 +10,7 @@ mean-field solver (``wgf.grids.solve``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -20,15 +20,101 @@ from .stepper import DEFAULT_TOLERANCE, StepStats, integrate
 __all__ = ["History", "solve_fokker_planck", "initial_density", "potential_on_cells"]
 
 
+# long_name and units of the trackers of ``wgf.grids.solve`` in a saved History (others: their name, units 1)
+TRACKER_ATTRS = {
+    "mass": {"long_name": "total mass", "units": "1"},
+    "risk": {"long_name": "risk R(mu)", "units": "1"},
+    "free_energy": {"long_name": "free energy R + tau m2 + beta int mu log mu", "units": "1"},
+    "wi_defect": {"long_name": "max_g ||rho o M_g - rho||_1 / ||rho||_1 (0 = weakly invariant)", "units": "1"},
+    "si_defect": {"long_name": "int |z - P_E z|^2 dmu (0 = on E^G)", "units": "1"},
+    "boundary_mass": {"long_name": "mass in the outermost cell layer", "units": "1"},
+}
+# names a saved History uses for itself (and u0, u1, ...): not tracker names
+_RESERVED = {"time", "density", "basis", "lower", "upper", "cells", "axis", "parameter"}
+
+
 @dataclass
 class History:
-    """Densities at snapshot times: times (T,), density (T, *grid.shape) with sum * cell_volume = 1."""
+    """Densities at snapshot times: times (T,), density (T, *grid.shape) with sum * cell_volume = 1.
+
+    ``save(path)`` writes it to a small HDF5 file that xarray opens (coordinates time, u0.., axis,
+    parameter) and ``History.load(path)`` reads it back, grid included (docs/outputs.md,
+    "Saved objects").
+    """
 
     grid: Grid
     times: np.ndarray
     density: np.ndarray
     trackers: dict = field(default_factory=dict)
     stats: StepStats | None = None
+
+    KIND = "History"
+
+    def save(self, path):
+        """Write this history to ``path`` (HDF5, netCDF conventions), atomically: a temporary file in the same
+        folder renamed to ``path``. Stored: time (T,), the cell centres u0.. (n_k,), density (time, u0, ..),
+        the grid's basis (parameter, axis), lower and upper box edges and cells (axis,), each tracker
+        (time,), the stats as root attributes ``stats_<field>``. Returns the path."""
+        from wgf.io import coordinate, save_object, variable
+
+        grid = self.grid
+        times = np.asarray(self.times, dtype=float)
+        density = np.asarray(self.density, dtype=float)
+        if times.ndim != 1 or density.shape != (times.size,) + grid.shape:
+            raise ValueError(f"density has shape {density.shape}: expected (T, *grid.shape) = "
+                             f"{(times.size,) + grid.shape} for {times.size} times")
+        trackers = {}
+        for name, values in self.trackers.items():
+            values = np.asarray(values, dtype=float)
+            if not name.isidentifier() or name in _RESERVED or (name[:1] == "u" and name[1:].isdigit()):
+                raise ValueError(f"tracker name {name!r} cannot be saved (not an identifier, or a name of the layout)")
+            if values.shape != times.shape:
+                raise ValueError(f"tracker {name!r} has shape {values.shape}: expected ({times.size},)")
+            trackers[name] = values
+
+        def fill(f):
+            time = coordinate(f, "time", times, long_name="mean-field time")
+            axes = [coordinate(f, f"u{k}", centres, long_name=f"cell centre, coordinate {k} in the grid basis")
+                    for k, centres in enumerate(grid.axes)]
+            axis = coordinate(f, "axis", np.arange(grid.ndim), long_name="grid axis", dtype="i8")
+            parameter = coordinate(f, "parameter", np.arange(grid.basis.shape[0]),
+                                   long_name="coordinate of z in Z = R^D", dtype="i8")
+            variable(f, "density", density, time, *axes,
+                     long_name="density of the mean-field law on the grid (cell averages)",
+                     units="1 / cell volume in u")
+            variable(f, "basis", grid.basis, parameter, axis, long_name="grid basis B: z = B u")
+            variable(f, "lower", grid.bounds[:, 0], axis, long_name="lower edge of the grid box")
+            variable(f, "upper", grid.bounds[:, 1], axis, long_name="upper edge of the grid box")
+            variable(f, "cells", grid.cells, axis, long_name="cells per axis", dtype="i8")
+            for name, values in trackers.items():
+                attrs = TRACKER_ATTRS.get(name, {"long_name": name, "units": "1"})
+                variable(f, name, values, time, **attrs)
+            f.attrs["trackers"] = " ".join(trackers)
+            if self.stats is not None:
+                for item in fields(StepStats):
+                    f.attrs[f"stats_{item.name}"] = getattr(self.stats, item.name)
+
+        return save_object(path, self.KIND, fill)
+
+    @classmethod
+    def load(cls, path) -> "History":
+        """The History saved at ``path`` by ``save``: arrays bit for bit, the same Grid (bounds, cells, basis),
+        trackers and stats. FileNotFoundError/IsADirectoryError, or ``wgf.io.SavedFileError`` (a ValueError),
+        in one line naming the file for anything else."""
+        from wgf.io import read_object
+
+        with read_object(path, cls.KIND) as f:
+            bounds = np.stack([f["lower"][()], f["upper"][()]], axis=1)
+            grid = Grid(bounds, f["cells"][()], f["basis"][()])
+            times, density = f["time"][()], f["density"][()]
+            if density.shape != (times.size,) + grid.shape:
+                raise ValueError(f"density has shape {density.shape}, the grid {grid.shape}")
+            trackers = {name: f[name][()] for name in str(f.attrs.get("trackers", "")).split()}
+            stats = None
+            if "stats_steps" in f.attrs:
+                stats = StepStats(**{item.name: type(item.default)(f.attrs[f"stats_{item.name}"])
+                                     for item in fields(StepStats)})
+        return cls(grid, times, density, trackers, stats)
 
     def evaluate(self, t_index: int, points) -> np.ndarray:
         """Density at snapshot t_index at grid-coordinate points u (P, m), multilinear (basix P1)."""

@@ -1,6 +1,7 @@
 """The N-particle noisy SGD of a shallow network (numba)."""
 
-from .engine import BlowUpError, Trajectory, gradient_step, simulate, snapshot_steps, step_size
+from .engine import (DEFAULT_RECORDS, BlowUpError, Trajectory, gradient_step, record_steps, simulate, snapshot_steps,
+                     step_size)
 from .kernels import EngineSpec, engine_spec, make_advance
 from .reference import reference_run, reference_step
 
@@ -13,6 +14,8 @@ __all__ = [
     "BlowUpError",
     "step_size",
     "snapshot_steps",
+    "record_steps",
+    "DEFAULT_RECORDS",
     "make_advance",
     "reference_step",
     "reference_run",

@@ -15,7 +15,8 @@ import numpy as np
 
 from .kernels import engine_spec, make_advance
 
-__all__ = ["Trajectory", "simulate", "gradient_step", "step_size", "snapshot_steps", "BlowUpError"]
+__all__ = ["Trajectory", "simulate", "gradient_step", "step_size", "snapshot_steps", "record_steps", "BlowUpError",
+           "DEFAULT_RECORDS"]
 
 # particle-steps per call of the compiled loop: Ctrl-C and the blow-up check are seen between calls
 # (about a second of work), and the array of step sizes stays small
@@ -26,6 +27,9 @@ class BlowUpError(FloatingPointError):
     """Particle positions became non-finite or exceeded ``BLOW_UP_LIMIT``."""
 
 
+# a run's diagnostics are recorded this many times by default (every max(1, K // DEFAULT_RECORDS) of its K steps)
+DEFAULT_RECORDS = 100
+
 # beyond this |theta| squared distances overflow float64: treated as a blow-up
 BLOW_UP_LIMIT = 1e150
 
@@ -34,7 +38,10 @@ BLOW_UP_LIMIT = 1e150
 class Trajectory:
     """Snapshots of one particle run.
 
-    times (T,) MF times; positions (T, N, D); n, seed, eps as run.
+    times (T,) MF times; positions (T, N, D) (a run with ``store=False`` keeps only the last one,
+    (1, N, D)); n, seed, eps as run. ``save(path)`` writes it to a small HDF5 file that xarray opens
+    (coordinates time, particle, coordinate) and ``Trajectory.load(path)`` reads it back
+    (docs/outputs.md, "Saved objects").
     """
 
     times: np.ndarray
@@ -43,10 +50,55 @@ class Trajectory:
     seed: int
     eps: float
 
+    KIND = "Trajectory"
+
     @property
     def final(self) -> np.ndarray:
         """Positions at the last snapshot, (N, D)."""
         return self.positions[-1]
+
+    def save(self, path):
+        """Write this trajectory to ``path`` (HDF5, netCDF conventions), atomically: a temporary file in the
+        same folder renamed to ``path``. Stored: positions (time, particle, coordinate) with the coordinates
+        time (P,), particle (N,), coordinate (D,); n, seed and eps as root attributes; when the positions
+        hold only the last P < T snapshots, all T times as the coordinate snapshot_time. Returns the path."""
+        from wgf.io import coordinate, save_object, variable
+
+        times = np.asarray(self.times, dtype=float)
+        positions = np.asarray(self.positions, dtype=float)
+        if times.ndim != 1 or positions.ndim != 3 or not 1 <= positions.shape[0] <= times.size:
+            raise ValueError(f"positions of shape {positions.shape} for {times.size} times: expected (T, N, D), "
+                             "or the last P < T snapshots (P, N, D)")
+        if positions.shape[1] != self.n:
+            raise ValueError(f"positions hold {positions.shape[1]} particles, n = {self.n}")
+        stored = times[times.size - positions.shape[0]:]
+
+        def fill(f):
+            coords = (coordinate(f, "time", stored, long_name="mean-field time of the snapshot (t = k eps)"),
+                      coordinate(f, "particle", np.arange(positions.shape[1]), long_name="particle index", dtype="i8"),
+                      coordinate(f, "coordinate", np.arange(positions.shape[2]), long_name="coordinate of z in Z = R^D",
+                                 dtype="i8"))
+            variable(f, "positions", positions, *coords, long_name="particle positions z_i")
+            if stored.size != times.size:
+                coordinate(f, "snapshot_time", times, long_name="mean-field times of the run's snapshots "
+                           "(positions hold the last ones only)")
+            f.attrs["n"], f.attrs["seed"], f.attrs["eps"] = int(self.n), int(self.seed), float(self.eps)
+
+        return save_object(path, self.KIND, fill)
+
+    @classmethod
+    def load(cls, path) -> "Trajectory":
+        """The Trajectory saved at ``path`` by ``save``, arrays bit for bit. FileNotFoundError/IsADirectoryError,
+        or ``wgf.io.SavedFileError`` (a ValueError), in one line naming the file for anything else."""
+        from wgf.io import read_object
+
+        with read_object(path, cls.KIND) as f:
+            positions = f["positions"][()]
+            times = f["snapshot_time" if "snapshot_time" in f else "time"][()]
+            n, seed, eps = int(f.attrs["n"]), int(f.attrs["seed"]), float(f.attrs["eps"])
+            if positions.ndim != 3 or positions.shape[1] != n or not 1 <= positions.shape[0] <= times.size:
+                raise ValueError(f"positions of shape {positions.shape} for n = {n} and {times.size} times")
+        return cls(times, positions, n, seed, eps)
 
 
 def step_size(n: int, *, alpha: float | None = None, step: float | None = None) -> float:
@@ -69,8 +121,21 @@ def snapshot_steps(times, eps: float) -> np.ndarray:
     return np.rint(times / eps).astype(np.int64)
 
 
+def record_steps(last_step: int, record_every: int | None = None) -> np.ndarray:
+    """Step indices 0, K, 2K, ... of the diagnostics trace, ending with ``last_step`` itself.
+
+    K = ``record_every``, by default max(1, last_step // DEFAULT_RECORDS).
+    """
+    if record_every is None:
+        record_every = max(1, int(last_step) // DEFAULT_RECORDS)
+    if record_every < 1:
+        raise ValueError(f"record_every must be >= 1, got {record_every}")
+    return np.unique(np.append(np.arange(0, last_step + 1, record_every, dtype=np.int64), last_step))
+
+
 def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, step=None, batch: int = 20,
-             initial=None, callback=None, store: bool = True, noise_projector=None) -> Trajectory:
+             initial=None, callback=None, store: bool = True, noise_projector=None, record_every: int | None = None,
+             on_record=None) -> Trajectory:
     """Run the N-particle noisy SGD of ``problem`` (docs/theory.md §5).
 
     Parameters
@@ -85,6 +150,8 @@ def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, st
     callback : called as callback(j, t_j, positions) after each snapshot is taken
     store : keep all snapshots in memory (False keeps only the current positions)
     noise_projector : optional (D, D) projector applied to the noise instead of the problem's
+    on_record : called as on_record(r, t_r, positions) at the steps ``record_steps(k_T, record_every)``
+        of the diagnostics trace (finer than the snapshots; k_T the last snapshot's step)
 
     Returns a ``Trajectory``. Raises ``BlowUpError`` naming the time interval if
     particles become non-finite.
@@ -110,23 +177,27 @@ def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, st
     advance = make_advance(problem.base_unit, problem.loss)
     spec = engine_spec(problem, batch, noise_projector=noise_projector)
     snaps = np.empty((len(steps), n_particles, problem.dim)) if store else None
+    records = record_steps(int(steps[-1]), record_every) if on_record is not None else steps[:0]
+    events = np.union1d(steps, records)  # the positions are looked at after each of these steps
+    per_call = max(1, WORK_PER_CALL // n_particles)
     k = 0
-    for j, k_next in enumerate(steps):
-        if k_next > k:
-            per_call = max(1, WORK_PER_CALL // n_particles)
-            for k0 in range(k, k_next, per_call):
-                k1 = min(k_next, k0 + per_call)
-                advance(theta, k0, problem.schedule.step_sizes(eps, k0, k1), seed, spec)
-            if not np.all(np.abs(theta) < BLOW_UP_LIMIT):  # also catches NaN
-                raise BlowUpError(
-                    f"particles became non-finite between t = {k * eps:.6g} and t = {k_next * eps:.6g} "
-                    f"(N = {n_particles}, seed = {seed}, eps = {eps:.3g}): reduce alpha/step"
-                )
-            k = k_next
-        if store:
-            snaps[j] = theta
-        if callback is not None:
-            callback(j, k * eps, theta)
+    for k_next in events:
+        for k0 in range(k, k_next, per_call):
+            k1 = min(k_next, k0 + per_call)
+            advance(theta, k0, problem.schedule.step_sizes(eps, k0, k1), seed, spec)
+        if k_next > k and not np.all(np.abs(theta) < BLOW_UP_LIMIT):  # also catches NaN
+            raise BlowUpError(
+                f"particles became non-finite between t = {k * eps:.6g} and t = {k_next * eps:.6g} "
+                f"(N = {n_particles}, seed = {seed}, eps = {eps:.3g}): reduce alpha/step"
+            )
+        k = k_next
+        for r in np.flatnonzero(records == k):
+            on_record(int(r), k * eps, theta)
+        for j in np.flatnonzero(steps == k):
+            if store:
+                snaps[j] = theta
+            if callback is not None:
+                callback(int(j), k * eps, theta)
     return Trajectory(steps * eps, snaps if store else theta[None].copy(), n_particles, seed, eps)
 
 

@@ -4,9 +4,12 @@ The heuristic must recover E^G where the training flow is equivariant (swap on 2
 matrix units, dim 2; C3 on 3x3 matrix units, the circulant matrices, dim 3), to
 principal angles far below 0.05 rad, and must not stop at E^G where the flow leaves
 it (vanilla training with an arbitrary teacher). The command writes the documented
-HDF5 layout, refuses bad [discover] keys (exit 2, key named) and existing outputs.
+HDF5 layout, which xarray opens on named coordinates, refuses bad [discover] keys (exit 2,
+key named) and existing outputs.
 """
 
+import contextlib
+import io
 from pathlib import Path
 
 import h5py
@@ -109,11 +112,20 @@ def _config(tmp_path, extra="n = 100\nround_time = 5.0\n", name="swap.toml"):
     return path
 
 
-def test_cli_writes_discovery_layout(tmp_path, capsys):
-    cfg = _config(tmp_path)
-    out = tmp_path / "disc.h5"
-    assert main(["discover", str(cfg), "-o", str(out)]) == 0
-    printed = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def swap_file(tmp_path_factory):
+    """One `wgf discover` run of the swap example (n = 100, round_time = 5): (config, output, printed)."""
+    folder = tmp_path_factory.mktemp("discover")
+    cfg = _config(folder)
+    out = folder / "disc.h5"
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert main(["discover", str(cfg), "-o", str(out)]) == 0
+    return cfg, out, printed.getvalue()
+
+
+def test_cli_writes_discovery_layout(swap_file, capsys):
+    cfg, out, printed = swap_file
+    tmp_path = out.parent
     assert "round 0:" in printed and "round 2:" in printed and "discovered dim E_* = 2" in printed
     assert "principal angles to E^G" in printed
     assert out.exists() and not (tmp_path / "disc.h5.partial").exists()
@@ -139,6 +151,44 @@ def test_cli_writes_discovery_layout(tmp_path, capsys):
     report = capsys.readouterr().out
     assert "Discovered subspace: dimension 2 of 4 after 3 rounds" in report
     assert "principal angles to E^G (rad)" in report
+
+
+def test_discovery_file_opens_with_xarray_on_named_coordinates(swap_file, tmp_path):
+    _, out, _ = swap_file
+    tree = wgf.open_results(out)
+    d = tree["discovery"].to_dataset()
+    assert not [dim for dim in d.dims if str(dim).startswith("phony_dim")]
+    assert d["basis"].dims == ("parameter", "basis_vector") and d["basis"].shape == (4, 2)
+    for name in ("dims", "rmd2", "threshold", "principal", "mean_ratio", "seconds"):
+        assert d[name].dims == ("round",), name
+    assert d["directions"].dims == ("round", "parameter")
+    assert d["reference_basis"].dims == ("parameter", "reference_vector")
+    assert d["principal_angles"].dims == ("angle",)
+    assert d["round"].values.tolist() == [0, 1, 2] == d["dims"].values.tolist()
+    assert d["parameter"].values.tolist() == [0, 1, 2, 3] and d["basis_vector"].values.tolist() == [0, 1]
+    assert d["reference_vector"].values.tolist() == [0, 1] and d["angle"].values.tolist() == [0, 1]
+    for name, var in d.variables.items():
+        assert var.attrs.get("long_name") and var.attrs.get("units"), name
+    assert d["principal_angles"].attrs["units"] == "rad" and d["seconds"].attrs["units"] == "s"
+    # the last round added no direction: its NaNs say why
+    assert np.isnan(d["directions"].sel(round=2)).all() and np.isnan(d["mean_ratio"].sel(round=2))
+    assert np.isfinite(d["mean_ratio"].sel(round=[0, 1])).all()
+    for name in ("directions", "mean_ratio"):
+        assert "no direction" in d[name].attrs["skipped"]
+    np.testing.assert_array_equal(d["directions"].sel(round=[0, 1]).values.T, d["basis"].values)
+    assert d.attrs["dim"] == 2 and d.attrs["converged"] == 1 and d.attrs["gradient"] == "exact"
+
+    # E_* = {0} (max_dim = 0): empty basis and angles, the angles say why they are missing
+    from wgf.io import ResultsFile
+
+    problem = _problem(SWAP)
+    empty = discover(problem, n=50, round_time=2.0, max_dim=0)
+    assert empty.dim == 0 and not empty.converged
+    with ResultsFile(tmp_path / "empty.h5") as f:
+        empty.write(f, problem.symmetry.basis)
+    e = wgf.open_results(tmp_path / "empty.h5")["discovery"].to_dataset()
+    assert e.sizes["basis_vector"] == 0 and e.sizes["angle"] == 0 and e.sizes["round"] == 1
+    assert e["basis"].dims == ("parameter", "basis_vector") and "{0}" in e["principal_angles"].attrs["skipped"]
 
 
 def test_cli_default_output_and_existing_output_refused(tmp_path, capsys, monkeypatch):

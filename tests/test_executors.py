@@ -1,5 +1,6 @@
 """run_jobs in this process and in local processes: results, retries, lost processes, reported failures."""
 
+import pickle
 from functools import partial
 from pathlib import Path
 
@@ -7,10 +8,9 @@ import numpy as np
 import pytest
 
 from _common import always_fails, square_dying_once, square_failing_once, swap_config
+from wgf import Experiment, parse_config
 from wgf.executors import JobError, parse_address, run_jobs
 from wgf.runner import _worker_job
-
-
 
 
 class Deterministic(ArithmeticError):
@@ -96,13 +96,20 @@ SMALL = swap_config()
 
 
 def test_particle_jobs_in_two_processes_equal_the_serial_ones():
-    job = partial(_worker_job, SMALL, None)
+    """The config's experiment runs serially; the same experiment built in Python (no config text: it is
+    pickled as its objects, its units as the calls that built them) runs in two worker processes."""
+    exp = parse_config(SMALL)
+    built = Experiment(exp.problem, particles=exp.particles)
+    assert built.text == "" and pickle.loads(pickle.dumps(built)).problem.base_unit.name == "sigmoid_matrix"
     jobs = [(n, s) for n in (8, 16) for s in range(2)]
-    serial = dict(run_jobs(job, jobs))
-    pooled = dict(run_jobs(job, jobs, workers=2))
+    serial = dict(run_jobs(partial(_worker_job, exp), jobs))
+    pooled = dict(run_jobs(partial(_worker_job, built), jobs, workers=2))
     assert sorted(serial) == sorted(pooled) == sorted(jobs)
     for key in jobs:
         (eps_a, rows_a), (eps_b, rows_b) = serial[key], pooled[key]
         assert eps_a == eps_b
-        for name in ("positions", "risk", "si_rmd2", "wi_rmd2"):
-            np.testing.assert_array_equal(np.asarray(rows_a[name]), np.asarray(rows_b[name]), err_msg=name)
+        for kind, names in (("snapshot", ("positions", "risk", "si_rmd2", "wi_rmd2")),
+                            ("trace", ("risk", "si_rmd2", "wi_rmd2", "second_moment"))):
+            for name in names:
+                np.testing.assert_array_equal(np.asarray(rows_a[kind][name]), np.asarray(rows_b[kind][name]),
+                                              err_msg=f"{kind}/{name}")

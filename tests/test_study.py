@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import wgf
-from wgf import study
+from wgf import study, sweep
 from wgf.cli import main
 from wgf.executors import JobError
 from wgf.study import StudyPlan, read_study, run_paper_study, study_table, verdicts
@@ -30,29 +30,28 @@ def _datasets(path):
         return out, attrs
 
 
-def test_study_opens_with_xarray_on_n_and_seed(tiny):
+def test_study_opens_with_xarray_as_a_sweep(tiny):
     import wgf
 
-    tree = wgf.open_results(tiny)
-    leaf = tree["study/si/wi/fa"].to_dataset()
-    assert leaf["rmd2_fixed"].dims == ("N", "seed") and leaf["N"].values.tolist() == [20, 40]
-    assert leaf["seed"].values.tolist() == list(range(TINY.seeds))
-    assert all(var.attrs["long_name"] and var.attrs["units"] for var in leaf.data_vars.values())
+    ds = wgf.open_results(tiny)["sweep"].to_dataset()
+    assert ds["si_rmd2"].dims == ("N", "init", "teacher", "scheme", "seed")
+    assert ds["N"].values.tolist() == [20, 40] and ds["seed"].values.tolist() == list(range(TINY.seeds))
+    assert ds["init"].values.tolist() == ["si", "wi"] and ds["noise"].values.tolist() == ["projected", "full"]
+    assert ds["teacher"].values.tolist() == list(TINY.teachers) and ds["scheme"].values.tolist() == list(TINY.schemes)
+    assert all(var.attrs["long_name"] and var.attrs["units"] for var in ds.data_vars.values())
+    assert ds["init"].attrs["config_key"] == "training.init" and ds["noise"].attrs["config_key"] == "training.noise"
 
 
 def test_layout_and_values(tiny):
     data, _ = _datasets(tiny)
-    np.testing.assert_array_equal(data["study/N"], [20, 40])
-    combos = TINY.combinations()
-    assert len(combos) == 24
-    for start, teacher, scheme in combos:
-        for q in ("rmd2_fixed", "rmd2_sym", "risk"):
-            v = data[f"study/{start}/{teacher}/{scheme}/{q}"]
-            assert v.shape == (2, 2) and np.all(np.isfinite(v)) and np.all(v >= 0)
+    np.testing.assert_array_equal(data["sweep/N"], [20, 40])
+    assert len(TINY.combinations()) == 24
+    for q in ("si_rmd2", "wi_rmd2", "risk", "m2"):
+        v = data[f"sweep/{q}"]
+        assert v.shape == (2, 2, 3, 4, 2) and np.all(np.isfinite(v)) and np.all(v >= 0)
+    assert np.all(data["sweep/status"] == 1)  # every run finished
     with h5py.File(tiny, "r") as f:
-        assert all(f[f"study/{s}/{t}/{c}"].attrs[f"done_{n}_{k}"] == 1
-                   for s, t, c in combos for n in (20, 40) for k in range(2))
-        assert f["study"].attrs["t_end"] == 50.0
+        assert "t_end = 50.0" in f["sweep"].attrs["base_config"]
 
 
 def test_invariant_schemes_stay_in_the_fixed_subspace_from_an_si_start(tiny):
@@ -60,21 +59,21 @@ def test_invariant_schemes_stay_in_the_fixed_subspace_from_an_si_start(tiny):
     _, _, values = read_study(tiny)
     for teacher in ("arbitrary", "wi", "si"):
         for scheme in ("da", "fa", "ea"):
-            assert values[("si", teacher, scheme)]["rmd2_fixed"].max() < 1e-25
+            assert values[("si", teacher, scheme)]["si_rmd2"].max() < 1e-25
     # vanilla with the arbitrary teacher leaves E^G (the paper's observation)
-    assert values[("si", "arbitrary", "vanilla")]["rmd2_fixed"].min() > 1e-3
+    assert values[("si", "arbitrary", "vanilla")]["si_rmd2"].min() > 1e-3
     # the WI-start values are the RMD^2 of a cloud that is not SI: far from 0
-    assert values[("wi", "wi", "da")]["rmd2_fixed"].min() > 1e-2
+    assert values[("wi", "wi", "da")]["si_rmd2"].min() > 1e-2
 
 
 def test_a_run_is_the_engine_run_of_its_problem(tiny):
     from wgf.particles import simulate
 
     problem = study.paper_problem("si", "arbitrary", "vanilla", TINY)
+    assert problem.noise == "projected" and study.paper_problem("wi", "si", "fa", TINY).noise == "full"
     theta = simulate(problem, 40, 1, [0.0, 50.0], alpha=50.0, batch=20, store=False).final
     _, _, values = read_study(tiny)
-    assert values[("si", "arbitrary", "vanilla")]["rmd2_fixed"][1, 1] == wgf.validation.si_rmd2(problem.symmetry,
-                                                                                                   theta)
+    assert values[("si", "arbitrary", "vanilla")]["si_rmd2"][1, 1] == wgf.validation.si_rmd2(problem.symmetry, theta)
     # the built-in problem is examples/paper_c2.toml's
     example = wgf.load_config(study.Path(__file__).parents[1] / "examples" / "paper_c2.toml").problem
     np.testing.assert_array_equal(example.data.teacher, problem.data.teacher)
@@ -114,7 +113,7 @@ def test_an_interrupted_study_resumes_to_the_same_file(tmp_path, monkeypatch):
     whole, cut = tmp_path / "whole.h5", tmp_path / "cut.h5"
     run_paper_study(SMALL, whole, progress=False)
     calls = []
-    real = study.study_job
+    real = sweep.sweep_job
 
     def failing(*job):
         calls.append(job)
@@ -122,13 +121,13 @@ def test_an_interrupted_study_resumes_to_the_same_file(tmp_path, monkeypatch):
             raise RuntimeError("stopped")
         return real(*job)
 
-    monkeypatch.setattr(study, "study_job", failing)
+    monkeypatch.setattr(sweep, "sweep_job", failing)
     with pytest.raises(JobError):
         run_paper_study(SMALL, cut, progress=False, retries=0)
     assert not cut.exists() and cut.with_name("cut.h5.partial").exists()
-    monkeypatch.setattr(study, "study_job", real)
+    monkeypatch.setattr(sweep, "sweep_job", real)
     done = []
-    monkeypatch.setattr(study, "study_job", lambda *job: done.append(job) or real(*job))
+    monkeypatch.setattr(sweep, "sweep_job", lambda *job: done.append(job) or real(*job))
     run_paper_study(SMALL, cut, resume=True, progress=False)
     assert len(done) == 32 - 5  # the five finished runs are not redone
     a, _ = _datasets(whole)
@@ -158,7 +157,7 @@ def test_cli_quick_study_writes_file_figure_table(tmp_path, monkeypatch, capsys)
     assert (out / "paper_study.h5").exists() and (out / "paper_study.png").exists()
     assert (out / "paper_study.pdf").exists()
     assert "holds  SI start: fa stays in E^G for every teacher" in text
-    assert "rmd2_fixed" in text
+    assert "si_rmd2" in text
     # an existing output is refused before any work
     assert main(["paper-study", "--quick", "-o", str(out), "--quiet"]) == 2
     assert "exists" in capsys.readouterr().err

@@ -66,6 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--workers", type=int, default=1, help="local processes for the runs (default 1)")
     study.add_argument("--dask", metavar="ADDRESS", help="run on the dask.distributed scheduler at ADDRESS")
     study.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    sweep = sub.add_parser("sweep", help="train every combination of varied config values x seeds; one file with "
+                                         "the varied keys as dimensions")
+    sweep.add_argument("config", help="base config (TOML), or the name of a built-in sweep: "
+                                      "paper, paper-quick, paper-rotation")
+    sweep.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=V1,V2,...",
+                       help="a varied key and its values, e.g. --vary training.scheme=vanilla,fa (repeatable); keys "
+                            "varied together: --vary training.init+training.noise=si+projected,wi+full")
+    sweep.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override a value of the base config, e.g. --set particles.seeds=5 (repeatable)")
+    sweep.add_argument("-o", "--output", help="output folder: sweep.h5 and the figures (default: CONFIG-sweep)")
+    sweep.add_argument("--x", metavar="KEY", help="the varied key on the figures' x axis (default: N)")
+    sweep.add_argument("--overwrite", action="store_true", help="replace an existing sweep.h5 in the folder")
+    sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep (sweep.h5.partial)")
+    sweep.add_argument("--workers", type=int, default=1, help="local processes for the runs (default 1)")
+    sweep.add_argument("--dask", metavar="ADDRESS", help="run on the dask.distributed scheduler at ADDRESS")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bars or logs")
     disc = sub.add_parser("discover", help="find the parameter subspace the training flow keeps (E^G if equivariant)")
     disc.add_argument("config", help="problem config (TOML), with an optional [discover] section")
     disc.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -347,6 +363,51 @@ def _cmd_paper_study(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from .config import ConfigError, apply_overrides, load_config
+    from .study import NAMED_SWEEPS
+    from .sweep import Sweep, run_sweep, sweep_table
+
+    try:
+        if args.config in NAMED_SWEEPS and not Path(args.config).exists():
+            named = NAMED_SWEEPS[args.config]()
+            sweep = Sweep.build(apply_overrides(named.text, args.set), list(named.varies) + args.vary,
+                                name=named.name, meta=named.meta)
+        else:
+            exp = load_config(args.config, args.set)
+            base = exp.path.parent.resolve() if exp.path is not None else None
+            sweep = Sweep.build(exp.text, args.vary, base_dir=base)
+    except ConfigError as e:
+        return _fail(str(e))
+    dims = [v.dim for v in sweep.varies]
+    if args.x is not None and args.x not in dims:
+        return _fail(f"--x {args.x!r}: not a varied key (choose from {', '.join(dims)})")
+    folder = Path(args.output) if args.output else Path(Path(args.config).stem + "-sweep")
+    if folder.exists() and not folder.is_dir():
+        return _fail(f"output '{folder}' is not a folder")
+    out = folder / "sweep.h5"
+    complete = out.exists() and args.resume and not args.overwrite
+    refused = _workers_refused(args.workers, args.dask) or _folder_refused(folder) or (
+        None if complete else _output_refused(out, args.overwrite, args.resume))
+    if refused:
+        return _fail(refused)
+    if complete:
+        if _config_of(out) != sweep.to_json():
+            return _fail(f"'{out}' is complete but was written by a different sweep: use --overwrite or another -o")
+        print(f"{out} is complete: nothing to resume")
+    else:
+        code = _execute(lambda client: run_sweep(sweep, out, workers=args.workers, dask=client, resume=args.resume,
+                                                 progress=not args.quiet), args.dask)
+        if code:
+            return code
+    print(sweep_table(out))
+    from .plot import draw_sweep
+
+    paths = draw_sweep(out, folder, x=args.x or dims[0])
+    print(f"\nresults: {out}; figures: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def _cmd_report(args) -> int:
     from .report import ReportError, draw_figures, figure_folder, summary
 
@@ -373,7 +434,7 @@ def main(argv=None) -> int:
         level=logging.ERROR if args.quiet else logging.INFO, format="wgf: %(message)s", stream=sys.stderr
     )
     commands = {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report, "check": _cmd_check,
-                "discover": _cmd_discover, "paper-study": _cmd_paper_study}
+                "discover": _cmd_discover, "paper-study": _cmd_paper_study, "sweep": _cmd_sweep}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

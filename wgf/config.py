@@ -12,7 +12,7 @@ import math
 import json
 import tomllib
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -203,7 +203,8 @@ SCHEMA = {
         "method": _choice(("auto", "implicit", "explicit")),
         "tolerance": _pos,
     },
-    "particles": {"n": _int_or_list, "seeds": _pos_int, "alpha": _pos, "step": _pos, "batch": _pos_int},
+    "particles": {"n": _int_or_list, "seeds": _pos_int, "alpha": _pos, "step": _pos, "batch": _pos_int,
+                  "record_every": _pos_int},
     "compare": {"metrics": _metrics, "bandwidth": _pos},
     "discover": {
         "n": _pos_int,
@@ -233,6 +234,7 @@ class ParticleSettings:
     alpha: float | None = 50.0
     step: float | None = None
     batch: int = 20
+    record_every: int | None = None  # steps between diagnostics records; default: about DEFAULT_RECORDS per run
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,21 @@ class Experiment:
     text: str = ""
     path: Path | None = field(default=None, compare=False)
     discover: dict | None = None
+
+    def __reduce__(self):
+        """Pickled as its config text when it has one, parsed again where it is unpickled (a worker process
+        builds its own data and kernels); an experiment built in Python is pickled field by field."""
+        if self.text:
+            return _from_text, (self.text, None if self.path is None else str(Path(self.path).resolve()))
+        return Experiment, (self.problem, self.title, self.particles, self.pde, self.compare, self.text, self.path,
+                            self.discover)
+
+
+def _from_text(text: str, path: str | None) -> Experiment:
+    """The experiment of config ``text`` read from ``path`` (relative paths in it resolve beside it)."""
+    if path is None:
+        return parse_config(text)
+    return replace(parse_config(text, Path(path).parent), path=Path(path))
 
 
 def _validated(raw: dict) -> dict:
@@ -340,6 +357,8 @@ def _data(cfg, symmetry, base_dir):
 
 # the most SGD steps a run may take (about 3 h at 1e5 steps/s): beyond, t_end, N or alpha is a typo
 MAX_STEPS = 1e9
+# the most diagnostics records a run may take (each costs a risk evaluation over the data)
+MAX_RECORDS = 100_000
 
 
 def _check_steps(particles, problem):
@@ -357,6 +376,10 @@ def _check_steps(particles, problem):
             raise ConfigError(f"[particles] {key}: the step eps = {eps:.3g} at N = {n} exceeds the snapshot spacing "
                               f"t_end / (snapshots - 1) = {spacing:.3g}: no SGD step between snapshots "
                               "(raise N or t_end, or lower alpha/step)")
+        if particles.record_every is not None and problem.t_end / eps / particles.record_every > MAX_RECORDS:
+            raise ConfigError(f"[particles] record_every: {particles.record_every} gives "
+                              f"{problem.t_end / eps / particles.record_every:.3g} records at N = {n}, more than "
+                              f"{MAX_RECORDS}: raise record_every")
 
 
 def _check_pde(pde, problem):

@@ -115,26 +115,66 @@ class Discovery:
         return self.basis @ self.basis.T
 
     def write(self, out, reference) -> None:
-        """Write the result into /discovery of an open ``wgf.io.ResultsFile`` (layout in the README):
-        basis (D, k); per round J: dims, rmd2, threshold, directions (J, D; NaN where no direction
-        was added), principal, mean_ratio, seconds; reference_basis (D, m) and principal_angles
-        (min(k, m),) against it; the settings, dim, reference_dim and converged as attributes."""
+        """Write the result into /discovery of an open ``wgf.io.ResultsFile`` (layout in docs/outputs.md).
+
+        Coordinates: round (J,) = j, parameter (D,), basis_vector (k,), reference_vector (m,), angle
+        (min(k, m),). Variables: basis (parameter, basis_vector); per round dims, rmd2, threshold,
+        principal, mean_ratio, seconds (round,) and directions (round, parameter) (NaN where no
+        direction was added, as is mean_ratio); reference_basis (parameter, reference_vector);
+        principal_angles (angle,). Each variable has long_name and units; one with skipped values
+        says why in its ``skipped`` attribute. The settings, dim, reference_dim, converged and
+        max_angle are attributes of /discovery."""
         reference = np.asarray(reference, dtype=float)
         rounds = self.rounds
-        dirs = np.full((len(rounds), self.basis.shape[0]), np.nan)
+        d, k, m = self.basis.shape[0], self.basis.shape[1], reference.shape[1]
+        dirs = np.full((len(rounds), d), np.nan)
+        ratio = np.full(len(rounds), np.nan)
         for i, r in enumerate(rounds):
             if r.direction is not None:
                 dirs[i] = r.direction
+                ratio[i] = r.mean_ratio
         angles = self.principal_angles(reference)
-        out.write("discovery/basis", self.basis)
-        for name, values in (("dims", [r.dim for r in rounds]), ("rmd2", [r.rmd2 for r in rounds]),
-                             ("threshold", [r.threshold for r in rounds]),
-                             ("principal", [float(r.principal) for r in rounds]),
-                             ("mean_ratio", [r.mean_ratio for r in rounds]), ("seconds", [r.seconds for r in rounds])):
-            out.write(f"discovery/{name}", np.asarray(values, dtype=float))
-        out.write("discovery/directions", dirs)
-        out.write("discovery/reference_basis", reference)
-        out.write("discovery/principal_angles", angles)
+        round_ = out.coordinate("discovery/round", np.arange(len(rounds)),
+                                long_name="round j (it trains in E_j, dim E_j = j)", dtype="i8")
+        parameter = out.coordinate("discovery/parameter", np.arange(d), long_name="coordinate of z in Z = R^D",
+                                   dtype="i8")
+        vector = out.coordinate("discovery/basis_vector", np.arange(k), long_name="basis vector of E_* (column)",
+                                dtype="i8")
+        ref_vector = out.coordinate("discovery/reference_vector", np.arange(m),
+                                    long_name="basis vector of E^G (column)", dtype="i8")
+        angle = out.coordinate("discovery/angle", np.arange(angles.size), long_name="principal angle index",
+                               dtype="i8")
+        no_direction = "NaN in a round that added no direction: the last one (E_j kept, or max_dim reached)"
+        rmd2_attrs = {"long_name": "RMD^2(nu, P_j # nu) after training in E_j", "units": "1"}
+        untrained = [r.dim for r in rounds if r.dim == d]
+        if untrained:
+            rmd2_attrs["skipped"] = f"round {untrained[0]} not trained: E_j = Z, nothing can leave it (RMD^2 = 0)"
+        per_round = (
+            ("dims", [r.dim for r in rounds], {"long_name": "dim E_j", "units": "1"}),
+            ("rmd2", [r.rmd2 for r in rounds], rmd2_attrs),
+            ("threshold", [r.threshold for r in rounds], {"long_name": "threshold delta_j on RMD^2", "units": "1"}),
+            ("principal", [float(r.principal) for r in rounds],
+             {"long_name": "1 where the top principal direction of the residuals replaced their mean",
+              "units": "1"}),
+            ("mean_ratio", ratio, {"long_name": "|mean residual| / rms residual", "units": "1",
+                                   "skipped": no_direction}),
+            ("seconds", [r.seconds for r in rounds], {"long_name": "wall time of the round", "units": "s"}),
+        )
+        out.label(out.write("discovery/basis", self.basis,
+                            attrs={"long_name": "orthonormal basis of E_* (columns)", "units": "1"}),
+                  parameter, vector)
+        for name, values, attrs in per_round:
+            out.label(out.write(f"discovery/{name}", np.asarray(values, dtype=float), attrs=attrs), round_)
+        out.label(out.write("discovery/directions", dirs,
+                            attrs={"long_name": "unit direction v_j added in round j", "units": "1",
+                                   "skipped": no_direction}), round_, parameter)
+        out.label(out.write("discovery/reference_basis", reference,
+                            attrs={"long_name": "orthonormal basis of E^G of the config's group (columns)",
+                                   "units": "1"}), parameter, ref_vector)
+        angle_attrs = {"long_name": "principal angles between E_* and E^G, descending", "units": "rad"}
+        if not angles.size:
+            angle_attrs["skipped"] = "none: E_* or E^G is {0}"
+        out.label(out.write("discovery/principal_angles", angles, attrs=angle_attrs), angle)
         attrs = out.file["discovery"].attrs
         for key, value in self.settings.items():
             attrs[key] = value

@@ -14,16 +14,23 @@ checksum per chunk (an HDF5 filter, checked by HDF5 on every read), and
 ``mark_done`` writes a finished mark only after the data has been flushed and
 ``fsync``-ed to the disk. A resumed run re-checks what is marked done
 (``intact``) and computes again whatever fails the check (docs/outputs.md).
+
+``save_object`` and ``read_object`` write and read the small files of one object
+(``History.save``, ``Trajectory.save``): netCDF-style coordinates, written under a
+temporary name in the same folder and renamed (docs/outputs.md, "Saved objects").
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import fcntl
 import logging
 import os
 import platform
+import secrets
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -31,7 +38,8 @@ import numpy as np
 
 from ._version import __version__
 
-__all__ = ["ResultsFile", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "intact", "output_refused"]
+__all__ = ["ResultsFile", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "intact", "output_refused",
+           "coordinate", "label", "variable", "save_object", "read_object", "SavedFileError"]
 
 log = logging.getLogger("wgf")
 
@@ -42,6 +50,10 @@ class ResumeError(ValueError):
 
 class OutputBusyError(RuntimeError):
     """Another process is writing the same output."""
+
+
+class SavedFileError(ValueError):
+    """A file that is not a saved wgf object of the kind asked for, or a damaged one."""
 
 
 def lock_path(path) -> Path:
@@ -94,10 +106,17 @@ def output_refused(path, *, inputs=()) -> str | None:
     return None
 
 
-def _checksummed(shape) -> dict:
-    """create_dataset options: a Fletcher-32 checksum on every chunk (arrays with at least one element)."""
+def _checksummed(shape, dtype=None) -> dict:
+    """create_dataset options: a Fletcher-32 checksum on every chunk (arrays with at least one element;
+    not strings, which HDF5 cannot filter)."""
     shape = tuple(shape)
-    return {"fletcher32": True} if len(shape) > 0 and all(int(n) > 0 for n in shape) else {}
+    numeric = dtype is None or np.dtype(dtype).kind not in "OSU"
+    return {"fletcher32": True} if numeric and len(shape) > 0 and all(int(n) > 0 for n in shape) else {}
+
+
+def _stored_values(ds):
+    """The values of ``ds`` as written (strings as str)."""
+    return ds.asstr()[()] if h5py.check_string_dtype(ds.dtype) else ds[()]
 
 
 def _stored(ds, index) -> bool:
@@ -165,11 +184,123 @@ def provenance() -> dict:
 def open_results(path):
     """A results file as an ``xarray.DataTree`` (read lazily through the h5netcdf engine): one node per
     group, with the coordinates wgf writes (/pde: time, u0.., /particles/N<N>: seed, time, particle,
-    coordinate, /compare: N, seed, time) and each variable's long_name and units. Arrays without
-    coordinates get ``phony_dim_*`` names."""
+    coordinate, /compare: N, seed, time, /discovery: round, parameter, basis_vector, reference_vector,
+    angle) and each variable's long_name and units; a saved History or Trajectory (``save_object``) opens
+    as a tree of one node. Arrays without coordinates get ``phony_dim_*`` names."""
     import xarray as xr
 
     return xr.open_datatree(path, engine="h5netcdf", phony_dims="access")
+
+
+def coordinate(group, name: str, values, *, long_name: str, units: str = "1", dtype="f8"):
+    """A new 1D coordinate in an open h5py group or file: the dataset ``name`` (replacing one of that
+    name) made an HDF5 dimension scale named after its last path component, which netCDF readers
+    (xarray's h5netcdf engine) take as the dimension and its values."""
+    values = np.asarray(values, dtype=dtype)
+    if name in group:
+        del group[name]
+    ds = group.create_dataset(name, data=values, **_checksummed(values.shape))
+    ds.attrs["long_name"] = long_name
+    ds.attrs["units"] = units
+    ds.make_scale(name.rsplit("/", 1)[-1])
+    return ds
+
+
+def label(ds, *coordinates):
+    """Attach one coordinate (``coordinate``) to each axis of ``ds``; netCDF readers need every axis of a
+    variable labelled, or none."""
+    if len(coordinates) != ds.ndim:
+        raise ValueError(f"{ds.name} has {ds.ndim} axes, got {len(coordinates)} coordinates")
+    for axis, coord in enumerate(coordinates):
+        if coord.id not in [s.id for s in ds.dims[axis].values()]:
+            ds.dims[axis].attach_scale(coord)
+    return ds
+
+
+def variable(group, name: str, data, *coordinates, long_name: str, units: str = "1", dtype="f8", **attrs):
+    """A new dataset ``name`` holding ``data`` (``dtype``, Fletcher-32 checksums) with its long_name, units and
+    further attributes, each axis labelled with one of ``coordinates``."""
+    data = np.asarray(data, dtype=dtype)
+    ds = group.create_dataset(name, data=data, **_checksummed(data.shape))
+    ds.attrs["long_name"] = long_name
+    ds.attrs["units"] = units
+    for key, value in attrs.items():
+        ds.attrs[key] = value
+    return label(ds, *coordinates)
+
+
+def save_object(path, kind: str, fill) -> Path:
+    """Write a small self-describing HDF5 file of one wgf object (docs/outputs.md, "Saved objects").
+
+    ``fill(f)`` writes the object into the open h5py file ``f``, whose root attributes already hold
+    ``wgf_object = kind`` and ``wgf_version``. The file is written under a temporary name in the same
+    folder, flushed, ``fsync``-ed and renamed to ``path`` (``os.replace``, atomic on POSIX): ``path``
+    holds the old file or the complete new one, never a part. Raises an OSError naming ``path`` for a
+    folder that does not exist and for a ``path`` that is a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"cannot save a {kind} there: it is a folder", str(path))
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"cannot save a {kind}: folder '{path.parent}' does not exist",
+                                str(path))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with h5py.File(tmp, "w-") as f:
+            f.attrs["wgf_object"] = kind
+            f.attrs["wgf_version"] = __version__
+            fill(f)
+            f.flush()
+            try:
+                os.fsync(f.id.get_vfd_handle())
+            except (OSError, ValueError, TypeError):  # a driver without a file descriptor
+                pass
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+# what reading a damaged or foreign HDF5 file can raise (h5py, numpy, missing keys or attributes)
+_READ_ERRORS = (KeyError, OSError, ValueError, TypeError, IndexError, AttributeError, RuntimeError)
+
+
+@contextmanager
+def read_object(path, kind: str):
+    """The open h5py file of a saved ``kind`` (``save_object``), for reading inside the ``with`` block.
+
+    Raises FileNotFoundError or IsADirectoryError naming ``path`` for a missing file or a folder, and
+    SavedFileError (a ValueError, one line naming ``path``) for a file that is not HDF5, not a saved
+    ``kind`` (a results file, a foreign file) or that fails to read (a checksum, a missing variable):
+    any read error raised inside the block becomes a SavedFileError."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, f"no saved {kind} there: no such file", str(path))
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"no saved {kind} there: it is a folder", str(path))
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise SavedFileError(f"'{path}' is not a saved {kind}: not an HDF5 file (or it is damaged)") from None
+    try:
+        found = f.attrs.get("wgf_object")
+        if isinstance(found, bytes):
+            found = found.decode(errors="replace")
+        if found != kind:
+            what = (f"it holds a saved {found}" if isinstance(found, str) else
+                    "it is a wgf results file" if "wgf_version" in f.attrs else "no wgf_object attribute")
+            raise SavedFileError(f"'{path}' is not a saved {kind} ({what})")
+        yield f
+    except SavedFileError:
+        raise
+    except _READ_ERRORS as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise SavedFileError(f"'{path}' is a damaged or incomplete saved {kind} ({reason})") from None
+    finally:
+        f.close()
 
 
 class ResultsFile:
@@ -255,7 +386,7 @@ class ResultsFile:
         values = np.asarray(values, dtype=dtype)
         old = self.file.get(name)
         if (isinstance(old, h5py.Dataset) and old.is_scale and old.dtype == values.dtype
-                and old.shape == values.shape and np.array_equal(old[()], values)):
+                and old.shape == values.shape and np.array_equal(_stored_values(old), values)):
             return old  # a resumed file: variables already labelled with it keep their labels
         ds = self.write(name, values, attrs={"long_name": long_name, "units": units}, dtype=dtype)
         ds.make_scale(name.rsplit("/", 1)[-1])
@@ -265,19 +396,14 @@ class ResultsFile:
     def label(ds, *coordinates):
         """Attach one coordinate (``coordinate``) to each axis of ``ds``; netCDF readers need every
         axis of a variable labelled, or none."""
-        if len(coordinates) != ds.ndim:
-            raise ValueError(f"{ds.name} has {ds.ndim} axes, got {len(coordinates)} coordinates")
-        for axis, coord in enumerate(coordinates):
-            if coord.id not in [s.id for s in ds.dims[axis].values()]:
-                ds.dims[axis].attach_scale(coord)
-        return ds
+        return label(ds, *coordinates)
 
     def write(self, name: str, data, attrs=None, *, dtype="f8"):
         """Write a whole array, float64 by default (replacing one of that name)."""
         if name in self.file:
             del self.file[name]
         data = np.asarray(data, dtype=dtype)
-        ds = self.file.create_dataset(name, data=data, **_checksummed(data.shape))
+        ds = self.file.create_dataset(name, data=data, **_checksummed(data.shape, data.dtype))
         for k, v in (attrs or {}).items():
             ds.attrs[k] = v
         return ds

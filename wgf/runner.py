@@ -13,6 +13,7 @@ from .config import Experiment
 from .executors import DEFAULT_RETRIES, run_jobs
 from .functionals import risk
 from .grids import DEFAULT_TOLERANCE
+from .grids.solver import TRACKER_ATTRS as PDE_TRACKERS
 from .io import ResultsFile, intact
 
 __all__ = ["run_experiment", "run_particles"]
@@ -26,59 +27,88 @@ PARTICLE_VARIABLES = {
     "si_rmd2": {"long_name": "RMD^2 to the projection P_E # nu (0 = strongly invariant)", "units": "1"},
     "wi_rmd2": {"long_name": "RMD^2 to the symmetrization nu^G (0 = weakly invariant)", "units": "1"},
 }
-PDE_TRACKERS = {
-    "mass": {"long_name": "total mass", "units": "1"},
-    "risk": {"long_name": "risk R(mu)", "units": "1"},
-    "free_energy": {"long_name": "free energy R + tau m2 + beta int mu log mu", "units": "1"},
-    "wi_defect": {"long_name": "max_g ||rho o M_g - rho||_1 / ||rho||_1 (0 = weakly invariant)", "units": "1"},
-    "si_defect": {"long_name": "int |z - P_E z|^2 dmu (0 = on E^G)", "units": "1"},
-    "boundary_mass": {"long_name": "mass in the outermost cell layer", "units": "1"},
+
+
+TRACE_VARIABLES = {
+    "risk": PARTICLE_VARIABLES["risk"],
+    "si_rmd2": PARTICLE_VARIABLES["si_rmd2"],
+    "wi_rmd2": PARTICLE_VARIABLES["wi_rmd2"],
+    "second_moment": {"long_name": "second moment (1/N) sum_i z_id^2 per coordinate d", "units": "1"},
 }
+# the trace takes WI RMD^2 by exact OT only up to this many pairs (0.1 s per record); the snapshots up to
+# EXACT_OT_MAX_PAIRS
+TRACE_OT_MAX_PAIRS = 1_000_000
+
+
+def _wi_limits(problem, n: int) -> tuple[str | None, str | None]:
+    """Why /particles/N<n>/wi_rmd2 and its trace are skipped (None: they are not)."""
+    from .validation import EXACT_OT_MAX_PAIRS
+
+    pairs = n * n * problem.group.order
+
+    def why(limit):
+        return (None if pairs <= limit else f"exact OT between {n} and {n * problem.group.order} points exceeds "
+                f"the limit of {limit} pairs")
+
+    return why(EXACT_OT_MAX_PAIRS), why(TRACE_OT_MAX_PAIRS)
+
+
+def trace_times(problem, settings, n: int) -> np.ndarray:
+    """MF times t = k eps of the diagnostics trace of an N-particle run ([particles] record_every)."""
+    from .particles import record_steps, snapshot_steps, step_size
+
+    eps = step_size(n, alpha=settings.alpha, step=settings.step)
+    return record_steps(int(snapshot_steps(problem.times, eps)[-1]), settings.record_every) * eps
 
 
 def particle_job(problem, settings, n: int, seed: int, sink=None):
-    """One (N, seed) run with its per-snapshot diagnostics.
+    """One (N, seed) run with its diagnostics at each snapshot and along its trace.
 
-    sink(j, positions, risk, si_rmd2, wi_rmd2 or None) is called at each snapshot; without
-    a sink the snapshots are collected and returned as a dict of arrays (for worker processes).
+    sink(kind, j, values) is called with kind "snapshot" (values: positions, risk, si_rmd2, wi_rmd2)
+    at each snapshot and kind "trace" (values: risk, si_rmd2, wi_rmd2, second_moment) every
+    ``settings.record_every`` steps; an entry skipped by the OT size limits is None. Without a sink
+    both are collected and returned as {kind: {name: array}} (for worker processes).
     Returns (eps, collected or None).
     """
     from .particles import BlowUpError, simulate
-    from .validation import EXACT_OT_MAX_PAIRS, si_rmd2, wi_rmd2
+    from .validation import si_rmd2, wi_rmd2
 
     sym = problem.symmetry
-    exact_wi = n * n * problem.group.order <= EXACT_OT_MAX_PAIRS
+    skip_wi = dict(zip(("snapshot", "trace"), _wi_limits(problem, n)))
     rows = None
     if sink is None:
-        rows = {"positions": [], "risk": [], "si_rmd2": [], "wi_rmd2": []}
+        rows = {"snapshot": {k: [] for k in PARTICLE_VARIABLES}, "trace": {k: [] for k in TRACE_VARIABLES}}
 
-        def sink(j, theta, r, si, wi):
-            for key, value in zip(rows, (theta.copy(), r, si, wi)):
-                rows[key].append(value)
+        def sink(kind, j, values):
+            for key, value in values.items():
+                rows[kind][key].append(value)
 
-    def snapshot(j, t, theta):
-        r, si = risk(problem, theta), si_rmd2(sym, theta)
-        wi = wi_rmd2(sym, theta) if exact_wi else None
-        if not (np.isfinite(r) and np.isfinite(si) and (wi is None or np.isfinite(wi))):
+    def diagnostics(kind, j, t, theta):
+        values = {"risk": risk(problem, theta), "si_rmd2": si_rmd2(sym, theta),
+                  "wi_rmd2": None if skip_wi[kind] else wi_rmd2(sym, theta)}
+        if not all(v is None or np.isfinite(v) for v in values.values()):
             # nothing non-finite is ever written: an infinite risk is a blow-up
             raise BlowUpError(f"the risk became non-finite at t = {t:.6g} (N = {n}, seed = {seed}): "
                               "reduce alpha/step or the data scale")
-        sink(j, theta, r, si, wi)
+        if kind == "snapshot":
+            values["positions"] = theta.copy()
+        else:
+            values["second_moment"] = np.einsum("nd,nd->d", theta, theta) / n
+        sink(kind, j, values)
 
     traj = simulate(problem, n, seed, problem.times, alpha=settings.alpha, step=settings.step,
-                    batch=settings.batch, callback=snapshot, store=False)
+                    batch=settings.batch, store=False, record_every=settings.record_every,
+                    callback=partial(diagnostics, "snapshot"), on_record=partial(diagnostics, "trace"))
     return traj.eps, rows
 
 
-def _worker_job(text, base_dir, n, seed):
-    """particle_job(...) -> (eps, rows) of the (N, seed) run of the config ``text``, parsed here.
+def _worker_job(exp, n, seed):
+    """particle_job(...) -> (eps, rows) of the (N, seed) run of ``exp``.
 
-    Self-contained and picklable (with ``functools.partial``): it runs in another process or
-    on another machine; ``base_dir`` resolves the config's relative paths there.
+    Picklable with ``functools.partial``: it runs in another process or on another machine, where an
+    experiment read from a config is parsed again from its text (``Experiment.__reduce__``) and one
+    built in Python arrives as pickled.
     """
-    from .config import parse_config
-
-    exp = parse_config(text, base_dir)
     return particle_job(exp.problem, exp.particles, n, seed)
 
 
@@ -96,33 +126,43 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
     not: it would repeat), then raises ``executors.JobError`` naming its N and seed.
     """
     from .particles import BlowUpError
-    from .validation import EXACT_OT_MAX_PAIRS
 
     problem, settings = exp.problem, exp.particles
     n_times, seeds = len(problem.times), settings.seeds
     sets = {}
     for n in settings.n:
-        grp = f"particles/N{n}"
-        exact_wi = n * n * problem.group.order <= EXACT_OT_MAX_PAIRS
-        if not exact_wi:
-            why = (f"exact OT between {n} and {n * problem.group.order} points exceeds the limit of "
-                   f"{EXACT_OT_MAX_PAIRS} pairs")
-            log.warning("N = %d: /%s/wi_rmd2 skipped: %s", n, grp, why)
-            out.file.require_group(grp).attrs["wi_rmd2_skipped"] = why
-        sets[n] = {
-            "positions": out.dataset(f"{grp}/positions", (seeds, n_times, n, problem.dim),
-                                     chunks=(1, 1, n, problem.dim), attrs=PARTICLE_VARIABLES["positions"]),
-            "risk": out.dataset(f"{grp}/risk", (seeds, n_times), attrs=PARTICLE_VARIABLES["risk"]),
-            "si_rmd2": out.dataset(f"{grp}/si_rmd2", (seeds, n_times), attrs=PARTICLE_VARIABLES["si_rmd2"]),
-            "wi_rmd2": (out.dataset(f"{grp}/wi_rmd2", (seeds, n_times), attrs=PARTICLE_VARIABLES["wi_rmd2"])
-                        if exact_wi else None),
-        }
+        grp = out.file.require_group(f"particles/N{n}")
+        trace = grp.require_group("trace")
+        skip = _wi_limits(problem, n)
+        for g, why in zip((grp, trace), skip):
+            if why:
+                log.warning("N = %d: %s/wi_rmd2 skipped: %s", n, g.name, why)
+                g.attrs["wi_rmd2_skipped"] = why
+        t_trace = trace_times(problem, settings, n)
+        shapes = {"positions": (seeds, n_times, n, problem.dim), "risk": (seeds, n_times),
+                  "si_rmd2": (seeds, n_times), "wi_rmd2": (seeds, n_times)}
+        sets[n] = {"snapshot": {
+            key: (None if key == "wi_rmd2" and skip[0] else
+                  out.dataset(f"{grp.name}/{key}", shape, attrs=PARTICLE_VARIABLES[key],
+                              chunks=(1, 1, n, problem.dim) if key == "positions" else None))
+            for key, shape in shapes.items()}}
+        coords = (out.coordinate(f"{grp.name}/seed", np.arange(seeds), long_name="seed", dtype="i8"),
+                  out.coordinate(f"{trace.name}/trace_time", t_trace,
+                                 long_name="mean-field time of the record (t = k eps, every record_every steps)"),
+                  out.coordinate(f"{grp.name}/coordinate", np.arange(problem.dim),
+                                 long_name="coordinate of z in Z = R^D", dtype="i8"))
+        sets[n]["trace"] = {
+            key: (None if key == "wi_rmd2" and skip[1] else
+                  out.label(out.dataset(f"{trace.name}/{key}", (seeds, t_trace.size, problem.dim)[:2 + (key == "second_moment")],
+                                        attrs=TRACE_VARIABLES[key]), *coords[:2 + (key == "second_moment")]))
+            for key in TRACE_VARIABLES}
     jobs = []
     for n in settings.n:
         grp = out.file[f"particles/N{n}"]
         for s in range(seeds):
             if grp.attrs.get(f"done_{s}"):
-                if intact(*sets[n].values(), index=s) and intact(grp.get("time")):
+                if (intact(*sets[n]["snapshot"].values(), *sets[n]["trace"].values(), index=s)
+                        and intact(grp.get("time"))):
                     continue
                 log.warning("/particles/N%d, seed %d: its data fails the checksum or is not finite: running it "
                             "again", n, s)
@@ -134,13 +174,12 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
     def finish(n, seed, eps):
         grp = out.file[f"particles/N{n}"]
         if "time" not in grp:  # the snapshot times on the step grid, known once a run has its step eps
-            coords = (out.coordinate(f"{grp.name}/seed", np.arange(seeds), long_name="seed", dtype="i8"),
+            coords = (grp["seed"],
                       out.coordinate(f"{grp.name}/time", np.rint(problem.times / eps) * eps,
                                      long_name="mean-field time of the snapshot (t = k eps)"),
                       out.coordinate(f"{grp.name}/particle", np.arange(n), long_name="particle index", dtype="i8"),
-                      out.coordinate(f"{grp.name}/coordinate", np.arange(problem.dim),
-                                     long_name="coordinate of z in Z = R^D", dtype="i8"))
-            for key, ds in sets[n].items():
+                      grp["coordinate"])
+            for key, ds in sets[n]["snapshot"].items():
                 if ds is not None:
                     out.label(ds, *coords[: ds.ndim])
             grp.attrs["eps"] = eps
@@ -149,27 +188,24 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
         bar.update()
 
     if workers <= 1 and dask is None:
-        def job(n, seed):  # in this process: each snapshot goes straight into the file
-            ds = sets[n]
-
-            def sink(j, theta, r, si, wi):
-                ds["positions"][seed, j] = theta
-                ds["risk"][seed, j] = r
-                ds["si_rmd2"][seed, j] = si
-                if ds["wi_rmd2"] is not None:
-                    ds["wi_rmd2"][seed, j] = wi
+        def job(n, seed):  # in this process: each snapshot and record goes straight into the file
+            def sink(kind, j, values):
+                for key, value in values.items():
+                    ds = sets[n][kind][key]
+                    if ds is not None:
+                        ds[seed, j] = value
 
             return particle_job(problem, settings, n, seed, sink)
     else:
-        base = exp.path.parent.resolve() if exp.path is not None else None
-        job = partial(_worker_job, exp.text, base)
+        job = partial(_worker_job, exp)
     for (n, seed), (eps, rows) in run_jobs(job, jobs, workers=workers, dask=dask, retries=retries,
                                            describe=lambda nj: f"particle run N={nj[0]}, seed={nj[1]}",
                                            no_retry=(BlowUpError, OSError)):
         if rows is not None:
-            for key, ds in sets[n].items():
-                if ds is not None:
-                    ds[seed] = np.asarray(rows[key])
+            for kind, values in rows.items():
+                for key, ds in sets[n][kind].items():
+                    if ds is not None:
+                        ds[seed] = np.asarray(values[key])
         finish(n, seed, eps)
     bar.close()
 

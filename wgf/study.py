@@ -8,8 +8,8 @@ columns, E^G = {[[a, b], [b, a]]}) is trained by noisy SGD for every
 N on a list and a number of seeds, to MF time t_end with eps = alpha / N.  At the
 end of training each run gives
 
-    rmd2_fixed = RMD^2(nu, P_E#nu)   (distance to E^G: 0 iff nu is SI),
-    rmd2_sym   = RMD^2(nu, nu^G)     (distance to the symmetrization: 0 iff nu is WI).
+    si_rmd2 = RMD^2(nu, P_E#nu)   (distance to E^G: 0 iff nu is SI),
+    wi_rmd2 = RMD^2(nu, nu^G)     (distance to the symmetrization: 0 iff nu is WI).
 
 SI starts use projected noise (P_E xi, the setting of Thm 5); WI starts use full
 noise (N(0, I) is WI).  The seed's prediction (docs/theory.md §7.8): from an SI start, vanilla
@@ -17,10 +17,10 @@ SGD with the arbitrary teacher leaves E^G at every N while DA, FA and EA stay in
 with an equivariant teacher, vanilla stays closer to E^G as N grows.  ``verdicts``
 turns these into measured statements.
 
-Every run is a pure function of (start, teacher, scheme, N, seed): the runs are
-independent jobs (``wgf.executors.run_jobs``: this process, local processes or a dask
-cluster), written to ``/study/<start>/<teacher>/<scheme>/`` as they complete and
-marked done, so an interrupted study resumes where it stopped.
+The study is a named sweep (``wgf.sweep``): the paper's config (``StudyPlan.config_text``)
+varied over training.init (with training.noise), data.teacher and training.scheme, with N
+from its [particles] list. Its file is a sweep file: /sweep/<quantity> on dimensions
+(N, init, teacher, scheme, seed).
 """
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
-__all__ = ["StudyPlan", "SCHEMES", "TEACHERS", "STARTS", "paper_problem", "study_job", "run_paper_study",
-           "read_study", "study_table", "verdicts", "draw_study"]
+__all__ = ["StudyPlan", "SCHEMES", "TEACHERS", "STARTS", "paper_problem", "paper_sweep", "run_paper_study",
+           "read_study", "study_table", "verdicts", "draw_study", "is_study", "NAMED_SWEEPS"]
 
 log = logging.getLogger("wgf")
 
@@ -115,129 +114,103 @@ class StudyPlan:
     def combinations(self):
         return [(s, t, c) for s in self.starts for t in self.teachers for c in self.schemes]
 
+    def config_text(self) -> str:
+        """The study's base config (TOML); the sweep varies its init, noise, teacher and scheme."""
+        rotation = self.group == "rotation"
+        teacher = ROTATION_TEACHER if rotation else PAPER_TEACHER
+        rows = ",\n".join("    [" + ", ".join(repr(float(v)) for v in row) + "]" for row in teacher)
+        model = ('unit = "gated_matrix"\ndim_x = 2\ndim_y = 2\n' if rotation
+                 else 'unit = "sigmoid_matrix"\ndim_x = 2\ndim_y = 2\n')
+        group = f'name = "rotation"\nhaar_points = {self.haar_points}\n' if rotation else 'name = "swap"\n'
+        return (f'title = "Paper study ({self.group} group): RMD^2 to E^G at the end of training, for varying N"\n'
+                f"\n[model]\n{model}\n[group]\n{group}\n[data]\nx_std = {self.x_std!r}\n"
+                f'teacher = "{self.teachers[0]}"\nteacher_particles = [\n{rows},\n]\n'
+                f'\n[training]\nscheme = "{self.schemes[0]}"\ntau = {self.tau!r}\nbeta = {self.beta!r}\n'
+                f'init = "si"\nnoise = "projected"\ninit_std = {self.init_std!r}\nt_end = {self.t_end!r}\n'
+                f"snapshots = 2\n"
+                f"\n[particles]\nn = [{', '.join(str(int(n)) for n in self.n)}]\nseeds = {self.seeds}\n"
+                f"alpha = {self.alpha!r}\nbatch = {self.batch}\n")
+
+
+def _noise(start: str) -> str:
+    return "projected" if start == "si" else "full"
+
+
+def paper_sweep(plan: StudyPlan = StudyPlan()):
+    """The study as a ``wgf.sweep.Sweep``: ``plan.config_text()`` over (init with its noise) x teacher x scheme,
+    N from its [particles] list; SI starts use projected noise (Thm 5), WI starts full noise."""
+    from .sweep import Sweep
+
+    varies = ["training.init+training.noise=" + ",".join(f"{s}+{_noise(s)}" for s in plan.starts),
+              "data.teacher=" + ",".join(plan.teachers), "training.scheme=" + ",".join(plan.schemes)]
+    return Sweep.build(plan.config_text(), varies, name="paper-study", meta={"plan": plan.to_json()})
+
+
+# the built-in sweeps, by name (``wgf sweep NAME``)
+NAMED_SWEEPS = {
+    "paper": lambda: paper_sweep(StudyPlan()),
+    "paper-quick": lambda: paper_sweep(StudyPlan.quick()),
+    "paper-rotation": lambda: paper_sweep(StudyPlan.rotation()),
+}
+
 
 def paper_problem(start: str, teacher: str, scheme: str, plan: StudyPlan = StudyPlan()):
     """The study's problem for one (start, teacher, scheme): SI starts with projected noise, WI with full
     (the paper's swap problem, or 2x2 gated units under SO(2) for ``plan.group == "rotation"``)."""
-    from .data import GaussianTeacherData, make_teacher
-    from .groups import group_from_name
-    from .problem import Problem
-    from .symmetry import Symmetry
-    from .units import make_unit
+    from .config import apply_overrides, parse_config
 
-    if plan.group == "rotation":
-        unit = make_unit("gated_matrix", dim_x=2, dim_y=2)
-        symmetry = Symmetry(unit, group_from_name("rotation", 2, 2, plan.haar_points))
-        particles = ROTATION_TEACHER
-    else:
-        unit = make_unit("sigmoid_matrix", dim_x=2, dim_y=2)
-        symmetry = Symmetry(unit, group_from_name("swap", 2, 2))
-        particles = PAPER_TEACHER
-    data = GaussianTeacherData(unit, make_teacher(teacher, particles, symmetry), plan.x_std, 0.0, teacher)
-    return Problem(symmetry, data, scheme=scheme, tau=plan.tau, beta=plan.beta, init=start,
-                   init_std=plan.init_std, noise="projected" if start == "si" else "full",
-                   t_end=plan.t_end, snapshots=2)
-
-
-def study_job(start: str, teacher: str, scheme: str, n: int, seed: int, plan_json: str) -> tuple:
-    """One run: (rmd2_fixed, rmd2_sym, risk) of the particles at t_end (module docstring)."""
-    from .functionals import risk
-    from .particles import simulate
-    from .validation import si_rmd2, wi_rmd2
-
-    plan = StudyPlan.from_json(plan_json)
-    problem = paper_problem(start, teacher, scheme, plan)
-    traj = simulate(problem, n, seed, [0.0, plan.t_end], alpha=plan.alpha, batch=plan.batch, store=False)
-    theta = traj.final
-    sym = problem.symmetry
-    return si_rmd2(sym, theta), wi_rmd2(sym, theta), risk(problem, theta)
-
-
-def _group(start, teacher, scheme) -> str:
-    return f"study/{start}/{teacher}/{scheme}"
-
-
-QUANTITIES = {  # at the end of training, per (N, seed)
-    "rmd2_fixed": {"long_name": "RMD^2 to the projection P_E # nu (0 = in E^G)", "units": "1"},
-    "rmd2_sym": {"long_name": "RMD^2 to the symmetrization nu^G (0 = weakly invariant)", "units": "1"},
-    "risk": {"long_name": "risk R of the scheme at the particles' empirical measure", "units": "1"},
-}
+    return parse_config(apply_overrides(plan.config_text(), [f"training.init={start}", f"training.noise={_noise(start)}",
+                                                            f"data.teacher={teacher}", f"training.scheme={scheme}"])
+                        ).problem
 
 
 def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, resume: bool = False,
                     progress: bool = True, retries: int | None = None) -> Path:
-    """Run every job of ``plan`` and write ``out_path`` (atomically on completion).
+    """Run every job of ``plan`` (its ``paper_sweep``) and write ``out_path`` (``wgf.sweep.run_sweep``:
+    atomically on completion, resumable, the same file on every executor)."""
+    from .sweep import run_sweep
 
-    Layout: /study/N (K,); /study/<start>/<teacher>/<scheme>/{rmd2_fixed, rmd2_sym, risk} (K, S),
-    with the plan's constants as attributes of /study.  Finished runs are marked
-    ``done_<N>_<seed>`` on their group; ``resume`` continues a partial file of the same plan.
-    A run that fails is retried ``retries`` times (default ``executors.DEFAULT_RETRIES``;
-    never for a numerical blow-up), then stops the study with a ``JobError`` naming it.
-    """
-    from .executors import DEFAULT_RETRIES, run_jobs
-    from .particles import BlowUpError
-    from .io import ResultsFile, intact
+    return run_sweep(paper_sweep(plan), out_path, workers=workers, dask=dask, resume=resume, progress=progress,
+                     retries=retries)
 
-    out_path = Path(out_path)
-    text = plan.to_json()
-    ns = [int(n) for n in plan.n]
-    with ResultsFile(out_path, text, resume=resume) as out:
-        out.file.attrs["title"] = (f"Paper study ({plan.group} group): RMD^2 to E^G at the end of training, "
-                                   "for varying N")
-        coords = (out.coordinate("study/N", ns, long_name="number of particles", dtype="i8"),
-                  out.coordinate("study/seed", np.arange(plan.seeds), long_name="seed", dtype="i8"))
-        for key, value in json.loads(text).items():
-            out.file["study"].attrs[key] = value if not isinstance(value, list) else json.dumps(value)
-        sets, jobs = {}, []
-        for combo in plan.combinations():
-            grp = _group(*combo)
-            sets[combo] = {q: out.label(out.dataset(f"{grp}/{q}", (len(ns), plan.seeds), attrs=QUANTITIES[q]),
-                                        *coords) for q in QUANTITIES}
-            for k, n in enumerate(ns):
-                for s in range(plan.seeds):
-                    if out.file[grp].attrs.get(f"done_{n}_{s}"):
-                        if intact(*sets[combo].values(), index=(k, s)):
-                            continue
-                        out.unmark(out.file[grp], f"done_{n}_{s}")  # damaged: run it again
-                    jobs.append((*combo, n, s, text))
-        total = len(plan.combinations()) * len(ns) * plan.seeds
-        # the longest runs first (a run costs ~ N^2: N particles for t_end N / alpha steps): better load balance
-        jobs.sort(key=lambda job: -job[3])
-        bar = tqdm(total=total, initial=total - len(jobs), desc="paper study", unit="run", disable=not progress)
-        runs = run_jobs(study_job, jobs, workers=workers, dask=dask, no_retry=(BlowUpError,),
-                        retries=DEFAULT_RETRIES if retries is None else retries,
-                        describe=lambda j: f"{j[0]} start, {j[1]} teacher, {j[2]}, N = {j[3]}, seed {j[4]}")
-        for job, values in runs:
-            combo, n, seed = tuple(job[:3]), job[3], job[4]
-            k = ns.index(n)
-            for q, v in zip(QUANTITIES, values):
-                sets[combo][q][k, seed] = v
-            out.mark_done(out.file[_group(*combo)], f"done_{n}_{seed}")  # after its data is on the disk
-            bar.update()
-        bar.close()
-    return out_path
+
+def is_study(f) -> bool:
+    """Whether the open h5py file ``f`` is a paper-study file."""
+    return "sweep" in f and f["sweep"].attrs.get("name") == "paper-study"
+
+
+QUANTITIES = ("si_rmd2", "wi_rmd2", "risk")
 
 
 def read_study(path) -> tuple:
-    """(plan, N (K,), {(start, teacher, scheme): {quantity: (K, S)}}) from a paper-study file."""
+    """(plan, N (K,), {(start, teacher, scheme): {quantity: (K, S)}}) from a paper-study file, quantities
+    si_rmd2 (to E^G), wi_rmd2 (to nu^G) and risk."""
     import h5py
 
+    from .sweep import Sweep
+
     with h5py.File(path, "r") as f:
-        if "study" not in f:
-            raise ValueError(f"'{path}' has no /study group: not a paper-study file")
-        plan = StudyPlan.from_json(f.attrs["config"])
-        ns = f["study/N"][()].astype(int)
-        values = {c: {q: f[f"{_group(*c)}/{q}"][()] for q in QUANTITIES} for c in plan.combinations()}
+        if not is_study(f):
+            raise ValueError(f"'{path}' is not a paper-study file (no /sweep of the paper study)")
+        plan = StudyPlan.from_json(Sweep.from_json(f.attrs["config"]).meta["plan"])
+        g = f["sweep"]
+        ns = g["N"][()].astype(int)
+        arrays = {q: g[q][()] for q in QUANTITIES}
+    values = {}
+    for i, start in enumerate(plan.starts):
+        for j, teacher in enumerate(plan.teachers):
+            for k, scheme in enumerate(plan.schemes):
+                values[(start, teacher, scheme)] = {q: arrays[q][:, i, j, k, :] for q in QUANTITIES}
     return plan, ns, values
 
 
 def study_table(path) -> str:
-    """The mean over seeds of rmd2_fixed (and rmd2_sym for WI starts) per N, one row per combination."""
+    """The mean over seeds of si_rmd2 (and wi_rmd2 for WI starts) per N, one row per combination."""
     plan, ns, values = read_study(path)
     lines = [f"RMD^2 at MF time {plan.t_end:g}, mean over {plan.seeds} seeds (docs/theory.md §9)",
              f"{'start':<6}{'teacher':<10}{'scheme':<8}{'quantity':<11}" + "".join(f"{'N=' + str(n):>10}" for n in ns)]
     for combo in plan.combinations():
-        for q in ("rmd2_fixed",) + (("rmd2_sym",) if combo[0] == "wi" else ()):
+        for q in ("si_rmd2",) + (("wi_rmd2",) if combo[0] == "wi" else ()):
             row = values[combo][q].mean(axis=1)
             lines.append(f"{combo[0]:<6}{combo[1]:<10}{combo[2]:<8}{q:<11}" + "".join(f"{v:10.2e}" for v in row))
     return "\n".join(lines)
@@ -257,15 +230,15 @@ def verdicts(path) -> list:
     out = []
     if "si" in plan.starts:
         if "arbitrary" in plan.teachers and "vanilla" in plan.schemes:
-            v = values[("si", "arbitrary", "vanilla")]["rmd2_fixed"].mean(axis=1)
+            v = values[("si", "arbitrary", "vanilla")]["si_rmd2"].mean(axis=1)
             out.append(("SI start, arbitrary teacher: vanilla leaves E^G at every N (min over N of mean RMD^2)",
                         float(v.min()), bool(v.min() > 1e-4)))
         for scheme in [s for s in plan.schemes if s != "vanilla"]:
-            worst = max(float(values[("si", t, scheme)]["rmd2_fixed"].max()) for t in plan.teachers)
+            worst = max(float(values[("si", t, scheme)]["si_rmd2"].max()) for t in plan.teachers)
             out.append((f"SI start: {scheme} stays in E^G for every teacher (max RMD^2)", worst,
                         worst <= STAYS_IN_FIXED_SUBSPACE))
     if "vanilla" in plan.schemes and len(ns) >= 2:
-        for start, q, what in (("si", "rmd2_fixed", "E^G"), ("wi", "rmd2_sym", "nu^G")):
+        for start, q, what in (("si", "si_rmd2", "E^G"), ("wi", "wi_rmd2", "nu^G")):
             for teacher in [t for t in plan.teachers if t != "arbitrary"] if start in plan.starts else ():
                 v = values[(start, teacher, "vanilla")][q].mean(axis=1)
                 slope = float(np.polyfit(np.log(ns), np.log(np.maximum(v, 1e-300)), 1)[0])
@@ -297,8 +270,8 @@ def draw_study(path, folder) -> list:
             ax = axes[r, c]
             for k, scheme in enumerate(plan.schemes):
                 x = ns * 1.08 ** (k - (len(plan.schemes) - 1) / 2)  # side by side where schemes coincide
-                for q, style in (("rmd2_fixed", "-"), ("rmd2_sym", "--")):
-                    if q == "rmd2_sym" and start != "wi":
+                for q, style in (("si_rmd2", "-"), ("wi_rmd2", "--")):
+                    if q == "wi_rmd2" and start != "wi":
                         continue
                     logs = np.log10(np.maximum(values[(start, teacher, scheme)][q], floor))
                     mean = logs.mean(axis=1)
@@ -307,7 +280,7 @@ def draw_study(path, folder) -> list:
                     centre = 10.0 ** mean
                     ax.errorbar(x, centre, yerr=[centre - 10.0 ** (mean - half), 10.0 ** (mean + half) - centre],
                                 fmt=markers[scheme] + style, color=colors[scheme], ms=4, capsize=2, lw=1.2,
-                                label=scheme if q == "rmd2_fixed" else None)
+                                label=scheme if q == "si_rmd2" else None)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"{start.upper()} start, {teacher} teacher", fontsize=10)

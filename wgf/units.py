@@ -23,7 +23,7 @@ would not change what the engines run.
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -66,6 +66,18 @@ class Unit:
         self._action = action
         self.blocks = None if blocks is None else [np.asarray(b, dtype=np.int64) for b in blocks]
         self.description = description
+        self.recipe = None  # (factory, args, kwargs) that builds this unit again; set by the factories
+
+    def __reduce__(self):
+        """Pickled as the call that built it (``recipe``: a factory of this module and its arguments), so that a
+        worker process rebuilds the unit with its own kernels (from the compile cache); a unit built from
+        ``Unit(...)`` directly is pickled as its fields, without its compiled sums."""
+        if self.recipe is not None:
+            factory, args, kwargs = self.recipe
+            return partial(factory, **kwargs), tuple(args)
+        state = dict(self.__dict__)
+        state.pop("sums", None)
+        return _new_unit, (), state
 
     # ------------------------------------------------------------ compiled sums
     @cached_property
@@ -143,6 +155,15 @@ class Unit:
         return f"Unit({self.name!r}, dim_x={self.dim_x}, dim_y={self.dim_y}, D={self.dim})"
 
 
+def _new_unit():
+    return Unit.__new__(Unit)
+
+
+def _with_recipe(unit: Unit, factory, *args, **kwargs) -> Unit:
+    unit.recipe = (factory, args, kwargs)
+    return unit
+
+
 # one set of compiled sums per pair of lane kernels (process-wide; they are pure functions)
 _SUMS: dict = {}
 
@@ -178,8 +199,9 @@ def matrix_unit(dim_x: int, dim_y: int, activation="sigmoid", name: str | None =
     value, vjp = _lanes("matrix", act)
     dim_x, dim_y = int(dim_x), int(dim_y)
     blocks = [np.arange(i * dim_x, (i + 1) * dim_x) for i in range(dim_y)]
-    return Unit(name or f"matrix[{act.name}]", dim_x, dim_y, dim_x * dim_y, value, vjp, _matrix_action,
+    unit = Unit(name or f"matrix[{act.name}]", dim_x, dim_y, dim_x * dim_y, value, vjp, _matrix_action,
                 blocks=blocks, description=f"s(W x), s = {act.name}")
+    return _with_recipe(unit, matrix_unit, dim_x, dim_y, activation, name=name)
 
 
 def gated_matrix_unit(dim: int, activation="sigmoid", name: str | None = None) -> Unit:
@@ -191,8 +213,9 @@ def gated_matrix_unit(dim: int, activation="sigmoid", name: str | None = None) -
     act = get_activation(activation)
     value, vjp = _lanes("gated", act)
     d = int(dim)
-    return Unit(name or f"gated_matrix[{act.name}]", d, d, d * d, value, vjp, _matrix_action,
+    unit = Unit(name or f"gated_matrix[{act.name}]", d, d, d * d, value, vjp, _matrix_action,
                 description=f"s(|W x|^2) W x, s = {act.name}")
+    return _with_recipe(unit, gated_matrix_unit, d, activation, name=name)
 
 
 def two_layer_unit(dim_x: int, dim_y: int, hidden: int, activation="sigmoid", name: str | None = None) -> Unit:
@@ -216,7 +239,7 @@ def two_layer_unit(dim_x: int, dim_y: int, hidden: int, activation="sigmoid", na
     unit = Unit(name or f"two_layer[{act.name}]", dx, dy, h * (dx + dy + 1), value, vjp, action, blocks=blocks,
                 description=f"W s(A^T x + b), s = {act.name}, h = {h}")
     unit.hidden = h
-    return unit
+    return _with_recipe(unit, two_layer_unit, dx, dy, h, activation, name=name)
 
 
 def custom_unit(name: str, dim_x: int, dim_y: int, dim: int, value, vjp, action, *, lanes: bool = False,
@@ -258,7 +281,9 @@ def custom_unit(name: str, dim_x: int, dim_y: int, dim: int, value, vjp, action,
         if not err <= 1e-5:
             raise ValueError(f"unit '{name}': the VJP disagrees with finite differences of the value "
                              f"(relative error {err:.2g})")
-    return unit
+    # rebuilt from the user's functions where it is unpickled (they pickle by reference: define them in a module)
+    return _with_recipe(unit, custom_unit, name, dim_x, dim_y, dim, value, vjp, action, lanes=lanes, blocks=blocks,
+                        check_vjp=False)
 
 
 def make_unit(name: str, dim_x: int, dim_y: int, hidden: int | None = None, activation: str | None = None) -> Unit:

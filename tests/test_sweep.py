@@ -1,0 +1,231 @@
+"""Sweeps over any config: the --vary grammar, the file, executors, kill and resume, blow-ups, the CLI."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+
+import wgf
+from _common import swap_config
+from wgf import ConfigError, parse_config, sweep
+from wgf.cli import main
+from wgf.executors import JobError
+from wgf.sweep import STATUS, Sweep, parse_vary, read_sweep, run_sweep, sweep_table
+
+BASE = swap_config(n=(8, 16), seeds=2)
+VARIES = ("training.scheme=vanilla,fa", "training.init+training.noise=si+projected,wi+full")
+
+
+@pytest.mark.parametrize("text,keys,levels", [
+    ("training.scheme=vanilla,da,fa", ("training.scheme",), (("vanilla",), ("da",), ("fa",))),
+    ("particles.n=10,100", ("particles.n",), (("10",), ("100",))),
+    ("pde.cells=[32, 32],[64,64]", ("pde.cells",), (("[32, 32]",), ("[64,64]",))),
+    ('data.teacher="wi", "si"', ("data.teacher",), (('"wi"',), ('"si"',))),
+    ("training.init+training.noise=si+projected,wi+full", ("training.init", "training.noise"),
+     (("si", "projected"), ("wi", "full"))),
+])
+def test_vary_grammar(text, keys, levels):
+    v = parse_vary(text)
+    assert v.keys == keys and v.levels == levels
+    assert parse_vary(v.text()) == v  # the file stores the text and reads it back
+
+
+def test_vary_values_are_toml_values_and_dims_are_named_after_keys():
+    assert parse_vary("particles.n=10,100").values() == [10, 100]
+    assert parse_vary("particles.n=10,100").dim == "N"
+    assert parse_vary("training.beta=1e-3,1e-4").values() == [1e-3, 1e-4]
+    assert parse_vary("pde.cells=[32, 32],[64,64]").values() == [[32, 32], [64, 64]]
+    assert parse_vary("training.init+training.noise=si+projected,wi+full").dim == "init"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("scheme=vanilla,fa", "expected section.key=v1,v2"),
+    ("training.scheme", "expected section.key=v1,v2"),
+    ("training.scheme=", "expected section.key=v1,v2"),
+    ("training.init+training.noise=si,wi+full", "needs 2 parts joined by +"),
+    ("training.scheme=fa,fa", "given twice"),
+])
+def test_bad_vary_is_one_line_naming_it(text, message):
+    with pytest.raises(ConfigError, match=message) as e:
+        parse_vary(text)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("varies,message", [
+    (["training.scheme=vanilla,gd"], r"\[training\] scheme.*gd.*\(at particles.n=8, training.scheme=gd\)"),
+    (["training.scheme=vanilla", "training.scheme=fa"], "training.scheme is varied twice"),
+    (["training.beta=1e-3", "model.beta=1"], "two varied keys end in 'beta'"),
+])
+def test_every_combination_is_checked_before_any_run(varies, message):
+    with pytest.raises(ConfigError, match=message):
+        Sweep.build(BASE, varies)
+
+
+def test_a_sweep_needs_particles():
+    with pytest.raises(ConfigError, match=r"\[particles\]"):
+        Sweep.build(BASE[: BASE.index("[particles]")], [])
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep") / "whole.h5"
+    run_sweep(Sweep.build(BASE, VARIES), path, progress=False)
+    return path
+
+
+def _datasets(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def test_the_file_opens_with_xarray_on_the_varied_keys(whole):
+    ds = wgf.open_results(whole)["sweep"].to_dataset()
+    assert ds["risk"].dims == ("N", "scheme", "init", "seed")
+    assert ds["N"].values.tolist() == [8, 16] and ds["scheme"].values.tolist() == ["vanilla", "fa"]
+    assert ds["init"].values.tolist() == ["si", "wi"] and ds["noise"].dims == ("init",)
+    assert ds["noise"].values.tolist() == ["projected", "full"] and "noise" in ds.coords
+    for name in list(ds.data_vars) + list(ds.coords):
+        assert ds[name].attrs["long_name"] and "units" in ds[name].attrs, name
+    assert ds["scheme"].attrs["config_key"] == "training.scheme"
+    assert (ds["status"] == STATUS["finished"]).all()
+
+
+def test_each_value_is_the_run_of_its_config(whole):
+    from wgf.particles import simulate
+    from wgf.validation import si_rmd2, wi_rmd2
+
+    ds = read_sweep(whole)
+    exp = parse_config(BASE.replace('init = "wi"', 'init = "wi"\nscheme = "fa"\nnoise = "full"'))
+    theta = simulate(exp.problem, 16, 1, [0.0, 2.0], alpha=4.0, batch=5, store=False).final
+    at = dict(N=16, scheme="fa", init="wi", seed=1)
+    assert float(ds["risk"].sel(at)) == wgf.risk(exp.problem, theta)
+    assert float(ds["si_rmd2"].sel(at)) == si_rmd2(exp.problem.symmetry, theta)
+    assert float(ds["wi_rmd2"].sel(at)) == wi_rmd2(exp.problem.symmetry, theta)
+    assert float(ds["m2"].sel(at)) == pytest.approx((theta ** 2).sum(axis=1).mean(), rel=1e-14)
+    # FA from an SI start with projected noise stays on E^G (Thm 5); vanilla does not
+    assert float(ds["si_rmd2"].sel(scheme="fa", init="si").max()) < 1e-25
+    assert float(ds["si_rmd2"].sel(scheme="vanilla", init="si").min()) > 1e-5
+
+
+def test_two_processes_give_the_same_file(whole, tmp_path):
+    pooled = run_sweep(Sweep.build(BASE, VARIES), tmp_path / "pool.h5", workers=2, progress=False)
+    a, b = _datasets(whole), _datasets(pooled)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_an_interrupted_sweep_resumes_to_the_same_file(whole, tmp_path, monkeypatch):
+    cut = tmp_path / "cut.h5"
+    real, calls = sweep.sweep_job, []
+
+    def failing(*job):
+        calls.append(job)
+        if len(calls) > 5:
+            raise RuntimeError("stopped")
+        return real(*job)
+
+    monkeypatch.setattr(sweep, "sweep_job", failing)
+    with pytest.raises(JobError):
+        run_sweep(Sweep.build(BASE, VARIES), cut, progress=False, retries=0)
+    assert not cut.exists()
+    with h5py.File(cut.with_name("cut.h5.partial")) as f:
+        assert (f["sweep/status"][()] == STATUS["finished"]).sum() == 5
+    done = []
+    monkeypatch.setattr(sweep, "sweep_job", lambda *job: done.append(job) or real(*job))
+    run_sweep(Sweep.build(BASE, VARIES), cut, resume=True, progress=False)
+    assert len(done) == 16 - 5  # the five finished runs are not redone
+    a, b = _datasets(whole), _datasets(cut)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+KILLED_AT_THE_FOURTH_RUN = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from wgf import sweep
+real, calls = sweep.sweep_job, []
+
+def dying(*job):
+    calls.append(job)
+    if len(calls) == 4:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*job)
+
+sweep.sweep_job = dying
+sweep.run_sweep(sweep.Sweep.build({base!r}, {varies!r}), {out!r}, progress=False)
+"""
+
+
+def test_a_killed_sweep_resumes_to_the_same_file(whole, tmp_path):
+    """SIGKILL in the middle of a sweep (no clean-up runs): the three finished runs are on the disk and kept."""
+    out = tmp_path / "killed.h5"
+    script = KILLED_AT_THE_FOURTH_RUN.format(tests=os.path.dirname(__file__), base=BASE, varies=VARIES, out=str(out))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -9, proc.stderr
+    with h5py.File(out.with_name("killed.h5.partial")) as f:
+        assert (f["sweep/status"][()] == STATUS["finished"]).sum() == 3
+    run_sweep(Sweep.build(BASE, VARIES), out, resume=True, progress=False)
+    a, b = _datasets(whole), _datasets(out)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_a_run_that_blows_up_is_recorded_not_written(tmp_path, caplog):
+    # tau = 1000 with eps = 0.002: theta <- (1 - 2 tau eps) theta = -3 theta, 1000 steps overflow
+    base = swap_config(n=(8,), seeds=2).replace("alpha = 4.0", "step = 0.002")
+    out = run_sweep(Sweep.build(base, ["training.tau=1e-4,1000.0"]), tmp_path / "hot.h5", progress=False)
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(f["sweep/status"][()], [[[1, 1], [2, 2]]])
+        assert np.all(f["sweep/risk"][0, 1] == -1.0) and np.all(np.isfinite(f["sweep/risk"][()]))
+    ds = read_sweep(out)
+    assert np.isnan(ds["risk"].sel(tau=1000.0)).all() and np.isfinite(ds["risk"].sel(tau=1e-4)).all()
+    assert "became non-finite" in caplog.text and "training.tau=1000.0" in caplog.text
+    assert "(2 blew up)" in sweep_table(out)
+
+
+def test_cli_sweep_writes_file_table_and_figures(tmp_path, capsys):
+    cfg = tmp_path / "base.toml"
+    cfg.write_text(BASE)
+    out = tmp_path / "sw"
+    assert main(["sweep", str(cfg), "--vary", "training.scheme=vanilla,fa", "--set", "particles.seeds=1",
+                 "-o", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "vanilla" in text and "si_rmd2" in text
+    ds = read_sweep(out / "sweep.h5")
+    assert dict(ds.sizes) == {"N": 2, "scheme": 2, "seed": 1}
+    assert (out / "si_rmd2_vs_N.png").exists() and (out / "si_rmd2_vs_N.pdf").exists()
+    # again: the file exists
+    assert main(["sweep", str(cfg), "--vary", "training.scheme=vanilla,fa", "-o", str(out), "--quiet"]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--vary", "training.scheme=vanilla,gd"], "gd"),
+    (["--vary", "scheme=fa"], "expected section.key=v1,v2"),
+    (["--vary", "training.scheme=fa", "--x", "beta"], "--x 'beta': not a varied key"),
+    (["--workers", "0"], "--workers must be >= 1"),
+])
+def test_cli_refuses_bad_input_before_any_work(tmp_path, capsys, args, message):
+    cfg = tmp_path / "base.toml"
+    cfg.write_text(BASE)
+    assert main(["sweep", str(cfg), "-o", str(tmp_path / "x"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_named_sweeps_are_the_paper_study():
+    from wgf.study import NAMED_SWEEPS, StudyPlan, paper_sweep
+
+    assert set(NAMED_SWEEPS) == {"paper", "paper-quick", "paper-rotation"}
+    quick = NAMED_SWEEPS["paper-quick"]()
+    assert quick == paper_sweep(StudyPlan.quick())
+    assert [v.dim for v in quick.varies] == ["N", "init", "teacher", "scheme"] and quick.seeds == 3
+    assert quick.shape == (3, 2, 3, 4)

@@ -1,0 +1,377 @@
+"""Sweeps: one config, some of its keys varied, every combination x seed trained by noisy SGD.
+
+A sweep is a base config (TOML text) and a list of ``Vary``: a key ``section.key`` and its
+values, or several keys varied together (``training.init+training.noise=si+projected,wi+full``:
+the init is si with projected noise, then wi with full noise). Every combination of the
+varied values, for every seed 0..S-1, is one job: the config with those values set
+(``config.apply_overrides``) is parsed and its particles trained to ``t_end``. At the end
+of training each job measures (docs/theory.md §6)
+
+    risk          R(nu) of the scheme,
+    si_rmd2       RMD^2(nu, P_E#nu)   (0 iff nu lives on E^G),
+    wi_rmd2       RMD^2(nu, nu^G)     (0 iff nu is weakly invariant; exact OT, skipped when too large),
+    m2            (1/N) sum_i |z_i|^2.
+
+The results file holds /sweep/<quantity> with one dimension per varied key (named after
+the key's last part; particles.n is ``N``) and ``seed``; keys varied together are
+coordinates along the first key's dimension. Every job is a pure function of its
+combination and seed, so the file is the same on every executor (this process, local
+processes, a dask cluster); each result is written as it arrives and marked in
+/sweep/status after it is on the disk, so an interrupted sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .config import ConfigError, Experiment, apply_overrides, parse_config
+from .runner import PARTICLE_VARIABLES
+
+__all__ = ["Vary", "Sweep", "parse_vary", "sweep_job", "run_sweep", "read_sweep", "sweep_table", "SWEEP_QUANTITIES",
+           "STATUS"]
+
+log = logging.getLogger("wgf")
+
+SWEEP_QUANTITIES = {  # at the end of training, per combination and seed
+    **{k: PARTICLE_VARIABLES[k] for k in ("risk", "si_rmd2", "wi_rmd2")},
+    "m2": {"long_name": "second moment (1/N) sum_i |z_i|^2", "units": "1"},
+}
+# /sweep/status: what became of each job (a value the quantities hold where a job has none: they are
+# all >= 0)
+STATUS = {"pending": 0, "finished": 1, "blew_up": 2}
+MISSING = -1.0
+# the most jobs a sweep may have (each is a particle run): beyond, a --vary list is a typo
+MAX_JOBS = 1_000_000
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside brackets and quotes."""
+    parts, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+def _toml_value(raw: str):
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+@dataclass(frozen=True)
+class Vary:
+    """Config keys varied together: ``keys`` ("section.key", ...) and ``levels``, one tuple of raw TOML
+    values (one per key) per level."""
+
+    keys: tuple
+    levels: tuple
+
+    @property
+    def dim(self) -> str:
+        """The dimension's name: the first key's last part (``N`` for particles.n)."""
+        return "N" if self.keys[0] == "particles.n" else self.keys[0].rsplit(".", 1)[-1]
+
+    def values(self, k: int = 0) -> list:
+        """The values of key ``k`` at every level (TOML-parsed)."""
+        return [_toml_value(level[k]) for level in self.levels]
+
+    def text(self) -> str:
+        """The ``--vary`` argument that gives this Vary."""
+        return "+".join(self.keys) + "=" + ",".join("+".join(level) for level in self.levels)
+
+
+def parse_vary(text: str) -> Vary:
+    """A ``--vary`` argument: ``section.key=v1,v2,...`` or ``a.k1+b.k2=v1+w1,v2+w2`` (keys varied
+    together). Values are TOML values (``1e-3``, ``"fa"``, ``[32, 32]``) or else strings. Raises
+    ConfigError (one line) for a malformed argument."""
+    keys_text, sep, values_text = str(text).partition("=")
+    keys = tuple(k.strip() for k in keys_text.split("+"))
+    if not sep or not values_text.strip() or not all(len(k.split(".")) == 2 and all(k.split(".")) for k in keys):
+        raise ConfigError(f"--vary {text!r}: expected section.key=v1,v2,... (e.g. training.scheme=vanilla,fa)")
+    levels = []
+    for level in _split_top(values_text, ","):
+        parts = tuple(_split_top(level, "+")) if len(keys) > 1 else (level,)
+        if len(parts) != len(keys) or not all(parts):
+            raise ConfigError(f"--vary {text!r}: the value {level!r} needs {len(keys)} parts joined by + "
+                              f"(one per key: {' + '.join(keys)})")
+        levels.append(parts)
+    if len(set(levels)) != len(levels):
+        raise ConfigError(f"--vary {text!r}: a value is given twice")
+    return Vary(keys, tuple(levels))
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A base config and the keys it varies; ``seeds`` from its [particles] section.
+
+    text : the base config (TOML); its [particles] n, when a list and not varied, is varied as N
+    varies : tuple of Vary
+    base_dir : where the config's relative paths resolve (None: the current folder)
+    name : a label (the named sweeps, e.g. the paper's study)
+    """
+
+    text: str
+    varies: tuple = ()
+    base_dir: str | None = None
+    name: str = ""
+    meta: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def build(cls, text: str, varies=(), *, base_dir=None, name: str = "", meta=None) -> "Sweep":
+        """The sweep of ``text`` over ``varies`` (Vary or ``--vary`` strings), checked before any run:
+        every combination's config is parsed (a bad value is a one-line ConfigError naming it)."""
+        varies = [v if isinstance(v, Vary) else parse_vary(v) for v in varies]
+        keys = [k for v in varies for k in v.keys]
+        if len(set(keys)) != len(keys):
+            raise ConfigError(f"--vary: {next(k for k in keys if keys.count(k) > 1)} is varied twice")
+        dims = [v.dim for v in varies]
+        if len(set(dims)) != len(dims):
+            raise ConfigError(f"--vary: two varied keys end in '{next(d for d in dims if dims.count(d) > 1)}'")
+        base = parse_config(text, None if base_dir is None else Path(base_dir))
+        if base.particles is None:
+            raise ConfigError("[particles]: a sweep trains particles; the config has no [particles] section")
+        if "particles.n" not in keys:  # the config's list of N is a dimension too
+            varies.insert(0, Vary(("particles.n",), tuple((str(int(n)),) for n in np.atleast_1d(base.particles.n))))
+        sweep = cls(base.text, tuple(varies), None if base_dir is None else str(base_dir), name, dict(meta or {}))
+        if sweep.n_jobs > MAX_JOBS:
+            raise ConfigError(f"--vary: {sweep.n_jobs} runs (combinations x seeds), more than {MAX_JOBS}")
+        for index in sweep.combinations():
+            sweep.experiment(index)
+        return sweep
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(len(v.levels) for v in self.varies)
+
+    @property
+    def seeds(self) -> int:
+        return parse_config(self.text).particles.seeds
+
+    @property
+    def n_jobs(self) -> int:
+        return int(np.prod(self.shape)) * self.seeds
+
+    def combinations(self) -> list[tuple]:
+        """Every index tuple into ``shape``, in C order."""
+        return list(itertools.product(*(range(n) for n in self.shape)))
+
+    def overrides(self, index) -> list[str]:
+        """``section.key=value`` for each varied key at ``index``."""
+        return [f"{key}={value}" for v, k in zip(self.varies, index) for key, value in zip(v.keys, v.levels[k])]
+
+    def experiment(self, index) -> Experiment:
+        """The experiment of one combination (ConfigError naming the combination if it is not valid)."""
+        try:
+            return parse_config(apply_overrides(self.text, self.overrides(index)),
+                                None if self.base_dir is None else Path(self.base_dir))
+        except ConfigError as e:
+            raise ConfigError(f"{e} (at {', '.join(self.overrides(index))})") from None
+
+    def to_json(self) -> str:
+        """Canonical text of the sweep (stored in the results file; a resume must match it)."""
+        return json.dumps({"text": self.text, "varies": [v.text() for v in self.varies], "base_dir": self.base_dir,
+                           "name": self.name, "meta": self.meta}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Sweep":
+        d = json.loads(text)
+        return cls(d["text"], tuple(parse_vary(v) for v in d["varies"]), d["base_dir"], d["name"], d["meta"])
+
+
+def sweep_job(sweep_json: str, index: tuple, seed: int, with_wi: bool) -> dict:
+    """One run of a sweep: {quantity: value} of the particles at t_end (module docstring), or
+    {"blew_up": message} when the run blew up. Picklable: it runs in a worker process or on a dask worker."""
+    from .functionals import risk
+    from .particles import BlowUpError, simulate
+    from .validation import si_rmd2, wi_rmd2
+
+    sweep = Sweep.from_json(sweep_json)
+    exp = sweep.experiment(index)
+    problem, settings = exp.problem, exp.particles
+    n = int(np.atleast_1d(settings.n)[0])
+    try:
+        theta = simulate(problem, n, seed, [0.0, problem.t_end], alpha=settings.alpha, step=settings.step,
+                         batch=settings.batch, store=False).final
+        values = {"risk": risk(problem, theta), "si_rmd2": si_rmd2(problem.symmetry, theta),
+                  "m2": float(np.einsum("nd,nd->", theta, theta) / n)}
+        if with_wi:
+            values["wi_rmd2"] = wi_rmd2(problem.symmetry, theta)
+        if not all(np.isfinite(v) for v in values.values()):
+            raise BlowUpError(f"the risk became non-finite at t = {problem.t_end:g}")
+    except BlowUpError as e:
+        return {"blew_up": str(e)}
+    return values
+
+
+def _coordinate_values(vary: Vary, k: int):
+    values = vary.values(k)
+    if all(isinstance(v, bool) for v in values):
+        return np.array(values, dtype="i1"), "i1"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return np.array(values, dtype="i8"), "i8"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return np.array(values, dtype="f8"), "f8"
+    import h5py
+
+    return np.array([v if isinstance(v, str) else json.dumps(v) for v in values], dtype=object), h5py.string_dtype()
+
+
+def run_sweep(sweep: Sweep, out_path, *, workers: int = 1, dask=None, resume: bool = False, progress: bool = True,
+              retries: int | None = None) -> Path:
+    """Run every job of ``sweep`` and write ``out_path`` (atomically on completion; module docstring).
+
+    Layout: /sweep/<dim> for each varied key (and keys varied with it as coordinates along it),
+    /sweep/seed, /sweep/<quantity> (*shape, S) with long_name and units, /sweep/status (*shape, S)
+    (0 pending, 1 finished, 2 blew up: its quantities hold -1, the netCDF _FillValue, read as NaN).
+    ``resume`` continues a partial file of the same sweep. Runs go to ``workers`` local processes
+    or the dask scheduler ``dask``; a failing run is retried ``retries`` times (a blow-up is not: it is
+    recorded), then stops the sweep with a JobError naming it.
+    """
+    from .executors import DEFAULT_RETRIES, run_jobs
+    from .io import ResultsFile, intact
+    from .validation import EXACT_OT_MAX_PAIRS
+
+    out_path = Path(out_path)
+    text = sweep.to_json()
+    seeds, shape = sweep.seeds, sweep.shape
+    experiments = {index: sweep.experiment(index) for index in sweep.combinations()}
+    too_large = [(int(np.atleast_1d(e.particles.n)[0]), e.problem.group.order) for e in experiments.values()
+                 if int(np.atleast_1d(e.particles.n)[0]) ** 2 * e.problem.group.order > EXACT_OT_MAX_PAIRS]
+    with_wi = not too_large
+    with ResultsFile(out_path, text, resume=resume) as out:
+        root = out.file.require_group("sweep")
+        title = parse_config(sweep.text).title
+        out.file.attrs["title"] = f"{title + ': ' if title else ''}sweep of {', '.join(v.dim for v in sweep.varies)}"
+        root.attrs["name"] = sweep.name
+        root.attrs["base_config"] = sweep.text
+        coords, extras = [], []
+        for v in sweep.varies:
+            values, dtype = _coordinate_values(v, 0)
+            coord = out.coordinate(f"sweep/{v.dim}", values, long_name=f"config key {v.keys[0]}", dtype=dtype)
+            coord.attrs["config_key"] = v.keys[0]
+            coords.append(coord)
+            for k, key in enumerate(v.keys[1:], start=1):
+                values, dtype = _coordinate_values(v, k)
+                extra = out.write(f"sweep/{key.rsplit('.', 1)[-1]}", values, dtype=dtype,
+                                  attrs={"long_name": f"config key {key} (varied with {v.keys[0]})", "units": "1",
+                                         "config_key": key})
+                out.label(extra, coord)
+                extras.append(key.rsplit(".", 1)[-1])
+        coords.append(out.coordinate("sweep/seed", np.arange(seeds), long_name="seed", dtype="i8"))
+        names = [q for q in SWEEP_QUANTITIES if with_wi or q != "wi_rmd2"]
+        if not with_wi:
+            n, order = max(too_large)
+            root.attrs["wi_rmd2_skipped"] = (f"exact OT between {n} and {n * order} points exceeds the limit of "
+                                             f"{EXACT_OT_MAX_PAIRS} pairs")
+        sets = {}
+        for q in names:
+            ds = root.get(q)
+            if ds is None or ds.shape != shape + (seeds,):
+                ds = root.create_dataset(q, shape=shape + (seeds,), dtype="f8", fillvalue=MISSING, fletcher32=True,
+                                         chunks=True) if ds is None else ds
+                for key, value in SWEEP_QUANTITIES[q].items():
+                    ds.attrs[key] = value
+                ds.attrs["_FillValue"] = np.float64(MISSING)  # netCDF readers show runs without values as NaN
+            if extras:  # CF: the keys varied with others are coordinates of every quantity
+                ds.attrs["coordinates"] = " ".join(extras)
+            sets[q] = out.label(ds, *coords)
+        status = root.get("status")
+        if status is None:
+            status = root.create_dataset("status", shape=shape + (seeds,), dtype="i1", fillvalue=0, fletcher32=True,
+                                         chunks=True)
+            status.attrs.update(long_name="0 pending, 1 finished, 2 blew up (no values)", units="1",
+                                flag_values=np.array(list(STATUS.values()), dtype="i1"),
+                                flag_meanings=" ".join(STATUS))
+            if extras:
+                status.attrs["coordinates"] = " ".join(extras)
+            out.label(status, *coords)
+        jobs = []
+        for index in sweep.combinations():
+            for s in range(seeds):
+                at = index + (s,)
+                if status[at] == STATUS["blew_up"]:
+                    continue
+                if status[at] == STATUS["finished"]:
+                    if intact(*sets.values(), index=at):
+                        continue
+                    status[at] = STATUS["pending"]  # damaged: run it again
+                jobs.append((text, index, s, with_wi))
+        n_total = sweep.n_jobs
+        # the longest runs first (a run costs ~ N^2 t_end / alpha): better load balance
+        cost = {index: int(np.atleast_1d(e.particles.n)[0]) ** 2 * e.problem.t_end for index, e in experiments.items()}
+        jobs.sort(key=lambda job: -cost[job[1]])
+        bar = tqdm(total=n_total, initial=n_total - len(jobs), desc="sweep", unit="run", disable=not progress)
+        runs = run_jobs(sweep_job, jobs, workers=workers, dask=dask,
+                        retries=DEFAULT_RETRIES if retries is None else retries,
+                        describe=lambda j: f"sweep run {', '.join(sweep.overrides(j[1]))}, seed {j[2]}")
+        for job, values in runs:
+            at = tuple(job[1]) + (job[2],)
+            if "blew_up" in values:
+                log.warning("%s, seed %d blew up: %s", ", ".join(sweep.overrides(job[1])), job[2], values["blew_up"])
+                out.sync()
+                status[at] = STATUS["blew_up"]
+            else:
+                for q in names:
+                    sets[q][at] = values[q]
+                out.sync()  # the values are on the disk before they are marked
+                status[at] = STATUS["finished"]
+            out.sync()
+            bar.update()
+        bar.close()
+    return out_path
+
+
+def read_sweep(path):
+    """The /sweep group of a sweep file as an ``xarray.Dataset``: the quantities on the varied keys' dimensions
+    and seed, runs without values (not finished, or blown up) as NaN."""
+    import xarray as xr
+
+    return xr.open_dataset(path, group="sweep", engine="h5netcdf").load()
+
+
+# the most rows ``sweep_table`` prints
+MAX_TABLE_ROWS = 48
+
+
+def sweep_table(path) -> str:
+    """The mean over seeds of every quantity, one row per combination of the varied keys."""
+    ds = read_sweep(path)
+    names = [q for q in SWEEP_QUANTITIES if q in ds]
+    dims = [d for d in ds["status"].dims if d != "seed"]
+    means = {q: ds[q].mean("seed") for q in names}
+    blown = (ds["status"] == STATUS["blew_up"]).sum("seed")
+    width = {d: max(len(d), *(len(str(v)) for v in ds[d].values)) + 2 for d in dims}
+    lines = [f"mean over {ds.sizes['seed']} seeds at the end of training"
+             + ("" if "wi_rmd2" in ds else f" (wi_rmd2 skipped: {ds.attrs.get('wi_rmd2_skipped', '')})"),
+             "".join(f"{d:<{width[d]}}" for d in dims) + "".join(f"{q:>12}" for q in names)]
+    combos = list(itertools.product(*(range(ds.sizes[d]) for d in dims)))
+    for index in combos[:MAX_TABLE_ROWS]:
+        at = dict(zip(dims, index))
+        row = "".join(f"{str(ds[d].values[i]):<{width[d]}}" for d, i in at.items())
+        row += "".join(f"{float(means[q][at]):12.3e}" for q in names)
+        if int(blown[at]):
+            row += f"   ({int(blown[at])} blew up)"
+        lines.append(row)
+    if len(combos) > MAX_TABLE_ROWS:
+        lines.append(f"... and {len(combos) - MAX_TABLE_ROWS} more rows (read the file with wgf.sweep.read_sweep)")
+    return "\n".join(lines)
