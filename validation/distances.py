@@ -10,8 +10,9 @@ A cloud is x (n, D) with weights a (n,) summing to 1 (uniform when omitted).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
-import ot
 
 from .measures import as_cloud
 
@@ -19,6 +20,21 @@ __all__ = ["w2", "rmd2", "second_moment", "TooLargeForExactOT", "EXACT_OT_MAX_PA
 
 # the exact OT cost matrix is n x m float64: 2.5e7 pairs = 200 MB
 EXACT_OT_MAX_PAIRS = 25_000_000
+
+
+# POT imports every array backend it finds (torch, jax, tensorflow, cupy: 10-20 s when installed); wgf hands it
+# NumPy arrays only, so those backends are switched off (unless the environment already says otherwise)
+POT_BACKENDS_OFF = ("POT_BACKEND_DISABLE_PYTORCH", "POT_BACKEND_DISABLE_JAX", "POT_BACKEND_DISABLE_TENSORFLOW",
+                    "POT_BACKEND_DISABLE_CUPY")
+
+
+def _pot():
+    """The ``ot`` module (POT), imported at first use with only its NumPy backend."""
+    for key in POT_BACKENDS_OFF:
+        os.environ.setdefault(key, "1")
+    import ot
+
+    return ot
 
 
 class TooLargeForExactOT(ValueError):
@@ -51,6 +67,7 @@ def w2(x, y, *, x_weights=None, y_weights=None, max_pairs: int = EXACT_OT_MAX_PA
             f"exact W2 between {x.shape[0]} and {y.shape[0]} points needs a "
             f"{x.shape[0]} x {y.shape[0]} cost matrix (limit {max_pairs} entries)"
         )
+    ot = _pot()
     cost = ot.dist(x, y, metric="sqeuclidean")
     value = ot.emd2(a, b, cost, numItermax=10_000_000)
     return float(np.sqrt(max(value, 0.0)))
