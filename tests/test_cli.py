@@ -192,9 +192,15 @@ def test_compare_section_writes_metrics_and_slopes(tmp_path):
     line = next(row for row in text.splitlines() if row.strip().startswith("mmd"))
     assert f"{slope:+.2f}" in line and f"{final_mmd[0]:.3e}" in line
     pngs = draw_figures(out, tmp_path / "figs")
-    assert sorted(p.name for p in pngs) == ["density.png", "distances.png", "training.png"]
-    for p in pngs:
-        assert p.stat().st_size > 10_000 and p.with_suffix(".pdf").exists()
+    assert [p.name for p in pngs] == ["density.png", "snapshots.png", "marginals.png", "off_subspace.png",
+                                      "distances.png", "distances_time.png", "training.png"]
+    for p in pngs:  # drawn by wgf.plot; PDFs embed TrueType fonts, no Type 3
+        pdf = p.with_suffix(".pdf").read_bytes()
+        assert p.stat().st_size > 10_000 and b"/FontFile2" in pdf and b"/Type3" not in pdf
+    from PIL import Image
+
+    with Image.open(tmp_path / "figs" / "density.gif") as gif:
+        assert gif.n_frames == 3  # one frame per PDE snapshot
 
 
 def test_compare_needs_pde_and_particles(tmp_path):

@@ -229,3 +229,26 @@ def test_named_sweeps_are_the_paper_study():
     assert quick == paper_sweep(StudyPlan.quick())
     assert [v.dim for v in quick.varies] == ["N", "init", "teacher", "scheme"] and quick.seeds == 3
     assert quick.shape == (3, 2, 3, 4)
+
+
+def test_sweep_quantity_draws_one_line_per_combination_with_geometric_means():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import xarray as xr
+
+    from wgf.plot import sweep_quantity
+
+    v = np.array([[[1e-30, 1e-32], [1e-3, 1e-1]], [[4e-2, 1e-2], [0.0, 0.0]]])  # (scheme, N, seed)
+    da = xr.DataArray(v, dims=("scheme", "N", "seed"), coords={"scheme": ["fa", "vanilla"], "N": [10, 1000]},
+                      name="si_rmd2")
+    ax = sweep_quantity(da, "N")
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
+    assert [c.get_label() for c in ax.containers] == ["scheme=fa", "scheme=vanilla"]
+    lines = [c.lines[0] for c in ax.containers]
+    np.testing.assert_allclose(lines[0].get_ydata(), [1e-31, 1e-2], rtol=1e-12)  # geometric means over seeds
+    y = np.asarray(lines[1].get_ydata(), dtype=float)  # the exact zeros are left out on a log axis
+    assert y[0] == pytest.approx(2e-2, rel=1e-12) and np.isnan(y[1])
+    assert sweep_quantity(da.sel(scheme=["vanilla"]) + 1.0, "N").get_yscale() == "linear"
+    cat = sweep_quantity(da.transpose("N", "scheme", "seed"), "scheme")
+    assert [t.get_text() for t in cat.get_xticklabels()] == ["fa", "vanilla"]

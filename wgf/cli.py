@@ -401,7 +401,7 @@ def _cmd_sweep(args) -> int:
         if code:
             return code
     print(sweep_table(out))
-    from .plot import draw_sweep
+    from .report import draw_sweep
 
     paths = draw_sweep(out, folder, x=args.x or dims[0])
     print(f"\nresults: {out}; figures: " + ", ".join(str(p) for p in paths))

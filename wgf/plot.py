@@ -1,22 +1,347 @@
-"""Figures a paper can use, one panel per call: each function takes ``ax=`` (a new figure when None) and
-returns the axes. The CLI's figures (``wgf report``, ``wgf demo``) are drawn with the same functions.
+"""Figures of the mean-field flow and its particle approximation, one figure type per function.
+
+Every drawing function takes arrays (shapes in its docstring), draws on ``ax=`` (or ``axes=`` for the
+multi-panel ones; a new figure when None) and returns the axes. The ``read_*`` functions turn a results
+file (a path, the ``xarray.DataTree`` of ``wgf.open_results`` or an open ``h5py.File``) or in-memory
+objects (``wgf.grids.History``, ``wgf.particles.Trajectory``, ``wgf.validation.Comparison``,
+``wgf.Discovery``) into the keyword arguments of a drawing function::
+
+    import wgf
+
+    tree = wgf.open_results("results.h5")
+    wgf.plot.density(**wgf.plot.read_snapshot(tree, -1))
+    ax_i, ax_r = wgf.plot.training(**wgf.plot.read_training(tree))
+    wgf.plot.save(ax_i.figure, "figures/training")          # PNG and PDF, TrueType fonts
+
+``wgf report --figures`` and ``wgf demo`` draw their figures with these functions (docs/outputs.md).
+Grid coordinates are u = B^T z, B = /pde/basis (D, m) with orthonormal columns: a particle z (D,) is
+drawn at u = z @ B. Matplotlib is imported only when a function draws.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
-__all__ = ["distance_vs_n"]
+__all__ = [
+    "density", "density_snapshots", "marginals", "off_subspace", "distance_vs_n", "distance_vs_time", "training",
+    "discovery_rounds", "sweep_quantity", "animate", "save",
+    "read_snapshot", "read_snapshots", "read_training", "read_distances", "read_off_subspace", "read_discovery",
+]
+
+MAX_POINTS = 2000  # particles drawn over a density at most (every k-th one)
+TIME = "mean-field time t"
+PDF_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}  # TrueType fonts embedded, not Type 3
 
 
-def _axes(ax):
+# ------------------------------------------------------------------ helpers
+def _axes(ax, figsize=(4.2, 3.5)):
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=(4.2, 3.5))
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
 
 
+def _panels(axes, count: int, size=(4.2, 3.5)):
+    """``count`` axes: the given ones (flattened) or a new row of panels."""
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(1, count, figsize=(size[0] * count, size[1]), squeeze=False, layout="constrained")
+    axes = np.asarray(axes, dtype=object).ravel()
+    if axes.size != count:
+        raise ValueError(f"expected {count} axes, got {axes.size}")
+    return axes
+
+
+def _colors(ns) -> dict:
+    """One viridis colour per particle count."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    ns = list(ns)
+    return {n: cmap(i / max(1, len(ns) - 1) * 0.85) for i, n in enumerate(ns)}
+
+
+def _thin(points, max_points):
+    """Every k-th row, k = ceil(N / max_points): at most ``max_points`` rows (all when None)."""
+    if max_points is None:
+        return points
+    step = max(1, -(-len(points) // int(max_points)))
+    return points[::step]
+
+
+def _grid_points(particles, basis, m: int):
+    """Particles (N, D) as grid coordinates u = z @ basis (N, m); with basis None they already are."""
+    p = np.asarray(particles, dtype=float)
+    if basis is not None:
+        p = p @ np.asarray(basis, dtype=float)
+    if p.ndim != 2 or p.shape[1] != m:
+        raise ValueError(f"particles must be (N, {m}) grid coordinates or (N, D) with basis (D, {m}), "
+                         f"got {np.shape(particles)}")
+    return p
+
+
+def _spacing(axis) -> float:
+    axis = np.asarray(axis, dtype=float)
+    return float(axis[1] - axis[0]) if axis.size > 1 else 1.0
+
+
+def _edges(axis):
+    axis = np.asarray(axis, dtype=float)
+    h = _spacing(axis)
+    return np.append(axis - h / 2, axis[-1] + h / 2)
+
+
+def _marginal(rho, axes_u, keep):
+    """The marginal density of grid axes ``keep`` (in that order): rho summed over the other axes times
+    their cell widths."""
+    rho = np.asarray(rho, dtype=float)
+    others = tuple(k for k in range(rho.ndim) if k not in keep)
+    marg = rho.sum(axis=others) * float(np.prod([_spacing(axes_u[k]) for k in others])) if others else rho
+    order = sorted(keep)
+    return np.transpose(marg, [order.index(k) for k in keep])
+
+
+def _positive(values):
+    """values with nonpositive entries masked (drawn on log axes)."""
+    values = np.asarray(values, dtype=float)
+    return np.where(values > 0, values, np.nan)
+
+
+def _log_band(ax, x, values, color):
+    """The mean over seeds of ``values`` (S, T) and its 95% t-interval as a band, on a log axis: an
+    interval reaching 0 extends below the axis (whose bottom is set by the positive means).
+    Returns (mean (T,), the smallest positive mean or inf)."""
+    from wgf.validation import mean_interval
+
+    mean, half = mean_interval(np.asarray(values, dtype=float).T)
+    low, high = mean - half, mean + half
+    pos = mean[mean > 0]
+    bottom = pos.min() if pos.size else np.inf
+    if np.shape(values)[0] > 1 and pos.size:
+        ax.fill_between(x, np.where(low > 0, low, bottom * 1e-3), _positive(high), color=color, alpha=0.2,
+                        linewidth=0)
+    return mean, bottom
+
+
+def _set_log_bottom(ax, bottom):
+    if np.isfinite(bottom):
+        ax.set_ylim(bottom=bottom / 3)
+
+
+def save(fig, path, *, formats=("png", "pdf"), dpi: int = 150) -> list[Path]:
+    """Write ``fig`` as ``path`` with each suffix of ``formats`` (the suffix of ``path`` is replaced);
+    returns the paths. PDF and PS files embed TrueType fonts (``pdf.fonttype = 42``: editable text, no
+    Type 3 fonts), set for this call only. A figure without a layout engine is cropped to its content
+    (``bbox_inches="tight"``)."""
+    import matplotlib
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    with matplotlib.rc_context(PDF_FONTS):
+        for ext in formats:
+            target = path.with_suffix(f".{ext}")
+            fig.savefig(target, dpi=dpi, bbox_inches=None if fig.get_layout_engine() else "tight")
+            written.append(target)
+    return written
+
+
+# ------------------------------------------------------------------ densities
+def density(rho, axes_u, *, particles=None, basis=None, dims=(0, 1), ax=None, cmap: str = "Blues", levels: int = 6,
+            norm=None, colorbar: bool = True, max_points: int | None = MAX_POINTS, label: str | None = None,
+            title: str | None = None):
+    """One density snapshot of the PDE, with the particles over it.
+
+    rho (n_0, ..., n_{m-1}) the cell averages of the density on the grid (``History.density[j]``,
+    ``/pde/density[j]``); axes_u m arrays (n_k,) of cell centres (``Grid.axes``, ``/pde/u<k>``).
+    particles (N, D) positions in Z with basis (D, m) (``/pde/basis``, ``Grid.basis``), drawn at
+    u = z @ basis, or (N, m) grid coordinates when basis is None.
+
+    m = 1: the density as a line and the particles as a histogram on the grid's cells (counts / (N h):
+    particles outside the box are not drawn). m >= 2: the marginal density of the axes ``dims`` (the
+    density summed over the other axes) as a colour mesh with its colour bar (``norm`` a shared
+    ``matplotlib.colors.Normalize``; ``colorbar=False`` leaves it out) and ``levels`` contour lines, the
+    particles as translucent dots (smaller and lighter the more there are); more than ``max_points``
+    particles are thinned to every k-th one, k = ceil(N / max_points).
+    """
+    ax = _axes(ax)
+    rho = np.asarray(rho, dtype=float)
+    m = rho.ndim
+    if len(axes_u) != m:
+        raise ValueError(f"rho has {m} axes but axes_u gives {len(axes_u)}")
+    points = None if particles is None else _grid_points(particles, basis, m)
+    if m == 1:
+        x = np.asarray(axes_u[0], dtype=float)
+        ax.plot(x, rho, color="k", label="PDE density")
+        if points is not None:
+            h = _spacing(x)
+            ax.hist(points[:, 0], bins=_edges(x), weights=np.full(len(points), 1.0 / (len(points) * h)),
+                    color="tab:red", alpha=0.4, label=label or f"particles (N = {len(points)})")
+        ax.set_xlabel("$u_0$")
+        ax.set_ylabel("density")
+        ax.legend(fontsize=7)
+    else:
+        i, j = dims
+        marg = _marginal(rho, axes_u, (i, j))
+        x, y = np.asarray(axes_u[i], dtype=float), np.asarray(axes_u[j], dtype=float)
+        mesh = ax.pcolormesh(x, y, marg.T, shading="nearest", cmap=cmap, norm=norm,
+                             vmin=None if norm is not None else 0.0, rasterized=True)
+        if marg.max() > marg.min():
+            ax.contour(x, y, marg.T, levels=levels, colors="k", linewidths=0.5, alpha=0.6)
+        if colorbar:
+            what = "PDE density" if m == 2 else f"PDE marginal density of $(u_{i}, u_{j})$"
+            ax.figure.colorbar(mesh, ax=ax, label=what, shrink=0.9)
+        if points is not None:
+            shown = _thin(points, max_points)
+            size, alpha = (8.0, 0.8) if len(shown) <= 200 else (4.0, 0.5) if len(shown) <= 1000 else (2.0, 0.35)
+            ax.scatter(shown[:, i], shown[:, j], s=size, c="tab:red", alpha=alpha, linewidths=0, rasterized=True,
+                       label=(label or f"particles (N = {len(points)})")
+                       + (f", {len(shown)} drawn" if len(shown) < len(points) else ""))
+            ax.legend(fontsize=7, loc="upper right", markerscale=3)
+        ax.set_xlim(x[0] - _spacing(x) / 2, x[-1] + _spacing(x) / 2)
+        ax.set_ylim(y[0] - _spacing(y) / 2, y[-1] + _spacing(y) / 2)
+        ax.set_xlabel(f"$u_{i}$")
+        ax.set_ylabel(f"$u_{j}$")
+        ax.set_aspect("equal", adjustable="box")
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def density_snapshots(times, rho, axes_u, *, particles=None, basis=None, dims=(0, 1), axes=None, cmap: str = "Blues",
+                      max_points: int | None = MAX_POINTS, label: str | None = None):
+    """A row of density snapshots (``density`` per panel) on one colour scale.
+
+    times (T,); rho (T, n_0, ..., n_{m-1}); axes_u m arrays (n_k,); particles (T, N, D) with basis
+    (D, m), or (T, N, m) grid coordinates, or None. One panel per time, one colour bar for the row
+    (2D and more); returns the T axes.
+    """
+    import matplotlib.colors as mcolors
+
+    rho = np.asarray(rho, dtype=float)
+    times = np.asarray(times, dtype=float)
+    axes = _panels(axes, len(times), (3.4, 3.2))
+    m = rho.ndim - 1
+    norm = None
+    if m >= 2:
+        top = max(float(_marginal(r, axes_u, dims).max()) for r in rho)
+        norm = mcolors.Normalize(0.0, top if top > 0 else 1.0)
+    for k, ax in enumerate(axes):
+        density(rho[k], axes_u, particles=None if particles is None else particles[k], basis=basis, dims=dims,
+                ax=ax, cmap=cmap, norm=norm, colorbar=False, max_points=max_points, label=label,
+                title=f"t = {times[k]:g}")
+    if m >= 2:
+        import matplotlib.cm as cm
+
+        fig = axes[0].figure
+        what = "PDE density" if m == 2 else f"PDE marginal density of $(u_{dims[0]}, u_{dims[1]})$"
+        fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=list(axes), label=what, shrink=0.9)
+    else:
+        top = max(a.get_ylim()[1] for a in axes)
+        for a in axes:
+            a.set_ylim(0, top)
+    return axes
+
+
+def marginals(rho, axes_u, *, particles=None, basis=None, axes=None, label: str | None = None,
+              title: str | None = None):
+    """The 1D marginals of the PDE density against the particles' histograms, one panel per grid axis.
+
+    rho (n_0, ..., n_{m-1}); axes_u m arrays (n_k,); particles (N, D) with basis (D, m), or (N, m) grid
+    coordinates, or None. Panel k: the marginal density of u_k (rho summed over the other axes times
+    their cell widths) as a step line, and the histogram of the particles' u_k on the same cells
+    (counts / (N h), so particles outside the box are not drawn). Returns the m axes.
+    """
+    rho = np.asarray(rho, dtype=float)
+    m = rho.ndim
+    axes = _panels(axes, m, (3.4, 2.8))
+    points = None if particles is None else _grid_points(particles, basis, m)
+    for k, ax in enumerate(axes):
+        x = np.asarray(axes_u[k], dtype=float)
+        ax.plot(x, _marginal(rho, axes_u, (k,)), color="k", drawstyle="steps-mid", label="PDE")
+        if points is not None:
+            ax.hist(points[:, k], bins=_edges(x), weights=np.full(len(points), 1.0 / (len(points) * _spacing(x))),
+                    color="tab:red", alpha=0.4, label=label or f"particles (N = {len(points)})")
+        ax.set_xlabel(f"$u_{k}$")
+        ax.set_ylabel(f"marginal density of $u_{k}$")
+        if title is not None:
+            ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=7)
+    return axes
+
+
+# ------------------------------------------------------------------ leaving E^G
+def off_subspace(times, positions_by_n, projector, *, index: int = -1, axes=None):
+    """How far the particles are from the subspace E^G: v = z - P_E z for every particle z.
+
+    times (T,), or {N: (T,)} when the runs have their own snapshot times; positions_by_n {N: (S, T, N, D)
+    or (T, N, D)} (numpy arrays or lazy ones, h5py datasets or xarray variables, read one (seed, time)
+    at a time); projector (D, D) P_E (``problem.symmetry.projector``; B B^T for a grid on E^G).
+    Left: the mean of |v|^2 over the particles per N against time (mean over seeds, the band from the
+    smallest to the largest seed), log scale. Right: the histogram of |v| over the particles of all
+    seeds at the snapshot ``index``, per N, on log-spaced bins. Zeros (exactly in E^G) are not on log
+    axes: a run that never leaves E^G is named in the legend as "= 0". Returns the two axes.
+    """
+    ax_t, ax_h = _panels(axes, 2)
+    proj = np.asarray(projector, dtype=float)
+    colors = _colors(positions_by_n)
+    norms, zero = {}, []
+    for n, pos in positions_by_n.items():
+        t = np.asarray(times[n] if isinstance(times, dict) else times, dtype=float)
+        seeded = pos.ndim == 4
+        seeds = pos.shape[0] if seeded else 1
+        sq = np.zeros((seeds, len(t)))
+        pick = range(len(t))[index]
+        t_pick = t[pick]
+        last = []
+        for s in range(seeds):
+            for j in range(len(t)):
+                z = np.asarray(pos[s, j] if seeded else pos[j], dtype=float)
+                v2 = np.sum((z - z @ proj.T) ** 2, axis=1)
+                sq[s, j] = v2.mean()
+                if j == pick:
+                    last.append(np.sqrt(v2))
+        norms[n] = np.concatenate(last)
+        if not sq.any():
+            zero.append(n)
+            ax_t.plot([], [], color=colors[n], label=f"N = {n}: = 0")
+            continue
+        mean = sq.mean(axis=0)
+        ax_t.plot(t, _positive(mean), color=colors[n], label=f"N = {n}")
+        if seeds > 1:
+            ax_t.fill_between(t, _positive(sq.min(axis=0)), _positive(sq.max(axis=0)), color=colors[n], alpha=0.2,
+                              linewidth=0)
+    ax_t.set_yscale("log")
+    ax_t.set_xlabel(TIME)
+    ax_t.set_ylabel(r"mean $|z - P_E z|^2$ over particles")
+    ax_t.set_title("distance to $E^G$", fontsize=9)
+    ax_t.legend(fontsize=7)
+    pooled = np.concatenate([v[v > 0] for v in norms.values()] + [np.zeros(0)])
+    if pooled.size:
+        lo, hi = pooled.min(), pooled.max()
+        bins = np.geomspace(lo, hi * (1 + 1e-9), 40) if hi > lo else np.geomspace(lo / 2, lo * 2, 3)
+        for n, v in norms.items():
+            if n in zero or not (v > 0).any():
+                continue
+            ax_h.hist(v[v > 0], bins=bins, weights=np.full((v > 0).sum(), 1.0 / v.size), histtype="step",
+                      color=colors[n], label=f"N = {n}")
+        ax_h.set_xscale("log")
+        ax_h.legend(fontsize=7)
+    else:
+        ax_h.text(0.5, 0.5, "every particle is in $E^G$ ($|v| = 0$)", ha="center", va="center",
+                  transform=ax_h.transAxes)
+    ax_h.set_xlabel(r"$|z - P_E z|$")
+    ax_h.set_ylabel("fraction of particles")
+    ax_h.set_title(f"off-$E^G$ component at t = {t_pick:g}", fontsize=9)
+    return ax_t, ax_h
+
+
+# ------------------------------------------------------------------ distances
 def distance_vs_n(n, values, *, floor: float = 0.0, rate=None, ax=None, ylabel: str = "distance"):
     """One metric between particles and the PDE against N, on log-log axes.
 
@@ -58,3 +383,384 @@ def distance_vs_n(n, values, *, floor: float = 0.0, rate=None, ax=None, ylabel: 
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
     return ax
+
+
+def distance_vs_time(times, values_by_n, *, floor: float | None = None, ax=None, ylabel: str = "distance"):
+    """One metric between particles and the PDE against time, one line per N.
+
+    times (T,) the PDE's snapshot times; values_by_n {N: (S, T)} the metric per seed and time
+    (``/compare/<metric>[k]``, ``Comparison.values[metric][k]``). Draws the mean over seeds with its
+    95% t-interval (``wgf.validation.mean_interval``) as a band, on a log scale (zeros are not drawn;
+    an interval reaching 0 extends below the axis),
+    and the PDE's own error at the final time (``floor``) as a dashed line. Returns the axes.
+    """
+    ax = _axes(ax)
+    times = np.asarray(times, dtype=float)
+    colors = _colors(values_by_n)
+    bottom = np.inf
+    for n, values in values_by_n.items():
+        values = np.asarray(values, dtype=float)
+        mean, low = _log_band(ax, times, values, colors[n])
+        bottom = min(bottom, low)
+        ax.plot(times, _positive(mean), "o-", ms=3, color=colors[n], label=f"N = {n} ({values.shape[0]} seeds)")
+    if floor is not None and floor > 0:
+        ax.axhline(floor, color="tab:gray", ls="--", label="PDE floor (final time)")
+        bottom = min(bottom, floor)
+    ax.set_yscale("log")
+    _set_log_bottom(ax, bottom)
+    ax.set_xlabel(TIME)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    return ax
+
+
+# ------------------------------------------------------------------ training
+def training(runs, *, pde=None, axes=None):
+    """Invariance and risk of the particles over time, with the PDE's risk and free energy.
+
+    runs {N: {"time": (R,), "risk": (S, R), "si_rmd2": (S, R), "wi_rmd2": (S, R) or None}}: the
+    diagnostics of S seeds at R times (the fine trace of a run, or its snapshots); pde None or
+    {"time": (T,), "risk": (T,), "free_energy": (T,)} (or a ``wgf.grids.History``: its times and
+    trackers). Left: RMD^2(nu, P_E#nu) (SI, solid) and RMD^2(nu, nu^G) (WI, dotted) per N, mean over
+    seeds, log scale (zeros are not drawn). Right: the risk per N (mean over seeds) and the PDE's risk
+    and free energy (black), on a log scale (symmetric log when a value is not positive). Every time
+    of ``runs`` is drawn. Returns the two axes.
+    """
+    ax_i, ax_r = _panels(axes, 2, (5.0, 3.8))
+    colors = _colors(runs)
+    signed = False
+    for n, run in runs.items():
+        t = np.asarray(run["time"], dtype=float)
+        ax_i.plot(t, _positive(np.mean(run["si_rmd2"], axis=0)), color=colors[n], label=f"SI, N = {n}")
+        if run.get("wi_rmd2") is not None:
+            ax_i.plot(t, _positive(np.mean(run["wi_rmd2"], axis=0)), color=colors[n], ls=":", label=f"WI, N = {n}")
+        risk = np.asarray(run["risk"], dtype=float).mean(axis=0)
+        ax_r.plot(t, risk, color=colors[n], label=f"particles, N = {n}")
+        signed |= bool(np.any(risk <= 0))
+    if pde is not None:
+        if hasattr(pde, "trackers"):
+            pde = {"time": pde.times, **pde.trackers}
+        ax_r.plot(pde["time"], pde["risk"], color="k", lw=2, label="PDE risk")
+        if "free_energy" in pde:
+            ax_r.plot(pde["time"], pde["free_energy"], color="k", ls="--", label="PDE free energy")
+            signed |= bool(np.any(np.asarray(pde["free_energy"]) <= 0))
+    ax_i.set_yscale("log")
+    ax_i.set_xlabel(TIME)
+    ax_i.set_ylabel("RMD$^2$ (mean over seeds)")
+    ax_i.set_title("invariance of the particles (SI: to $P_E\\#\\nu$, WI: to $\\nu^G$)", fontsize=9)
+    ax_i.legend(fontsize=7)
+    if signed:
+        ax_r.set_yscale("symlog", linthresh=1e-6)
+    else:
+        ax_r.set_yscale("log")
+    ax_r.set_xlabel(TIME)
+    ax_r.set_ylabel("risk R / free energy F")
+    ax_r.set_title("training", fontsize=9)
+    ax_r.legend(fontsize=7)
+    return ax_i, ax_r
+
+
+# ------------------------------------------------------------------ discovery
+def discovery_rounds(rmd2, *, threshold=None, dims=None, directions=None, principal=None, principal_angles=None,
+                     axes=None):
+    """The rounds of an architecture discovery (``wgf discover``, docs/theory.md §8).
+
+    rmd2 (J,) the residual RMD^2(nu, P_j#nu) of each round; threshold (J,) or a number, delta; dims (J,)
+    dim E_j (default 0, 1, ...); directions (J, D) the direction v_j each round added (NaN rows: none);
+    principal (J,) 1 where v_j is the top principal direction of the residuals rather than their mean;
+    principal_angles the angles (rad) between the subspace found and E^G. Left: the residual per round on
+    a log scale against the threshold (open squares: principal directions), the angles in the title.
+    Right: the directions as a (round, coordinate) map with a colour bar. Returns the two axes.
+    """
+    ax_r, ax_d = _panels(axes, 2, (4.4, 3.6))
+    rmd2 = np.asarray(rmd2, dtype=float)
+    j = np.arange(rmd2.size) if dims is None else np.asarray(dims, dtype=float)
+    pc = np.zeros(rmd2.size, bool) if principal is None else np.asarray(principal, dtype=float) > 0
+    ax_r.plot(j, _positive(rmd2), color="k", lw=1)
+    ax_r.plot(j[~pc], _positive(rmd2[~pc]), "o", color="k", label="mean residual")
+    if pc.any():
+        ax_r.plot(j[pc], _positive(rmd2[pc]), "s", mfc="none", color="k", label="principal direction")
+    if threshold is not None:
+        thr = np.broadcast_to(np.asarray(threshold, dtype=float), rmd2.shape)
+        ax_r.plot(j, thr, "--", color="tab:red", drawstyle="steps-mid", label=r"threshold $\delta$")
+    ax_r.set_yscale("log")
+    ax_r.set_xticks(j)
+    ax_r.set_xlabel("round j (dim $E_j$)")
+    ax_r.set_ylabel(r"residual RMD$^2(\nu, P_j\#\nu)$")
+    title = "discovery rounds"
+    if principal_angles is not None and np.size(principal_angles):
+        title += "\nangles to $E^G$: " + ", ".join(f"{a:.1e}" for a in np.asarray(principal_angles).ravel())
+    ax_r.set_title(title, fontsize=9)
+    ax_r.legend(fontsize=7)
+    if directions is not None and np.size(directions):
+        d = np.asarray(directions, dtype=float)
+        from matplotlib import colormaps
+
+        image = ax_d.imshow(np.ma.masked_invalid(d), cmap=colormaps["RdBu_r"].with_extremes(bad="0.8"), vmin=-1,
+                            vmax=1, aspect="auto", interpolation="nearest")
+        ax_d.figure.colorbar(image, ax=ax_d, label="component of $v_j$")
+        ax_d.set_yticks(np.arange(d.shape[0]), [f"$v_{{{int(k)}}}$" for k in j])
+        ax_d.set_xticks(np.arange(d.shape[1]))
+        ax_d.set_xlabel("coordinate of z")
+        ax_d.set_title("directions added (grey: none)", fontsize=9)
+    else:
+        ax_d.axis("off")
+    return ax_r, ax_d
+
+
+# ------------------------------------------------------------------ animation
+# ------------------------------------------------------------------ sweeps
+def sweep_quantity(values, x: str, *, ax=None, ylabel: str | None = None, max_legend: int = 12):
+    """A quantity of a sweep (``wgf sweep``) against one of its varied keys, one line per combination of
+    the other keys.
+
+    values an ``xarray.DataArray`` with dimension ``x``, ``seed`` and the other varied keys
+    (``wgf.sweep.read_sweep(path)[quantity]``; runs without values are NaN and left out). Draws the
+    mean over seeds with its 95% t-interval (``wgf.validation.mean_interval``); when the values are
+    nonnegative and the positive ones span more than two decades (RMD^2 from round-off to O(1)), the
+    axis is logarithmic and the mean and interval are those of log10 of the positive values (a geometric
+    mean; exact zeros are left out). A numeric ``x`` is
+    drawn at its values (log axis when positive over more than a decade), a categorical one at its
+    positions with the values as tick labels. Returns the axes.
+    """
+    from wgf.validation import mean_interval
+
+    ax = _axes(ax, (5.0, 3.8))
+    others = [d for d in values.dims if d not in (x, "seed")]
+    xs = values[x].values
+    numeric = np.issubdtype(xs.dtype, np.number)
+    pos = xs.astype(float) if numeric else np.arange(xs.size, dtype=float)
+    data = np.asarray(values.transpose(*others, x, "seed").values, dtype=float)  # (*others, len(x), S)
+    finite = data[np.isfinite(data)]
+    positive = finite[finite > 0]
+    log = bool(positive.size and np.all(finite >= 0) and positive.max() > 100 * positive.min())
+    for k, combo in enumerate(np.ndindex(*data.shape[:-2])):
+        centre, low, high = (np.full(xs.size, np.nan) for _ in range(3))
+        for i, row in enumerate(data[combo]):
+            row = row[np.isfinite(row) & ((row > 0) if log else True)]
+            if row.size:
+                m, h = mean_interval((np.log10(row) if log else row)[None, :])
+                m, h = m[0], np.nan_to_num(h[0])
+                centre[i], low[i], high[i] = (10.0 ** np.array([m, m - h, m + h]) if log else (m, m - h, m + h))
+        label = ", ".join(f"{d}={values[d].values[j]}" for d, j in zip(others, combo)) or None
+        ax.errorbar(pos, centre, yerr=[centre - low, high - centre], fmt="o-", ms=4, capsize=2, color=f"C{k % 10}",
+                    label=label)
+    if numeric and np.all(pos > 0) and pos.max() > 10 * pos.min():
+        ax.set_xscale("log")
+    if log:
+        ax.set_yscale("log")
+    if not numeric:
+        ax.set_xticks(pos, [str(v) for v in xs])
+        ax.set_xlim(-0.5, xs.size - 0.5)
+    ax.set_xlabel("N (particles)" if x == "N" else f"{x} ({values[x].attrs.get('config_key', x)})")
+    ax.set_ylabel(ylabel or values.attrs.get("long_name", values.name or ""))
+    what = "geometric mean" if log else "mean"
+    ax.set_title(f"{what} over {values.sizes['seed']} seeds, 95% t-interval", fontsize=9)
+    if others and data[..., 0, 0].size <= max_legend:
+        ax.legend(fontsize=7)
+    return ax
+
+
+def animate(source, out_gif, *, n: int | None = None, seed: int = 0, trajectory=None, dims=(0, 1), fps: float = 2,
+            dpi: int = 80, max_points: int | None = MAX_POINTS):
+    """A GIF of the density and the particles over the snapshot times; returns its path.
+
+    source: a results file (path, DataTree, h5py.File; particles of N = ``n``, default the largest, and
+    ``seed``) or a ``wgf.grids.History`` (particles from ``trajectory``, a ``wgf.particles.Trajectory``).
+    One frame per PDE snapshot (``density`` on one colour scale), written by matplotlib's PillowWriter.
+    """
+    import matplotlib.cm as cm
+    import matplotlib.colors as mcolors
+    from matplotlib.animation import PillowWriter
+    from matplotlib.figure import Figure
+
+    data = _snapshots(source, None, n, seed, trajectory, max_points)
+    rho, axes_u, times = data["rho"], data["axes_u"], data["times"]
+    m = rho.ndim - 1
+    fig = Figure(figsize=(5.0, 4.2) if m >= 2 else (5.0, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    norm = None
+    if m >= 2:
+        top = max(float(_marginal(r, axes_u, dims).max()) for r in rho)
+        norm = mcolors.Normalize(0.0, top if top > 0 else 1.0)
+        fig.colorbar(cm.ScalarMappable(norm=norm, cmap="Blues"), ax=ax, label="PDE density", shrink=0.9)
+    else:
+        top = 1.1 * float(rho.max())
+    out_gif = Path(out_gif)
+    out_gif.parent.mkdir(parents=True, exist_ok=True)
+    writer = PillowWriter(fps=fps)
+    with writer.saving(fig, os.fspath(out_gif), dpi):
+        for k, t in enumerate(times):
+            ax.clear()
+            particles = None if data["particles"] is None else data["particles"][k]
+            density(rho[k], axes_u, particles=particles, basis=data["basis"], dims=dims, ax=ax, norm=norm,
+                    colorbar=False, max_points=max_points, label=data["label"], title=f"t = {t:g}")
+            if m < 2:
+                ax.set_ylim(0, top)
+            writer.grab_frame()
+    return out_gif
+
+
+# ------------------------------------------------------------------ reading
+def _node(source):
+    """A results file as a mapping of groups: a path is opened (lazily) with ``wgf.open_results``; an
+    xarray DataTree or an h5py File/Group is used as it is."""
+    if isinstance(source, (str, os.PathLike)):
+        from .io import open_results
+
+        return open_results(source)
+    return source
+
+
+def _array(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)  # h5py datasets, xarray variables, arrays
+
+
+def _particle_counts(source) -> list[int]:
+    """The N of every /particles/N<N> group of a results file, ascending."""
+    node = _node(source)
+    if "particles" not in node:
+        return []
+    return sorted(int(k[1:]) for k in node["particles"] if k[:1] == "N" and k[1:].isdigit())
+
+
+def _is_history(x) -> bool:
+    return hasattr(x, "grid") and hasattr(x, "density") and hasattr(x, "times")
+
+
+def _snapshots(source, indices, n, seed, trajectory, max_points) -> dict:
+    """The snapshots ``indices`` (None: all) of a results file or a History: times (T,), rho (T, ...),
+    axes_u, basis, particles (T, N', D) or None, label."""
+    if _is_history(source):
+        all_times = np.asarray(source.times, dtype=float)
+        density, axes_u, basis = source.density, list(source.grid.axes), np.asarray(source.grid.basis, dtype=float)
+    else:
+        node = _node(source)
+        if "pde" not in node:
+            raise ValueError("the results have no /pde group (no density to draw)")
+        p = node["pde"]
+        basis = _array(p["basis"])
+        axes_u = [_array(p[f"u{k}"]) for k in range(basis.shape[1])]
+        all_times, density = _array(p["time"]), p["density"]
+    count = len(all_times)
+    idx = list(range(count)) if indices is None else [range(count)[i] for i in indices]
+    times = all_times[idx]
+    parts, label = None, None
+    if _is_history(source):
+        if trajectory is not None:
+            held = np.asarray(trajectory.times, dtype=float)[-len(trajectory.positions):]  # the stored snapshots
+            parts = [_thin(np.asarray(trajectory.positions[int(np.argmin(np.abs(held - t)))]), max_points)
+                     for t in times]
+            label = f"particles, N = {trajectory.n}"
+    elif ns := _particle_counts(node):
+        n = ns[-1] if n is None else int(n)
+        if n not in ns:
+            raise ValueError(f"no particles with N = {n} (the file has N = {', '.join(map(str, ns))})")
+        g = node["particles"][f"N{n}"]
+        held, pos = _array(g["time"]), g["positions"]
+        step = 1 if max_points is None else max(1, -(-n // int(max_points)))
+        parts = [np.asarray(pos[seed, int(np.argmin(np.abs(held - t))), ::step], dtype=float) for t in times]
+        label = f"particles, N = {n} (seed {seed})"
+    return {"times": times, "rho": np.stack([np.asarray(density[i], dtype=float) for i in idx]), "axes_u": axes_u,
+            "basis": basis, "particles": None if parts is None else np.stack(parts), "label": label}
+
+
+def read_snapshot(source, index: int = -1, *, n: int | None = None, seed: int = 0, trajectory=None,
+                  max_points: int | None = None) -> dict:
+    """The keyword arguments of ``density`` and ``marginals`` for the snapshot ``index``: rho, axes_u,
+    particles (N, D) or None, basis, label, title.
+
+    source: a results file (path, DataTree, h5py.File; particles of N = ``n``, default the largest,
+    seed ``seed``, at their snapshot nearest the PDE's) or a ``wgf.grids.History`` with the particles of
+    ``trajectory`` (a ``wgf.particles.Trajectory``). ``max_points`` keeps every k-th particle only
+    (k = ceil(N / max_points)).
+    """
+    data = _snapshots(source, [index], n, seed, trajectory, max_points)
+    return {"rho": data["rho"][0], "axes_u": data["axes_u"], "basis": data["basis"],
+            "particles": None if data["particles"] is None else data["particles"][0], "label": data["label"],
+            "title": f"t = {data['times'][0]:g}"}
+
+
+def read_snapshots(source, indices=None, *, n: int | None = None, seed: int = 0, trajectory=None,
+                   max_points: int | None = None) -> dict:
+    """The keyword arguments of ``density_snapshots``: times (T,), rho (T, ...), axes_u, particles
+    (T, N, D) or None, basis, label, at the snapshot ``indices`` (default all). Sources as for
+    ``read_snapshot``."""
+    return _snapshots(source, indices, n, seed, trajectory, max_points)
+
+
+def read_training(source) -> dict:
+    """The keyword arguments of ``training`` from a results file: runs (per N the fine trace
+    /particles/N<N>/trace on ``trace_time`` when the file has one, its snapshots on ``time``
+    otherwise; wi_rmd2 None where it was skipped) and pde (/pde time, risk, free_energy, or None)."""
+    node = _node(source)
+    runs = {}
+    for n in _particle_counts(node):
+        g = node["particles"][f"N{n}"]
+        src, tname = (g["trace"], "trace_time") if "trace" in g else (g, "time")
+        runs[n] = {"time": _array(src[tname]), "risk": _array(src["risk"]), "si_rmd2": _array(src["si_rmd2"]),
+                   "wi_rmd2": _array(src["wi_rmd2"]) if "wi_rmd2" in src else None}
+    pde = None
+    if "pde" in node:
+        p = node["pde"]
+        pde = {k: _array(p[k]) for k in ("time", "risk", "free_energy") if k in p}
+    return {"runs": runs, "pde": pde}
+
+
+def read_distances(source, metric: str) -> dict:
+    """The keyword arguments of ``distance_vs_time`` for one metric: times, values_by_n {N: (S, T)},
+    floor, ylabel; from a results file (/compare) or a ``wgf.validation.Comparison``."""
+    if hasattr(source, "values") and hasattr(source, "floor") and isinstance(source.values, dict):
+        values, ns, times, floor = source.values[metric], source.n, source.times, source.floor.get(metric)
+    else:
+        c = _node(source)["compare"]
+        d = c[metric]
+        values, ns, times, floor = _array(d), _array(c["N"]), _array(c["time"]), d.attrs.get("floor")
+    values = np.asarray(values, dtype=float)
+    return {"times": np.asarray(times, dtype=float), "values_by_n": {int(n): values[k] for k, n in enumerate(ns)},
+            "floor": None if floor is None else float(floor), "ylabel": metric}
+
+
+def read_off_subspace(source, *, projector=None) -> dict:
+    """The keyword arguments of ``off_subspace`` from a results file: times {N: (T,)}, positions_by_n
+    {N: (S, T, N, D)} (lazy: read as they are drawn) and the projector P_E: the one given, else
+    B B^T of a grid on E^G (/pde attribute space = "fixed"), else the symmetry of the config the file
+    records. ValueError when there are no particles or no projector can be had."""
+    node = _node(source)
+    ns = _particle_counts(node)
+    if not ns:
+        raise ValueError("the results have no particles")
+    if projector is None:
+        if "pde" in node and node["pde"].attrs.get("space") == "fixed":
+            b = _array(node["pde"]["basis"])
+            projector = b @ b.T
+        elif "config" in node.attrs:
+            from .config import parse_config
+
+            projector = parse_config(str(node.attrs["config"])).problem.symmetry.projector
+        else:
+            raise ValueError("no projector: give projector=problem.symmetry.projector")
+    groups = {n: node["particles"][f"N{n}"] for n in ns}
+    return {"times": {n: _array(g["time"]) for n, g in groups.items()},
+            "positions_by_n": {n: g["positions"] for n, g in groups.items()},
+            "projector": np.asarray(projector, dtype=float)}
+
+
+def read_discovery(source, reference=None) -> dict:
+    """The keyword arguments of ``discovery_rounds``: rmd2, threshold, dims, directions, principal,
+    principal_angles; from a results file (/discovery) or a ``wgf.Discovery`` (angles to the basis
+    ``reference`` (D, m) when given)."""
+    if hasattr(source, "rounds") and hasattr(source, "basis"):
+        rounds = source.rounds
+        dirs = np.full((len(rounds), source.basis.shape[0]), np.nan)
+        for i, r in enumerate(rounds):
+            if r.direction is not None:
+                dirs[i] = r.direction
+        return {"rmd2": np.array([r.rmd2 for r in rounds]), "threshold": np.array([r.threshold for r in rounds]),
+                "dims": np.array([r.dim for r in rounds]), "directions": dirs,
+                "principal": np.array([float(r.principal) for r in rounds]),
+                "principal_angles": None if reference is None else source.principal_angles(reference)}
+    d = _node(source)["discovery"]
+    get = {k: (_array(d[k]) if k in d else None)
+           for k in ("rmd2", "threshold", "dims", "directions", "principal", "principal_angles")}
+    return get

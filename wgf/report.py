@@ -1,12 +1,13 @@
 """Summary tables and figures drawn from a results file alone.
 
 ``summary(path)`` returns the printed report; ``draw_figures(path, folder)``
-writes PNG and PDF figures: the density with the particle cloud, distances
-against N with the fitted rate, invariance defects and risk over time.
+writes PNG and PDF figures drawn with ``wgf.plot`` (``FIGURES`` names them) and
+the animation ``density.gif``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-__all__ = ["summary", "draw_figures", "figure_folder", "ReportError"]
+log = logging.getLogger("wgf")
+
+__all__ = ["summary", "draw_figures", "draw_sweep", "figure_folder", "ReportError"]
 
 
 class ReportError(ValueError):
@@ -109,6 +112,8 @@ def summary(path) -> str:
 
 
 def _summary(path) -> str:
+    from .study import is_study
+
     lines = []
     with _reading(path) as f:
         lines.append(f"wgf {f.attrs['wgf_version']}  {f.attrs.get('title', '')}".rstrip())
@@ -158,32 +163,37 @@ def _summary(path) -> str:
             if "principal_angles" in d and d["principal_angles"].size:
                 lines.append("  principal angles to E^G (rad): "
                              + ", ".join("%.2e" % v for v in d["principal_angles"][()]))
-        has_study = "study" in f
+        has_study, has_sweep = is_study(f), "sweep" in f
     if has_study:
         from .study import study_table, verdicts
 
         lines.append("\n" + study_table(path))
         for statement, value, holds in verdicts(path):
             lines.append(f"{'holds' if holds else 'FAILS':<6} {statement}: {value:.3g}")
+    elif has_sweep:
+        from .sweep import sweep_table
+
+        lines.append("\n" + sweep_table(path))
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------------- figures
-def _save(fig, folder: Path, name: str):
-    folder.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "pdf"):
-        fig.savefig(folder / f"{name}.{ext}", dpi=150, bbox_inches="tight")
-
-
-def _colors(ns):
-    import matplotlib.pyplot as plt
-
-    cmap = plt.get_cmap("viridis")
-    return {n: cmap(i / max(1, len(ns) - 1) * 0.85) for i, n in enumerate(ns)}
+REPORT_POINTS = 100_000  # particles read per snapshot for the density, marginals and animation figures
+FIGURES = {
+    "density": "the PDE density at the final time (contours, colour bar) with the particles of the largest N",
+    "snapshots": "the density and the particles at up to four snapshot times",
+    "marginals": "the 1D marginals of the PDE density against the particles' histograms",
+    "off_subspace": "the particles' component off E^G, |z - P_E z|, over time and at the final time",
+    "distances": "each distance between particles and PDE against N, with the fitted rate",
+    "distances_time": "each distance between particles and PDE against time, per N",
+    "training": "risk and invariance (RMD^2) of the particles over time, the PDE's risk and free energy",
+    "discovery": "the rounds of an architecture discovery",
+}
 
 
 def draw_figures(path, folder) -> list[Path]:
-    """Draw every figure the file supports into ``folder``; returns the PNG paths.
+    """Draw every figure the file supports into ``folder`` (PNG and PDF, with ``wgf.plot``: ``FIGURES``
+    names them) and the animation ``density.gif``; returns the PNG paths.
 
     Raises ReportError (one line) for a damaged or foreign file and a folder that is a file or not
     writable."""
@@ -200,123 +210,135 @@ def _draw_figures(path, folder) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from . import plot
+    from .study import is_study
 
     folder = Path(folder)
     written = []
+
+    def keep(fig, name):
+        written.extend(p for p in plot.save(fig, folder / name) if p.suffix == ".png")
+
     with _reading(path) as f:
         ns = _particle_ns(f)
-        colors = _colors(ns)
         if "pde" in f:
-            fig = _density_figure(plt, f, ns)
-            _save(fig, folder, "density")
-            written.append(folder / "density.png")
-            plt.close(fig)
+            snap = plot.read_snapshot(f, max_points=REPORT_POINTS)
+            keep(_density_figure(Figure, plot, snap), "density")
+            count = len(f["pde/time"])
+            idx = sorted(set(np.linspace(0, count - 1, min(count, 4)).round().astype(int).tolist()))
+            fig = Figure(figsize=(3.4 * len(idx) + 1.0, 3.4), layout="constrained")
+            plot.density_snapshots(**plot.read_snapshots(f, idx, max_points=plot.MAX_POINTS),
+                                   axes=fig.subplots(1, len(idx), squeeze=False)[0])
+            keep(fig, "snapshots")
+            m = snap["rho"].ndim
+            fig = Figure(figsize=(3.4 * m, 2.9), layout="constrained")
+            plot.marginals(**snap, axes=fig.subplots(1, m, squeeze=False)[0])
+            keep(fig, "marginals")
+            plot.animate(f, folder / "density.gif", max_points=plot.MAX_POINTS)
+        if ns:
+            try:
+                off = plot.read_off_subspace(f)
+            except ValueError as e:  # no projector: a config that cannot be built here
+                log.warning("figure off_subspace skipped: %s", str(e).splitlines()[0] if str(e) else e)
+            else:
+                fig = Figure(figsize=(9.0, 3.6), layout="constrained")
+                plot.off_subspace(**off, axes=fig.subplots(1, 2))
+                keep(fig, "off_subspace")
         if "compare" in f:
-            fig = _rates_figure(plt, f)
-            _save(fig, folder, "distances")
-            written.append(folder / "distances.png")
-            plt.close(fig)
+            keep(_rates_figure(Figure, plot, f), "distances")
+            keep(_distance_time_figure(Figure, plot, f), "distances_time")
         if ns or "pde" in f:
-            fig = _time_figure(plt, f, ns, colors)
-            _save(fig, folder, "training")
-            written.append(folder / "training.png")
-            plt.close(fig)
-        has_study = "study" in f
+            fig = Figure(figsize=(10.0, 3.8), layout="constrained")
+            plot.training(**plot.read_training(f), axes=fig.subplots(1, 2))
+            keep(fig, "training")
+        if "discovery" in f:
+            fig = Figure(figsize=(9.0, 3.6), layout="constrained")
+            plot.discovery_rounds(**plot.read_discovery(f), axes=fig.subplots(1, 2))
+            keep(fig, "discovery")
+        has_study, has_sweep = is_study(f), "sweep" in f
     if has_study:
         from .study import draw_study
 
-        written.append(draw_study(path, folder)[0])
+        with matplotlib.rc_context(plot.PDF_FONTS):
+            written.append(draw_study(path, folder)[0])
+    elif has_sweep:
+        written += draw_sweep(path, folder)
     return written
 
 
-def _density_figure(plt, f, ns):
-    p = f["pde"]
-    dens = p["density"][-1]
-    basis = p["basis"][()]
-    axes = [p[f"u{k}"][()] for k in range(dens.ndim)]
-    m = dens.ndim
-    cloud = None
-    if ns:
-        cloud = f[f"particles/N{ns[-1]}/positions"][0, -1] @ basis  # grid coordinates u = B^T z
-    t = p["time"][-1]
-    if m == 1:
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot(axes[0], dens, color="k", label="PDE density")
-        if cloud is not None:
-            ax.hist(cloud[:, 0], bins=axes[0].size, range=(axes[0][0], axes[0][-1]), density=True, alpha=0.4,
-                    label=f"particles, N = {ns[-1]}")
-        ax.set_xlabel("$u_0$")
-        ax.set_ylabel("density")
-        ax.legend()
-        ax.set_title(f"t = {t:g}")
+def draw_sweep(path, folder, *, x: str | None = None) -> list[Path]:
+    """One figure per quantity of a sweep file (``wgf sweep``) against its varied key ``x`` (default: the
+    first, N), lines for the other keys: ``<quantity>_vs_<x>.png`` and ``.pdf`` in ``folder``; returns
+    the PNG paths."""
+    from matplotlib.figure import Figure
+
+    from . import plot
+    from .sweep import SWEEP_QUANTITIES, read_sweep
+
+    ds = read_sweep(path)
+    x = x or ds["status"].dims[0]
+    written = []
+    for q in (q for q in SWEEP_QUANTITIES if q in ds):
+        fig = Figure(figsize=(5.5, 4.0), layout="constrained")
+        plot.sweep_quantity(ds[q], x, ax=fig.add_subplot(), ylabel=q)
+        written.append(plot.save(fig, Path(folder) / f"{q}_vs_{x}")[0])
+    return written
+
+
+def _density_figure(Figure, plot, snap):
+    """The final density with the particles: one panel (1 or 2 grid axes) or the corner plot of every
+    pair of axes (2D marginals)."""
+    m = snap["rho"].ndim
+    if m <= 2:
+        fig = Figure(figsize=(5.0, 4.0) if m == 2 else (5.0, 3.5), layout="constrained")
+        plot.density(**snap, ax=fig.add_subplot())
         return fig
-    size = 4.5 if m == 2 else 3.0 * (m - 1)
-    fig, grid_axes = plt.subplots(m - 1, m - 1, figsize=(size + 0.5, size), squeeze=False)
+    title = snap.pop("title")
+    fig = Figure(figsize=(3.6 * (m - 1), 3.0 * (m - 1)), layout="constrained")
+    grid = fig.subplots(m - 1, m - 1, squeeze=False)
     for i in range(1, m):
         for j in range(m - 1):
-            ax = grid_axes[i - 1, j]
             if j >= i:
-                ax.axis("off")
-                continue
-            others = tuple(k for k in range(m) if k not in (i, j))
-            marg = dens.sum(axis=others) if others else dens  # axes (j, i), j < i
-            ax.pcolormesh(axes[j], axes[i], marg.T, shading="nearest", cmap="Blues")
-            if cloud is not None:
-                ax.scatter(cloud[:, j], cloud[:, i], s=2, c="tab:red", alpha=0.35, linewidths=0)
-            ax.set_xlabel(f"$u_{j}$")
-            ax.set_ylabel(f"$u_{i}$")
-            ax.set_aspect("equal")
-    title = f"PDE density (blue) at t = {t:g}"
-    if cloud is not None:
-        title += f", particles N = {ns[-1]} (red)"
-    fig.suptitle(title + "\ncoordinates u = B^T z on the grid's subspace", fontsize=10)
-    fig.tight_layout()
+                grid[i - 1, j].axis("off")
+            else:
+                plot.density(**snap, dims=(j, i), ax=grid[i - 1, j])
+    fig.suptitle(f"PDE density at {title}: 2D marginals (sums over the other grid axes)", fontsize=10)
     return fig
 
 
-def _rates_figure(plt, f):
-    from .plot import distance_vs_n
+def _metric_names(c):
+    return sorted(k for k in c if c[k].ndim == 3)
 
+
+def _metric_grid(Figure, count):
+    cols = min(3, count)
+    rows = (count + cols - 1) // cols
+    fig = Figure(figsize=(4.2 * cols, 3.5 * rows), layout="constrained")
+    axs = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axs[count:]:
+        ax.axis("off")
+    return fig, axs
+
+
+def _rates_figure(Figure, plot, f):
     c = f["compare"]
     n = c["N"][()]
-    names = sorted(k for k in c if c[k].ndim == 3)
-    cols = min(3, len(names))
-    rows = (len(names) + cols - 1) // cols
-    fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.5 * rows), squeeze=False)
-    for ax, name in zip(axs.ravel(), names):
+    names = _metric_names(c)
+    fig, axs = _metric_grid(Figure, len(names))
+    for ax, name in zip(axs, names):
         d = c[name]
         rate = tuple(d.attrs.get(k, np.nan) for k in ("slope", "slope_low", "slope_high"))
-        distance_vs_n(n, d[()][:, :, -1], floor=d.attrs["floor"], rate=rate, ax=ax, ylabel=name)
-    for ax in axs.ravel()[len(names):]:
-        ax.axis("off")
-    fig.suptitle(f"particles vs PDE at t = {d.attrs['time']:g}")
-    fig.tight_layout()
+        plot.distance_vs_n(n, d[()][:, :, -1], floor=d.attrs["floor"], rate=rate, ax=ax, ylabel=name)
+    fig.suptitle(f"particles vs PDE at t = {c[names[0]].attrs['time']:g}")
     return fig
 
 
-def _time_figure(plt, f, ns, colors):
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for n in ns:
-        g = f[f"particles/N{n}"]
-        t = g["time"][()]
-        a1.plot(t, g["si_rmd2"][()].mean(axis=0), color=colors[n], label=f"SI, N = {n}")
-        if "wi_rmd2" in g:
-            a1.plot(t, g["wi_rmd2"][()].mean(axis=0), color=colors[n], ls=":", label=f"WI, N = {n}")
-        a2.plot(t, g["risk"][()].mean(axis=0), color=colors[n], label=f"particles, N = {n}")
-    if "pde" in f:
-        p = f["pde"]
-        a2.plot(p["time"][()], p["risk"][()], color="k", lw=2, label="PDE risk")
-        a2.plot(p["time"][()], p["free_energy"][()], color="k", ls="--", label="PDE free energy")
-    a1.set_xlabel("mean-field time t")
-    a1.set_ylabel("RMD$^2$ (mean over seeds)")
-    a1.set_yscale("symlog", linthresh=1e-8)
-    a1.set_title("invariance defects of the particles")
-    a1.legend(fontsize=7)
-    a2.set_xlabel("mean-field time t")
-    a2.set_ylabel("risk R / free energy F")
-    a2.set_yscale("symlog", linthresh=1e-6)
-    a2.set_title("training")
-    a2.legend(fontsize=7)
-    fig.tight_layout()
+def _distance_time_figure(Figure, plot, f):
+    names = _metric_names(f["compare"])
+    fig, axs = _metric_grid(Figure, len(names))
+    for ax, name in zip(axs, names):
+        plot.distance_vs_time(**plot.read_distances(f, name), ax=ax)
+    fig.suptitle("particles vs PDE over time (mean over seeds, 95% t-interval)")
     return fig

@@ -1,0 +1,254 @@
+"""wgf.plot: every figure type drawn from tiny arrays or one tiny results file, checked on what it draws."""
+
+import subprocess
+import sys
+
+import h5py
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import wgf  # noqa: E402
+from wgf import plot  # noqa: E402
+
+TINY = """
+title = "plot test"
+[model]
+unit = "sigmoid_matrix"
+dim_x = 2
+dim_y = 2
+[group]
+name = "swap"
+[data]
+teacher = "wi"
+teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
+quadrature_points = 8
+[training]
+beta = 1e-3
+init = "si"
+noise = "projected"
+t_end = 1.0
+snapshots = 3
+[pde]
+space = "fixed"
+cells = 16
+half_width = 2.0
+[particles]
+n = [10, 20, 40]
+seeds = 2
+alpha = 4.0
+batch = 5
+[compare]
+metrics = ["mmd", "energy"]
+"""
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """One tiny results file (PDE on E^G, particles, distances) shared by the tests."""
+    from wgf.runner import run_experiment
+
+    out = tmp_path_factory.mktemp("plot") / "tiny.h5"
+    return run_experiment(wgf.parse_config(TINY), out, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def tree(results):
+    return wgf.open_results(results)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _gauss(x, y=None):
+    r2 = x**2 if y is None else np.add.outer(x**2, y**2)
+    return np.exp(-r2 / 0.5)
+
+
+def test_density_2d_mesh_contours_colorbar_and_thinned_particles(tree, results):
+    snap = plot.read_snapshot(tree)  # the final time, the largest N (40), seed 0
+    fig, ax = plt.subplots()
+    assert plot.density(**snap, ax=ax, max_points=15) is ax
+    kinds = [type(c).__name__ for c in ax.collections]
+    assert kinds == ["QuadMesh", "QuadContourSet", "PathCollection"]
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "PDE density"  # the colour bar, labelled
+    with h5py.File(results) as f:
+        z = f["particles/N40/positions"][0, -1]
+        basis = f["pde/basis"][()]
+        np.testing.assert_array_equal(ax.collections[0].get_array().reshape(16, 16), f["pde/density"][-1].T)
+    expected = (z @ basis)[::3]  # every ceil(40 / 15) = 3rd particle, at u = z @ B
+    np.testing.assert_allclose(ax.collections[2].get_offsets(), expected, rtol=0, atol=1e-15)
+    assert "14 drawn" in ax.get_legend().get_texts()[0].get_text()
+
+
+def test_density_1d_line_and_histogram_and_3d_marginal_pairs():
+    x = -1.9 + 0.2 * (np.arange(20) + 0.5)  # cells of 0.2 on [-1.9, 2.1]
+    rho = _gauss(x)
+    rho /= rho.sum() * 0.2
+    u = np.random.default_rng(0).normal(scale=0.5, size=(300, 1))
+    ax = plot.density(rho, [x], particles=u)
+    assert len(ax.lines) == 1 and len(ax.patches) == 20  # one bar per cell
+    heights = np.array([p.get_height() for p in ax.patches])
+    assert heights.sum() * 0.2 == pytest.approx(np.mean(np.abs(u[:, 0] - 0.1) <= 2.0))  # mass inside the box
+
+    g = np.linspace(-1, 1, 6)
+    rho3 = np.einsum("i,j,k->ijk", _gauss(g), np.ones(6), _gauss(g) + 1)
+    ax = plot.density(rho3, [g, g, g], dims=(0, 2))
+    np.testing.assert_allclose(ax.collections[0].get_array().reshape(6, 6), (rho3.sum(axis=1) * 0.4).T)
+    assert ax.get_xlabel() == "$u_0$" and ax.get_ylabel() == "$u_2$"
+
+
+def test_density_snapshots_share_one_colour_scale(tree):
+    axes = plot.density_snapshots(**plot.read_snapshots(tree, [0, -1]))
+    assert len(axes) == 2 and len(axes[0].figure.axes) == 3  # two panels and one colour bar
+    assert axes[0].collections[0].get_clim() == axes[1].collections[0].get_clim()
+    assert [a.get_title() for a in axes] == ["t = 0", "t = 1"]
+
+
+def test_marginals_are_the_summed_density_against_the_histograms():
+    x, y = np.linspace(-1.5, 1.5, 12), np.linspace(-1, 1, 8)
+    rho = _gauss(x, y)
+    rho /= rho.sum() * (x[1] - x[0]) * (y[1] - y[0])
+    pts = np.random.default_rng(1).normal(scale=0.4, size=(500, 2))
+    axes = plot.marginals(rho, [x, y], particles=pts)
+    assert len(axes) == 2
+    for k, ax in enumerate(axes):
+        line = ax.lines[0].get_ydata()
+        h = [x, y][k][1] - [x, y][k][0]
+        assert line.sum() * h == pytest.approx(1.0)  # a marginal density
+        assert len(ax.patches) == [x, y][k].size
+
+
+def test_off_subspace_measures_the_component_off_e_g(tree):
+    proj = np.diag([1.0, 1.0, 0.0, 0.0])  # E = the first two coordinates
+    rng = np.random.default_rng(2)
+    pos = rng.normal(size=(2, 3, 50, 4))
+    pos[:, 0, :, 2:] = 0.0  # in E at t = 0
+    ax_t, ax_h = plot.off_subspace([0.0, 1.0, 2.0], {50: pos}, proj)
+    expected = (pos[..., 2:] ** 2).sum(-1).mean(-1).mean(0)
+    y = ax_t.lines[0].get_ydata()
+    assert np.isnan(y[0]) and np.allclose(y[1:], expected[1:])  # 0 is not on a log axis
+    assert ax_t.get_yscale() == "log" and ax_h.get_xscale() == "log" and len(ax_h.patches) == 1
+    # a run that never leaves E is named as such
+    ax_t, _ = plot.off_subspace([0.0, 1.0], {5: np.zeros((2, 5, 4))}, proj)
+    assert ax_t.get_legend().get_texts()[0].get_text() == "N = 5: = 0"
+    # from the results file: P_E = B B^T of the grid on E^G, one line per N
+    data = plot.read_off_subspace(tree)
+    basis = np.asarray(tree["pde"]["basis"])
+    np.testing.assert_allclose(data["projector"], basis @ basis.T)
+    ax_t, _ = plot.off_subspace(**data)
+    assert len(ax_t.lines) == 3
+
+
+def test_distance_vs_time_mean_over_seeds_and_floor(tree):
+    data = plot.read_distances(tree, "energy")
+    assert sorted(data["values_by_n"]) == [10, 20, 40] and data["values_by_n"][10].shape == (2, 3)
+    ax = plot.distance_vs_time(**data)
+    assert len(ax.lines) == 4 and ax.get_ylabel() == "energy"  # one per N and the floor
+    np.testing.assert_allclose(ax.lines[2].get_ydata(), data["values_by_n"][40].mean(axis=0))
+    assert ax.lines[3].get_ydata()[0] == pytest.approx(data["floor"])
+    assert len(ax.collections) == 3  # the t-interval bands
+    # the same from a Comparison in memory
+    from wgf.validation import Comparison
+
+    values = np.stack(list(data["values_by_n"].values()))
+    comparison = Comparison(np.array([10, 20, 40]), data["times"], {"energy": values}, floor={"energy": data["floor"]})
+    again = plot.read_distances(comparison, "energy")
+    assert again["floor"] == data["floor"] and again["values_by_n"].keys() == data["values_by_n"].keys()
+    np.testing.assert_array_equal(again["values_by_n"][20], data["values_by_n"][20])
+
+
+def test_training_draws_the_fine_trace(tree, results):
+    data = plot.read_training(tree)
+    with h5py.File(results) as f:
+        g = f["particles/N20"]
+        if "trace" in g:  # the fine trace, more times than the snapshots
+            np.testing.assert_array_equal(data["runs"][20]["time"], g["trace/trace_time"][()])
+        else:
+            np.testing.assert_array_equal(data["runs"][20]["time"], g["time"][()])
+    ax_i, ax_r = plot.training(**data)
+    assert len(ax_i.lines) == 6  # SI and WI per N
+    assert len(ax_r.lines) == 5  # risk per N, the PDE's risk and free energy
+    np.testing.assert_allclose(ax_r.lines[1].get_ydata(), data["runs"][20]["risk"].mean(axis=0))
+
+
+def test_training_falls_back_to_the_snapshots_without_a_trace(tmp_path):
+    path = tmp_path / "snapshots.h5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("particles/N8")
+        g["time"] = [0.0, 1.0, 2.0]
+        g["risk"] = [[0.3, 0.2, 0.1], [0.5, 0.2, 0.1]]
+        g["si_rmd2"] = [[0.0, 1e-3, 2e-3]] * 2
+        g.attrs["wi_rmd2_skipped"] = "too large"
+    with h5py.File(path) as f:
+        data = plot.read_training(f)
+    assert data["pde"] is None and data["runs"][8]["wi_rmd2"] is None
+    ax_i, ax_r = plot.training(**data)
+    assert len(ax_i.lines) == 1 and len(ax_r.lines) == 1
+    np.testing.assert_allclose(ax_r.lines[0].get_ydata(), [0.4, 0.2, 0.1])
+
+
+def _discovery():
+    from wgf.discovery import DiscoveryRound
+
+    v0, v1 = np.array([1.0, 0, 0, 1]) / np.sqrt(2), np.array([0, 1.0, 1, 0]) / np.sqrt(2)
+    rounds = [DiscoveryRound(0, 0.5, 1e-10, v0), DiscoveryRound(1, 2e-5, 1e-10, v1, principal=True),
+              DiscoveryRound(2, 1e-31, 1e-10)]
+    return wgf.Discovery(np.stack([v0, v1], axis=1), rounds, settings={"gradient": "exact"})
+
+
+def test_discovery_rounds_from_memory_and_from_a_file(tmp_path):
+    from wgf.io import ResultsFile
+    from wgf.report import draw_figures
+
+    disc = _discovery()
+    ax_r, ax_d = plot.discovery_rounds(**plot.read_discovery(disc, reference=disc.basis))
+    assert ax_r.get_yscale() == "log" and len(ax_r.lines) == 4  # residuals, mean / principal markers, delta
+    np.testing.assert_allclose(ax_r.lines[0].get_ydata(), [0.5, 2e-5, 1e-31])
+    image = ax_d.images[0].get_array()
+    np.testing.assert_allclose(image[:2], disc.basis.T)
+    assert image.mask[2].all()  # no direction in the last round
+
+    out = tmp_path / "disc.h5"
+    with ResultsFile(out, "") as f:
+        disc.write(f, disc.basis)
+    read = plot.read_discovery(out)
+    np.testing.assert_allclose(read["rmd2"], [0.5, 2e-5, 1e-31])
+    assert read["principal_angles"].shape == (2,)
+    pngs = draw_figures(out, tmp_path / "figs")
+    assert [p.name for p in pngs] == ["discovery.png"]
+
+
+def test_animate_writes_one_frame_per_snapshot(tmp_path):
+    from wgf.grids import Grid, History
+    from wgf.particles import Trajectory
+
+    grid = Grid([(-1.0, 1.0)] * 2, 8)
+    x = grid.axes[0]
+    dens = np.stack([_gauss(x * s, x) for s in (1.0, 1.5, 2.0, 2.5)])
+    history = History(grid, np.arange(4.0), dens / (dens.sum(axis=(1, 2), keepdims=True) * grid.cell_volume))
+    traj = Trajectory(np.arange(4.0), np.random.default_rng(3).normal(scale=0.3, size=(4, 30, 2)), 30, 0, 0.1)
+    gif = plot.animate(history, tmp_path / "a.gif", trajectory=traj)
+    with Image.open(gif) as im:
+        assert im.n_frames == 4
+
+
+def test_save_embeds_truetype_fonts_only(tmp_path):
+    ax = plot.distance_vs_time([0.0, 1.0], {10: [[0.1, 0.2], [0.2, 0.3]]})
+    before = matplotlib.rcParams["pdf.fonttype"]
+    (pdf,) = plot.save(ax.figure, tmp_path / "d", formats=("pdf",))
+    data = pdf.read_bytes()
+    assert b"/FontFile2" in data and b"/Type3" not in data
+    assert matplotlib.rcParams["pdf.fonttype"] == before  # set for the save only
+
+
+def test_import_does_not_load_matplotlib():
+    code = "import sys, wgf.plot; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
