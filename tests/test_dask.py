@@ -153,7 +153,23 @@ def test_paper_study_on_dask_equals_the_local_study(cluster, tmp_path, capsys):
     run_paper_study(plan, tmp_path / "dask.h5", dask=cluster.scheduler_address, progress=False)
     local, local_attrs = _contents(tmp_path / "local.h5")
     remote, remote_attrs = _contents(tmp_path / "dask.h5")
-    assert local.keys() == remote.keys() and len(local) == 2 + 2 * 2 * 3  # coordinates N and seed, then the runs
+    # a sweep file: coordinates N, init, noise, teacher, scheme, seed; risk, si_rmd2, wi_rmd2, m2 and status
+    assert local.keys() == remote.keys() and len(local) == 6 + 5
     for key in local:
         np.testing.assert_array_equal(local[key], remote[key])
     assert local_attrs == remote_attrs
+
+
+def test_a_python_built_experiment_on_dask_equals_the_local_run(cluster, local_run, tmp_path):
+    """An experiment built in Python (no config text: pickled as its objects, its units as the calls that
+    built them) gives the local run's particle data on the cluster."""
+    from wgf import Experiment, parse_config
+    from wgf.runner import run_experiment
+
+    exp = parse_config(CONFIG)
+    built = run_experiment(Experiment(exp.problem, particles=exp.particles), tmp_path / "built.h5", quiet=True,
+                           dask=cluster.scheduler_address)
+    (want, _), (got, _) = _contents(local_run / "local.h5"), _contents(built)
+    assert sorted(want) == sorted(got)
+    for name in want:
+        np.testing.assert_array_equal(want[name], got[name], err_msg=name)
