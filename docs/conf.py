@@ -33,25 +33,34 @@ _LITERAL = re.compile(r"::\s*$")
 _TRAILING_UNDERSCORE = re.compile(r"(?<=\w)_(?!\w)")
 
 
-def _escape(line: str) -> str:
+def _escape(line: str, in_table: bool = False) -> str:
     parts = re.split(r"(``.*?``)", line)  # keep inline literals as they are
     for i in range(0, len(parts), 2):
-        part = parts[i].replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
-        parts[i] = _TRAILING_UNDERSCORE.sub(r"\\_", part)
+        if in_table:  # same-width look-alikes keep a simple table's columns where they are
+            parts[i] = parts[i].replace("|", "\u2223").replace("*", "\u2217")
+        else:
+            part = parts[i].replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
+            parts[i] = _TRAILING_UNDERSCORE.sub(r"\\_", part)
     return "".join(parts)
 
 
+_TABLE_BORDER = re.compile(r"^\s*=+(\s+=+)+\s*$")
+
+
 def _plain_text_math(app, what, name, obj, options, lines):
-    literal_indent = None
+    literal_indent, borders = None, 0
     for k, line in enumerate(lines):
         stripped = line.strip()
         indent = len(line) - len(line.lstrip())
+        if _TABLE_BORDER.match(line):
+            borders = (borders + 1) % 3  # a simple table has three borders: top, below the header, bottom
+            continue
         if literal_indent is not None:
             if stripped and indent <= literal_indent:
                 literal_indent = None
             else:
                 continue
-        lines[k] = _escape(line)
+        lines[k] = _escape(line, in_table=borders > 0)
         if _LITERAL.search(line):
             literal_indent = indent
 

@@ -22,10 +22,16 @@ the machine and its load.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .flux import apply_operator, max_exit_rate
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
 
 __all__ = ["MethodChoice", "choose_method", "factorization_seconds", "solve_seconds"]
 
@@ -71,8 +77,9 @@ def _implicit_steps(dt0: float, lam: float, dt_max: float, span: float) -> float
     return 2.0 / (lam * dt0) * (1.0 - dt0 / dt_max) + (span - t_cap) / dt_max
 
 
-def choose_method(rho0, u0, spacing, beta: float, span: float, *, tol: float, potential_seconds: float = 0.0,
-                  fixed_potential: bool = False, cfl: float = 0.9) -> MethodChoice:
+def choose_method(rho0: ArrayLike, u0: np.ndarray, spacing: Sequence[float] | np.ndarray, beta: float, span: float,
+                  *, tol: float, potential_seconds: float = 0.0, fixed_potential: bool = False,
+                  cfl: float = 0.9) -> MethodChoice:
     """The integrator with the lower estimated cost for d_t rho = A(U) rho from rho0 over ``span``.
 
     rho0, u0 : the initial density and potential (grid shape); potential_seconds : the nominal cost

@@ -16,13 +16,20 @@ I - dt A is an M-matrix for every dt > 0 (implicit steps keep rho >= 0).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
 
 __all__ = ["bernoulli_flux_weights", "fokker_planck_operator", "apply_operator", "max_exit_rate"]
 
 
-def bernoulli_flux_weights(du, beta: float):
+def bernoulli_flux_weights(du: ArrayLike, beta: float) -> tuple[np.ndarray, np.ndarray]:
     """(beta B(du / beta), beta B(-du / beta)) elementwise; the upwind limit when beta == 0."""
     du = np.asarray(du, dtype=float)
     if beta == 0.0:
@@ -48,7 +55,8 @@ def _face_coefficients(potential, spacing, beta):
     return out
 
 
-def fokker_planck_operator(potential, spacing, beta: float) -> sp.csr_matrix:
+def fokker_planck_operator(potential: ArrayLike, spacing: Sequence[float] | np.ndarray,
+                           beta: float) -> sp.csr_matrix:
     """Sparse matrix A with d_t rho = A rho (rho flattened C-order) for the potential on the cells.
 
     potential : array of the grid's shape; spacing : (m,) cell widths.
@@ -69,7 +77,8 @@ def fokker_planck_operator(potential, spacing, beta: float) -> sp.csr_matrix:
     return sp.diags([diag] + diagonals, offsets, shape=(n, n), format="csr")
 
 
-def apply_operator(rho, potential, spacing, beta: float):
+def apply_operator(rho: ArrayLike, potential: np.ndarray, spacing: Sequence[float] | np.ndarray,
+                   beta: float) -> np.ndarray:
     """A rho without assembling A (the explicit path): -div of the SG fluxes, same shape as rho."""
     rho = np.asarray(rho, dtype=float)
     out = np.zeros_like(rho)
@@ -85,7 +94,7 @@ def apply_operator(rho, potential, spacing, beta: float):
     return out
 
 
-def max_exit_rate(potential, spacing, beta: float) -> float:
+def max_exit_rate(potential: ArrayLike, spacing: Sequence[float] | np.ndarray, beta: float) -> float:
     """max_c |A_cc|: the largest total rate at which mass leaves a cell (the explicit CFL bound is 1 / it)."""
     potential = np.asarray(potential, dtype=float)
     out = np.zeros(potential.shape)

@@ -13,9 +13,15 @@ Lagrange basis used to interpolate a cell-centered field at arbitrary points
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import basix
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike
 
 __all__ = ["Grid", "NotSymmetricError"]
 
@@ -48,7 +54,7 @@ class Grid:
     basis : (D, m) with orthonormal columns, or None for Z = R^m itself (identity)
     """
 
-    def __init__(self, bounds, cells, basis=None):
+    def __init__(self, bounds: ArrayLike, cells: ArrayLike, basis: ArrayLike | None = None) -> None:
         bounds = np.array(bounds, dtype=float).reshape(-1, 2)
         m = bounds.shape[0]
         if not 1 <= m <= 4:
@@ -101,7 +107,7 @@ class Grid:
         """Cell centers as a flat list, (size, m)."""
         return self.centers.reshape(-1, self.ndim)
 
-    def embed(self, u) -> np.ndarray:
+    def embed(self, u: ArrayLike) -> np.ndarray:
         """z = basis @ u for points u (..., m) -> (..., D)."""
         return np.asarray(u) @ self.basis.T
 
@@ -109,7 +115,7 @@ class Grid:
         return f"Grid(bounds={self.bounds.tolist()}, cells={self.cells.tolist()}, D={self.basis.shape[0]})"
 
     # ---------------------------------------------------------- quadrature
-    def cell_quadrature(self, degree: int = 3):
+    def cell_quadrature(self, degree: int = 3) -> tuple[_CellPoints, np.ndarray]:
         """Gauss rule on every cell: points (size, q, m) in u (array-like, built per slice of cells)
         and weights (q,) summing to cell_volume.
 
@@ -126,7 +132,7 @@ class Grid:
             wts = np.outer(wts, w).ravel()
         return _CellPoints(self.points - 0.5 * self.spacing, ref * self.spacing), wts * self.cell_volume
 
-    def cell_average(self, f, degree: int = 5, chunk: int = 2**16) -> np.ndarray:
+    def cell_average(self, f: Callable[[np.ndarray], ArrayLike], degree: int = 5, chunk: int = 2**16) -> np.ndarray:
         """Cell averages (1/|C|) int_C f(u) du of a callable f: (..., m) -> (...), shape ``self.shape``.
 
         Evaluated ``chunk`` cells at a time (memory O(chunk q m), q points per cell).
@@ -138,7 +144,7 @@ class Grid:
             out[start : start + chunk] = vals @ wts / self.cell_volume
         return out.reshape(self.shape)
 
-    def interpolation_weights(self, u):
+    def interpolation_weights(self, u: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Multilinear (basix P1 Lagrange) interpolation of a cell-centered field at points u (P, m).
 
         Returns (index (P, 2^m) flat cell indices, weights (P, 2^m)); points outside the
@@ -165,13 +171,13 @@ class Grid:
                 weights[:, j] *= tabs[k][:, corner[k]]
         return index, weights
 
-    def interpolate(self, field, u) -> np.ndarray:
+    def interpolate(self, field: ArrayLike, u: ArrayLike) -> np.ndarray:
         """Values of a cell-centered field (shape ``self.shape``) at points u (P, m)."""
         index, weights = self.interpolation_weights(u)
         return np.einsum("pj,pj->p", weights, np.asarray(field).ravel()[index])
 
     # ------------------------------------------------------------ symmetry
-    def index_map(self, matrix) -> np.ndarray:
+    def index_map(self, matrix: ArrayLike) -> np.ndarray:
         """Flat cell permutation of a linear map M of Z that maps the grid onto itself.
 
         In grid coordinates M acts as R = basis^T M basis; it must keep span(basis)

@@ -11,6 +11,7 @@ Scharfetter-Gummel finite volumes of ``wgf.grids.flux`` and integrated by
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,13 @@ from .grid import Grid, NotSymmetricError
 from .potential import MeanFieldPotential
 from .solver import History, initial_density
 from .stepper import DEFAULT_TOLERANCE, StepStats, integrate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    from numpy.typing import ArrayLike
+
+    from ..problem import Problem
 
 __all__ = ["solve", "make_grid", "wi_defect", "interpolated_wi_defect", "interpolation_maps", "RefusedGrid"]
 
@@ -32,7 +40,8 @@ class RefusedGrid(ValueError):
     """The grid cannot carry this problem's flow (docs/theory.md §4)."""
 
 
-def make_grid(problem, space: str = "full", cells=64, half_width: float = 2.0, bounds=None) -> Grid:
+def make_grid(problem: Problem, space: str = "full", cells: int | Sequence[int] = 64, half_width: float = 2.0,
+              bounds: Sequence[Sequence[float]] | None = None) -> Grid:
     """The grid of a [pde] section: on Z (``full``) or on E^G (``fixed``), refusing what docs/theory.md §4 refuses."""
     sym = problem.symmetry
     if space == "full":
@@ -75,7 +84,7 @@ def initial_law(problem, grid: Grid):
     return density
 
 
-def wi_defect(rho, index_maps) -> float:
+def wi_defect(rho: np.ndarray, index_maps: Iterable[np.ndarray]) -> float:
     """max_g || rho o M_g - rho ||_L1 (relative to the L1 norm of rho) from the cell index maps."""
     flat = rho.ravel()
     norm = np.abs(flat).sum()
@@ -86,7 +95,7 @@ def wi_defect(rho, index_maps) -> float:
 WI_INTERPOLATION_BYTES = 2e8
 
 
-def interpolation_maps(grid: Grid, matrices, max_bytes: float = WI_INTERPOLATION_BYTES) -> list:
+def interpolation_maps(grid: Grid, matrices: Iterable[ArrayLike], max_bytes: float = WI_INTERPOLATION_BYTES) -> list:
     """Multilinear interpolation weights of rho o M_g at the cell centers, for maps that do not send
     cells to cells (a continuous group's Haar quadrature). At most as many maps as fit in ``max_bytes``
     (equispaced in the list); [] if a map does not keep the grid's subspace."""
@@ -105,7 +114,7 @@ def interpolation_maps(grid: Grid, matrices, max_bytes: float = WI_INTERPOLATION
     return out
 
 
-def interpolated_wi_defect(rho, weights) -> float:
+def interpolated_wi_defect(rho: np.ndarray, weights: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
     """max_g || rho o M_g - rho ||_L1 / || rho ||_L1 with rho o M_g interpolated (``interpolation_maps``).
 
     For a continuous group this is approximate: the interpolation error is O(h^2) where rho is smooth
@@ -116,8 +125,9 @@ def interpolated_wi_defect(rho, weights) -> float:
     return float(max(np.abs(np.einsum("pj,pj->p", w, flat[i]) - flat).sum() for i, w in weights) / norm)
 
 
-def solve(problem, grid: Grid, times=None, *, method: str = "auto", tol: float = DEFAULT_TOLERANCE,
-          potential_path: str = "auto", on_snapshot=None) -> History:
+def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, method: str = "auto",
+          tol: float = DEFAULT_TOLERANCE, potential_path: str = "auto",
+          on_snapshot: Callable[[int, float, np.ndarray], object] | None = None) -> History:
     """Solve the mean-field WGF of ``problem`` on ``grid`` from its initial law through ``times``.
 
     Trackers (arrays over snapshots): mass, risk, free_energy, wi_defect (when the

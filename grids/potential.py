@@ -22,9 +22,14 @@ Three evaluation paths, equal up to round-off:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .grid import Grid
+
+if TYPE_CHECKING:
+    from ..problem import Problem
 
 __all__ = ["MeanFieldPotential", "DEFAULT_MEMORY_BUDGET"]
 
@@ -39,7 +44,8 @@ class MeanFieldPotential:
     After a call, ``last_output`` holds Phi at the quadrature nodes (Q, dy).
     """
 
-    def __init__(self, problem, grid: Grid, *, path: str = "auto", memory_budget: int = DEFAULT_MEMORY_BUDGET):
+    def __init__(self, problem: Problem, grid: Grid, *, path: str = "auto",
+                 memory_budget: int = DEFAULT_MEMORY_BUDGET) -> None:
         self.problem, self.grid = problem, grid
         q = problem.quadrature
         self.x = np.ascontiguousarray(q.x)
@@ -106,7 +112,7 @@ class MeanFieldPotential:
         return 1e-8 * self.grid.size + 1e-9 * sum(int(np.prod(s)) for s in self.block_shapes) * nodes_out
 
     # ----------------------------------------------------------- evaluation
-    def output(self, rho):
+    def output(self, rho: np.ndarray) -> np.ndarray:
         """Phi at the quadrature nodes, (Q, dy), for the cell density rho (grid shape)."""
         vol = self.grid.cell_volume
         if self.path == "table":
@@ -120,7 +126,7 @@ class MeanFieldPotential:
             phi += np.einsum("c,cqa->qa", marginal.ravel(), table)
         return phi
 
-    def __call__(self, rho):
+    def __call__(self, rho: np.ndarray) -> np.ndarray:
         """U(mu, z_c) on the cells (grid shape)."""
         phi = self.output(rho)
         self.last_output = phi
@@ -141,7 +147,7 @@ class MeanFieldPotential:
                 v = v + np.transpose(vk, order).reshape(expand)
         return v + self.penalty
 
-    def risk(self, phi=None) -> float:
+    def risk(self, phi: np.ndarray | None = None) -> float:
         """R(mu) = sum_q w_q l(Phi(x_q), y_q) (+ noise variance), from the last (or given) Phi."""
         from wgf.functionals import quadrature_risk
 

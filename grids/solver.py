@@ -11,11 +11,20 @@ mean-field solver (``wgf.grids.solve``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .grid import Grid
 from .stepper import DEFAULT_TOLERANCE, StepStats, integrate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from numpy.typing import ArrayLike
+
+    from wgf._typing import PathLike
 
 __all__ = ["History", "solve_fokker_planck", "initial_density", "potential_on_cells"]
 
@@ -50,7 +59,7 @@ class History:
 
     KIND = "History"
 
-    def save(self, path):
+    def save(self, path: PathLike) -> Path:
         """Write this history to ``path`` (HDF5, netCDF conventions), atomically: a temporary file in the same
         folder renamed to ``path``. Stored: time (T,), the cell centres u0.. (n_k,), density (time, u0, ..),
         the grid's basis (parameter, axis), lower and upper box edges and cells (axis,), each tracker
@@ -97,7 +106,7 @@ class History:
         return save_object(path, self.KIND, fill)
 
     @classmethod
-    def load(cls, path) -> "History":
+    def load(cls, path: PathLike) -> "History":
         """The History saved at ``path`` by ``save``: arrays bit for bit, the same Grid (bounds, cells, basis),
         trackers and stats. FileNotFoundError/IsADirectoryError, or ``wgf.io.SavedFileError`` (a ValueError),
         in one line naming the file for anything else."""
@@ -116,7 +125,7 @@ class History:
                                      for item in fields(StepStats)})
         return cls(grid, times, density, trackers, stats)
 
-    def evaluate(self, t_index: int, points) -> np.ndarray:
+    def evaluate(self, t_index: int, points: ArrayLike) -> np.ndarray:
         """Density at snapshot t_index at grid-coordinate points u (P, m), multilinear (basix P1)."""
         return self.grid.interpolate(self.density[t_index], points)
 
@@ -125,7 +134,7 @@ class History:
         return self.density.reshape(len(self.times), -1).sum(axis=1) * self.grid.cell_volume
 
 
-def potential_on_cells(grid: Grid, potential) -> np.ndarray:
+def potential_on_cells(grid: Grid, potential: Callable[[np.ndarray], ArrayLike] | ArrayLike) -> np.ndarray:
     """A potential given as an array on the cells, or as a callable of points u (..., m), at the cell centers."""
     if callable(potential):
         v = np.asarray(potential(grid.centers), dtype=float)
@@ -136,7 +145,8 @@ def potential_on_cells(grid: Grid, potential) -> np.ndarray:
     return v
 
 
-def initial_density(grid: Grid, initial, degree: int = 3) -> np.ndarray:
+def initial_density(grid: Grid, initial: Callable[[np.ndarray], ArrayLike] | ArrayLike,
+                    degree: int = 3) -> np.ndarray:
     """Cell averages of a callable density (basix Gauss rule per cell), or an array; normalized to mass 1."""
     if callable(initial):
         rho = grid.cell_average(initial, degree)
@@ -152,15 +162,29 @@ def initial_density(grid: Grid, initial, degree: int = 3) -> np.ndarray:
     return rho / mass
 
 
-def solve_fokker_planck(grid: Grid, potential, beta: float, initial, times, *, method: str = "auto",
-                        tol: float = DEFAULT_TOLERANCE, dt_max: float | None = None) -> History:
+def solve_fokker_planck(grid: Grid, potential: Callable[[np.ndarray], ArrayLike] | ArrayLike, beta: float,
+                        initial: Callable[[np.ndarray], ArrayLike] | ArrayLike, times: ArrayLike, *,
+                        method: str = "auto", tol: float = DEFAULT_TOLERANCE,
+                        dt_max: float | None = None) -> History:
     """Solve d_t rho = div(rho grad V) + beta Lap rho from ``initial`` through ``times``.
 
+    Parameters
+    ----------
+    grid : the grid (its cells and basis)
     potential : callable V(u) of points (..., m) or array on the cells
+    beta : the diffusion coefficient (>= 0)
     initial : callable density of u (cell-averaged with a basix Gauss rule) or array of cell averages
-    method : "auto" (default: the cheaper of the two at this accuracy, ``wgf.grids.cost``; the choice
-             and its reason are in ``History.stats``), "implicit" (M-matrix solves, dt from ``tol``)
-             or "explicit" (SSP-RK3, CFL)
+    times : snapshot times (T,)
+    method : "auto", "implicit" or "explicit"
+        "auto" (default) takes the cheaper of the two at this accuracy (``wgf.grids.cost``; the choice
+        and its reason are in ``History.stats``), "implicit" M-matrix solves with dt from ``tol``,
+        "explicit" SSP-RK3 under the CFL bound.
+    tol : local error per implicit step
+    dt_max : the largest step (default: the span of the times)
+
+    Returns
+    -------
+    History
     """
     if not (np.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta must be finite and >= 0, got {beta!r}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,6 +27,11 @@ from scipy.sparse.linalg import splu
 
 from .cost import choose_method
 from .flux import apply_operator, fokker_planck_operator, max_exit_rate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from numpy.typing import ArrayLike
 
 __all__ = ["integrate", "StepStats", "GridBlowUpError", "DEFAULT_TOLERANCE", "METHODS"]
 
@@ -84,9 +90,11 @@ def _check(rho, potential, t):
         raise GridBlowUpError(f"the density became non-finite at t = {t:.6g}")
 
 
-def integrate(rho0, times, potential_of, spacing, beta: float, *, method: str = "auto",
+def integrate(rho0: ArrayLike, times: ArrayLike, potential_of: Callable[[np.ndarray], np.ndarray],
+              spacing: Sequence[float] | np.ndarray, beta: float, *, method: str = "auto",
               tol: float = DEFAULT_TOLERANCE, dt_max: float | None = None, cfl: float = 0.9,
-              fixed_potential: bool = False, on_snapshot=None, stats: StepStats | None = None):
+              fixed_potential: bool = False, on_snapshot: Callable[[int, float, np.ndarray], object] | None = None,
+              stats: StepStats | None = None) -> list[np.ndarray]:
     """Integrate from rho0 (grid shape) through ``times`` (times[0] is the start).
 
     potential_of(rho) -> U on the cells (grid shape); its attribute ``seconds`` (if any) is the

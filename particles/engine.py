@@ -10,10 +10,20 @@ s_k = eps varsigma(k eps) with the problem's schedule varsigma.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .kernels import engine_spec, make_advance
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from numpy.typing import ArrayLike
+
+    from wgf._typing import PathLike
+    from wgf.problem import Problem
 
 __all__ = ["Trajectory", "simulate", "gradient_step", "step_size", "snapshot_steps", "record_steps", "BlowUpError",
            "DEFAULT_RECORDS"]
@@ -57,7 +67,7 @@ class Trajectory:
         """Positions at the last snapshot, (N, D)."""
         return self.positions[-1]
 
-    def save(self, path):
+    def save(self, path: PathLike) -> Path:
         """Write this trajectory to ``path`` (HDF5, netCDF conventions), atomically: a temporary file in the
         same folder renamed to ``path``. Stored: positions (time, particle, coordinate) with the coordinates
         time (P,), particle (N,), coordinate (D,); n, seed and eps as root attributes; when the positions
@@ -87,7 +97,7 @@ class Trajectory:
         return save_object(path, self.KIND, fill)
 
     @classmethod
-    def load(cls, path) -> "Trajectory":
+    def load(cls, path: PathLike) -> "Trajectory":
         """The Trajectory saved at ``path`` by ``save``, arrays bit for bit. FileNotFoundError/IsADirectoryError,
         or ``wgf.io.SavedFileError`` (a ValueError), in one line naming the file for anything else."""
         from wgf.io import read_object
@@ -111,7 +121,7 @@ def step_size(n: int, *, alpha: float | None = None, step: float | None = None) 
     return float(eps)
 
 
-def snapshot_steps(times, eps: float) -> np.ndarray:
+def snapshot_steps(times: ArrayLike, eps: float) -> np.ndarray:
     """Step indices k_j = round(t_j / eps) of the snapshot times (nondecreasing)."""
     times = np.asarray(times, dtype=float)
     if times.ndim != 1 or times.size == 0 or not np.isfinite(times).all():
@@ -133,9 +143,11 @@ def record_steps(last_step: int, record_every: int | None = None) -> np.ndarray:
     return np.unique(np.append(np.arange(0, last_step + 1, record_every, dtype=np.int64), last_step))
 
 
-def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, step=None, batch: int = 20,
-             initial=None, callback=None, store: bool = True, noise_projector=None, record_every: int | None = None,
-             on_record=None) -> Trajectory:
+def simulate(problem: Problem, n_particles: int, seed: int, times: ArrayLike | None = None, *,
+             alpha: float | None = None, step: float | None = None, batch: int = 20,
+             initial: ArrayLike | None = None, callback: Callable[[int, float, np.ndarray], object] | None = None,
+             store: bool = True, noise_projector: ArrayLike | None = None, record_every: int | None = None,
+             on_record: Callable[[int, float, np.ndarray], object] | None = None) -> Trajectory:
     """Run the N-particle noisy SGD of ``problem`` (docs/theory.md §5).
 
     Parameters
@@ -201,7 +213,8 @@ def simulate(problem, n_particles: int, seed: int, times=None, *, alpha=None, st
     return Trajectory(steps * eps, snaps if store else theta[None].copy(), n_particles, seed, eps)
 
 
-def gradient_step(problem, theta, x, y, step: float, *, t: float = 0.0) -> np.ndarray:
+def gradient_step(problem: Problem, theta: ArrayLike, x: ArrayLike, y: ArrayLike, step: float, *,
+                  t: float = 0.0) -> np.ndarray:
     """theta after one noise-free SGD update on the batch x (B, dx), y (B, dy) with weights 1/B:
 
         theta_i - s [ (1/B) sum_b J_z sigma(x_b, theta_i)^T grad_1 l(Phi(x_b), y_b) + 2 tau theta_i ],

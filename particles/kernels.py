@@ -28,7 +28,7 @@ arrays are allocated once per call, none inside the step loop.
 from __future__ import annotations
 
 from math import sqrt
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import prange
@@ -39,6 +39,15 @@ from wgf.unit_kernels import WORK_ROWS, lane_sum
 from wgf.vector_math import cos_sin_turn
 
 from .rng import fill_normal, fill_normal_at, normal_pair, random_index, uniform_pair
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike
+
+    from wgf.losses import Loss
+    from wgf.problem import Problem
+    from wgf.units import Unit
 
 __all__ = ["EngineSpec", "engine_spec", "engine_batch", "make_advance", "CHUNK", "PARALLEL_MIN"]
 
@@ -105,7 +114,9 @@ def _f64(a):
     return np.require(a, dtype=np.float64, requirements=["C", "W"])
 
 
-def engine_spec(problem, batch: int, *, noise_projector=None, fixed_batch=None, beta=None) -> EngineSpec:
+def engine_spec(problem: Problem, batch: int, *, noise_projector: ArrayLike | None = None,
+                fixed_batch: tuple[ArrayLike, ArrayLike, ArrayLike] | None = None,
+                beta: float | None = None) -> EngineSpec:
     """The ``EngineSpec`` of ``problem`` with minibatch size ``batch``.
 
     ``noise_projector`` (D, D) replaces the problem's (P_E for projected noise, none for full noise);
@@ -148,7 +159,7 @@ def engine_spec(problem, batch: int, *, noise_projector=None, fixed_batch=None, 
 _ADVANCE: dict = {}
 
 
-def make_advance(unit, loss):
+def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarray, int, EngineSpec], None]:
     """The compiled ``advance`` (module docstring) for the base unit ``unit`` and the loss ``loss``.
 
     The returned callable compiles (or loads from the cache) under ``wgf.jit.compile_lock``
@@ -169,7 +180,7 @@ def make_advance(unit, loss):
     return _ADVANCE[key]
 
 
-def engine_batch(problem, batch: int, k: int, seed: int):
+def engine_batch(problem: Problem, batch: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The minibatch of step k exactly as ``advance`` draws it: (x (Bt, dx), y (Bt, dy), w (Bt,))."""
     spec = engine_spec(problem, batch)
     draw = make_advance(problem.base_unit, problem.loss).draw_batch

@@ -7,15 +7,22 @@ It is written from docs/theory.md §5 with the vectorized NumPy methods of the u
 from __future__ import annotations
 
 from math import sqrt
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from wgf.data import EmpiricalData
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from wgf.problem import Problem
+
 __all__ = ["reference_step", "reference_batch", "reference_run"]
 
 
-def reference_step(problem, theta, xb, yb, wb, xi, eps):
+def reference_step(problem: Problem, theta: np.ndarray, xb: np.ndarray, yb: np.ndarray, wb: np.ndarray,
+                   xi: np.ndarray, eps: float) -> np.ndarray:
     """One update of all particles, theta (N, D), for the minibatch (xb, yb, wb) and noise xi (N, D).
 
     theta - eps [ sum_b w_b J sigma(x_b, theta_i)^T grad_1 l(Phi(x_b), y_b) + 2 tau theta_i ] + sqrt(2 beta eps) (P) xi
@@ -31,7 +38,8 @@ def reference_step(problem, theta, xb, yb, wb, xi, eps):
     return new
 
 
-def reference_batch(problem, batch, rng):
+def reference_batch(problem: Problem, batch: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A minibatch of the scheme's data drawn with NumPy: (x (Bt, dx), y (Bt, dy), w (Bt,))."""
     x, y = problem.data.sample(batch, rng)
     if problem.loss.sign_labels and not isinstance(problem.data, EmpiricalData):
@@ -51,7 +59,8 @@ def reference_batch(problem, batch, rng):
     return x, y, np.full(x.shape[0], 1.0 / x.shape[0])
 
 
-def reference_run(problem, theta, n_steps, eps, batch, seed=0):
+def reference_run(problem: Problem, theta: ArrayLike, n_steps: int, eps: float, batch: int,
+                  seed: int = 0) -> np.ndarray:
     """n_steps NumPy steps from theta (N, D) with NumPy random numbers; returns the final particles.
 
     Step k has size eps varsigma(k eps) (the problem's schedule).

@@ -33,10 +33,15 @@ including 4D clouds concentrated near a plane, where MMD itself is small).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.ndimage import convolve1d
 
 from wgf.jit import jit as njit
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["lattice_for", "linear_binning", "binned_mmd2", "MAX_LATTICE_NODES"]
 
@@ -44,7 +49,7 @@ MAX_LATTICE_NODES = 1 << 24  # 16.8M nodes: 134 MB per float64 lattice
 _TRUNCATE = 8.6  # exp(-8.6^2 / 2) = 9e-17
 
 
-def lattice_for(points, spacing: float):
+def lattice_for(points: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray]:
     """(origin (D,), shape (D,)) of the smallest lattice of the given spacing covering ``points`` (n, D),
     with at least 2 nodes per axis (every point lies in a cell, never on the last node's far side)."""
     lo = points.min(axis=0)
@@ -87,7 +92,8 @@ def _bin_into(lattice, points, weights, origin, spacing, shape):  # pragma: no c
             lattice[idx] += w
 
 
-def linear_binning(points, weights, origin, spacing: float, shape, out=None) -> np.ndarray:
+def linear_binning(points: ArrayLike, weights: ArrayLike, origin: ArrayLike, spacing: float, shape: ArrayLike,
+                   out: np.ndarray | None = None) -> np.ndarray:
     """Multilinear (cloud-in-cell) binning of sum_i w_i delta_{p_i}, points (n, D), onto the lattice
     origin + spacing * k, 0 <= k < shape; returns (or adds into ``out``) an array of ``shape``.
     Mass and mean of each atom are kept exactly (up to round-off)."""
@@ -107,7 +113,8 @@ def _principal_frame(x, a, y, b) -> np.ndarray:
     return vectors[:, ::-1]
 
 
-def binned_mmd2(x, a, y, b, bandwidth: float, bins_per_bandwidth: float = 16.0,
+def binned_mmd2(x: np.ndarray, a: np.ndarray, y: np.ndarray, b: np.ndarray, bandwidth: float,
+                bins_per_bandwidth: float = 16.0,
                 max_nodes: int = MAX_LATTICE_NODES) -> float:
     """MMD_B^2(mu, nu) of the module docstring for x (n, D), weights a (n,), y (m, D), b (m,).
 

@@ -7,8 +7,14 @@ and whether it passes. ``run_checks()`` runs them all (``wgf check``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from wgf.problem import Problem
 
 __all__ = ["Check", "CHECKS", "run_checks", "base_problem"]
 
@@ -32,7 +38,7 @@ def _row(name, quantity, value, tolerance, relation="<="):
     return Check(name, quantity, float(value), float(tolerance), bool(ok and np.isfinite(value)), relation)
 
 
-def base_problem(teacher: str = "arbitrary", **training):
+def base_problem(teacher: str = "arbitrary", **training: Any) -> Problem:
     """The paper's swap problem (docs/theory.md §9) with a given teacher kind and training settings."""
     from wgf.data import GaussianTeacherData, make_teacher
     from wgf.groups import swap_group
@@ -249,7 +255,8 @@ CHECKS = {
 }
 
 
-def run_checks(names=None, on_result=None) -> list[Check]:
+def run_checks(names: Iterable[str] | None = None,
+               on_result: Callable[[Check], object] | None = None) -> list[Check]:
     """Run the named checks (all by default) in order; on_result(check) after each.
 
     The solver's resolution warnings are silenced meanwhile: the checks measure

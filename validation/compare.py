@@ -6,13 +6,23 @@ The grid density at a snapshot enters as the piecewise-constant measure it is
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import stats
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from wgf.grids import History
+    from wgf.problem import Problem
+
+    from .measures import CellMeasure
 
 __all__ = ["as_measure", "output_l2", "risk_gap", "fit_rate", "RateFit", "richardson_floor", "mean_interval"]
 
 
-def as_measure(history, t_index: int):
+def as_measure(history: History, t_index: int) -> CellMeasure:
     """The density of ``history`` at snapshot ``t_index`` as a ``CellMeasure`` on Z (cells of zero mass
     dropped, weights summing to 1), which every metric accepts in place of a cloud."""
     from .measures import cell_measure
@@ -20,7 +30,8 @@ def as_measure(history, t_index: int):
     return cell_measure(history.grid, history.density[t_index])
 
 
-def output_l2(problem, x, y, *, x_weights=None, y_weights=None) -> float:
+def output_l2(problem: Problem, x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *,
+              x_weights: ArrayLike | None = None, y_weights: ArrayLike | None = None) -> float:
     """|| Phi_mu - Phi_nu ||_{L2(pi_X)} = sqrt(sum_q w_q |Phi_mu(x_q) - Phi_nu(x_q)|^2) with the scheme's unit
     and the problem's quadrature of X; clouds or CellMeasures (through their cell centres)."""
     from wgf.functionals import model
@@ -34,7 +45,8 @@ def output_l2(problem, x, y, *, x_weights=None, y_weights=None) -> float:
     return float(np.sqrt(np.dot(q.weights, np.einsum("qa,qa->q", diff, diff))))
 
 
-def risk_gap(problem, x, y, *, x_weights=None, y_weights=None) -> float:
+def risk_gap(problem: Problem, x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *,
+             x_weights: ArrayLike | None = None, y_weights: ArrayLike | None = None) -> float:
     """|R(mu) - R(nu)| with the scheme's risk."""
     from wgf.functionals import risk
 
@@ -50,7 +62,7 @@ class RateFit(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, slope, low, high, n_points):
+    def __new__(cls, slope: float, low: float, high: float, n_points: int) -> RateFit:
         return super().__new__(cls, (float(slope), float(low), float(high), int(n_points)))
 
     slope = property(lambda self: self[0])
@@ -59,7 +71,7 @@ class RateFit(tuple):
     n_points = property(lambda self: self[3])
 
 
-def fit_rate(n, values, *, floor: float = 0.0, level: float = 0.95) -> RateFit:
+def fit_rate(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, level: float = 0.95) -> RateFit:
     """Least-squares slope of log(value) on log(N) with its ``level`` confidence interval.
 
     n : (K,) particle counts; values : (K, S) metric per N and seed. Points with
@@ -102,7 +114,7 @@ def richardson_floor(d_fine: float, d_coarse: float) -> tuple:
     return d_fine / (2.0**order - 1.0), order
 
 
-def mean_interval(values, level: float = 0.95) -> tuple:
+def mean_interval(values: ArrayLike, level: float = 0.95) -> tuple:
     """(mean, half width) over the last axis of ``values`` (..., S): the ``level`` t-interval of the mean,
     half = t_{(1+level)/2, S-1} * std(ddof=1) / sqrt(S) (4.30 std / sqrt(3) at S = 3, level 0.95); half = 0
     when S = 1."""

@@ -6,11 +6,24 @@ returns; the same call works on a History and Trajectories built in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .compare import as_measure, fit_rate, richardson_floor
 from .distances import TooLargeForExactOT
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    import h5py
+
+    from wgf.grids import History
+    from wgf.particles import Trajectory
+    from wgf.problem import Problem
+
+    from .compare import RateFit
+    from .measures import CellMeasure
 
 __all__ = ["Comparison", "compare", "metric_functions", "coarse_measures", "DEFAULT_METRICS", "BATCH_POINTS"]
 
@@ -20,7 +33,7 @@ DEFAULT_METRICS = ("mmd", "energy", "sliced_w2", "output_l2", "moments")
 BATCH_POINTS = 1 << 22
 
 
-def metric_functions(problem, names=DEFAULT_METRICS, bandwidth: float | None = None) -> dict:
+def metric_functions(problem: Problem, names: Iterable[str] = DEFAULT_METRICS, bandwidth: float | None = None) -> dict:
     """name -> f(clouds, nu) -> (K,): the metric between each cloud of the list and nu (clouds or
     CellMeasures); ``moments`` gives two entries, moments_mean_error and moments_cov_error. The sliced
     metrics share nu's projections over the list. ``bandwidth`` (MMD) defaults to problem.init_std."""
@@ -51,7 +64,8 @@ def metric_functions(problem, names=DEFAULT_METRICS, bandwidth: float | None = N
     return out
 
 
-def coarse_measures(problem, history, factors=(2, 4), *, method: str = "auto", tol: float | None = None) -> list:
+def coarse_measures(problem: Problem, history: History, factors: Iterable[int] = (2, 4), *, method: str = "auto",
+                    tol: float | None = None) -> list:
     """The final density of the same flow on ``history.grid`` with cells // factor per axis, as CellMeasures."""
     from wgf.grids import DEFAULT_TOLERANCE, Grid, solve
 
@@ -96,15 +110,25 @@ def _batches(ns, seeds, points=BATCH_POINTS):
     return out + [current]
 
 
-def compare(problem, history, positions, *, metrics=DEFAULT_METRICS, bandwidth: float | None = None,
-            coarse=None, on_metric=None) -> Comparison:
+def compare(problem: Problem, history: History, positions: dict[int, np.ndarray | h5py.Dataset] | Iterable[Trajectory],
+            *, metrics: Iterable[str] = DEFAULT_METRICS, bandwidth: float | None = None,
+            coarse: Sequence[CellMeasure] | None = None,
+            on_metric: Callable[[str, np.ndarray, float, float, RateFit], object] | None = None) -> Comparison:
     """Every metric between the particles and ``history`` at each of its snapshots.
 
-    positions : {N: array-like (S, T, N, D)} particle positions per seed and snapshot at history.times
-                (an h5py dataset is read one cloud at a time), or a list of Trajectory (grouped by N,
-                seeds in list order)
-    coarse    : (mu_2h, mu_4h), the final density on grids of 1/2 and 1/4 the cells (``coarse_measures``,
-                computed when None) for the Richardson floor
+    Parameters
+    ----------
+    problem : the problem both were computed for
+    history : the PDE solution
+    positions : dict or list of Trajectory
+        {N: array-like (S, T, N, D)}, particle positions per seed and snapshot at history.times (an
+        h5py dataset is read one cloud at a time), or a list of Trajectory (grouped by N, seeds in list
+        order)
+    metrics : names of ``metric_functions``
+    bandwidth : the Gaussian kernel's width for mmd (default: the problem's init_std)
+    coarse : (mu_2h, mu_4h) or None
+        the final density on grids of 1/2 and 1/4 the cells (``coarse_measures``, computed when None),
+        for the Richardson floor
     on_metric : called with (name, values, floor, floor_order, rate) as each metric completes
 
     The PDE density enters as the measure of its cell averages (``as_measure``).

@@ -11,10 +11,16 @@ A cloud is x (n, D) with weights a (n,) summing to 1 (uniform when omitted).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .measures import as_cloud
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .measures import CellMeasure
 
 __all__ = ["w2", "rmd2", "second_moment", "TooLargeForExactOT", "EXACT_OT_MAX_PAIRS"]
 
@@ -47,13 +53,14 @@ def _cloud(x, weights):
     return mu.points, mu.weights
 
 
-def second_moment(x, weights=None) -> float:
+def second_moment(x: ArrayLike | CellMeasure, weights: ArrayLike | None = None) -> float:
     """m2 = sum_i a_i |x_i|^2."""
     x, w = _cloud(x, weights)
     return float(np.dot(w, np.einsum("na,na->n", x, x)))
 
 
-def w2(x, y, *, x_weights=None, y_weights=None, max_pairs: int = EXACT_OT_MAX_PAIRS) -> float:
+def w2(x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *, x_weights: ArrayLike | None = None,
+       y_weights: ArrayLike | None = None, max_pairs: int = EXACT_OT_MAX_PAIRS) -> float:
     """Exact W2 between two weighted clouds x (n, D), y (m, D).
 
     Refuses (``TooLargeForExactOT``) when n m > max_pairs, saying the sizes.
@@ -73,7 +80,8 @@ def w2(x, y, *, x_weights=None, y_weights=None, max_pairs: int = EXACT_OT_MAX_PA
     return float(np.sqrt(max(value, 0.0)))
 
 
-def rmd2(x, y, *, x_weights=None, y_weights=None, max_pairs: int = EXACT_OT_MAX_PAIRS) -> float:
+def rmd2(x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *, x_weights: ArrayLike | None = None,
+         y_weights: ArrayLike | None = None, max_pairs: int = EXACT_OT_MAX_PAIRS) -> float:
     """RMD^2(mu, nu) = W2^2 / (2 (m2(mu) + m2(nu))) in [0, 1]; 0 when both are delta_0."""
     denom = 2.0 * (second_moment(x, x_weights) + second_moment(y, y_weights))
     if denom == 0.0:

@@ -14,20 +14,27 @@ costs E|u - u'|^2 + E|v|^2 >= E|v|^2, and z -> P_E z attains it, so
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .distances import rmd2, second_moment
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from wgf.symmetry import Symmetry
+
 __all__ = ["wi_rmd2", "si_rmd2"]
 
 
-def wi_rmd2(symmetry, z, **kwargs) -> float:
+def wi_rmd2(symmetry: Symmetry, z: ArrayLike, **kwargs) -> float:
     """RMD^2(nu, nu^G) for particles z (N, D) (exact OT between N and |G| N points)."""
     z = np.atleast_2d(np.asarray(z, dtype=float))
     return rmd2(z, symmetry.symmetrize(z), **kwargs)
 
 
-def si_rmd2(symmetry, z, weights=None) -> float:
+def si_rmd2(symmetry: Symmetry, z: ArrayLike, weights: ArrayLike | None = None) -> float:
     """RMD^2(nu, P_E#nu) = int |z - P_E z|^2 dnu / (2 (m2(nu) + m2(P_E#nu))) for particles z (N, D)."""
     z = np.atleast_2d(np.asarray(z, dtype=float))
     pz = symmetry.project(z)

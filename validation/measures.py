@@ -13,8 +13,10 @@ distances and the energy distance see the lattice at first order in h; here:
 - ``mean`` and ``covariance`` are those of rho to O(h^4): a cell average is rho convolved with the
   cell's uniform law, which keeps the mean and adds S S^T / 12 to the covariance, and the
   centre sums are the midpoint rule of the convolved density (spectrally accurate where it is
-  smooth and negligible at the box's walls), so
+  smooth and negligible at the box's walls), so::
+
       m = sum_c w_c z_c,   Cov = sum_c w_c (z_c - m)(z_c - m)^T - S S^T / 12.
+
   (The centres alone are biased high by S S^T / 12, the piecewise-constant density by S S^T / 6.)
 - one-dimensional projections <theta, z> (sliced W2, sliced energy) replace each cell's
   projection, the law of <theta, z_c> + sum_k (S^T theta)_k V_k with V_k ~ Unif(-1/2, 1/2)
@@ -31,8 +33,14 @@ distances and the energy distance see the lattice at first order in h; here:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from wgf.grids import Grid
 
 __all__ = ["CellMeasure", "cell_measure", "as_cloud"]
 
@@ -64,13 +72,13 @@ class CellMeasure:
         c = self.points - self.mean()
         return (c * self.weights[:, None]).T @ c - self.cell @ self.cell.T / 12.0
 
-    def widths(self, theta) -> np.ndarray:
+    def widths(self, theta: np.ndarray) -> np.ndarray:
         """W_l = |S^T theta_l| for directions theta (L, D): the width of the uniform law that stands for a
         cell's projection on theta_l (zeros for point masses), (L,)."""
         return np.sqrt(np.einsum("lk,lk->l", theta @ self.cell, theta @ self.cell))
 
 
-def cell_measure(grid, density) -> CellMeasure:
+def cell_measure(grid: Grid, density: ArrayLike) -> CellMeasure:
     """The piecewise-constant density (grid shape, sum * cell_volume = 1) of ``grid`` as a CellMeasure.
 
     Cells of zero mass are dropped; weights are renormalised to sum to 1.
@@ -81,7 +89,7 @@ def cell_measure(grid, density) -> CellMeasure:
     return CellMeasure(grid.embed(grid.points[keep]), w[keep] / w[keep].sum(), cell)
 
 
-def as_cloud(x, weights=None) -> CellMeasure:
+def as_cloud(x: ArrayLike | CellMeasure, weights: ArrayLike | None = None) -> CellMeasure:
     """A weighted point cloud x (n, D), weights (n,) (uniform when None), or a CellMeasure (returned as is)."""
     if isinstance(x, CellMeasure):
         if weights is not None:

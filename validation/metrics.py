@@ -3,16 +3,24 @@
 A cloud is x (n, D) with weights a (n,), nonnegative, normalised to sum to 1
 (uniform 1/n when omitted); mu = sum_i a_i delta_{x_i}.  Likewise y (m, D), b (m,).
 
-- ``mmd``: Gaussian-kernel maximum mean discrepancy (a distance, not its square)
+- ``mmd``: Gaussian-kernel maximum mean discrepancy (a distance, not its square)::
+
       MMD^2(mu, nu) = sum_ij a_i a_j k(x_i, x_j) + sum_ij b_i b_j k(y_i, y_j)
                       - 2 sum_ij a_i b_j k(x_i, y_j),
       k(p, q) = exp(-|p - q|^2 / (2 h^2)),  h = bandwidth.
-- ``energy``: energy distance (distance form)
+
+- ``energy``: energy distance (distance form)::
+
       E(mu, nu)^2 = 2 E|X - Y| - E|X - X'| - E|Y - Y'|,  X, X' ~ mu,  Y, Y' ~ nu iid.
-- ``sliced_w2``: sliced 2-Wasserstein distance over L seeded random unit directions
+
+- ``sliced_w2``: sliced 2-Wasserstein distance over L seeded random unit directions::
+
       SW2(mu, nu)^2 = (1/L) sum_l W2^2(<theta_l, .>#mu, <theta_l, .>#nu),
-  each 1D W2 exact from the weighted quantile functions,
+
+  each 1D W2 exact from the weighted quantile functions::
+
       W2^2 = int_0^1 |F^-1(t) - G^-1(t)|^2 dt.
+
 - ``moments``: mean and covariance errors.
 
 ``mmd`` and ``energy`` have fast paths for large clouds (``method="auto"`` picks them
@@ -33,6 +41,8 @@ replaced by exp(-708).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numba import prange
 from scipy.special import gammaln
@@ -41,6 +51,11 @@ from wgf.jit import jit as njit
 from wgf.vector_math import fast_exp
 
 from .measures import CellMeasure, as_cloud
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
 
 __all__ = ["mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments", "EXACT_MAX_PAIRS"]
 
@@ -133,9 +148,10 @@ def _pairs(n: int, m: int) -> int:
     return n * n + m * m + n * m
 
 
-def mmd(x, y, *, bandwidth: float, x_weights=None, y_weights=None, method: str = "auto",
+def mmd(x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *, bandwidth: float,
+        x_weights: ArrayLike | None = None, y_weights: ArrayLike | None = None, method: str = "auto",
         bins_per_bandwidth: float = 16.0) -> float:
-    """Gaussian-kernel MMD between weighted clouds x (n, D) and y (m, D) (or ``CellMeasure``s).
+    """Gaussian-kernel MMD between weighted clouds x (n, D) and y (m, D) (or ``CellMeasure`` objects).
 
     MMD^2 = sum_ij a_i a_j k(x_i, x_j) + sum_ij b_i b_j k(y_i, y_j) - 2 sum_ij a_i b_j k(x_i, y_j),
     k(p, q) = exp(-|p - q|^2 / (2 bandwidth^2)).  Returns MMD = sqrt(max(MMD^2, 0)).
@@ -177,9 +193,10 @@ def mmd(x, y, *, bandwidth: float, x_weights=None, y_weights=None, method: str =
     return _sqrt_clamped(kxx + kyy - 2.0 * kxy)
 
 
-def energy(x, y, *, x_weights=None, y_weights=None, method: str = "auto", n_directions: int | None = None,
-           seed: int = 0):
-    """Energy distance between weighted clouds x (n, D) and y (m, D), or ``CellMeasure``s.
+def energy(x: ArrayLike | CellMeasure | Sequence[ArrayLike | CellMeasure], y: ArrayLike | CellMeasure, *,
+           x_weights: ArrayLike | Sequence[ArrayLike | None] | None = None, y_weights: ArrayLike | None = None,
+           method: str = "auto", n_directions: int | None = None, seed: int = 0) -> float | np.ndarray:
+    """Energy distance between weighted clouds x (n, D) and y (m, D), or ``CellMeasure`` objects.
 
     E^2 = 2 sum_ij a_i b_j |x_i - y_j| - sum_ij a_i a_j |x_i - x_j| - sum_ij b_i b_j |y_i - y_j|;
     returns E = sqrt(max(E^2, 0)).  Two Diracs: E(delta_p, delta_q) = sqrt(2 |p - q|).
@@ -422,8 +439,10 @@ def _batch(x, x_weights):
     return [as_cloud(x, x_weights)], False
 
 
-def sliced_w2(x, y, *, n_directions: int = 256, seed: int = 0, x_weights=None, y_weights=None):
-    """Sliced W2 between weighted clouds x (n, D) and y (m, D), or ``CellMeasure``s.
+def sliced_w2(x: ArrayLike | CellMeasure | Sequence[ArrayLike | CellMeasure], y: ArrayLike | CellMeasure, *,
+              n_directions: int = 256, seed: int = 0, x_weights: ArrayLike | Sequence[ArrayLike | None] | None = None,
+              y_weights: ArrayLike | None = None) -> float | np.ndarray:
+    """Sliced W2 between weighted clouds x (n, D) and y (m, D), or ``CellMeasure`` objects.
 
     SW2^2 = (1/L) sum_l W2^2(<theta_l, x>, <theta_l, y>) over L = n_directions unit directions
     ``sliced_directions(L, D, seed)``.  Each 1D W2^2 = int_0^1 |F^-1(t) - G^-1(t)|^2 dt is exact:
@@ -447,8 +466,9 @@ def sliced_w2(x, y, *, n_directions: int = 256, seed: int = 0, x_weights=None, y
 # ----------------------------------------------------------------------------- moments
 
 
-def moments(x, y, *, x_weights=None, y_weights=None) -> dict:
-    """Mean and covariance errors between weighted clouds x (n, D) and y (m, D), or ``CellMeasure``s.
+def moments(x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *, x_weights: ArrayLike | None = None,
+            y_weights: ArrayLike | None = None) -> dict:
+    """Mean and covariance errors between weighted clouds x (n, D) and y (m, D), or ``CellMeasure`` objects.
 
     mean_error = |m_x - m_y| (Euclidean), m_x = sum_i a_i x_i;
     cov_error  = ||C_x - C_y||_F, C_x = sum_i a_i (x_i - m_x)(x_i - m_x)^T (the covariance of the

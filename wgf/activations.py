@@ -19,11 +19,17 @@ name           s(u)                            s'(u)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .jit import jit
 from .vector_math import fast_exp, fast_log1p
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation", "activation"]
 
@@ -36,12 +42,12 @@ class Activation:
     value: object
     slope: object
 
-    def __call__(self, u):
+    def __call__(self, u: ArrayLike) -> np.ndarray:
         """s(u) elementwise on an array (NumPy-level convenience)."""
         u = np.asarray(u, dtype=float)
         return np.vectorize(self.value, otypes=[float])(u)
 
-    def derivative(self, u):
+    def derivative(self, u: ArrayLike) -> np.ndarray:
         """s'(u) elementwise on an array."""
         u = np.asarray(u, dtype=float)
         return np.vectorize(self.slope, otypes=[float])(u)
@@ -50,7 +56,7 @@ class Activation:
         return f"Activation({self.name!r})"
 
 
-def activation(name: str, value, slope) -> Activation:
+def activation(name: str, value: Callable[[float], float], slope: Callable[[float], float]) -> Activation:
     """An ``Activation`` from two Python (or numba) scalar functions u -> float.
 
     They are compiled with numba here (inlined where they are used); a function
@@ -123,7 +129,7 @@ ACTIVATIONS = {
 }
 
 
-def get_activation(act) -> Activation:
+def get_activation(act: str | Activation) -> Activation:
     """An ``Activation`` by name (see ``ACTIVATIONS``), or the one given."""
     if isinstance(act, Activation):
         return act

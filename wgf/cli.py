@@ -12,6 +12,10 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["main"]
 
@@ -423,7 +427,7 @@ def _cmd_report(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     # a crash in compiled code (e.g. a damaged numba cache) prints a Python traceback instead of dying silently
     try:
         faulthandler.enable()

@@ -14,6 +14,7 @@ import tomllib
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,11 @@ from .activations import ACTIVATIONS
 from .losses import LOSSES, make_loss
 from .schedules import SCHEDULES, make_schedule
 from .units import UNIT_ALIASES, UNIT_NAMES, make_unit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ._typing import PathLike
 
 __all__ = ["ConfigError", "Experiment", "ParticleSettings", "load_config", "parse_config", "METRICS"]
 
@@ -585,7 +591,7 @@ def dump_toml(cfg: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def apply_overrides(text: str, overrides) -> str:
+def apply_overrides(text: str, overrides: Iterable[str]) -> str:
     """The config ``text`` with each ``section.key=value`` of ``overrides`` set (value read as a TOML value,
     e.g. 1e-3, "fa", [10, 100], or else as a string; ``key=value`` sets a root key such as title).
     Returns TOML text (comments dropped), validated later by ``parse_config``."""
@@ -618,7 +624,7 @@ def apply_overrides(text: str, overrides) -> str:
 MAX_CONFIG_BYTES = 1 << 20
 
 
-def load_config(path, overrides=()) -> Experiment:
+def load_config(path: PathLike, overrides: Iterable[str] = ()) -> Experiment:
     """Read and validate a TOML config file (see ``parse_config``), with ``section.key=value``
     ``overrides`` applied first (``apply_overrides``; the experiment's text is then the merged config)."""
     path = Path(path)

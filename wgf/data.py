@@ -16,12 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .groups import FiniteGroup
 from .symmetry import Symmetry
 from .units import Unit
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ._typing import PathLike
 
 __all__ = [
     "Quadrature",
@@ -59,7 +65,7 @@ class Quadrature:
         return Quadrature(x, y, w, self.noise_variance)
 
 
-def gauss_hermite(dim: int, points: int, std: float = 1.0):
+def gauss_hermite(dim: int, points: int, std: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Tensor Gauss-Hermite rule for N(0, std^2 I_dim): nodes (points^dim, dim), weights summing to 1.
 
     Exact for polynomials of degree <= 2 points - 1 in each coordinate.
@@ -74,7 +80,7 @@ def gauss_hermite(dim: int, points: int, std: float = 1.0):
     return nodes, weights
 
 
-def make_teacher(kind: str, particles, symmetry: Symmetry) -> np.ndarray:
+def make_teacher(kind: str, particles: ArrayLike, symmetry: Symmetry) -> np.ndarray:
     """Teacher particles (M, D) of the given kind.
 
     ``arbitrary``: as given; ``wi``: the particles and all their G-images (f_* equivariant);
@@ -101,11 +107,11 @@ class GaussianTeacherData:
     teacher_kind: str = "arbitrary"
 
     @property
-    def dim_x(self):
+    def dim_x(self) -> int:
         return self.unit.dim_x
 
     @property
-    def dim_y(self):
+    def dim_y(self) -> int:
         return self.unit.dim_y
 
     @property
@@ -113,11 +119,11 @@ class GaussianTeacherData:
         """pi is G-invariant: isotropic X and an equivariant teacher (wi or si)."""
         return self.teacher_kind in ("wi", "si")
 
-    def labels(self, x):
+    def labels(self, x: ArrayLike) -> np.ndarray:
         """f_*(x), x (B, dx) -> (B, dy)."""
         return self.unit.output(x, self.teacher)
 
-    def sample(self, n: int, rng: np.random.Generator):
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """n iid samples (x (n, dx), y (n, dy)) of pi."""
         x = rng.normal(scale=self.x_std, size=(n, self.dim_x))
         y = self.labels(x)
@@ -140,14 +146,14 @@ class EmpiricalData:
     is_equivariant: bool = False
 
     @property
-    def dim_x(self):
+    def dim_x(self) -> int:
         return self.x.shape[1]
 
     @property
-    def dim_y(self):
+    def dim_y(self) -> int:
         return self.y.shape[1]
 
-    def sample(self, n: int, rng: np.random.Generator):
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         idx = rng.integers(0, self.x.shape[0], size=n)
         return self.x[idx], self.y[idx]
 
@@ -157,7 +163,7 @@ class EmpiricalData:
         return Quadrature(self.x, self.y, np.full(n, 1.0 / n))
 
 
-def load_dataset(path) -> tuple[np.ndarray, np.ndarray]:
+def load_dataset(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Arrays ``x`` (n, dx) and ``y`` (n, dy) from a .npz or .h5/.hdf5 file.
 
     Each must be a real numeric array with 1 or 2 axes (1 axis: one column); its size is

@@ -9,8 +9,12 @@ mean-field flow stays in the 2D subspace E^G (Thm 5), so the PDE is solved on a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import parse_config
+
+if TYPE_CHECKING:
+    from ._typing import PathLike
 
 __all__ = ["DEMO_CONFIG", "run_demo"]
 
@@ -64,7 +68,7 @@ bandwidth = 0.25
 """
 
 
-def run_demo(folder, *, quiet: bool = False) -> str:
+def run_demo(folder: PathLike, *, quiet: bool = False) -> str:
     """Run the demo into ``folder`` (results.h5 and figures); return the summary text."""
     from .report import draw_figures, summary
     from .runner import run_experiment

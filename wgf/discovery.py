@@ -64,8 +64,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike
+
+    from .io import ResultsFile
+    from .problem import Problem
 
 __all__ = ["discover", "Discovery", "DiscoveryRound", "GRADIENTS", "default_delta", "format_round"]
 
@@ -114,7 +123,7 @@ class Discovery:
         """P_* = B B^T, (D, D)."""
         return self.basis @ self.basis.T
 
-    def write(self, out, reference) -> None:
+    def write(self, out: ResultsFile, reference: ArrayLike) -> None:
         """Write the result into /discovery of an open ``wgf.io.ResultsFile`` (layout in docs/outputs.md).
 
         Coordinates: round (J,) = j, parameter (D,), basis_vector (k,), reference_vector (m,), angle
@@ -183,7 +192,7 @@ class Discovery:
         attrs["converged"] = int(self.converged)
         attrs["max_angle"] = float(angles.max()) if angles.size else 0.0
 
-    def principal_angles(self, reference) -> np.ndarray:
+    def principal_angles(self, reference: ArrayLike) -> np.ndarray:
         """Principal angles (radians, descending) between span(basis) (D, k) and span(reference) (D, m):
         min(k, m) of them (scipy.linalg.subspace_angles); empty if either is {0}."""
         from scipy.linalg import subspace_angles
@@ -258,10 +267,11 @@ def _train(problem, basis, *, n, replicas, n_steps, eps, gradient, batch, seed, 
     return np.concatenate(finals)
 
 
-def discover(problem, *, n: int = 500, replicas: int | None = None, round_time: float | None = None,
+def discover(problem: Problem, *, n: int = 500, replicas: int | None = None, round_time: float | None = None,
              steps: int | None = None, gradient: str = "exact", alpha: float | None = None,
              step: float | None = None, batch: int = 20, delta: float | None = None, max_dim: int | None = None,
-             seed: int = 0, pca_ratio: float = 0.1, on_round=None) -> Discovery:
+             seed: int = 0, pca_ratio: float = 0.1,
+             on_round: Callable[[DiscoveryRound], object] | None = None) -> Discovery:
     """Run the heuristic of the module docstring on ``problem``.
 
     n : particles per replica; replicas : R independent runs pooled per round (default 1 for the

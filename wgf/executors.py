@@ -27,7 +27,11 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = [
     "run_jobs",
@@ -54,7 +58,7 @@ class JobError(RuntimeError):
     exception of its last attempt.
     """
 
-    def __init__(self, label: str, attempts: int, cause: BaseException):
+    def __init__(self, label: str, attempts: int, cause: BaseException) -> None:
         self.label, self.attempts, self.cause = label, attempts, cause
         tries = "once" if attempts == 1 else f"{attempts} times"
         super().__init__(f"{label} failed ({tries}): {type(cause).__name__}: {cause}")
@@ -81,7 +85,7 @@ def parse_address(address: str) -> str:
     return address
 
 
-def connect(address: str, timeout: float | None = None):
+def connect(address: str, timeout: float | None = None) -> Client:
     """A ``distributed.Client`` connected to the scheduler at ``address``.
 
     Gives up after ``timeout`` seconds (default ``CONNECT_TIMEOUT``). Raises
@@ -106,7 +110,7 @@ def run_jobs(
     jobs: Iterable[tuple],
     *,
     workers: int = 1,
-    dask=None,
+    dask: str | Client | None = None,
     retries: int = DEFAULT_RETRIES,
     describe: Callable[[tuple], str] | None = None,
     no_retry: tuple[type[BaseException], ...] = (),

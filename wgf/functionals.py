@@ -13,9 +13,14 @@ a grid density. With the problem's scheme unit sigma and quadrature (x_q, y_q, w
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .problem import Problem
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["model", "risk", "first_variation", "potential", "free_energy", "residual", "quadrature_risk"]
 
@@ -30,30 +35,30 @@ def _weights(z, weights):
     return z, w
 
 
-def model(problem: Problem, z, x, weights=None):
+def model(problem: Problem, z: ArrayLike, x: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
     """Phi_mu(x) for x (B, dx) -> (B, dy), with the scheme's unit."""
     z, w = _weights(z, weights)
     return problem.unit.output(x, z, w)
 
 
-def residual(problem: Problem, z, weights=None):
+def residual(problem: Problem, z: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
     """grad_1 l(Phi_mu(x_q), y_q) at the quadrature nodes, (Q, dy) (2 (Phi - y) for the squared loss)."""
     q = problem.quadrature
     return problem.loss.grad(model(problem, z, q.x, weights), q.y)
 
 
-def quadrature_risk(problem: Problem, phi) -> float:
+def quadrature_risk(problem: Problem, phi: np.ndarray) -> float:
     """sum_q w_q l(phi_q, y_q) (+ E|eta|^2) for model outputs phi (Q, dy) at the quadrature nodes."""
     q = problem.quadrature
     return float(np.dot(q.weights, problem.loss(phi, q.y)) + q.noise_variance)
 
 
-def risk(problem: Problem, z, weights=None) -> float:
+def risk(problem: Problem, z: ArrayLike, weights: ArrayLike | None = None) -> float:
     """R(mu) = E_pi l(Phi_mu(X), Y) (the scheme's risk, with the problem's loss)."""
     return quadrature_risk(problem, model(problem, z, problem.quadrature.x, weights))
 
 
-def first_variation(problem: Problem, z, at, weights=None):
+def first_variation(problem: Problem, z: ArrayLike, at: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
     """dR/dmu(mu, at) = E_pi < 2 (Phi_mu(X) - Y), sigma(X, at) > for at (M, D) -> (M,)."""
     q = problem.quadrature
     c = residual(problem, z, weights) * q.weights[:, None]  # (Q, dy)
@@ -63,13 +68,13 @@ def first_variation(problem: Problem, z, at, weights=None):
     return np.einsum("qa,qma->m", c, vals)
 
 
-def potential(problem: Problem, z, at, weights=None):
+def potential(problem: Problem, z: ArrayLike, at: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
     """U(mu, at) = dR/dmu(mu, at) + tau |at|^2, (M,)."""
     at = np.atleast_2d(np.asarray(at, dtype=float))
     return first_variation(problem, z, at, weights) + problem.tau * np.einsum("ma,ma->m", at, at)
 
 
-def free_energy(problem: Problem, z, weights=None, neg_entropy: float = 0.0) -> float:
+def free_energy(problem: Problem, z: ArrayLike, weights: ArrayLike | None = None, neg_entropy: float = 0.0) -> float:
     """F(mu) = R(mu) + tau int |z|^2 dmu + beta int mu log mu (the last term passed in)."""
     z, w = _weights(z, weights)
     return risk(problem, z, w) + problem.tau * float(np.dot(w, np.einsum("na,na->n", z, z))) + problem.beta * neg_entropy

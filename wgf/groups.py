@@ -19,8 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import permutations
 from math import cos, pi, sin
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Self
+
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "FiniteGroup",
@@ -149,7 +156,8 @@ class FiniteGroup:
 
     # ---------------------------------------------------------- construction
     @classmethod
-    def from_generators(cls, generators_x, generators_y, name: str = "custom", max_order: int = 100_000):
+    def from_generators(cls, generators_x: Sequence[ArrayLike], generators_y: Sequence[ArrayLike],
+                        name: str = "custom", max_order: int = 100_000) -> Self:
         """Close a set of generator pairs (rho, rhohat) under products.
 
         generators_x : sequence of (dx, dx) orthogonal matrices
@@ -299,7 +307,7 @@ class CompactGroup(FiniteGroup):
     def continuous(self) -> bool:
         return True
 
-    def sample(self, rng, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """n independent Haar-distributed elements: (rho_x (n, dx, dx), rho_y (n, dy, dy))."""
         return haar_elements(self.kind, rng.random((n, 4)) if self.kind != "so3" else rng.normal(size=(n, 4)),
                              self.dim_x, self.dim_y)

@@ -32,11 +32,21 @@ import secrets
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from types import TracebackType
+
+    import xarray as xr
+    from numpy.typing import ArrayLike, DTypeLike
+
+    from ._typing import PathLike
 
 __all__ = ["ResultsFile", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "intact", "output_refused",
            "coordinate", "label", "variable", "save_object", "read_object", "SavedFileError"]
@@ -56,7 +66,7 @@ class SavedFileError(ValueError):
     """A file that is not a saved wgf object of the kind asked for, or a damaged one."""
 
 
-def lock_path(path) -> Path:
+def lock_path(path: PathLike) -> Path:
     """The lock file of an output (held by its one writer)."""
     path = Path(path)
     return path.with_name(f".{path.name}.lock")
@@ -74,7 +84,7 @@ def _acquire(path: Path):
     return fh
 
 
-def output_refused(path, *, inputs=()) -> str | None:
+def output_refused(path: PathLike, *, inputs: Iterable[PathLike] = ()) -> str | None:
     """Why ``path`` cannot be a results file (one line), or None; checked before any work starts.
 
     Refused: a folder; one of the ``inputs`` (the config itself); a parent folder that does not
@@ -133,7 +143,7 @@ def _stored(ds, index) -> bool:
     return True
 
 
-def intact(*datasets, index=()) -> bool:
+def intact(*datasets: h5py.Dataset | None, index: Any = ()) -> bool:
     """Whether ``dataset[index]`` of each dataset (None is skipped) was written, reads back with valid
     checksums and holds only finite numbers (a damaged chunk fails HDF5's Fletcher-32 check on read)."""
     for ds in datasets:
@@ -150,7 +160,7 @@ def intact(*datasets, index=()) -> bool:
     return True
 
 
-def partial_path(path) -> Path:
+def partial_path(path: PathLike) -> Path:
     """Where a results file is written until it is complete."""
     path = Path(path)
     return path.with_name(path.name + ".partial")
@@ -181,7 +191,7 @@ def provenance() -> dict:
             "command": " ".join(sys.argv), "cpu": _cpu(), "host": platform.node()}
 
 
-def open_results(path):
+def open_results(path: PathLike) -> xr.DataTree:
     """A results file as an ``xarray.DataTree`` (read lazily through the h5netcdf engine): one node per
     group, with the coordinates wgf writes (/pde: time, u0.., /particles/N<N>: seed, time, particle,
     coordinate, /compare: N, seed, time, /discovery: round, parameter, basis_vector, reference_vector,
@@ -192,7 +202,8 @@ def open_results(path):
     return xr.open_datatree(path, engine="h5netcdf", phony_dims="access")
 
 
-def coordinate(group, name: str, values, *, long_name: str, units: str = "1", dtype="f8"):
+def coordinate(group: h5py.Group, name: str, values: ArrayLike, *, long_name: str, units: str = "1",
+               dtype: DTypeLike = "f8") -> h5py.Dataset:
     """A new 1D coordinate in an open h5py group or file: the dataset ``name`` (replacing one of that
     name) made an HDF5 dimension scale named after its last path component, which netCDF readers
     (xarray's h5netcdf engine) take as the dimension and its values."""
@@ -206,7 +217,7 @@ def coordinate(group, name: str, values, *, long_name: str, units: str = "1", dt
     return ds
 
 
-def label(ds, *coordinates):
+def label(ds: h5py.Dataset, *coordinates: h5py.Dataset) -> h5py.Dataset:
     """Attach one coordinate (``coordinate``) to each axis of ``ds``; netCDF readers need every axis of a
     variable labelled, or none."""
     if len(coordinates) != ds.ndim:
@@ -217,7 +228,8 @@ def label(ds, *coordinates):
     return ds
 
 
-def variable(group, name: str, data, *coordinates, long_name: str, units: str = "1", dtype="f8", **attrs):
+def variable(group: h5py.Group, name: str, data: ArrayLike, *coordinates: h5py.Dataset, long_name: str,
+             units: str = "1", dtype: DTypeLike = "f8", **attrs: Any) -> h5py.Dataset:
     """A new dataset ``name`` holding ``data`` (``dtype``, Fletcher-32 checksums) with its long_name, units and
     further attributes, each axis labelled with one of ``coordinates``."""
     data = np.asarray(data, dtype=dtype)
@@ -229,7 +241,7 @@ def variable(group, name: str, data, *coordinates, long_name: str, units: str = 
     return label(ds, *coordinates)
 
 
-def save_object(path, kind: str, fill) -> Path:
+def save_object(path: PathLike, kind: str, fill: Callable[[h5py.File], object]) -> Path:
     """Write a small self-describing HDF5 file of one wgf object (docs/outputs.md, "Saved objects").
 
     ``fill(f)`` writes the object into the open h5py file ``f``, whose root attributes already hold
@@ -269,7 +281,7 @@ _READ_ERRORS = (KeyError, OSError, ValueError, TypeError, IndexError, AttributeE
 
 
 @contextmanager
-def read_object(path, kind: str):
+def read_object(path: PathLike, kind: str) -> Iterator[h5py.File]:
     """The open h5py file of a saved ``kind`` (``save_object``), for reading inside the ``with`` block.
 
     Raises FileNotFoundError or IsADirectoryError naming ``path`` for a missing file or a folder, and
@@ -310,7 +322,7 @@ class ResultsFile:
     exception it is closed and left as ``*.partial``.
     """
 
-    def __init__(self, path, config_text: str = "", *, resume: bool = False):
+    def __init__(self, path: PathLike, config_text: str = "", *, resume: bool = False) -> None:
         self.path = Path(path)
         self.tmp = partial_path(self.path)
         self.file = None
@@ -353,10 +365,11 @@ class ResultsFile:
                 self.file.attrs[key] = value
         self.file.attrs["started"] = _now()  # of this (possibly resumed) run
 
-    def __enter__(self):
+    def __enter__(self) -> ResultsFile:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         try:
             if exc_type is None:
                 self.file.attrs["finished"] = _now()
@@ -367,7 +380,8 @@ class ResultsFile:
             self._release()
         return False
 
-    def dataset(self, name: str, shape, *, chunks=None, attrs=None):
+    def dataset(self, name: str, shape: Sequence[int], *, chunks: tuple[int, ...] | bool | None = None,
+                attrs: Mapping[str, Any] | None = None) -> h5py.Dataset:
         """A float64 dataset filled with zeros (chunked for per-snapshot writes); an existing one
         of the same shape (a resumed file) is returned as it is."""
         if name in self.file and self.file[name].shape == tuple(shape):
@@ -380,7 +394,8 @@ class ResultsFile:
             ds.attrs[k] = v
         return ds
 
-    def coordinate(self, name: str, values, *, long_name: str, units: str = "1", dtype="f8"):
+    def coordinate(self, name: str, values: ArrayLike, *, long_name: str, units: str = "1",
+                   dtype: DTypeLike = "f8") -> h5py.Dataset:
         """A 1D coordinate: the dataset ``name`` made an HDF5 dimension scale named after its last path
         component, which netCDF readers (xarray's h5netcdf engine) take as the dimension and its values."""
         values = np.asarray(values, dtype=dtype)
@@ -393,12 +408,13 @@ class ResultsFile:
         return ds
 
     @staticmethod
-    def label(ds, *coordinates):
+    def label(ds: h5py.Dataset, *coordinates: h5py.Dataset) -> h5py.Dataset:
         """Attach one coordinate (``coordinate``) to each axis of ``ds``; netCDF readers need every
         axis of a variable labelled, or none."""
         return label(ds, *coordinates)
 
-    def write(self, name: str, data, attrs=None, *, dtype="f8"):
+    def write(self, name: str, data: ArrayLike, attrs: Mapping[str, Any] | None = None, *,
+              dtype: DTypeLike = "f8") -> h5py.Dataset:
         """Write a whole array, float64 by default (replacing one of that name)."""
         if name in self.file:
             del self.file[name]
@@ -408,10 +424,10 @@ class ResultsFile:
             ds.attrs[k] = v
         return ds
 
-    def flush(self):
+    def flush(self) -> None:
         self.file.flush()
 
-    def sync(self):
+    def sync(self) -> None:
         """Flush HDF5's buffers and ``fsync`` the file: what was written is on the disk."""
         self.file.flush()
         try:
@@ -419,13 +435,13 @@ class ResultsFile:
         except (OSError, ValueError, TypeError):  # a driver without a file descriptor
             pass
 
-    def mark_done(self, obj, key: str = "done"):
+    def mark_done(self, obj: h5py.Group | h5py.Dataset, key: str = "done") -> None:
         """Set ``obj.attrs[key] = 1`` once everything written so far is on the disk, and sync the mark."""
         self.sync()
         obj.attrs[key] = 1
         self.sync()
 
-    def unmark(self, obj, key: str = "done"):
+    def unmark(self, obj: h5py.Group | h5py.Dataset, key: str = "done") -> None:
         """Remove a finished mark (its data failed the check and will be computed again)."""
         if key in obj.attrs:
             del obj.attrs[key]

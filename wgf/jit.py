@@ -38,9 +38,13 @@ import re
 import tempfile
 import types as pytypes
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numba
 from numba.core.dispatcher import Dispatcher
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 __all__ = ["FASTMATH", "jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
 
@@ -76,7 +80,7 @@ def _value_digest(value, h, seen) -> None:
         h.update(repr(value).encode())
 
 
-def fingerprint(py_func, _seen=None) -> str:
+def fingerprint(py_func: pytypes.FunctionType, _seen: set[int] | None = None) -> str:
     """A hex digest of a Python function's code, of what it closes over and of the compiled functions it calls."""
     seen = set() if _seen is None else _seen
     h = hashlib.sha256()
@@ -95,7 +99,8 @@ def fingerprint(py_func, _seen=None) -> str:
     return h.hexdigest()
 
 
-def jit(py_func=None, **options):
+def jit(py_func: Callable[..., Any] | None = None,
+        **options: Any) -> Dispatcher | Callable[[Callable[..., Any]], Dispatcher]:
     """``numba.njit`` with a code-derived identity (module docstring); usable as @jit or @jit(...)."""
     if py_func is None:
         return lambda f: jit(f, **options)
@@ -118,7 +123,7 @@ def _lock_path() -> Path:
 
 
 @contextlib.contextmanager
-def compile_lock():
+def compile_lock() -> Iterator[None]:
     """Exclusive inter-process lock held while kernels are compiled or loaded from the cache."""
     with open(_lock_path(), "a+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -137,7 +142,7 @@ def compile_for(dispatcher: Dispatcher, *args) -> None:
         dispatcher.compile(sig)
 
 
-def check_compiles(dispatcher: Dispatcher, signature, what: str) -> None:
+def check_compiles(dispatcher: Dispatcher, signature: tuple[numba.types.Type, ...], what: str) -> None:
     """Compile ``dispatcher`` for ``signature``; a failure becomes one ``KernelCompileError`` line naming ``what``."""
     try:
         with compile_lock():

@@ -7,13 +7,13 @@ functionals:
 - ``value(yhat, y, p)``: l_a,        the loss is l(yhat, y) = sum_a l_a(yhat_a, y_a)
 - ``grad(yhat, y, p)``:  d l_a / d yhat_a
 
-==============  ===============================================  =============================
-name            l_a(yhat, y)                                     d/dyhat
-==============  ===============================================  =============================
-``squared``     (yhat - y)^2                                     2 (yhat - y)
-``logistic``    log(1 + exp(-y yhat)),  labels y = +-1           -y sigmoid(-y yhat)
+==============  ===================================================================  ======================
+name            l_a(yhat, y)                                                         d/dyhat
+==============  ===================================================================  ======================
+``squared``     (yhat - y)^2                                                         2 (yhat - y)
+``logistic``    log(1 + exp(-y yhat)),  labels y = +-1                               -y sigmoid(-y yhat)
 ``huber``       r^2 / 2 if |r| <= delta, else delta (|r| - delta/2),  r = yhat - y   clip(r, -delta, delta)
-==============  ===============================================  =============================
+==============  ===================================================================  ======================
 
 With the logistic loss the labels are the signs of the teacher's output (+1
 where it is 0). The first variation of the risk uses ``grad``:
@@ -24,10 +24,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import exp, log1p
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .jit import jit
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["Loss", "LOSSES", "make_loss"]
 
@@ -117,15 +121,15 @@ class Loss:
                              out.reshape(-1))
         return out
 
-    def __call__(self, yhat, y):
+    def __call__(self, yhat: ArrayLike, y: ArrayLike) -> np.ndarray:
         """l(yhat, y) summed over the last axis: yhat, y (..., dy) -> (...)."""
         return self._apply(self.value_kernel, yhat, y).sum(axis=-1)
 
-    def grad(self, yhat, y):
+    def grad(self, yhat: ArrayLike, y: ArrayLike) -> np.ndarray:
         """d l / d yhat, same shape as yhat."""
         return self._apply(self.grad_kernel, yhat, y)
 
-    def labels(self, f):
+    def labels(self, f: ArrayLike) -> np.ndarray:
         """The labels the loss trains on, from the teacher's output f (..., dy): sign(f) for logistic."""
         f = np.asarray(f, dtype=float)
         return np.where(f >= 0.0, 1.0, -1.0) if self.sign_labels else f

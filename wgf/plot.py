@@ -22,8 +22,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    import h5py
+    import xarray as xr
+    from matplotlib.axes import Axes
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from ._typing import PathLike
+    from .discovery import Discovery
+    from .grids import History
+    from .particles import Trajectory
+    from .validation import Comparison
+
+    # a results file: its path, the DataTree of ``wgf.open_results`` or an open h5py File (Group)
+    ResultsSource = PathLike | xr.DataTree | h5py.Group
 
 __all__ = [
     "density", "density_snapshots", "marginals", "off_subspace", "distance_vs_n", "distance_vs_time", "training",
@@ -133,7 +153,7 @@ def _set_log_bottom(ax, bottom):
         ax.set_ylim(bottom=bottom / 3)
 
 
-def save(fig, path, *, formats=("png", "pdf"), dpi: int = 150) -> list[Path]:
+def save(fig: Figure, path: PathLike, *, formats: Iterable[str] = ("png", "pdf"), dpi: int = 150) -> list[Path]:
     """Write ``fig`` as ``path`` with each suffix of ``formats`` (the suffix of ``path`` is replaced);
     returns the paths. PDF and PS files embed TrueType fonts (``pdf.fonttype = 42``: editable text, no
     Type 3 fonts), set for this call only. A figure without a layout engine is cropped to its content
@@ -152,9 +172,10 @@ def save(fig, path, *, formats=("png", "pdf"), dpi: int = 150) -> list[Path]:
 
 
 # ------------------------------------------------------------------ densities
-def density(rho, axes_u, *, particles=None, basis=None, dims=(0, 1), ax=None, cmap: str = "Blues", levels: int = 6,
-            norm=None, colorbar: bool = True, max_points: int | None = MAX_POINTS, label: str | None = None,
-            title: str | None = None):
+def density(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLike | None = None,
+            basis: ArrayLike | None = None, dims: tuple[int, int] = (0, 1), ax: Axes | None = None,
+            cmap: str = "Blues", levels: int = 6, norm: Normalize | None = None, colorbar: bool = True,
+            max_points: int | None = MAX_POINTS, label: str | None = None, title: str | None = None) -> Axes:
     """One density snapshot of the PDE, with the particles over it.
 
     rho (n_0, ..., n_{m-1}) the cell averages of the density on the grid (``History.density[j]``,
@@ -213,8 +234,11 @@ def density(rho, axes_u, *, particles=None, basis=None, dims=(0, 1), ax=None, cm
     return ax
 
 
-def density_snapshots(times, rho, axes_u, *, particles=None, basis=None, dims=(0, 1), axes=None, cmap: str = "Blues",
-                      max_points: int | None = MAX_POINTS, label: str | None = None):
+def density_snapshots(times: ArrayLike, rho: ArrayLike, axes_u: Sequence[ArrayLike], *,
+                      particles: Sequence[ArrayLike] | np.ndarray | None = None, basis: ArrayLike | None = None,
+                      dims: tuple[int, int] = (0, 1), axes: Sequence[Axes] | np.ndarray | None = None,
+                      cmap: str = "Blues", max_points: int | None = MAX_POINTS,
+                      label: str | None = None) -> np.ndarray:
     """A row of density snapshots (``density`` per panel) on one colour scale.
 
     times (T,); rho (T, n_0, ..., n_{m-1}); axes_u m arrays (n_k,); particles (T, N, D) with basis
@@ -248,8 +272,9 @@ def density_snapshots(times, rho, axes_u, *, particles=None, basis=None, dims=(0
     return axes
 
 
-def marginals(rho, axes_u, *, particles=None, basis=None, axes=None, label: str | None = None,
-              title: str | None = None):
+def marginals(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLike | None = None,
+              basis: ArrayLike | None = None, axes: Sequence[Axes] | np.ndarray | None = None,
+              label: str | None = None, title: str | None = None) -> np.ndarray:
     """The 1D marginals of the PDE density against the particles' histograms, one panel per grid axis.
 
     rho (n_0, ..., n_{m-1}); axes_u m arrays (n_k,); particles (N, D) with basis (D, m), or (N, m) grid
@@ -276,7 +301,9 @@ def marginals(rho, axes_u, *, particles=None, basis=None, axes=None, label: str 
 
 
 # ------------------------------------------------------------------ leaving E^G
-def off_subspace(times, positions_by_n, projector, *, index: int = -1, axes=None):
+def off_subspace(times: ArrayLike | Mapping[int, ArrayLike],
+                 positions_by_n: Mapping[int, np.ndarray | h5py.Dataset | xr.DataArray], projector: ArrayLike, *,
+                 index: int = -1, axes: Sequence[Axes] | np.ndarray | None = None) -> tuple[Axes, Axes]:
     """How far the particles are from the subspace E^G: v = z - P_E z for every particle z.
 
     times (T,), or {N: (T,)} when the runs have their own snapshot times; positions_by_n {N: (S, T, N, D)
@@ -342,7 +369,8 @@ def off_subspace(times, positions_by_n, projector, *, index: int = -1, axes=None
 
 
 # ------------------------------------------------------------------ distances
-def distance_vs_n(n, values, *, floor: float = 0.0, rate=None, ax=None, ylabel: str = "distance"):
+def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: Sequence[float] | None = None,
+                  ax: Axes | None = None, ylabel: str = "distance") -> Axes:
     """One metric between particles and the PDE against N, on log-log axes.
 
     n (K,) particle counts; values (K, S) the metric per N and seed at one time; floor the PDE's own
@@ -385,7 +413,8 @@ def distance_vs_n(n, values, *, floor: float = 0.0, rate=None, ax=None, ylabel: 
     return ax
 
 
-def distance_vs_time(times, values_by_n, *, floor: float | None = None, ax=None, ylabel: str = "distance"):
+def distance_vs_time(times: ArrayLike, values_by_n: Mapping[int, ArrayLike], *, floor: float | None = None,
+                     ax: Axes | None = None, ylabel: str = "distance") -> Axes:
     """One metric between particles and the PDE against time, one line per N.
 
     times (T,) the PDE's snapshot times; values_by_n {N: (S, T)} the metric per seed and time
@@ -415,7 +444,9 @@ def distance_vs_time(times, values_by_n, *, floor: float | None = None, ax=None,
 
 
 # ------------------------------------------------------------------ training
-def training(runs, *, pde=None, axes=None):
+def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
+             pde: Mapping[str, ArrayLike] | History | None = None,
+             axes: Sequence[Axes] | np.ndarray | None = None) -> tuple[Axes, Axes]:
     """Invariance and risk of the particles over time, with the PDE's risk and free energy.
 
     runs {N: {"time": (R,), "risk": (S, R), "si_rmd2": (S, R), "wi_rmd2": (S, R) or None}}: the
@@ -461,8 +492,10 @@ def training(runs, *, pde=None, axes=None):
 
 
 # ------------------------------------------------------------------ discovery
-def discovery_rounds(rmd2, *, threshold=None, dims=None, directions=None, principal=None, principal_angles=None,
-                     axes=None):
+def discovery_rounds(rmd2: ArrayLike, *, threshold: ArrayLike | None = None, dims: ArrayLike | None = None,
+                     directions: ArrayLike | None = None, principal: ArrayLike | None = None,
+                     principal_angles: ArrayLike | None = None,
+                     axes: Sequence[Axes] | np.ndarray | None = None) -> tuple[Axes, Axes]:
     """The rounds of an architecture discovery (``wgf discover``, docs/theory.md §8).
 
     rmd2 (J,) the residual RMD^2(nu, P_j#nu) of each round; threshold (J,) or a number, delta; dims (J,)
@@ -510,7 +543,8 @@ def discovery_rounds(rmd2, *, threshold=None, dims=None, directions=None, princi
 
 # ------------------------------------------------------------------ animation
 # ------------------------------------------------------------------ sweeps
-def sweep_quantity(values, x: str, *, ax=None, ylabel: str | None = None, max_legend: int = 12):
+def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylabel: str | None = None,
+                   max_legend: int = 12) -> Axes:
     """A quantity of a sweep (``wgf sweep``) against one of its varied keys, one line per combination of
     the other keys.
 
@@ -561,8 +595,9 @@ def sweep_quantity(values, x: str, *, ax=None, ylabel: str | None = None, max_le
     return ax
 
 
-def animate(source, out_gif, *, n: int | None = None, seed: int = 0, trajectory=None, dims=(0, 1), fps: float = 2,
-            dpi: int = 80, max_points: int | None = MAX_POINTS):
+def animate(source: ResultsSource | History, out_gif: PathLike, *, n: int | None = None, seed: int = 0,
+            trajectory: Trajectory | None = None, dims: tuple[int, int] = (0, 1), fps: float = 2, dpi: int = 80,
+            max_points: int | None = MAX_POINTS) -> Path:
     """A GIF of the density and the particles over the snapshot times; returns its path.
 
     source: a results file (path, DataTree, h5py.File; particles of N = ``n``, default the largest, and
@@ -665,8 +700,8 @@ def _snapshots(source, indices, n, seed, trajectory, max_points) -> dict:
             "basis": basis, "particles": None if parts is None else np.stack(parts), "label": label}
 
 
-def read_snapshot(source, index: int = -1, *, n: int | None = None, seed: int = 0, trajectory=None,
-                  max_points: int | None = None) -> dict:
+def read_snapshot(source: ResultsSource | History, index: int = -1, *, n: int | None = None, seed: int = 0,
+                  trajectory: Trajectory | None = None, max_points: int | None = None) -> dict:
     """The keyword arguments of ``density`` and ``marginals`` for the snapshot ``index``: rho, axes_u,
     particles (N, D) or None, basis, label, title.
 
@@ -681,15 +716,15 @@ def read_snapshot(source, index: int = -1, *, n: int | None = None, seed: int = 
             "title": f"t = {data['times'][0]:g}"}
 
 
-def read_snapshots(source, indices=None, *, n: int | None = None, seed: int = 0, trajectory=None,
-                   max_points: int | None = None) -> dict:
+def read_snapshots(source: ResultsSource | History, indices: Sequence[int] | None = None, *, n: int | None = None,
+                   seed: int = 0, trajectory: Trajectory | None = None, max_points: int | None = None) -> dict:
     """The keyword arguments of ``density_snapshots``: times (T,), rho (T, ...), axes_u, particles
     (T, N, D) or None, basis, label, at the snapshot ``indices`` (default all). Sources as for
     ``read_snapshot``."""
     return _snapshots(source, indices, n, seed, trajectory, max_points)
 
 
-def read_training(source) -> dict:
+def read_training(source: ResultsSource) -> dict:
     """The keyword arguments of ``training`` from a results file: runs (per N the fine trace
     /particles/N<N>/trace on ``trace_time`` when the file has one, its snapshots on ``time``
     otherwise; wi_rmd2 None where it was skipped) and pde (/pde time, risk, free_energy, or None)."""
@@ -707,7 +742,7 @@ def read_training(source) -> dict:
     return {"runs": runs, "pde": pde}
 
 
-def read_distances(source, metric: str) -> dict:
+def read_distances(source: ResultsSource | Comparison, metric: str) -> dict:
     """The keyword arguments of ``distance_vs_time`` for one metric: times, values_by_n {N: (S, T)},
     floor, ylabel; from a results file (/compare) or a ``wgf.validation.Comparison``."""
     if hasattr(source, "values") and hasattr(source, "floor") and isinstance(source.values, dict):
@@ -721,7 +756,7 @@ def read_distances(source, metric: str) -> dict:
             "floor": None if floor is None else float(floor), "ylabel": metric}
 
 
-def read_off_subspace(source, *, projector=None) -> dict:
+def read_off_subspace(source: ResultsSource, *, projector: ArrayLike | None = None) -> dict:
     """The keyword arguments of ``off_subspace`` from a results file: times {N: (T,)}, positions_by_n
     {N: (S, T, N, D)} (lazy: read as they are drawn) and the projector P_E: the one given, else
     B B^T of a grid on E^G (/pde attribute space = "fixed"), else the symmetry of the config the file
@@ -746,7 +781,7 @@ def read_off_subspace(source, *, projector=None) -> dict:
             "projector": np.asarray(projector, dtype=float)}
 
 
-def read_discovery(source, reference=None) -> dict:
+def read_discovery(source: ResultsSource | Discovery, reference: ArrayLike | None = None) -> dict:
     """The keyword arguments of ``discovery_rounds``: rmd2, threshold, dims, directions, principal,
     principal_angles; from a results file (/discovery) or a ``wgf.Discovery`` (angles to the basis
     ``reference`` (D, m) when given)."""

@@ -11,9 +11,13 @@ import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
+
+if TYPE_CHECKING:
+    from ._typing import PathLike
 
 log = logging.getLogger("wgf")
 
@@ -62,7 +66,7 @@ def _reading(path):
         f.close()
 
 
-def figure_folder(folder) -> Path:
+def figure_folder(folder: PathLike) -> Path:
     """``folder`` created if needed; ReportError (one line) if it is a file or cannot be written."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -98,7 +102,7 @@ def _particle_ns(f) -> list[int]:
     return sorted(int(k[1:]) for k in f["particles"]) if "particles" in f else []
 
 
-def summary(path) -> str:
+def summary(path: PathLike) -> str:
     """The report of a results file as text (PDE trackers, particles per N, distances and rates).
 
     Raises ReportError (one line) for a missing, foreign or damaged file (every dataset's checksum is
@@ -191,7 +195,7 @@ FIGURES = {
 }
 
 
-def draw_figures(path, folder) -> list[Path]:
+def draw_figures(path: PathLike, folder: PathLike) -> list[Path]:
     """Draw every figure the file supports into ``folder`` (PNG and PDF, with ``wgf.plot``: ``FIGURES``
     names them) and the animation ``density.gif``; returns the PNG paths.
 
@@ -268,7 +272,7 @@ def _draw_figures(path, folder) -> list[Path]:
     return written
 
 
-def draw_sweep(path, folder, *, x: str | None = None) -> list[Path]:
+def draw_sweep(path: PathLike, folder: PathLike, *, x: str | None = None) -> list[Path]:
     """One figure per quantity of a sweep file (``wgf sweep``) against its varied key ``x`` (default: the
     first, N), lines for the other keys: ``<quantity>_vs_<x>.png`` and ``.pdf`` in ``folder``; returns
     the PNG paths."""

@@ -21,6 +21,11 @@ import math
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._typing import PathLike
+    from .config import Experiment
 
 __all__ = ["ResourceError", "available_memory", "check_bytes", "quadrature_bytes", "experiment_needs",
            "check_experiment"]
@@ -58,8 +63,8 @@ def available_memory() -> int:
         return 1 << 62
 
 
-def check_bytes(what: str, memory: float = 0.0, disk: float = 0.0, *, folder=None, free_memory=None,
-                free_disk=None) -> None:
+def check_bytes(what: str, memory: float = 0.0, disk: float = 0.0, *, folder: PathLike | None = None,
+                free_memory: float | None = None, free_disk: float | None = None) -> None:
     """Raise ResourceError (one line naming ``what`` and the estimate) if ``memory`` bytes exceed
     MEMORY_SHARE of the available memory or ``disk`` bytes the free space in ``folder``."""
     if memory > 0:
@@ -79,7 +84,7 @@ def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> flo
     return float(points) ** dim_x * (dim_x + dim_y + 1) * F64 * orbit
 
 
-def experiment_needs(exp) -> list[tuple[str, float, float]]:
+def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     """[(what, memory bytes, disk bytes)] of the sections of the experiment ``exp`` (module docstring)."""
     problem = exp.problem
     dim, times = problem.dim, problem.snapshots
@@ -102,7 +107,8 @@ def experiment_needs(exp) -> list[tuple[str, float, float]]:
     return needs
 
 
-def check_experiment(exp, folder=None, *, free_memory=None, free_disk=None) -> None:
+def check_experiment(exp: Experiment, folder: PathLike | None = None, *, free_memory: float | None = None,
+                     free_disk: float | None = None) -> None:
     """ResourceError if a section of ``exp`` cannot fit in memory, or all of them on the disk of ``folder``."""
     needs = experiment_needs(exp)
     for what, memory, _ in needs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -15,6 +16,11 @@ from .functionals import risk
 from .grids import DEFAULT_TOLERANCE
 from .grids.solver import TRACKER_ATTRS as PDE_TRACKERS
 from .io import ResultsFile, intact
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from ._typing import PathLike
 
 __all__ = ["run_experiment", "run_particles"]
 
@@ -112,8 +118,8 @@ def _worker_job(exp, n, seed):
     return particle_job(exp.problem, exp.particles, n, seed)
 
 
-def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, workers: int = 1, dask=None,
-                  retries: int = DEFAULT_RETRIES) -> None:
+def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, workers: int = 1,
+                  dask: str | Client | None = None, retries: int = DEFAULT_RETRIES) -> None:
     """Every (N, seed) particle run of ``exp`` into /particles/N<N>/ (docs/theory.md §10).
 
     Per snapshot: positions, the scheme's risk R(nu), RMD^2(nu, nu^G) (exact OT;
@@ -302,8 +308,8 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     return result.rate
 
 
-def run_experiment(exp: Experiment, out_path, *, quiet: bool = False, resume: bool = False, workers: int = 1,
-                   dask=None) -> Path:
+def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, resume: bool = False,
+                   workers: int = 1, dask: str | Client | None = None) -> Path:
     """Run the sections ``exp`` has and write ``out_path`` (atomically on completion).
 
     With ``resume``, a partial file of the same config is continued: finished

@@ -15,8 +15,14 @@ where nu solves the same PDE with varsigma = 1. ``Schedule.elapsed`` is S.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike
 
 __all__ = ["Schedule", "SCHEDULES", "make_schedule"]
 
@@ -32,7 +38,7 @@ class Schedule:
     function: object = None
 
     @classmethod
-    def from_callable(cls, f, name: str = "callable") -> "Schedule":
+    def from_callable(cls, f: Callable[[float], float], name: str = "callable") -> "Schedule":
         """A schedule from any callable t -> varsigma(t) (positive, finite)."""
         if not callable(f):
             raise TypeError("a schedule must be callable: t -> varsigma(t)")
@@ -42,7 +48,7 @@ class Schedule:
     def is_constant(self) -> bool:
         return self.name == "constant"
 
-    def rate(self, t):
+    def rate(self, t: ArrayLike) -> np.ndarray:
         """varsigma(t) for t (...,) -> (...,)."""
         t = np.asarray(t, dtype=float)
         if self.name == "constant":
@@ -54,7 +60,7 @@ class Schedule:
             raise ValueError(f"schedule '{self.name}' must be finite and > 0, got {v[~(np.isfinite(v) & (v > 0))][0]!r}")
         return v
 
-    def elapsed(self, t):
+    def elapsed(self, t: ArrayLike) -> np.ndarray:
         """S(t) = int_0^t varsigma(s) ds for t (...,) >= 0."""
         t = np.asarray(t, dtype=float)
         if self.name == "constant":
@@ -74,7 +80,7 @@ class Schedule:
         return f"Schedule({self.name!r}" + (f", t0={self.t0:g})" if self.name == "inverse_time" else ")")
 
 
-def make_schedule(name="constant", t0: float | None = None) -> Schedule:
+def make_schedule(name: str | Callable[[float], float] = "constant", t0: float | None = None) -> Schedule:
     """``constant``, ``inverse_time`` (with t0 > 0), or a callable t -> varsigma(t)."""
     if callable(name):
         return Schedule.from_callable(name)

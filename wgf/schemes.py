@@ -2,14 +2,14 @@
 
 Every scheme is vanilla training of a transformed problem:
 
-=========  ==========================================================  ===================
-scheme     unit                                                        data
-=========  ==========================================================  ===================
-vanilla    sigma_*                                                     pi
-da         sigma_*                                                     pi^G (orbit of pi)
+=========  =============================================================  ===================
+scheme     unit                                                           data
+=========  =============================================================  ===================
+vanilla    sigma_*                                                        pi
+da         sigma_*                                                        pi^G (orbit of pi)
 fa         sigma^FA(x, z) = (1/|G|) sum_g rhohat_g^T sigma_*(rho_g x, z)  pi
-ea         sigma^EA(x, z) = sigma_*(x, P_E z)                          pi
-=========  ==========================================================  ===================
+ea         sigma^EA(x, z) = sigma_*(x, P_E z)                             pi
+=========  =============================================================  ===================
 
 ``scheme_unit`` and ``scheme_quadrature`` are the only places where a scheme is
 turned into mathematics; the PDE solver and the particle engine both consume
@@ -18,6 +18,8 @@ their output.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .data import Quadrature
@@ -25,6 +27,9 @@ from .groups import FiniteGroup
 from .jit import jit
 from .symmetry import Symmetry
 from .units import Unit
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["SCHEMES", "DA_MODES", "SchemeUnit", "scheme_unit", "scheme_quadrature",
            "expand_rows", "combine_rows", "pullback_rows"]
@@ -113,7 +118,8 @@ class SchemeUnit:
     engine runs too.
     """
 
-    def __init__(self, base: Unit, name: str = "", maps_in=None, maps_out=None, projector=None):
+    def __init__(self, base: Unit, name: str = "", maps_in: ArrayLike | None = None, maps_out: ArrayLike | None = None,
+                 projector: ArrayLike | None = None) -> None:
         self.base = base
         self.name = f"{base.name}[{name}]" if name else base.name
         self.dim_x, self.dim_y, self.dim = base.dim_x, base.dim_y, base.dim
@@ -128,18 +134,18 @@ class SchemeUnit:
         return self.maps_in.shape[0]
 
     @property
-    def blocks(self):
+    def blocks(self) -> list[np.ndarray] | None:
         """Feature maps keep the base unit's additive blocks; a projector mixes them (None)."""
         return None if self.projector is not None else self.base.blocks
 
-    def params(self, z):
+    def params(self, z: ArrayLike) -> np.ndarray:
         """P z (z itself without a projector), (N, D)."""
         z = np.atleast_2d(np.asarray(z, dtype=float))
         if z.ndim != 2 or z.shape[1] != self.dim:
             raise ValueError(f"{self.name}: z must have shape (N, {self.dim}), got {z.shape}")
         return z if self.projector is None else z @ self.projector.T
 
-    def rows(self, x):
+    def rows(self, x: ArrayLike) -> np.ndarray:
         """The expanded inputs Rin_k x_b, (R, dx)."""
         x = np.ascontiguousarray(np.atleast_2d(np.asarray(x, dtype=float)))
         if x.ndim != 2 or x.shape[1] != self.dim_x:
@@ -148,26 +154,26 @@ class SchemeUnit:
         _expand(self.maps_in, x, xe)
         return xe
 
-    def combine(self, s, n_batch: int):
+    def combine(self, s: np.ndarray, n_batch: int) -> np.ndarray:
         """(R, dy, E) row values -> (B, dy, E) values of the scheme unit."""
         out = np.empty((n_batch, self.dim_y, s.shape[2]))
         _combine(self.maps_out, np.ascontiguousarray(s), out)
         return out
 
-    def pullback(self, c):
+    def pullback(self, c: ArrayLike) -> np.ndarray:
         """Cotangents c (B, dy) of the outputs -> cotangents (R, dy) of the rows."""
         c = np.ascontiguousarray(np.atleast_2d(np.asarray(c, dtype=float)))
         ce = np.empty((max(self.n_maps, 1) * c.shape[0], self.dim_y))
         _pullback(self.maps_out, c, ce)
         return ce
 
-    def value(self, x, z):
+    def value(self, x: ArrayLike, z: ArrayLike) -> np.ndarray:
         """sigma(x_b, z_i): x (B, dx), z (N, D) -> (B, N, dy)."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         vals = self.base.value(self.rows(x), self.params(z))  # (R, N, dy)
         return self.combine(vals.transpose(0, 2, 1), x.shape[0]).transpose(0, 2, 1)
 
-    def vjp(self, x, z, c):
+    def vjp(self, x: ArrayLike, z: ArrayLike, c: ArrayLike) -> np.ndarray:
         """sum_b J_z sigma(x_b, z_i)^T c_b: c (B, dy) or (B, N, dy) -> (N, D)."""
         c = np.asarray(c, dtype=float)
         if c.ndim == 3:  # one cotangent per (sample, particle)
@@ -176,13 +182,13 @@ class SchemeUnit:
         g = self.base.vjp(self.rows(x), self.params(z), self.pullback(c))
         return g if self.projector is None else g @ self.projector
 
-    def output(self, x, z, weights=None):
+    def output(self, x: ArrayLike, z: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
         """Phi(x_b) = sum_i w_i sigma(x_b, z_i) (w = 1/N by default), (B, dy)."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         s = self.base.output(self.rows(x), self.params(z), weights)
         return self.combine(s[:, :, None], x.shape[0])[:, :, 0]
 
-    def dual(self, x, r, z):
+    def dual(self, x: ArrayLike, r: ArrayLike, z: ArrayLike) -> np.ndarray:
         """sum_b < r_b, sigma(x_b, z_i) > for r (B, dy): (N,)."""
         zz = np.ascontiguousarray(self.params(z).T)
         out = np.empty(zz.shape[1])

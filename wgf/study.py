@@ -30,8 +30,17 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import h5py
+    from distributed import Client
+
+    from ._typing import PathLike
+    from .problem import Problem
+    from .sweep import Sweep
 
 __all__ = ["StudyPlan", "SCHEMES", "TEACHERS", "STARTS", "paper_problem", "paper_sweep", "run_paper_study",
            "read_study", "study_table", "verdicts", "draw_study", "is_study", "NAMED_SWEEPS"]
@@ -111,7 +120,7 @@ class StudyPlan:
         """The plan ``to_json`` wrote."""
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()})
 
-    def combinations(self):
+    def combinations(self) -> list[tuple[str, str, str]]:
         return [(s, t, c) for s in self.starts for t in self.teachers for c in self.schemes]
 
     def config_text(self) -> str:
@@ -136,7 +145,7 @@ def _noise(start: str) -> str:
     return "projected" if start == "si" else "full"
 
 
-def paper_sweep(plan: StudyPlan = StudyPlan()):
+def paper_sweep(plan: StudyPlan = StudyPlan()) -> Sweep:
     """The study as a ``wgf.sweep.Sweep``: ``plan.config_text()`` over (init with its noise) x teacher x scheme,
     N from its [particles] list; SI starts use projected noise (Thm 5), WI starts full noise."""
     from .sweep import Sweep
@@ -154,7 +163,7 @@ NAMED_SWEEPS = {
 }
 
 
-def paper_problem(start: str, teacher: str, scheme: str, plan: StudyPlan = StudyPlan()):
+def paper_problem(start: str, teacher: str, scheme: str, plan: StudyPlan = StudyPlan()) -> Problem:
     """The study's problem for one (start, teacher, scheme): SI starts with projected noise, WI with full
     (the paper's swap problem, or 2x2 gated units under SO(2) for ``plan.group == "rotation"``)."""
     from .config import apply_overrides, parse_config
@@ -164,8 +173,8 @@ def paper_problem(start: str, teacher: str, scheme: str, plan: StudyPlan = Study
                         ).problem
 
 
-def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, resume: bool = False,
-                    progress: bool = True, retries: int | None = None) -> Path:
+def run_paper_study(plan: StudyPlan, out_path: PathLike, *, workers: int = 1, dask: str | Client | None = None,
+                    resume: bool = False, progress: bool = True, retries: int | None = None) -> Path:
     """Run every job of ``plan`` (its ``paper_sweep``) and write ``out_path`` (``wgf.sweep.run_sweep``:
     atomically on completion, resumable, the same file on every executor)."""
     from .sweep import run_sweep
@@ -174,7 +183,7 @@ def run_paper_study(plan: StudyPlan, out_path, *, workers: int = 1, dask=None, r
                      retries=retries)
 
 
-def is_study(f) -> bool:
+def is_study(f: h5py.Group) -> bool:
     """Whether the open h5py file ``f`` is a paper-study file."""
     return "sweep" in f and f["sweep"].attrs.get("name") == "paper-study"
 
@@ -182,7 +191,7 @@ def is_study(f) -> bool:
 QUANTITIES = ("si_rmd2", "wi_rmd2", "risk")
 
 
-def read_study(path) -> tuple:
+def read_study(path: PathLike) -> tuple:
     """(plan, N (K,), {(start, teacher, scheme): {quantity: (K, S)}}) from a paper-study file, quantities
     si_rmd2 (to E^G), wi_rmd2 (to nu^G) and risk."""
     import h5py
@@ -204,7 +213,7 @@ def read_study(path) -> tuple:
     return plan, ns, values
 
 
-def study_table(path) -> str:
+def study_table(path: PathLike) -> str:
     """The mean over seeds of si_rmd2 (and wi_rmd2 for WI starts) per N, one row per combination."""
     plan, ns, values = read_study(path)
     lines = [f"RMD^2 at MF time {plan.t_end:g}, mean over {plan.seeds} seeds (docs/theory.md §9)",
@@ -224,7 +233,7 @@ def study_table(path) -> str:
 STAYS_IN_FIXED_SUBSPACE = 1e-8
 
 
-def verdicts(path) -> list:
+def verdicts(path: PathLike) -> list:
     """The seed's predictions (docs/theory.md §7.8) as measured statements: [(statement, value, holds)]."""
     plan, ns, values = read_study(path)
     out = []
@@ -247,7 +256,7 @@ def verdicts(path) -> list:
     return out
 
 
-def draw_study(path, folder) -> list:
+def draw_study(path: PathLike, folder: PathLike) -> list:
     """Figure ``paper_study`` (PNG and PDF): RMD^2 to E^G vs N, one panel per (start, teacher), one
     color and marker per scheme, geometric mean over seeds with the 95% interval of the mean of
     log RMD^2; dashed: RMD^2 to nu^G (WI starts)."""

@@ -28,12 +28,21 @@ import logging
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .config import ConfigError, Experiment, apply_overrides, parse_config
 from .runner import PARTICLE_VARIABLES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    import xarray as xr
+    from distributed import Client
+
+    from ._typing import PathLike
 
 __all__ = ["Vary", "Sweep", "parse_vary", "sweep_job", "run_sweep", "read_sweep", "sweep_table", "SWEEP_QUANTITIES",
            "STATUS"]
@@ -137,7 +146,8 @@ class Sweep:
     meta: dict = field(default_factory=dict, compare=False)
 
     @classmethod
-    def build(cls, text: str, varies=(), *, base_dir=None, name: str = "", meta=None) -> "Sweep":
+    def build(cls, text: str, varies: Iterable[Vary | str] = (), *, base_dir: PathLike | None = None, name: str = "",
+              meta: Mapping[str, Any] | None = None) -> "Sweep":
         """The sweep of ``text`` over ``varies`` (Vary or ``--vary`` strings), checked before any run:
         every combination's config is parsed (a bad value is a one-line ConfigError naming it)."""
         varies = [v if isinstance(v, Vary) else parse_vary(v) for v in varies]
@@ -175,11 +185,11 @@ class Sweep:
         """Every index tuple into ``shape``, in C order."""
         return list(itertools.product(*(range(n) for n in self.shape)))
 
-    def overrides(self, index) -> list[str]:
+    def overrides(self, index: Sequence[int]) -> list[str]:
         """``section.key=value`` for each varied key at ``index``."""
         return [f"{key}={value}" for v, k in zip(self.varies, index) for key, value in zip(v.keys, v.levels[k])]
 
-    def experiment(self, index) -> Experiment:
+    def experiment(self, index: Sequence[int]) -> Experiment:
         """The experiment of one combination (ConfigError naming the combination if it is not valid)."""
         try:
             return parse_config(apply_overrides(self.text, self.overrides(index)),
@@ -236,8 +246,8 @@ def _coordinate_values(vary: Vary, k: int):
     return np.array([v if isinstance(v, str) else json.dumps(v) for v in values], dtype=object), h5py.string_dtype()
 
 
-def run_sweep(sweep: Sweep, out_path, *, workers: int = 1, dask=None, resume: bool = False, progress: bool = True,
-              retries: int | None = None) -> Path:
+def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str | Client | None = None,
+              resume: bool = False, progress: bool = True, retries: int | None = None) -> Path:
     """Run every job of ``sweep`` and write ``out_path`` (atomically on completion; module docstring).
 
     Layout: /sweep/<dim> for each varied key (and keys varied with it as coordinates along it),
@@ -341,7 +351,7 @@ def run_sweep(sweep: Sweep, out_path, *, workers: int = 1, dask=None, resume: bo
     return out_path
 
 
-def read_sweep(path):
+def read_sweep(path: PathLike) -> xr.Dataset:
     """The /sweep group of a sweep file as an ``xarray.Dataset``: the quantities on the varied keys' dimensions
     and seed, runs without values (not finished, or blown up) as NaN."""
     import xarray as xr
@@ -353,7 +363,7 @@ def read_sweep(path):
 MAX_TABLE_ROWS = 48
 
 
-def sweep_table(path) -> str:
+def sweep_table(path: PathLike) -> str:
     """The mean over seeds of every quantity, one row per combination of the varied keys."""
     ds = read_sweep(path)
     names = [q for q in SWEEP_QUANTITIES if q in ds]

@@ -22,10 +22,17 @@ mu^G use the group's Haar quadrature (docs/groups.md).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .groups import FiniteGroup
 from .units import Unit
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike
 
 __all__ = ["Symmetry", "NotEquivariantError"]
 
@@ -48,7 +55,7 @@ class Symmetry:
     basis : (D, m)          orthonormal basis of E^G (m = dim E^G)
     """
 
-    def __init__(self, unit: Unit, group: FiniteGroup, *, check: bool = True):
+    def __init__(self, unit: Unit, group: FiniteGroup, *, check: bool = True) -> None:
         if (group.dim_x, group.dim_y) != (unit.dim_x, unit.dim_y):
             raise ValueError(
                 f"group '{group.name}' acts on R^{group.dim_x} x R^{group.dim_y} but unit "
@@ -120,27 +127,27 @@ class Symmetry:
             )
 
     # ------------------------------------------------------------ measures
-    def project(self, z):
+    def project(self, z: ArrayLike) -> np.ndarray:
         """P_E z for particles z (N, D): the support of mu^E."""
         return np.asarray(z) @ self.projector.T
 
-    def orbit(self, z):
+    def orbit(self, z: ArrayLike) -> np.ndarray:
         """M_g z for all g: (|G|, N, D)."""
         return np.einsum("gab,nb->gna", self.matrices, np.asarray(z, dtype=float))
 
-    def symmetrize(self, z):
+    def symmetrize(self, z: ArrayLike) -> np.ndarray:
         """Support of mu^G: all images M_g z_i, (|G| N, D), each with weight 1/(|G| N)."""
         return self.orbit(z).reshape(-1, self.unit.dim)
 
-    def to_fixed(self, z):
+    def to_fixed(self, z: ArrayLike) -> np.ndarray:
         """Coordinates u = B^T z in E^G, (N, m)."""
         return np.asarray(z) @ self.basis
 
-    def from_fixed(self, u):
+    def from_fixed(self, u: ArrayLike) -> np.ndarray:
         """Points z = B u of E^G, (N, D)."""
         return np.asarray(u) @ self.basis.T
 
-    def symmetrize_function(self, f):
+    def symmetrize_function(self, f: Callable[[np.ndarray], np.ndarray]) -> Callable[[ArrayLike], np.ndarray]:
         """Q_G f: x -> (1/|G|) sum_g rhohat_g^T f(rho_g x), for f mapping (B, dx) -> (B, dy)."""
         rx, ry = self.group.rho_x, self.group.rho_y
 
@@ -150,7 +157,7 @@ class Symmetry:
 
         return qf
 
-    def si_defect(self, z, weights=None):
+    def si_defect(self, z: ArrayLike, weights: ArrayLike | None = None) -> float:
         """int |z - P_E z|^2 dnu for a weighted cloud."""
         z = np.asarray(z, dtype=float)
         r = z - self.project(z)

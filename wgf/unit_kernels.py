@@ -20,9 +20,16 @@ write these functions once per family, specialized to an activation:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .jit import FASTMATH, jit
+
+if TYPE_CHECKING:
+    from numba.core.dispatcher import Dispatcher
+
+    from .activations import Activation
 
 __all__ = ["WORK_ROWS", "matrix_lanes", "two_layer_lanes", "gated_lanes", "pointwise_lanes", "lane_sum"]
 
@@ -89,7 +96,7 @@ def _compiled(value, vjp, family: str, act):
     return jit(value, **_KERNEL), jit(vjp, **_KERNEL)
 
 
-def matrix_lanes(act):
+def matrix_lanes(act: Activation) -> tuple[Dispatcher, Dispatcher]:
     """(value, vjp) lane kernels of sigma_*(x, W) = s(W x) for the activation ``act``."""
     s, ds = act.value, act.slope
 
@@ -112,7 +119,7 @@ def matrix_lanes(act):
     return _compiled(value, vjp, "matrix", act)
 
 
-def two_layer_lanes(act):
+def two_layer_lanes(act: Activation) -> tuple[Dispatcher, Dispatcher]:
     """(value, vjp) lane kernels of sigma_*(x, z) = W s(A^T x + b) for the activation ``act``."""
     s, ds = act.value, act.slope
 
@@ -167,7 +174,7 @@ def two_layer_lanes(act):
     return _compiled(value, vjp, "two_layer", act)
 
 
-def gated_lanes(act):
+def gated_lanes(act: Activation) -> tuple[Dispatcher, Dispatcher]:
     """(value, vjp) lane kernels of sigma_*(x, W) = s(q) v with v = W x, q = |v|^2, for the activation ``act``.
 
     J_W^T c = [s(q) c + 2 s'(q) (c . v) v] x^T.
@@ -215,7 +222,7 @@ def gated_lanes(act):
     return _compiled(value, vjp, "gated", act)
 
 
-def pointwise_lanes(value1, vjp1, name: str):
+def pointwise_lanes(value1: Dispatcher, vjp1: Dispatcher, name: str) -> tuple[Dispatcher, Dispatcher]:
     """(value, vjp) lane kernels that call per-particle functions on each column.
 
     ``value1(x, z, out)`` writes sigma_*(x, z) into out (dy,); ``vjp1(x, z, c, g)``

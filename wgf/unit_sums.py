@@ -16,13 +16,16 @@ not depend on the number of threads.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import prange
 
 from .jit import FASTMATH, compile_for, jit
 from .unit_kernels import WORK_ROWS, lane_sum
+
+if TYPE_CHECKING:
+    from numba.core.dispatcher import Dispatcher
 
 __all__ = ["UnitSums", "make_unit_sums", "CHUNK"]
 
@@ -44,7 +47,7 @@ def load_lanes(Z, i0, m, zc):
             zc[a, i] = Z[a, i0 + i]
 
 
-def make_unit_sums(value, vjp) -> UnitSums:
+def make_unit_sums(value: Dispatcher, vjp: Dispatcher) -> UnitSums:
     """The four compiled sums (module docstring) for the lane kernels ``value`` and ``vjp``."""
 
     def values(x, Z, out):

@@ -24,12 +24,21 @@ would not change what the engines run.
 from __future__ import annotations
 
 from functools import cached_property, partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation, get_activation
 from .jit import FASTMATH, check_compiles, jit
 from .unit_kernels import as_columns, gated_lanes, matrix_lanes, pointwise_lanes, two_layer_lanes
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from numba.core.dispatcher import Dispatcher
+    from numpy.typing import ArrayLike
+
+    from .unit_sums import UnitSums
 
 __all__ = ["Unit", "make_unit", "custom_unit", "matrix_unit", "two_layer_unit", "gated_matrix_unit", "UNIT_NAMES",
            "UNIT_ALIASES"]
@@ -56,8 +65,9 @@ class Unit:
         raise TypeError("wgf.Unit cannot be subclassed: build a unit with wgf.custom_unit(...) "
                         "(its value and VJP are what the engines run)")
 
-    def __init__(self, name: str, dim_x: int, dim_y: int, dim: int, value, vjp, action, *, blocks=None,
-                 description: str = ""):
+    def __init__(self, name: str, dim_x: int, dim_y: int, dim: int, value: Dispatcher, vjp: Dispatcher,
+                 action: Callable[[np.ndarray, np.ndarray], ArrayLike], *, blocks: Sequence[ArrayLike] | None = None,
+                 description: str = "") -> None:
         self.name = str(name)
         self.dim_x, self.dim_y, self.dim = int(dim_x), int(dim_y), int(dim)
         if min(self.dim_x, self.dim_y, self.dim) < 1:
@@ -81,21 +91,21 @@ class Unit:
 
     # ------------------------------------------------------------ compiled sums
     @cached_property
-    def sums(self):
+    def sums(self) -> UnitSums:
         """The compiled sums over particles of ``wgf.unit_sums`` for this unit."""
         from .unit_sums import make_unit_sums
 
         return _sums_for(self.value_kernel, self.vjp_kernel, make_unit_sums)
 
     # ------------------------------------------------------------ NumPy-level
-    def value(self, x, z):
+    def value(self, x: ArrayLike, z: ArrayLike) -> np.ndarray:
         """sigma_*(x_b, z_i): x (B, dx), z (N, D) -> (B, N, dy)."""
         x, z = self._check(x, z)
         out = np.empty((x.shape[0], self.dim_y, z.shape[0]))
         self.sums.values(x, as_columns(z), out)
         return np.ascontiguousarray(out.transpose(0, 2, 1))
 
-    def vjp(self, x, z, c):
+    def vjp(self, x: ArrayLike, z: ArrayLike, c: ArrayLike) -> np.ndarray:
         """sum_b J_z sigma_*(x_b, z_i)^T c_b: x (B, dx), z (N, D), c (B, dy) or (B, N, dy) -> (N, D)."""
         x, z = self._check(x, z)
         c = np.ascontiguousarray(np.asarray(c, dtype=float))
@@ -107,7 +117,7 @@ class Unit:
         self.sums.vjp_sum(x, as_columns(z), c, out)
         return np.ascontiguousarray(out.T)
 
-    def output(self, x, z, weights=None):
+    def output(self, x: ArrayLike, z: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
         """Phi(x_b) = sum_i w_i sigma_*(x_b, z_i) (w_i = 1/N by default): x (B, dx), z (N, D) -> (B, dy)."""
         x, z = self._check(x, z)
         if weights is None:
@@ -119,7 +129,7 @@ class Unit:
         self.sums.weighted_output(x, as_columns(z), weights, out)
         return out
 
-    def action(self, rho_x, rho_y):
+    def action(self, rho_x: ArrayLike, rho_y: ArrayLike) -> np.ndarray:
         """M_g (D, D) for the group element acting by rho_x on X and rho_y on Y."""
         m = np.asarray(self._action(np.asarray(rho_x, dtype=float), np.asarray(rho_y, dtype=float)), dtype=float)
         if m.shape != (self.dim, self.dim):
@@ -190,7 +200,7 @@ def _matrix_action(rho_x, rho_y):
     return np.kron(rho_y, rho_x)
 
 
-def matrix_unit(dim_x: int, dim_y: int, activation="sigmoid", name: str | None = None) -> Unit:
+def matrix_unit(dim_x: int, dim_y: int, activation: str | Activation = "sigmoid", name: str | None = None) -> Unit:
     """sigma_*(x, W) = s(W x) elementwise, W (dy, dx), z = vec(W) row-major.
 
     Additively separable over the rows of W: sigma_*(x, z)_i depends on row i only.
@@ -204,7 +214,7 @@ def matrix_unit(dim_x: int, dim_y: int, activation="sigmoid", name: str | None =
     return _with_recipe(unit, matrix_unit, dim_x, dim_y, activation, name=name)
 
 
-def gated_matrix_unit(dim: int, activation="sigmoid", name: str | None = None) -> Unit:
+def gated_matrix_unit(dim: int, activation: str | Activation = "sigmoid", name: str | None = None) -> Unit:
     """sigma_*(x, W) = s(|W x|^2) W x, W (d, d), z = vec(W) row-major; M_g W = R W R^T.
 
     Jointly equivariant under O(d) acting on x and y by the same matrices R:
@@ -218,7 +228,8 @@ def gated_matrix_unit(dim: int, activation="sigmoid", name: str | None = None) -
     return _with_recipe(unit, gated_matrix_unit, d, activation, name=name)
 
 
-def two_layer_unit(dim_x: int, dim_y: int, hidden: int, activation="sigmoid", name: str | None = None) -> Unit:
+def two_layer_unit(dim_x: int, dim_y: int, hidden: int, activation: str | Activation = "sigmoid",
+                   name: str | None = None) -> Unit:
     """sigma_*(x, (W, A, b)) = W s(A^T x + b), W (dy, h), A (dx, h), b (h,); z = (vec W, vec A, b)."""
     act = get_activation(activation)
     value, vjp = _lanes("two_layer", act)
@@ -242,8 +253,9 @@ def two_layer_unit(dim_x: int, dim_y: int, hidden: int, activation="sigmoid", na
     return _with_recipe(unit, two_layer_unit, dx, dy, h, activation, name=name)
 
 
-def custom_unit(name: str, dim_x: int, dim_y: int, dim: int, value, vjp, action, *, lanes: bool = False,
-                blocks=None, check_vjp: bool = True) -> Unit:
+def custom_unit(name: str, dim_x: int, dim_y: int, dim: int, value: Callable[..., None], vjp: Callable[..., None],
+                action: Callable[[np.ndarray, np.ndarray], np.ndarray], *, lanes: bool = False,
+                blocks: Sequence[ArrayLike] | None = None, check_vjp: bool = True) -> Unit:
     """A user-defined unit from numba-compilable functions (docs/kernels.md).
 
     Parameters
