@@ -6,6 +6,7 @@ from wgf.cli import main
 from wgf.validation.checks import CHECKS, run_checks
 
 
+@pytest.mark.slow
 def test_all_checks_pass_and_controls_are_far_from_the_identities(capsys):
     seen = []
     rows = run_checks(on_result=seen.append)

@@ -115,6 +115,7 @@ def test_run_with_pde_section_writes_the_pde_layout(tmp_path):
         assert "particles/N8/positions" in f
 
 
+@pytest.mark.slow
 def test_compare_section_writes_metrics_and_slopes(tmp_path):
     text = (
         SMALL.replace('init = "wi"', 'init = "si"\nnoise = "projected"').replace("n = [8, 16]", "n = [8, 16, 32]")

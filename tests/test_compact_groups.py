@@ -99,6 +99,7 @@ def test_projector_commutes_with_every_haar_element(u, v):
 
 
 # ------------------------------------------------------------------ the gated unit and equivariance
+@pytest.mark.slow
 @pytest.mark.parametrize("act", ["sigmoid", "tanh", "softplus", "identity"])
 def test_gated_unit_vjp_matches_finite_differences(act):
     unit = make_unit("gated_matrix", 3, 3, None, act)
@@ -162,6 +163,7 @@ snapshots = 3
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["da-orbit", "fa", "ea"])
 def test_si_start_stays_in_the_fixed_subspace(scheme):
     """From an SI start with projected noise, DA (orbit), FA and EA keep the particles on E^G to round-off.
@@ -185,6 +187,7 @@ def test_vanilla_with_an_arbitrary_teacher_leaves_the_fixed_subspace():
     assert problem.symmetry.si_defect(traj.positions[-1]) > 1e-6
 
 
+@pytest.mark.slow
 def test_da_sample_rotates_inputs_and_labels_together():
     """With an equivariant teacher, every (x_b, y_b) the engine draws in DA sample mode satisfies
     y_b = f_*(x_b): x and y were turned by the same Haar element."""
@@ -215,6 +218,7 @@ def test_fa_quadrature_is_exact_on_the_fixed_subspace_and_converges_off_it():
     assert errors[48] < 0.1 * errors[16] < 0.1 * errors[3]
 
 
+@pytest.mark.slow
 def test_rotation_study_runs_and_its_statements_hold(tmp_path):
     from wgf.study import StudyPlan, run_paper_study, verdicts
 

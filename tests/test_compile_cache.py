@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real wgf processes on private numba caches (see conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 RUN = """

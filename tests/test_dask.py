@@ -18,6 +18,8 @@ from wgf.cli import main  # noqa: E402
 from wgf.executors import JobError, run_jobs  # noqa: E402
 from _common import always_fails, square_dying_once, square_failing_once, swap_config  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a dask cluster of worker processes (see conftest.py)
+
 CONFIG = swap_config(n=(8, 16, 32), seeds=3)
 
 

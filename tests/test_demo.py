@@ -2,9 +2,12 @@
 
 import h5py
 import numpy as np
+import pytest
 
 from wgf import demo
 from wgf.cli import main
+
+pytestmark = pytest.mark.slow  # the whole demo pipeline, at a reduced size (see conftest.py)
 
 
 def _small(monkeypatch):

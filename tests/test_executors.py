@@ -30,6 +30,7 @@ def test_a_job_failing_once_is_run_again(tmp_path, workers):
     assert len(list(tmp_path.iterdir())) == 5
 
 
+@pytest.mark.slow
 def test_a_lost_process_is_replaced_and_its_job_run_again(tmp_path):
     jobs = [(str(tmp_path), x) for x in range(4)]
     got = dict(run_jobs(square_dying_once, jobs, workers=2))
@@ -95,6 +96,7 @@ def test_bad_scheduler_addresses(address):
 SMALL = swap_config()
 
 
+@pytest.mark.slow
 def test_particle_jobs_in_two_processes_equal_the_serial_ones():
     """The config's experiment runs serially; the same experiment built in Python (no config text: it is
     pickled as its objects, its units as the calls that built them) runs in two worker processes."""

@@ -133,6 +133,7 @@ def test_workers_never_exceed_jobs():
     assert len(set(pids)) <= 2
 
 
+@pytest.mark.slow
 def test_workers_with_pde_and_parallel_particles(tmp_path):
     """Spawned workers: the parent's numba threads (PDE, N >= 2048) do not break them."""
     cfg = tmp_path / "c.toml"
@@ -189,6 +190,7 @@ def test_ctrl_c_prints_one_line_keeps_the_partial_and_resume_completes(tmp_path,
     assert out.exists()
 
 
+@pytest.mark.slow
 def test_workers_die_with_their_parent(tmp_path):
     import psutil
 

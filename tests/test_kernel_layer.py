@@ -62,6 +62,7 @@ def _with_unit(problem, unit):
     return problem.replace(symmetry=sym, data=data)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme,da_mode", [("vanilla", "orbit"), ("da", "orbit"), ("fa", "orbit"), ("ea", "orbit")])
 def test_custom_unit_equal_to_builtin_gives_bitwise_the_same_trajectory(paper, scheme, da_mode):
     base = paper.replace(scheme=scheme, da_mode=da_mode, beta=1e-3, init="wi", noise="full")
@@ -73,6 +74,7 @@ def test_custom_unit_equal_to_builtin_gives_bitwise_the_same_trajectory(paper, s
         assert np.abs(a.final - a.positions[0]).max() > 1e-2  # the particles did move
 
 
+@pytest.mark.slow
 def test_custom_unit_runs_in_the_pde_potential(paper):
     from wgf.grids import Grid, MeanFieldPotential
 
@@ -87,6 +89,7 @@ def test_custom_unit_runs_in_the_pde_potential(paper):
     np.testing.assert_array_equal(u_builtin, u_custom)
 
 
+@pytest.mark.slow
 def test_custom_unit_lane_form_is_accepted():
     value, vjp = wgf.matrix_unit(2, 2, "tanh").value_kernel, wgf.matrix_unit(2, 2, "tanh").vjp_kernel
     u = wgf.custom_unit("lanes_tanh", 2, 2, 4, value.py_func, vjp.py_func, lambda rx, ry: np.kron(ry, rx), lanes=True)
@@ -95,6 +98,7 @@ def test_custom_unit_lane_form_is_accepted():
     assert np.array_equal(u.value(x, z), wgf.make_unit("tanh_matrix", 2, 2).value(x, z))
 
 
+@pytest.mark.slow
 def test_uncompilable_unit_is_refused_in_one_line():
     def bad_value(x, z, out):
         out[0] = {"not": "numba"}[0]
@@ -124,6 +128,7 @@ def test_unit_cannot_be_subclassed():
 
 
 # ------------------------------------------------------------------ losses
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["squared", "logistic", "huber"])
 @pytest.mark.parametrize("scheme", ["vanilla", "fa", "ea"])
 def test_every_loss_engine_step_matches_reference(paper, loss, scheme):
@@ -247,6 +252,7 @@ def test_gradient_step_is_one_noise_free_update(paper):
 
 
 # ------------------------------------------------------------------ every activation in the engine
+@pytest.mark.slow
 @pytest.mark.parametrize("act", list(ACTIVATIONS))
 @pytest.mark.parametrize("family,scheme", [("matrix", "fa"), ("two_layer", "vanilla"), ("two_layer", "ea")])
 def test_every_activation_engine_step_matches_reference(family, scheme, act):

@@ -293,7 +293,7 @@ def test_unknown_method_is_refused():
 
 
 def test_linear_binning_keeps_mass_and_mean():
-    from hypothesis import given, settings
+    from hypothesis import assume, given, settings
     from hypothesis import strategies as st
 
     from wgf.validation.binning import lattice_for, linear_binning
@@ -305,6 +305,7 @@ def test_linear_binning_keeps_mass_and_mean():
         p = rng.normal(size=(n, dim)) * 3
         w = rng.uniform(0.1, 1.0, size=n)
         origin, shape = lattice_for(p, spacing)
+        assume(np.prod(shape) <= 200_000)  # the check below builds every node's coordinates
         lat = linear_binning(p, w, origin, spacing, shape)
         nodes = np.stack(np.meshgrid(*[origin[d] + spacing * np.arange(shape[d]) for d in range(dim)],
                                      indexing="ij"), -1)
@@ -313,6 +314,14 @@ def test_linear_binning_keeps_mass_and_mean():
         np.testing.assert_allclose(np.tensordot(lat, nodes, axes=dim), w @ p, rtol=1e-10, atol=1e-10)
 
     check()
+
+
+def test_linear_binning_refuses_a_lattice_too_large_before_allocating():
+    from wgf.validation.binning import linear_binning
+
+    p = np.array([[0.0, 0.0, 0.0, 0.0], [20.0, 20.0, 20.0, 20.0]])
+    with pytest.raises(ValueError, match=r"401 x 401 x 401 x 401 = 2.59e\+10 nodes exceeds the limit"):
+        linear_binning(p, np.ones(2), np.zeros(4), 0.05, [401] * 4)
 
 
 def test_sliced_energy_is_exact_in_one_dimension():

@@ -99,6 +99,7 @@ def _unit_problem(paper, unit):
     return parse_config(text).problem
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("unit", ["tanh_matrix", "linear", "two_layer"])
 @pytest.mark.parametrize("scheme,da_mode", SCHEMES, ids=SCHEME_IDS)
 def test_one_step_matches_reference_for_every_unit(paper, unit, scheme, da_mode):

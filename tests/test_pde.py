@@ -427,6 +427,7 @@ def _check_mean_field(h):
     np.testing.assert_allclose(h.trackers["boundary_mass"], boundary, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cells", [6, 7])
 def test_wi_start_stays_wi_and_da_equals_fa_on_the_full_space(paper, cells):
     """Thm 3 and Thm 4 on a swap-symmetric 4D grid (explicit SSP-RK3)."""

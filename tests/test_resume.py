@@ -12,6 +12,8 @@ import pytest
 from _common import SWAP_PROBLEM
 from wgf.cli import main
 
+pytestmark = pytest.mark.slow  # killed and resumed runs in spawned processes (see conftest.py)
+
 CONFIG = SWAP_PROBLEM + """[training]
 beta = 1e-3
 init = "si"

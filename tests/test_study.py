@@ -98,6 +98,7 @@ def test_report_reads_a_study_file(tiny, tmp_path, capsys):
     assert (tmp_path / "paper_study.png").exists() and (tmp_path / "paper_study.pdf").exists()
 
 
+@pytest.mark.slow
 def test_local_processes_give_the_same_file(tmp_path):
     serial, pool = tmp_path / "a.h5", tmp_path / "b.h5"
     run_paper_study(SMALL, serial, progress=False)

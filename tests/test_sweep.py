@@ -113,6 +113,7 @@ def test_each_value_is_the_run_of_its_config(whole):
     assert float(ds["si_rmd2"].sel(scheme="vanilla", init="si").min()) > 1e-5
 
 
+@pytest.mark.slow
 def test_two_processes_give_the_same_file(whole, tmp_path):
     pooled = run_sweep(Sweep.build(BASE, VARIES), tmp_path / "pool.h5", workers=2, progress=False)
     a, b = _datasets(whole), _datasets(pooled)
@@ -163,6 +164,7 @@ sweep.run_sweep(sweep.Sweep.build({base!r}, {varies!r}), {out!r}, progress=False
 """
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_to_the_same_file(whole, tmp_path):
     """SIGKILL in the middle of a sweep (no clean-up runs): the three finished runs are on the disk and kept."""
     out = tmp_path / "killed.h5"

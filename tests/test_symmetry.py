@@ -172,6 +172,7 @@ def test_symmetrized_cloud_is_invariant(name, group, dims):
         assert max(_match_as_sets(z @ m.T, z) for m in sym.matrices) > 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,group,dims", SYM_CASES, ids=SYM_IDS)
 def test_prop1_symmetrized_model(name, group, dims):
     """Prop 1: Q_G Phi_mu = Phi_{mu^G} for random weighted clouds."""

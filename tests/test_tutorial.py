@@ -4,6 +4,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # the whole notebook (see conftest.py)
 
 NOTEBOOK = Path(__file__).parents[1] / "docs" / "tutorial.ipynb"
 

@@ -91,6 +91,7 @@ NUMPY_ACTIVATIONS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("act", list(ACTIVATIONS))
 @pytest.mark.parametrize("family", ["matrix", "two_layer"])
 def test_every_activation_matches_numpy_and_finite_differences(family, act):

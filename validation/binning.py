@@ -93,11 +93,16 @@ def _bin_into(lattice, points, weights, origin, spacing, shape):  # pragma: no c
 
 
 def linear_binning(points: ArrayLike, weights: ArrayLike, origin: ArrayLike, spacing: float, shape: ArrayLike,
-                   out: np.ndarray | None = None) -> np.ndarray:
+                   out: np.ndarray | None = None, *, max_nodes: int = MAX_LATTICE_NODES) -> np.ndarray:
     """Multilinear (cloud-in-cell) binning of sum_i w_i delta_{p_i}, points (n, D), onto the lattice
     origin + spacing * k, 0 <= k < shape; returns (or adds into ``out``) an array of ``shape``.
-    Mass and mean of each atom are kept exactly (up to round-off)."""
+    Mass and mean of each atom are kept exactly (up to round-off). A new lattice of more than
+    ``max_nodes`` nodes is refused (ValueError naming its size) before anything is allocated."""
     shape = np.asarray(shape, dtype=np.int64)
+    nodes = float(np.prod(shape.astype(float)))
+    if out is None and nodes > max_nodes:
+        raise ValueError(f"a lattice of {' x '.join(str(int(k)) for k in shape)} = {nodes:.3g} nodes exceeds the "
+                         f"limit of {max_nodes} (coarser spacing, or fewer bins per bandwidth)")
     lattice = np.zeros(int(np.prod(shape))) if out is None else out.reshape(-1)
     _bin_into(lattice, np.ascontiguousarray(points, dtype=float), np.ascontiguousarray(weights, dtype=float),
               np.asarray(origin, dtype=float), float(spacing), shape)
