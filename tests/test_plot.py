@@ -13,21 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import wgf  # noqa: E402
+from _common import SWAP_PROBLEM  # noqa: E402
 from wgf import plot  # noqa: E402
 
-TINY = """
-title = "plot test"
-[model]
-unit = "sigmoid_matrix"
-dim_x = 2
-dim_y = 2
-[group]
-name = "swap"
-[data]
-teacher = "wi"
-teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
-quadrature_points = 8
-[training]
+TINY = 'title = "plot test"\n' + SWAP_PROBLEM + """[training]
 beta = 1e-3
 init = "si"
 noise = "projected"

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 import wgf
-from wgf import study, sweep
+from wgf import study
 from wgf.cli import main
-from wgf.executors import JobError
 from wgf.study import StudyPlan, read_study, run_paper_study, study_table, verdicts
 
 # 20 and 40 particles for 20 and 40 steps (eps = 50 / N, t_end = 50), 2 seeds: seconds
@@ -106,33 +105,6 @@ def test_local_processes_give_the_same_file(tmp_path):
     a, _ = _datasets(serial)
     b, _ = _datasets(pool)
     assert a.keys() == b.keys()
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key])
-
-
-def test_an_interrupted_study_resumes_to_the_same_file(tmp_path, monkeypatch):
-    whole, cut = tmp_path / "whole.h5", tmp_path / "cut.h5"
-    run_paper_study(SMALL, whole, progress=False)
-    calls = []
-    real = sweep.sweep_job
-
-    def failing(*job):
-        calls.append(job)
-        if len(calls) > 5:
-            raise RuntimeError("stopped")
-        return real(*job)
-
-    monkeypatch.setattr(sweep, "sweep_job", failing)
-    with pytest.raises(JobError):
-        run_paper_study(SMALL, cut, progress=False, retries=0)
-    assert not cut.exists() and cut.with_name("cut.h5.partial").exists()
-    monkeypatch.setattr(sweep, "sweep_job", real)
-    done = []
-    monkeypatch.setattr(sweep, "sweep_job", lambda *job: done.append(job) or real(*job))
-    run_paper_study(SMALL, cut, resume=True, progress=False)
-    assert len(done) == 32 - 5  # the five finished runs are not redone
-    a, _ = _datasets(whole)
-    b, _ = _datasets(cut)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
 

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import textwrap
 
 import h5py
 import numpy as np

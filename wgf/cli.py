@@ -333,19 +333,26 @@ def _workers_refused(workers: int, dask) -> str | None:
     return None
 
 
+def _job_output(folder: Path, name: str, args: argparse.Namespace) -> Path | str:
+    """The results file ``name`` in the output folder of a study or sweep, or why it cannot be written:
+    the options first, then the folder is created, then the file in it is checked (a complete file with
+    --resume is taken as it is)."""
+    if folder.exists() and not folder.is_dir():
+        return f"output '{folder}' is not a folder"
+    out = folder / name
+    complete = out.exists() and args.resume and not args.overwrite
+    return (_workers_refused(args.workers, args.dask) or _folder_refused(folder)
+            or (None if complete else _output_refused(out, args.overwrite, args.resume)) or out)
+
+
 def _cmd_paper_study(args) -> int:
     from .study import StudyPlan, draw_study, run_paper_study, study_table, verdicts
 
     folder = Path(args.output)
-    if folder.exists() and not folder.is_dir():
-        return _fail(f"output '{folder}' is not a folder")
-    out = folder / "paper_study.h5"
+    out = _job_output(folder, "paper_study.h5", args)
+    if isinstance(out, str):
+        return _fail(out)
     complete = out.exists() and args.resume and not args.overwrite
-    # options first, then the folder is created, then the file in it is checked
-    refused = _workers_refused(args.workers, args.dask) or _folder_refused(folder) or (
-        None if complete else _output_refused(out, args.overwrite, args.resume))
-    if refused:
-        return _fail(refused)
     if args.group == "rotation":
         plan = StudyPlan.rotation()
     else:
@@ -387,14 +394,10 @@ def _cmd_sweep(args) -> int:
     if args.x is not None and args.x not in dims:
         return _fail(f"--x {args.x!r}: not a varied key (choose from {', '.join(dims)})")
     folder = Path(args.output) if args.output else Path(Path(args.config).stem + "-sweep")
-    if folder.exists() and not folder.is_dir():
-        return _fail(f"output '{folder}' is not a folder")
-    out = folder / "sweep.h5"
+    out = _job_output(folder, "sweep.h5", args)
+    if isinstance(out, str):
+        return _fail(out)
     complete = out.exists() and args.resume and not args.overwrite
-    refused = _workers_refused(args.workers, args.dask) or _folder_refused(folder) or (
-        None if complete else _output_refused(out, args.overwrite, args.resume))
-    if refused:
-        return _fail(refused)
     if complete:
         if _config_of(out) != sweep.to_json():
             return _fail(f"'{out}' is complete but was written by a different sweep: use --overwrite or another -o")
