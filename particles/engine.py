@@ -37,7 +37,7 @@ class BlowUpError(FloatingPointError):
     """Particle positions became non-finite or exceeded ``BLOW_UP_LIMIT``."""
 
 
-# a run's diagnostics are recorded this many times by default (every max(1, K // DEFAULT_RECORDS) of its K steps)
+# a run's diagnostics are recorded about this many times by default (every ceil(K / DEFAULT_RECORDS) of its K steps)
 DEFAULT_RECORDS = 100
 
 # beyond this |theta| squared distances overflow float64: treated as a blow-up
@@ -134,10 +134,10 @@ def snapshot_steps(times: ArrayLike, eps: float) -> np.ndarray:
 def record_steps(last_step: int, record_every: int | None = None) -> np.ndarray:
     """Step indices 0, K, 2K, ... of the diagnostics trace, ending with ``last_step`` itself.
 
-    K = ``record_every``, by default max(1, last_step // DEFAULT_RECORDS).
+    K = ``record_every``, by default ceil(last_step / DEFAULT_RECORDS): at most DEFAULT_RECORDS + 1 records.
     """
     if record_every is None:
-        record_every = max(1, int(last_step) // DEFAULT_RECORDS)
+        record_every = max(1, -(-int(last_step) // DEFAULT_RECORDS))
     if record_every < 1:
         raise ValueError(f"record_every must be >= 1, got {record_every}")
     return np.unique(np.append(np.arange(0, last_step + 1, record_every, dtype=np.int64), last_step))

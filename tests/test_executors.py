@@ -115,3 +115,28 @@ def test_particle_jobs_in_two_processes_equal_the_serial_ones():
             for name in names:
                 np.testing.assert_array_equal(np.asarray(rows_a[kind][name]), np.asarray(rows_b[kind][name]),
                                               err_msg=f"{kind}/{name}")
+
+
+def test_a_changed_experiment_travels_as_itself_and_resumes_only_its_own_file(tmp_path):
+    """Only an experiment that is what its config text parses to travels as that text; one changed after
+    parsing travels as its fields, so a worker runs the changed one. An experiment without text is told
+    apart in its results file by a digest of its fields, so a resume never mixes two of them."""
+    import dataclasses
+
+    from wgf.io import ResultsFile, ResumeError
+
+    exp = parse_config(SMALL)
+    changed = dataclasses.replace(exp, particles=dataclasses.replace(exp.particles, alpha=2.0))
+    assert pickle.loads(pickle.dumps(exp)).origin == exp.origin is not None
+    back = pickle.loads(pickle.dumps(changed))
+    assert back.particles.alpha == 2.0 and back.origin is None
+    a = Experiment(exp.problem, particles=exp.particles)
+    b = Experiment(exp.problem, particles=changed.particles)
+    again = Experiment(exp.problem, particles=exp.particles)
+    assert a.fingerprint() != b.fingerprint() and a.fingerprint() == again.fingerprint()
+    out = tmp_path / "r.h5"
+    with pytest.raises(RuntimeError):
+        with ResultsFile(out, a.fingerprint()):
+            raise RuntimeError("interrupted")
+    with pytest.raises(ResumeError, match="different config"):
+        ResultsFile(out, b.fingerprint(), resume=True)

@@ -33,6 +33,11 @@ def test_vary_grammar(text, keys, levels):
     assert parse_vary(v.text()) == v  # the file stores the text and reads it back
 
 
+def test_joint_values_split_at_plus_signs_but_not_in_exponents():
+    v = parse_vary("training.beta+training.tau=1e+3+2e-4,1E+2+0")
+    assert v.levels == (("1e+3", "2e-4"), ("1E+2", "0")) and v.values(0) == [1000.0, 100.0]
+
+
 def test_vary_values_are_toml_values_and_dims_are_named_after_keys():
     assert parse_vary("particles.n=10,100").values() == [10, 100]
     assert parse_vary("particles.n=10,100").dim == "N"
@@ -57,7 +62,11 @@ def test_bad_vary_is_one_line_naming_it(text, message):
 @pytest.mark.parametrize("varies,message", [
     (["training.scheme=vanilla,gd"], r"\[training\] scheme.*gd.*\(at particles.n=8, training.scheme=gd\)"),
     (["training.scheme=vanilla", "training.scheme=fa"], "training.scheme is varied twice"),
-    (["training.beta=1e-3", "model.beta=1"], "two varied keys end in 'beta'"),
+    (["training.beta=1e-3", "model.beta=1"], "are both named 'beta'"),
+    (["discover.seed=0,1"], "--vary discover.seed: a sweep does not use it"),
+    (["particles.seeds=2,3"], "--vary particles.seeds: a sweep does not use it"),
+    (["training.init+model.seed=si+1"], "are both named 'seed'"),
+    (["particles.n=[10, 20],30"], "particles.n takes one integer N per level"),
 ])
 def test_every_combination_is_checked_before_any_run(varies, message):
     with pytest.raises(ConfigError, match=message):
@@ -178,6 +187,17 @@ def test_a_killed_sweep_resumes_to_the_same_file(whole, tmp_path):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
+def test_wi_rmd2_is_measured_wherever_exact_ot_fits(tmp_path, monkeypatch):
+    import wgf.validation
+
+    monkeypatch.setattr(wgf.validation, "EXACT_OT_MAX_PAIRS", 8 * 8 * 2)  # N = 8 fits, N = 16 does not
+    out = run_sweep(Sweep.build(swap_config(n=(8, 16), seeds=1), []), tmp_path / "wi.h5", progress=False)
+    ds = read_sweep(out)
+    assert np.isfinite(ds["wi_rmd2"].sel(N=8)).all() and np.isnan(ds["wi_rmd2"].sel(N=16)).all()
+    assert (ds["status"] == STATUS["finished"]).all() and np.isfinite(ds["si_rmd2"]).all()
+    assert ds.attrs["wi_rmd2_skipped"].startswith("at N = 16:")
+
+
 def test_a_run_that_blows_up_is_recorded_not_written(tmp_path, caplog):
     # tau = 1000 with eps = 0.002: theta <- (1 - 2 tau eps) theta = -3 theta, 1000 steps overflow
     base = swap_config(n=(8,), seeds=2).replace("alpha = 4.0", "step = 0.002")
@@ -202,6 +222,11 @@ def test_cli_sweep_writes_file_table_and_figures(tmp_path, capsys):
     ds = read_sweep(out / "sweep.h5")
     assert dict(ds.sizes) == {"N": 2, "scheme": 2, "seed": 1}
     assert (out / "si_rmd2_vs_N.png").exists() and (out / "si_rmd2_vs_N.pdf").exists()
+    # the x axis by its config key; N is the default even when another key is varied first
+    assert main(["sweep", str(cfg), "--vary", "training.scheme=vanilla,fa", "--set", "particles.seeds=1",
+                 "-o", str(out), "--quiet", "--resume", "--x", "training.scheme"]) == 0
+    assert (out / "si_rmd2_vs_scheme.png").exists()
+    capsys.readouterr()
     # again: the file exists
     assert main(["sweep", str(cfg), "--vary", "training.scheme=vanilla,fa", "-o", str(out), "--quiet"]) == 2
     assert "exists" in capsys.readouterr().err
@@ -212,6 +237,8 @@ def test_cli_sweep_writes_file_table_and_figures(tmp_path, capsys):
     (["--vary", "scheme=fa"], "expected section.key=v1,v2"),
     (["--vary", "training.scheme=fa", "--x", "beta"], "--x 'beta': not a varied key"),
     (["--workers", "0"], "--workers must be >= 1"),
+    (["--vary", "training.scheme=vanilla,fa", "--set", "training.scheme=fa"],
+     "--set training.scheme=fa: the sweep varies that key"),
 ])
 def test_cli_refuses_bad_input_before_any_work(tmp_path, capsys, args, message):
     cfg = tmp_path / "base.toml"
@@ -220,6 +247,22 @@ def test_cli_refuses_bad_input_before_any_work(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_a_changed_named_sweep_is_a_sweep_of_its_own(tmp_path, capsys, monkeypatch):
+    from wgf import study
+    from wgf.study import StudyPlan, paper_sweep
+
+    tiny = StudyPlan(n=(10, 20), seeds=1, t_end=20.0, teachers=("wi",), schemes=("vanilla",), starts=("si",))
+    monkeypatch.setitem(study.NAMED_SWEEPS, "paper-quick", lambda: paper_sweep(tiny))
+    assert main(["sweep", "paper-quick", "--set", "particles.n=[5]", "-o", str(tmp_path / "a"), "--quiet"]) == 2
+    assert "--set particles.n=[5]: the sweep varies that key" in capsys.readouterr().err
+    assert main(["sweep", "paper-quick", "--set", "training.t_end=10.0", "-o", str(tmp_path / "b"), "--quiet"]) == 0
+    with h5py.File(tmp_path / "b" / "sweep.h5") as f:
+        assert f["sweep"].attrs["name"] == "" and not study.is_study(f)
+    assert main(["sweep", "paper-quick", "-o", str(tmp_path / "c"), "--quiet"]) == 0
+    with h5py.File(tmp_path / "c" / "sweep.h5") as f:
+        assert study.is_study(f)
 
 
 def test_named_sweeps_are_the_paper_study():

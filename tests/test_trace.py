@@ -15,7 +15,8 @@ from wgf.validation import si_rmd2
 def test_record_steps():
     np.testing.assert_array_equal(record_steps(10, 3), [0, 3, 6, 9, 10])
     np.testing.assert_array_equal(record_steps(9, 3), [0, 3, 6, 9])
-    np.testing.assert_array_equal(record_steps(250), np.arange(0, 251, 2)[np.r_[:126]])  # 250 // 100 = 2
+    np.testing.assert_array_equal(record_steps(250), np.append(np.arange(0, 250, 3), 250))  # ceil(250 / 100) = 3
+    assert all(record_steps(k).size <= 101 for k in (99, 100, 101, 199, 200, 201, 10**6 + 7))
     assert record_steps(7).size == 8  # fewer steps than DEFAULT_RECORDS: every step
     with pytest.raises(ValueError, match="record_every"):
         record_steps(10, 0)

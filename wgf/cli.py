@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                        help="override a value of the base config, e.g. --set particles.seeds=5 (repeatable)")
     sweep.add_argument("-o", "--output", help="output folder: sweep.h5 and the figures (default: CONFIG-sweep)")
-    sweep.add_argument("--x", metavar="KEY", help="the varied key on the figures' x axis (default: N)")
+    sweep.add_argument("--x", metavar="KEY", help="the varied key on the figures' x axis, by its dimension name "
+                                                  "(scheme) or config key (training.scheme); default: N")
     sweep.add_argument("--overwrite", action="store_true", help="replace an existing sweep.h5 in the folder")
     sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep (sweep.h5.partial)")
     sweep.add_argument("--workers", type=int, default=1, help="local processes for the runs (default 1)")
@@ -377,22 +378,31 @@ def _cmd_paper_study(args) -> int:
 def _cmd_sweep(args) -> int:
     from .config import ConfigError, apply_overrides, load_config
     from .study import NAMED_SWEEPS
-    from .sweep import Sweep, run_sweep, sweep_table
+    from .sweep import Sweep, parse_vary, run_sweep, sweep_table
 
     try:
-        if args.config in NAMED_SWEEPS and not Path(args.config).exists():
-            named = NAMED_SWEEPS[args.config]()
-            sweep = Sweep.build(apply_overrides(named.text, args.set), list(named.varies) + args.vary,
-                                name=named.name, meta=named.meta)
+        named = NAMED_SWEEPS[args.config]() if args.config in NAMED_SWEEPS and not Path(args.config).exists() else None
+        varies = (list(named.varies) if named else []) + [parse_vary(v) for v in args.vary]
+        varied = {key for v in varies for key in v.keys}
+        clash = [s for s in args.set if s.partition("=")[0].strip() in varied]
+        if clash:
+            raise ConfigError(f"--set {clash[0]}: the sweep varies that key (give its values with --vary)")
+        if named is not None:
+            # changed by --set or --vary, it is a sweep of its own, no longer the named one
+            same = not (args.set or args.vary)
+            sweep = Sweep.build(apply_overrides(named.text, args.set), varies, name=named.name if same else "",
+                                meta=named.meta if same else None)
         else:
             exp = load_config(args.config, args.set)
             base = exp.path.parent.resolve() if exp.path is not None else None
-            sweep = Sweep.build(exp.text, args.vary, base_dir=base)
+            sweep = Sweep.build(exp.text, varies, base_dir=base)
     except ConfigError as e:
         return _fail(str(e))
-    dims = [v.dim for v in sweep.varies]
-    if args.x is not None and args.x not in dims:
+    dims = {v.dim: v.keys[0] for v in sweep.varies}
+    x = args.x if args.x is None or args.x in dims else next((d for d, k in dims.items() if k == args.x), args.x)
+    if x is not None and x not in dims:
         return _fail(f"--x {args.x!r}: not a varied key (choose from {', '.join(dims)})")
+    x = x or ("N" if "N" in dims else next(iter(dims)))
     folder = Path(args.output) if args.output else Path(Path(args.config).stem + "-sweep")
     out = _job_output(folder, "sweep.h5", args)
     if isinstance(out, str):
@@ -410,7 +420,7 @@ def _cmd_sweep(args) -> int:
     print(sweep_table(out))
     from .report import draw_sweep
 
-    paths = draw_sweep(out, folder, x=args.x or dims[0])
+    paths = draw_sweep(out, folder, x=x)
     print(f"\nresults: {out}; figures: " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -8,8 +8,10 @@ Every bad value raises ``ConfigError`` with one line naming the key.
 
 from __future__ import annotations
 
-import math
+import hashlib
 import json
+import math
+import pickle
 import tomllib
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -256,20 +258,38 @@ class Experiment:
     path: Path | None = field(default=None, compare=False)
     discover: dict | None = None
 
+    # (text, base folder) when this object is what parsing that text gave (set by ``parse_config``); an
+    # experiment changed afterwards (``dataclasses.replace``) or built in Python has none
+    origin: tuple | None = field(default=None, init=False, compare=False, repr=False)
+
     def __reduce__(self):
-        """Pickled as its config text when it has one, parsed again where it is unpickled (a worker process
-        builds its own data and kernels); an experiment built in Python is pickled field by field."""
-        if self.text:
-            return _from_text, (self.text, None if self.path is None else str(Path(self.path).resolve()))
+        """Pickled as its config text when it is what that text parses to: parsed again where it is unpickled
+        (a worker process builds its own data and kernels); any other experiment, built in Python or changed
+        after parsing, is pickled field by field, so that a worker runs exactly this one."""
+        if self.origin is not None and self.origin[0] == self.text:
+            return _from_text, (*self.origin, None if self.path is None else str(self.path))
         return Experiment, (self.problem, self.title, self.particles, self.pde, self.compare, self.text, self.path,
                             self.discover)
 
+    def fingerprint(self) -> str:
+        """What identifies the experiment in its results file (a resume must match it): its config text, or
+        for an experiment with none, a digest of its pickled fields."""
+        if self.text:
+            return self.text
+        fields = (self.problem, self.title, self.particles, self.pde, self.compare, self.discover)
+        return "experiment built in Python, sha256 " + hashlib.sha256(pickle.dumps(fields)).hexdigest()
 
-def _from_text(text: str, path: str | None) -> Experiment:
-    """The experiment of config ``text`` read from ``path`` (relative paths in it resolve beside it)."""
-    if path is None:
-        return parse_config(text)
-    return replace(parse_config(text, Path(path).parent), path=Path(path))
+
+def _parsed(exp: Experiment, base_dir: Path | None) -> Experiment:
+    """``exp`` marked as what parsing its text (relative paths beside ``base_dir``) gives."""
+    object.__setattr__(exp, "origin", (exp.text, None if base_dir is None else str(Path(base_dir).resolve())))
+    return exp
+
+
+def _from_text(text: str, base_dir: str | None, path: str | None) -> Experiment:
+    """The experiment of config ``text``, relative paths resolved in ``base_dir``, read from ``path``."""
+    exp = parse_config(text, None if base_dir is None else Path(base_dir))
+    return exp if path is None else _parsed(replace(exp, path=Path(path)), base_dir)
 
 
 def _validated(raw: dict) -> dict:
@@ -565,7 +585,7 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
         check_experiment(exp)  # memory; the disk is checked where the output is known
     except ResourceError as e:
         raise ConfigError(str(e)) from None
-    return exp
+    return _parsed(exp, base_dir)
 
 
 def _toml_value(v) -> str:
@@ -647,4 +667,5 @@ def load_config(path: PathLike, overrides: Iterable[str] = ()) -> Experiment:
         raise ConfigError(f"config '{path}' contains NUL bytes: not a TOML config")
     text = apply_overrides(text, overrides)
     exp = parse_config(text, base_dir=path.parent)
-    return Experiment(exp.problem, exp.title, exp.particles, exp.pde, exp.compare, text, path, exp.discover)
+    return _parsed(Experiment(exp.problem, exp.title, exp.particles, exp.pde, exp.compare, text, path, exp.discover),
+                   path.parent)

@@ -541,7 +541,6 @@ def discovery_rounds(rmd2: ArrayLike, *, threshold: ArrayLike | None = None, dim
     return ax_r, ax_d
 
 
-# ------------------------------------------------------------------ animation
 # ------------------------------------------------------------------ sweeps
 def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylabel: str | None = None,
                    max_legend: int = 12) -> Axes:
@@ -595,6 +594,7 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
     return ax
 
 
+# ------------------------------------------------------------------ animation
 def animate(source: ResultsSource | History, out_gif: PathLike, *, n: int | None = None, seed: int = 0,
             trajectory: Trajectory | None = None, dims: tuple[int, int] = (0, 1), fps: float = 2, dpi: int = 80,
             max_points: int | None = MAX_POINTS) -> Path:

@@ -211,10 +211,7 @@ def draw_figures(path: PathLike, folder: PathLike) -> list[Path]:
 
 
 def _draw_figures(path, folder) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: the figures never touch the user's backend
 
     from . import plot
     from .study import is_study
@@ -265,8 +262,7 @@ def _draw_figures(path, folder) -> list[Path]:
     if has_study:
         from .study import draw_study
 
-        with matplotlib.rc_context(plot.PDF_FONTS):
-            written.append(draw_study(path, folder)[0])
+        written.append(draw_study(path, folder)[0])
     elif has_sweep:
         written += draw_sweep(path, folder)
     return written

@@ -86,6 +86,8 @@ def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> flo
 
 def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     """[(what, memory bytes, disk bytes)] of the sections of the experiment ``exp`` (module docstring)."""
+    from .particles import DEFAULT_RECORDS
+
     problem = exp.problem
     dim, times = problem.dim, problem.snapshots
     unit = problem.base_unit
@@ -96,7 +98,9 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
         rows = s.batch * orbit * max(1, problem.group.order if problem.scheme == "fa" else 1)
         for n in s.n:
             memory = float(12 + times) * n * dim * F64 + math.ceil(n / CHUNK) * float(rows) * unit.dim_y * F64
-            disk = float(s.seeds) * times * (float(n) * dim + 3) * F64
+            steps = problem.t_end / (s.step if s.alpha is None else s.alpha / n)
+            records = steps / (s.record_every or max(1.0, math.ceil(steps / DEFAULT_RECORDS))) + 2  # the trace
+            disk = float(s.seeds) * (times * (float(n) * dim + 3) + records * (3 + dim)) * F64
             needs.append((f"[particles] n = {n} ({s.seeds} seeds, {times} snapshots, D = {dim})", memory, disk))
     if exp.pde is not None:
         cells = exp.pde.get("cells", (64,))

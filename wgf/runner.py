@@ -318,7 +318,7 @@ def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, 
     address ``tcp://HOST:PORT`` or a ``distributed.Client``), see ``run_particles``.
     """
     out_path = Path(out_path)
-    with ResultsFile(out_path, exp.text, resume=resume) as out:
+    with ResultsFile(out_path, exp.fingerprint(), resume=resume) as out:
         if exp.title:
             out.file.attrs["title"] = exp.title
         history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None

@@ -193,24 +193,24 @@ QUANTITIES = ("si_rmd2", "wi_rmd2", "risk")
 
 def read_study(path: PathLike) -> tuple:
     """(plan, N (K,), {(start, teacher, scheme): {quantity: (K, S)}}) from a paper-study file, quantities
-    si_rmd2 (to E^G), wi_rmd2 (to nu^G) and risk."""
+    si_rmd2 (to E^G), wi_rmd2 (to nu^G) and risk; a run without values (blown up) is NaN."""
     import h5py
 
-    from .sweep import Sweep
+    from .sweep import Sweep, read_sweep
 
     with h5py.File(path, "r") as f:
         if not is_study(f):
             raise ValueError(f"'{path}' is not a paper-study file (no /sweep of the paper study)")
         plan = StudyPlan.from_json(Sweep.from_json(f.attrs["config"]).meta["plan"])
-        g = f["sweep"]
-        ns = g["N"][()].astype(int)
-        arrays = {q: g[q][()] for q in QUANTITIES}
+    ds = read_sweep(path)
+    dims = ("N", "init", "teacher", "scheme", "seed")
+    if ds["si_rmd2"].dims != dims:
+        raise ValueError(f"'{path}' is not a paper-study file (dimensions {ds['si_rmd2'].dims}, not {dims})")
     values = {}
-    for i, start in enumerate(plan.starts):
-        for j, teacher in enumerate(plan.teachers):
-            for k, scheme in enumerate(plan.schemes):
-                values[(start, teacher, scheme)] = {q: arrays[q][:, i, j, k, :] for q in QUANTITIES}
-    return plan, ns, values
+    for combo in plan.combinations():
+        at = dict(zip(("init", "teacher", "scheme"), combo))
+        values[combo] = {q: ds[q].sel(at).values for q in QUANTITIES}
+    return plan, ds["N"].values.astype(int), values
 
 
 def study_table(path: PathLike) -> str:
@@ -260,19 +260,17 @@ def draw_study(path: PathLike, folder: PathLike) -> list:
     """Figure ``paper_study`` (PNG and PDF): RMD^2 to E^G vs N, one panel per (start, teacher), one
     color and marker per scheme, geometric mean over seeds with the 95% interval of the mean of
     log RMD^2; dashed: RMD^2 to nu^G (WI starts)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from scipy import stats
+
+    from .plot import save
 
     plan, ns, values = read_study(path)
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     colors = {"vanilla": "C0", "da": "C1", "fa": "C2", "ea": "C3"}
     markers = {"vanilla": "o", "da": "s", "fa": "^", "ea": "v"}
-    fig, axes = plt.subplots(len(plan.starts), len(plan.teachers), figsize=(4.2 * len(plan.teachers),
-                             3.4 * len(plan.starts)), squeeze=False, sharex=True)
+    fig = Figure(figsize=(4.2 * len(plan.teachers), 3.4 * len(plan.starts)))
+    axes = fig.subplots(len(plan.starts), len(plan.teachers), squeeze=False, sharex=True)
     floor = 1e-16
     for r, start in enumerate(plan.starts):
         for c, teacher in enumerate(plan.teachers):
@@ -303,10 +301,4 @@ def draw_study(path: PathLike, folder: PathLike) -> list:
                  f"geometric mean and 95% interval over {plan.seeds} seeds; values below {floor:g} "
                  f"(round-off) drawn at {floor:g}", fontsize=9)
     fig.tight_layout()
-    paths = []
-    for ext in ("png", "pdf"):
-        p = folder / f"paper_study.{ext}"
-        fig.savefig(p, dpi=150)
-        paths.append(p)
-    plt.close(fig)
-    return paths
+    return save(fig, folder / "paper_study")  # PNG and PDF, TrueType fonts

@@ -59,10 +59,15 @@ STATUS = {"pending": 0, "finished": 1, "blew_up": 2}
 MISSING = -1.0
 # the most jobs a sweep may have (each is a particle run): beyond, a --vary list is a typo
 MAX_JOBS = 1_000_000
+# what a sweep does not read: varying it would only repeat the same runs
+UNUSED_SECTIONS = ("pde", "compare", "discover")
+UNUSED_KEYS = ("particles.seeds", "particles.record_every", "training.snapshots")
+# names of the file's own variables, which a varied key may not take
+RESERVED = ("seed", "status", "risk", "si_rmd2", "wi_rmd2", "m2")
 
 
 def _split_top(text: str, sep: str) -> list[str]:
-    """``text`` split at ``sep`` outside brackets and quotes."""
+    """``text`` split at ``sep`` outside brackets and quotes (a ``+`` in an exponent, 1e+3, does not split)."""
     parts, depth, quote, start = [], 0, None, 0
     for i, ch in enumerate(text):
         if quote:
@@ -73,7 +78,7 @@ def _split_top(text: str, sep: str) -> list[str]:
             depth += 1
         elif ch in "]}":
             depth -= 1
-        elif ch == sep and depth == 0:
+        elif ch == sep and depth == 0 and not (sep == "+" and i >= 2 and text[i - 1] in "eE" and text[i - 2].isdigit()):
             parts.append(text[start:i])
             start = i + 1
     parts.append(text[start:])
@@ -154,9 +159,18 @@ class Sweep:
         keys = [k for v in varies for k in v.keys]
         if len(set(keys)) != len(keys):
             raise ConfigError(f"--vary: {next(k for k in keys if keys.count(k) > 1)} is varied twice")
-        dims = [v.dim for v in varies]
-        if len(set(dims)) != len(dims):
-            raise ConfigError(f"--vary: two varied keys end in '{next(d for d in dims if dims.count(d) > 1)}'")
+        unused = [k for k in keys if k.split(".")[0] in UNUSED_SECTIONS or k in UNUSED_KEYS]
+        if unused:
+            raise ConfigError(f"--vary {unused[0]}: a sweep does not use it (it trains particles to t_end and "
+                              "measures them there)")
+        names = [v.dim for v in varies] + [k.rsplit(".", 1)[-1] for v in varies for k in v.keys[1:]]
+        taken = [d for d in names if names.count(d) > 1 or d in RESERVED]
+        if taken:
+            raise ConfigError(f"--vary: two varied keys, or a varied key and a variable of the file, are both "
+                              f"named '{taken[0]}'")
+        for v in varies:
+            if "particles.n" in v.keys and not all(isinstance(n, int) for n in v.values(v.keys.index("particles.n"))):
+                raise ConfigError(f"--vary {v.text()}: particles.n takes one integer N per level")
         base = parse_config(text, None if base_dir is None else Path(base_dir))
         if base.particles is None:
             raise ConfigError("[particles]: a sweep trains particles; the config has no [particles] section")
@@ -175,7 +189,14 @@ class Sweep:
 
     @property
     def seeds(self) -> int:
-        return parse_config(self.text).particles.seeds
+        """[particles] seeds of the base config (default ``ParticleSettings.seeds``)."""
+        from .config import ParticleSettings
+
+        return int(tomllib.loads(self.text).get("particles", {}).get("seeds", ParticleSettings.seeds))
+
+    @property
+    def title(self) -> str:
+        return str(tomllib.loads(self.text).get("title", ""))
 
     @property
     def n_jobs(self) -> int:
@@ -264,13 +285,18 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
     out_path = Path(out_path)
     text = sweep.to_json()
     seeds, shape = sweep.seeds, sweep.shape
-    experiments = {index: sweep.experiment(index) for index in sweep.combinations()}
-    too_large = [(int(np.atleast_1d(e.particles.n)[0]), e.problem.group.order) for e in experiments.values()
-                 if int(np.atleast_1d(e.particles.n)[0]) ** 2 * e.problem.group.order > EXACT_OT_MAX_PAIRS]
-    with_wi = not too_large
+    # per combination: N, the cost of a run (~ N^2 t_end / alpha, or N t_end / step) and whether exact OT
+    # to nu^G fits the size guard; the experiments themselves are not kept
+    plan = {}
+    for index in sweep.combinations():
+        e = sweep.experiment(index)
+        n = int(np.atleast_1d(e.particles.n)[0])
+        eps = e.particles.step if e.particles.alpha is None else e.particles.alpha / n
+        plan[index] = (n, n * e.problem.t_end / eps, n * n * e.problem.group.order <= EXACT_OT_MAX_PAIRS)
+    skipped_wi = sorted({plan[i][0] for i in plan if not plan[i][2]})
     with ResultsFile(out_path, text, resume=resume) as out:
         root = out.file.require_group("sweep")
-        title = parse_config(sweep.text).title
+        title = sweep.title
         out.file.attrs["title"] = f"{title + ': ' if title else ''}sweep of {', '.join(v.dim for v in sweep.varies)}"
         root.attrs["name"] = sweep.name
         root.attrs["base_config"] = sweep.text
@@ -288,22 +314,22 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
                 out.label(extra, coord)
                 extras.append(key.rsplit(".", 1)[-1])
         coords.append(out.coordinate("sweep/seed", np.arange(seeds), long_name="seed", dtype="i8"))
-        names = [q for q in SWEEP_QUANTITIES if with_wi or q != "wi_rmd2"]
-        if not with_wi:
-            n, order = max(too_large)
-            root.attrs["wi_rmd2_skipped"] = (f"exact OT between {n} and {n * order} points exceeds the limit of "
-                                             f"{EXACT_OT_MAX_PAIRS} pairs")
+        names = [q for q in SWEEP_QUANTITIES if q != "wi_rmd2" or len(skipped_wi) < len({p[0] for p in plan.values()})]
+        if skipped_wi:
+            root.attrs["wi_rmd2_skipped"] = (f"at N = {', '.join(map(str, skipped_wi))}: exact OT between N and |G| N "
+                                             f"points exceeds the limit of {EXACT_OT_MAX_PAIRS} pairs (those runs "
+                                             "have no wi_rmd2 value)")
         sets = {}
         for q in names:
             ds = root.get(q)
-            if ds is None or ds.shape != shape + (seeds,):
+            if ds is None:
                 ds = root.create_dataset(q, shape=shape + (seeds,), dtype="f8", fillvalue=MISSING, fletcher32=True,
-                                         chunks=True) if ds is None else ds
+                                         chunks=True)
                 for key, value in SWEEP_QUANTITIES[q].items():
                     ds.attrs[key] = value
                 ds.attrs["_FillValue"] = np.float64(MISSING)  # netCDF readers show runs without values as NaN
-            if extras:  # CF: the keys varied with others are coordinates of every quantity
-                ds.attrs["coordinates"] = " ".join(extras)
+                if extras:  # CF: the keys varied with others are coordinates of every quantity
+                    ds.attrs["coordinates"] = " ".join(extras)
             sets[q] = out.label(ds, *coords)
         status = root.get("status")
         if status is None:
@@ -319,32 +345,31 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
         for index in sweep.combinations():
             for s in range(seeds):
                 at = index + (s,)
-                if status[at] == STATUS["blew_up"]:
+                try:
+                    state = int(status[at])
+                except OSError:  # a damaged chunk of status: its runs are run again
+                    state = STATUS["pending"]
+                if state == STATUS["blew_up"]:
                     continue
-                if status[at] == STATUS["finished"]:
-                    if intact(*sets.values(), index=at):
+                if state == STATUS["finished"]:
+                    if intact(*(sets[q] for q in names if q != "wi_rmd2" or plan[index][2]), index=at):
                         continue
                     status[at] = STATUS["pending"]  # damaged: run it again
-                jobs.append((text, index, s, with_wi))
+                jobs.append((text, index, s, plan[index][2]))
         n_total = sweep.n_jobs
-        # the longest runs first (a run costs ~ N^2 t_end / alpha): better load balance
-        cost = {index: int(np.atleast_1d(e.particles.n)[0]) ** 2 * e.problem.t_end for index, e in experiments.items()}
-        jobs.sort(key=lambda job: -cost[job[1]])
+        jobs.sort(key=lambda job: -plan[job[1]][1])  # the longest runs first: better load balance
         bar = tqdm(total=n_total, initial=n_total - len(jobs), desc="sweep", unit="run", disable=not progress)
         runs = run_jobs(sweep_job, jobs, workers=workers, dask=dask,
                         retries=DEFAULT_RETRIES if retries is None else retries,
                         describe=lambda j: f"sweep run {', '.join(sweep.overrides(j[1]))}, seed {j[2]}")
         for job, values in runs:
             at = tuple(job[1]) + (job[2],)
+            for q in names:  # what a run leaves without a value holds the fill value (NaN for netCDF readers)
+                sets[q][at] = values.get(q, MISSING)
             if "blew_up" in values:
                 log.warning("%s, seed %d blew up: %s", ", ".join(sweep.overrides(job[1])), job[2], values["blew_up"])
-                out.sync()
-                status[at] = STATUS["blew_up"]
-            else:
-                for q in names:
-                    sets[q][at] = values[q]
-                out.sync()  # the values are on the disk before they are marked
-                status[at] = STATUS["finished"]
+            out.sync()  # the values are on the disk before they are marked
+            status[at] = STATUS["blew_up" if "blew_up" in values else "finished"]
             out.sync()
             bar.update()
         bar.close()
