@@ -227,3 +227,15 @@ def test_run_draws_the_figures_when_asked(small_config, tmp_path, capsys):
     for ext in ("png", "pdf"):
         assert (figs / f"training.{ext}").stat().st_size > 1000
     assert f"wrote {figs / 'training.png'}" in printed
+
+
+def test_only_wgf_logs_progress_notes(capsys):
+    """wgf's own notes are shown at INFO; other libraries' INFO records (fontTools prints one per font table
+    it subsets for a PDF) are not."""
+    import logging
+
+    assert main(["check", "--list"]) == 0
+    assert logging.getLogger("wgf").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("fontTools.subset").isEnabledFor(logging.INFO)
+    assert main(["check", "--list", "--quiet"]) == 0
+    assert not logging.getLogger("wgf").isEnabledFor(logging.INFO)

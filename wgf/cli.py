@@ -447,9 +447,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AttributeError, ValueError, OSError):  # stderr without a file descriptor (embedded use)
         pass
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.ERROR if args.quiet else logging.INFO, format="wgf: %(message)s", stream=sys.stderr
-    )
+    # wgf's own progress notes at INFO; other libraries (e.g. fontTools writing PDF fonts) only from WARNING on
+    logging.basicConfig(level=logging.WARNING, format="wgf: %(message)s", stream=sys.stderr)
+    logging.getLogger("wgf").setLevel(logging.ERROR if args.quiet else logging.INFO)
     commands = {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report, "check": _cmd_check,
                 "discover": _cmd_discover, "paper-study": _cmd_paper_study, "sweep": _cmd_sweep}
     try:
