@@ -133,13 +133,20 @@ def _positive(values):
 
 
 def _log_band(ax, x, values, color):
-    """The mean over seeds of ``values`` (S, T) and its 95% t-interval as a band, on a log axis: an
-    interval reaching 0 extends below the axis (whose bottom is set by the positive means).
-    Returns (mean (T,), the smallest positive mean or inf)."""
+    """The centre over seeds of ``values`` (S, T) and its 95% t-interval as a band, on a log axis. When
+    every value is positive, centre and interval are those of log10 of the values (the geometric mean,
+    the scale the rates are fitted on; with few seeds an arithmetic interval would reach 0); otherwise
+    the arithmetic mean, an interval reaching 0 extending below the axis (whose bottom is set by the
+    positive means). Returns (centre (T,), the smallest positive centre or inf)."""
     from wgf.validation import mean_interval
 
-    mean, half = mean_interval(np.asarray(values, dtype=float).T)
-    low, high = mean - half, mean + half
+    values = np.asarray(values, dtype=float)
+    if np.all(values > 0):
+        m, half = mean_interval(np.log10(values).T)
+        mean, low, high = 10.0 ** m, 10.0 ** (m - half), 10.0 ** (m + half)
+    else:
+        mean, half = mean_interval(values.T)
+        low, high = mean - half, mean + half
     pos = mean[mean > 0]
     bottom = pos.min() if pos.size else np.inf
     if np.shape(values)[0] > 1 and pos.size:
@@ -418,9 +425,9 @@ def distance_vs_time(times: ArrayLike, values_by_n: Mapping[int, ArrayLike], *, 
     """One metric between particles and the PDE against time, one line per N.
 
     times (T,) the PDE's snapshot times; values_by_n {N: (S, T)} the metric per seed and time
-    (``/compare/<metric>[k]``, ``Comparison.values[metric][k]``). Draws the mean over seeds with its
-    95% t-interval (``wgf.validation.mean_interval``) as a band, on a log scale (zeros are not drawn;
-    an interval reaching 0 extends below the axis),
+    (``/compare/<metric>[k]``, ``Comparison.values[metric][k]``). Draws the geometric mean over seeds
+    with the 95% t-interval of log10 of the values (``wgf.validation.mean_interval``) as a band, on a
+    log scale (with a zero among them: the arithmetic mean, zeros not drawn),
     and the PDE's own error at the final time (``floor``) as a dashed line. Returns the axes.
     """
     ax = _axes(ax)

@@ -340,5 +340,5 @@ def _distance_time_figure(Figure, plot, f):
     fig, axs = _metric_grid(Figure, len(names))
     for ax, name in zip(axs, names):
         plot.distance_vs_time(**plot.read_distances(f, name), ax=ax)
-    fig.suptitle("particles vs PDE over time (mean over seeds, 95% t-interval)")
+    fig.suptitle("particles vs PDE over time (geometric mean over seeds, 95% t-interval of the logarithm)")
     return fig
