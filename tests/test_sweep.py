@@ -296,3 +296,22 @@ def test_sweep_quantity_draws_one_line_per_combination_with_geometric_means():
     assert sweep_quantity(da.sel(scheme=["vanilla"]) + 1.0, "N").get_yscale() == "linear"
     cat = sweep_quantity(da.transpose("N", "scheme", "seed"), "scheme")
     assert [t.get_text() for t in cat.get_xticklabels()] == ["fa", "vanilla"]
+
+
+@pytest.mark.parametrize("damaged", ["sweep/risk", "sweep/status"])
+def test_a_damaged_chunk_is_run_again_on_resume(whole, tmp_path, damaged):
+    """Flipped bytes in a stored chunk (a value or its finished mark) fail HDF5's checksum: --resume runs
+    what that chunk held again and the file ends as the uninterrupted one, bit for bit."""
+    cut = tmp_path / "cut.h5"
+    cut.with_name("cut.h5.partial").write_bytes(whole.read_bytes())
+    with h5py.File(cut.with_name("cut.h5.partial"), "r") as f:
+        info = f[damaged].id.get_chunk_info(0)
+    with open(cut.with_name("cut.h5.partial"), "r+b") as fh:
+        fh.seek(info.byte_offset)
+        fh.write(bytes(b ^ 0xFF for b in fh.read(8)))  # data bytes at the chunk's start, not its checksum
+    with h5py.File(cut.with_name("cut.h5.partial"), "r") as f, pytest.raises(OSError):
+        f[damaged][()]
+    run_sweep(Sweep.build(BASE, VARIES), cut, resume=True, progress=False)
+    a, b = _datasets(whole), _datasets(cut)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)

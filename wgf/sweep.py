@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -267,6 +268,27 @@ def _coordinate_values(vary: Vary, k: int):
     return np.array([v if isinstance(v, str) else json.dumps(v) for v in values], dtype=object), h5py.string_dtype()
 
 
+def _salvaged(group, name: str, fill: float):
+    """``group[name]`` if it exists and every chunk passes its checksum; if some fail (a resumed file with
+    flipped bytes), the dataset is removed and its values returned with those chunks set to ``fill``
+    (their runs become pending and run again: HDF5 cannot write into a chunk it cannot read); else None."""
+    ds = group.get(name)
+    if ds is None:
+        return None
+    values = np.full(ds.shape, fill, dtype=ds.dtype)
+    damaged = 0
+    for sel in ds.iter_chunks():
+        try:
+            values[sel] = ds[sel]
+        except OSError:
+            damaged += 1
+    if not damaged:
+        return ds
+    log.warning("%s: %d chunk(s) fail their checksum: their runs are run again", ds.name, damaged)
+    del group[name]
+    return values
+
+
 def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str | Client | None = None,
               resume: bool = False, progress: bool = True, retries: int | None = None) -> Path:
     """Run every job of ``sweep`` and write ``out_path`` (atomically on completion; module docstring).
@@ -321,20 +343,20 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
                                              "have no wi_rmd2 value)")
         sets = {}
         for q in names:
-            ds = root.get(q)
-            if ds is None:
+            ds = _salvaged(root, q, MISSING)
+            if not isinstance(ds, h5py.Dataset):
                 ds = root.create_dataset(q, shape=shape + (seeds,), dtype="f8", fillvalue=MISSING, fletcher32=True,
-                                         chunks=True)
+                                         chunks=True, data=ds)
                 for key, value in SWEEP_QUANTITIES[q].items():
                     ds.attrs[key] = value
                 ds.attrs["_FillValue"] = np.float64(MISSING)  # netCDF readers show runs without values as NaN
                 if extras:  # CF: the keys varied with others are coordinates of every quantity
                     ds.attrs["coordinates"] = " ".join(extras)
             sets[q] = out.label(ds, *coords)
-        status = root.get("status")
-        if status is None:
+        status = _salvaged(root, "status", STATUS["pending"])
+        if not isinstance(status, h5py.Dataset):
             status = root.create_dataset("status", shape=shape + (seeds,), dtype="i1", fillvalue=0, fletcher32=True,
-                                         chunks=True)
+                                         chunks=True, data=status)
             status.attrs.update(long_name="0 pending, 1 finished, 2 blew up (no values)", units="1",
                                 flag_values=np.array(list(STATUS.values()), dtype="i1"),
                                 flag_meanings=" ".join(STATUS))
@@ -345,14 +367,12 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
         for index in sweep.combinations():
             for s in range(seeds):
                 at = index + (s,)
-                try:
-                    state = int(status[at])
-                except OSError:  # a damaged chunk of status: its runs are run again
-                    state = STATUS["pending"]
+                state = int(status[at])
                 if state == STATUS["blew_up"]:
                     continue
                 if state == STATUS["finished"]:
-                    if intact(*(sets[q] for q in names if q != "wi_rmd2" or plan[index][2]), index=at):
+                    kept = [sets[q] for q in names if q != "wi_rmd2" or plan[index][2]]
+                    if intact(*kept, index=at) and all(ds[at] != MISSING for ds in kept):  # MISSING: salvaged
                         continue
                     status[at] = STATUS["pending"]  # damaged: run it again
                 jobs.append((text, index, s, plan[index][2]))
