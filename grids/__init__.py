@@ -1,12 +1,12 @@
 """Finite-volume solvers of the mean-field Fokker-Planck equation on tensor grids."""
 
-from .flux import apply_operator, bernoulli_flux_weights, fokker_planck_operator
-from .grid import Grid, NotSymmetricError
-from .mean_field import RefusedGrid, make_grid, solve, wi_defect
-from .potential import MeanFieldPotential
-from .solver import History, initial_density, potential_on_cells, solve_fokker_planck
-from .cost import MethodChoice, choose_method
-from .stepper import DEFAULT_TOLERANCE, GridBlowUpError, StepStats, integrate
+from wgf.grids.flux import apply_operator, bernoulli_flux_weights, fokker_planck_operator
+from wgf.grids.grid import Grid, NotSymmetricError
+from wgf.grids.mean_field import RefusedGrid, make_grid, solve, wi_defect
+from wgf.grids.potential import MeanFieldPotential
+from wgf.grids.solver import History, initial_density, potential_on_cells, solve_fokker_planck
+from wgf.grids.cost import MethodChoice, choose_method
+from wgf.grids.stepper import DEFAULT_TOLERANCE, GridBlowUpError, StepStats, integrate
 
 __all__ = [
     "solve",

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .flux import apply_operator, max_exit_rate
+from wgf.grids.flux import apply_operator, max_exit_rate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

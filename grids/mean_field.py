@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .grid import Grid, NotSymmetricError
-from .potential import MeanFieldPotential
-from .solver import History, initial_density
-from .stepper import DEFAULT_TOLERANCE, StepStats, integrate
+from wgf.grids.grid import Grid, NotSymmetricError
+from wgf.grids.potential import MeanFieldPotential
+from wgf.grids.solver import History, initial_density
+from wgf.grids.stepper import DEFAULT_TOLERANCE, StepStats, integrate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from numpy.typing import ArrayLike
 
-    from ..problem import Problem
+    from wgf.problem import Problem
 
 __all__ = ["solve", "make_grid", "wi_defect", "interpolated_wi_defect", "interpolation_maps", "RefusedGrid"]
 

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .grid import Grid
+from wgf.grids.grid import Grid
 
 if TYPE_CHECKING:
-    from ..problem import Problem
+    from wgf.problem import Problem
 
 __all__ = ["MeanFieldPotential", "DEFAULT_MEMORY_BUDGET"]
 

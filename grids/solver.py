@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .grid import Grid
-from .stepper import DEFAULT_TOLERANCE, StepStats, integrate
+from wgf.grids.grid import Grid
+from wgf.grids.stepper import DEFAULT_TOLERANCE, StepStats, integrate
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -25,8 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from .cost import choose_method
-from .flux import apply_operator, fokker_planck_operator, max_exit_rate
+from wgf.grids.cost import choose_method
+from wgf.grids.flux import apply_operator, fokker_planck_operator, max_exit_rate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -1,9 +1,9 @@
 """The N-particle noisy SGD of a shallow network (numba)."""
 
-from .engine import (DEFAULT_RECORDS, BlowUpError, Trajectory, gradient_step, record_steps, simulate, snapshot_steps,
+from wgf.particles.engine import (DEFAULT_RECORDS, BlowUpError, Trajectory, gradient_step, record_steps, simulate, snapshot_steps,
                      step_size)
-from .kernels import EngineSpec, engine_spec, make_advance
-from .reference import reference_run, reference_step
+from wgf.particles.kernels import EngineSpec, engine_spec, make_advance
+from wgf.particles.reference import reference_run, reference_step
 
 __all__ = [
     "simulate",

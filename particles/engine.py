@@ -4,7 +4,7 @@
 ``wgf.particles.kernels`` between consecutive snapshot times. MF time t_k = k eps,
 with eps = alpha / N (the paper's scaling) or a given fixed step; step k has size
 s_k = eps varsigma(k eps) with the problem's schedule varsigma.
-``gradient_step`` is one noise-free update on a given batch.
+``gradient_step`` is one noise-free update of the scheme (data augmentation included) on a given batch.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .kernels import engine_spec, make_advance
+from wgf.particles.kernels import engine_spec, make_advance
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -214,15 +214,25 @@ def simulate(problem: Problem, n_particles: int, seed: int, times: ArrayLike | N
 
 
 def gradient_step(problem: Problem, theta: ArrayLike, x: ArrayLike, y: ArrayLike, step: float, *,
-                  t: float = 0.0) -> np.ndarray:
-    """theta after one noise-free SGD update on the batch x (B, dx), y (B, dy) with weights 1/B:
+                  t: float = 0.0, elements: ArrayLike | None = None) -> np.ndarray:
+    """theta after one noise-free SGD update of the problem's scheme on the plain batch x (B, dx), y (B, dy):
 
-        theta_i - s [ (1/B) sum_b J_z sigma(x_b, theta_i)^T grad_1 l(Phi(x_b), y_b) + 2 tau theta_i ],
-        s = step * varsigma(t),
+        theta_i - s [ sum_b' w_b' J_z sigma(x_b', theta_i)^T grad_1 l(Phi(x_b'), y_b') + 2 tau theta_i ],
+        Phi(x) = (1/N) sum_j sigma(x, theta_j),   s = step * varsigma(t),
 
-    with the problem's scheme unit sigma, loss l, penalty tau and schedule varsigma. theta (N, D) is not
-    modified; returns the new (N, D) array. (Data augmentation enters through the batch: pass the
-    augmented samples.)
+    with the scheme's unit sigma (sigma_*, sigma^FA or sigma^EA), loss l, penalty tau and schedule varsigma,
+    over the scheme's batch (x_b', y_b', w_b'), built from the plain one as ``simulate`` builds its minibatches
+    (docs/theory.md §3):
+
+    - vanilla, fa, ea: the B samples (x_b, y_b), w_b = 1/B;
+    - da, orbit mode: the orbit of every sample, the |G| B samples (rho_g x_b, rhohat_g y_b), w = 1/(|G| B)
+      (``wgf.schemes.scheme_quadrature``; a compact group's Haar quadrature points as G);
+    - da, sample mode: (rho_{g_b} x_b, rhohat_{g_b} y_b), w_b = 1/B, with the group elements g_b given as
+      ``elements`` (B,), indices into ``problem.group`` (ValueError without them).
+
+    The labels are used as given (the logistic loss wants +-1). theta (N, D) is not modified; returns the
+    new (N, D) array. ValueError, in one line, for a wrong shape, a step that is not finite and > 0, or
+    ``elements`` missing in DA sample mode, out of range, or given to another scheme.
     """
     theta = np.array(theta, dtype=float, order="C")
     if theta.ndim != 2 or theta.shape[1] != problem.dim:
@@ -234,8 +244,40 @@ def gradient_step(problem: Problem, theta: ArrayLike, x: ArrayLike, y: ArrayLike
                          f"got {x.shape} and {y.shape}")
     if not (np.isfinite(step) and step > 0):
         raise ValueError(f"step must be finite and > 0, got {step!r}")
-    w = np.full(x.shape[0], 1.0 / x.shape[0])
-    spec = engine_spec(problem, x.shape[0], fixed_batch=(x, y, w), beta=0.0)
+    xb, yb, wb = _scheme_batch(problem, x, y, elements)
+    spec = engine_spec(problem, xb.shape[0], fixed_batch=(xb, yb, wb), beta=0.0)
     steps = np.array([step * float(problem.schedule.rate(t))])
     make_advance(problem.base_unit, problem.loss)(theta, 0, steps, 0, spec)
     return theta
+
+
+def _scheme_batch(problem: Problem, x: np.ndarray, y: np.ndarray,
+                  elements: ArrayLike | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The batch (x (B', dx), y (B', dy), w (B',)) that ``problem``'s scheme trains on, from the plain batch x, y
+    (``gradient_step``): the orbit of every sample for DA in orbit mode, the given group elements in sample mode."""
+    from wgf.data import Quadrature
+    from wgf.schemes import scheme_quadrature
+
+    n_batch = x.shape[0]
+    w = np.full(n_batch, 1.0 / n_batch)
+    sample_mode = problem.scheme == "da" and problem.da_mode == "sample"
+    if elements is not None and not sample_mode:
+        raise ValueError(f"elements are the group elements of DA in sample mode; this problem's scheme is "
+                         f"{problem.scheme!r}" + (" in orbit mode (every element is used)" if problem.scheme == "da"
+                                                  else ""))
+    if problem.scheme != "da":
+        return x, y, w
+    group = problem.group
+    if not sample_mode:  # the orbit law pi^G of the batch, as the PDE and simulate's orbit minibatches use it
+        q = scheme_quadrature("da", Quadrature(x, y, w), group)
+        return q.x, q.y, q.weights
+    if elements is None:
+        raise ValueError(f"DA in sample mode needs elements=: the group element of each of the {n_batch} samples, "
+                         f"indices into the group (0 .. {group.order - 1})")
+    g = np.asarray(elements)
+    if g.shape != (n_batch,) or not np.issubdtype(g.dtype, np.integer):
+        raise ValueError(f"elements must be {n_batch} integer group indices, one per sample; got "
+                         f"{g.dtype} of shape {g.shape}")
+    if g.size and (g.min() < 0 or g.max() >= group.order):
+        raise ValueError(f"elements must be group indices in 0 .. {group.order - 1}, got {g.min()} .. {g.max()}")
+    return (np.einsum("bij,bj->bi", group.rho_x[g], x), np.einsum("bij,bj->bi", group.rho_y[g], y), w)

@@ -38,7 +38,7 @@ from wgf.schemes import combine_rows, expand_rows, pullback_rows
 from wgf.unit_kernels import WORK_ROWS, lane_sum
 from wgf.vector_math import cos_sin_turn
 
-from .rng import fill_normal, fill_normal_at, normal_pair, random_index, uniform_pair
+from wgf.particles.rng import fill_normal, fill_normal_at, normal_pair, random_index, uniform_pair
 
 if TYPE_CHECKING:
     from collections.abc import Callable

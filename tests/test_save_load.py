@@ -3,7 +3,7 @@
 
 A saved object loads back bit for bit (the History with an equal grid and its stats), opens with xarray on
 named coordinates with long_name and units, is written atomically (a failed save leaves the old file and
-no temporary one), feeds ``wgf.validation.compare`` as the original does, and a missing, foreign or
+no temporary one), feeds ``wgf.validation.comparison.compare`` as the original does, and a missing, foreign or
 damaged file is refused in one line naming it.
 """
 

@@ -1,11 +1,11 @@
 """Distances between particle clouds and densities, and invariance diagnostics."""
 
-from .distances import EXACT_OT_MAX_PAIRS, TooLargeForExactOT, rmd2, second_moment, w2
-from .compare import RateFit, as_measure, fit_rate, mean_interval, output_l2, richardson_floor, risk_gap
-from .comparison import DEFAULT_METRICS, Comparison, coarse_measures, compare, metric_functions
-from .measures import CellMeasure, as_cloud, cell_measure
-from .invariance import si_rmd2, wi_rmd2
-from .metrics import energy, frame_directions, mmd, moments, sliced_directions, sliced_w2
+from wgf.validation.distances import EXACT_OT_MAX_PAIRS, TooLargeForExactOT, output_l2, rmd2, risk_gap, second_moment, w2
+from wgf.validation.rates import RateFit, fit_rate, mean_interval, richardson_floor
+from wgf.validation.comparison import DEFAULT_METRICS, Comparison, coarse_measures, compare, metric_functions
+from wgf.validation.measures import CellMeasure, as_cloud, as_measure, cell_measure
+from wgf.validation.invariance import si_rmd2, wi_rmd2
+from wgf.validation.metrics import energy, frame_directions, mmd, moments, sliced_directions, sliced_w2
 
 __all__ = [
     "as_measure",

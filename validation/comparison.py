@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .compare import as_measure, fit_rate, richardson_floor
-from .distances import TooLargeForExactOT
+from wgf.validation.measures import as_measure
+from wgf.validation.rates import fit_rate, richardson_floor
+from wgf.validation.distances import TooLargeForExactOT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
     from wgf.particles import Trajectory
     from wgf.problem import Problem
 
-    from .compare import RateFit
-    from .measures import CellMeasure
+    from wgf.validation.rates import RateFit
+    from wgf.validation.measures import CellMeasure
 
 __all__ = ["Comparison", "compare", "metric_functions", "coarse_measures", "DEFAULT_METRICS", "BATCH_POINTS"]
 
@@ -37,7 +38,7 @@ def metric_functions(problem: Problem, names: Iterable[str] = DEFAULT_METRICS, b
     """name -> f(clouds, nu) -> (K,): the metric between each cloud of the list and nu (clouds or
     CellMeasures); ``moments`` gives two entries, moments_mean_error and moments_cov_error. The sliced
     metrics share nu's projections over the list. ``bandwidth`` (MMD) defaults to problem.init_std."""
-    from . import energy, mmd, moments, output_l2, risk_gap, sliced_w2, w2
+    from wgf.validation import energy, mmd, moments, output_l2, risk_gap, sliced_w2, w2
 
     bandwidth = problem.init_std if bandwidth is None else bandwidth
 

@@ -6,6 +6,8 @@ A cloud is x (n, D) with weights a (n,) summing to 1 (uniform when omitted).
       W2(mu, nu)^2 = min_{P in Pi(a, b)} sum_ij P_ij |x_i - y_j|^2
 - ``rmd2``: relative measure distance of the paper,
       RMD^2(mu, nu) = W2^2(mu, nu) / (2 (m2(mu) + m2(nu))),  m2 = E|z|^2,  in [0, 1].
+- ``output_l2``, ``risk_gap``: distances seen through the network, || Phi_mu - Phi_nu ||_{L2(pi_X)} and
+  |R(mu) - R(nu)| (these need the problem; they accept grid densities as ``CellMeasure``).
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .measures import as_cloud
+from wgf.validation.measures import as_cloud
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from .measures import CellMeasure
+    from wgf.problem import Problem
 
-__all__ = ["w2", "rmd2", "second_moment", "TooLargeForExactOT", "EXACT_OT_MAX_PAIRS"]
+    from wgf.validation.measures import CellMeasure
+
+__all__ = ["w2", "rmd2", "second_moment", "output_l2", "risk_gap", "TooLargeForExactOT", "EXACT_OT_MAX_PAIRS"]
 
 # the exact OT cost matrix is n x m float64: 2.5e7 pairs = 200 MB
 EXACT_OT_MAX_PAIRS = 25_000_000
@@ -88,3 +92,28 @@ def rmd2(x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *, x_weights: A
         return 0.0
     d = w2(x, y, x_weights=x_weights, y_weights=y_weights, max_pairs=max_pairs)
     return float(min(d * d / denom, 1.0))
+
+
+def output_l2(problem: Problem, x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *,
+              x_weights: ArrayLike | None = None, y_weights: ArrayLike | None = None) -> float:
+    """|| Phi_mu - Phi_nu ||_{L2(pi_X)} = sqrt(sum_q w_q |Phi_mu(x_q) - Phi_nu(x_q)|^2) with the scheme's unit
+    and the problem's quadrature of X; clouds or CellMeasures (through their cell centres)."""
+    from wgf.functionals import model
+
+
+    x, y = as_cloud(x, x_weights), as_cloud(y, y_weights)
+    x, x_weights, y, y_weights = x.points, x.weights, y.points, y.weights
+    q = problem.quadrature
+    diff = model(problem, x, q.x, x_weights) - model(problem, y, q.x, y_weights)
+    return float(np.sqrt(np.dot(q.weights, np.einsum("qa,qa->q", diff, diff))))
+
+
+def risk_gap(problem: Problem, x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *,
+             x_weights: ArrayLike | None = None, y_weights: ArrayLike | None = None) -> float:
+    """|R(mu) - R(nu)| with the scheme's risk."""
+    from wgf.functionals import risk
+
+
+    x, y = as_cloud(x, x_weights), as_cloud(y, y_weights)
+    x, x_weights, y, y_weights = x.points, x.weights, y.points, y.weights
+    return abs(risk(problem, x, x_weights) - risk(problem, y, y_weights))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .distances import rmd2, second_moment
+from wgf.validation.distances import rmd2, second_moment
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike

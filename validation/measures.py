@@ -40,9 +40,9 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from wgf.grids import Grid
+    from wgf.grids import Grid, History
 
-__all__ = ["CellMeasure", "cell_measure", "as_cloud"]
+__all__ = ["CellMeasure", "cell_measure", "as_cloud", "as_measure"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +106,9 @@ def as_cloud(x: ArrayLike | CellMeasure, weights: ArrayLike | None = None) -> Ce
             raise ValueError(f"weights must be finite and nonnegative with shape ({x.shape[0]},) and a positive sum")
         w = w / w.sum()
     return CellMeasure(x, w, np.zeros((x.shape[1], 0)))
+
+
+def as_measure(history: History, t_index: int) -> CellMeasure:
+    """The density of ``history`` at snapshot ``t_index`` as a ``CellMeasure`` on Z (cells of zero mass
+    dropped, weights summing to 1), which every metric accepts in place of a cloud."""
+    return cell_measure(history.grid, history.density[t_index])

@@ -50,7 +50,7 @@ from scipy.special import gammaln
 from wgf.jit import jit as njit
 from wgf.vector_math import fast_exp
 
-from .measures import CellMeasure, as_cloud
+from wgf.validation.measures import CellMeasure, as_cloud
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -179,7 +179,7 @@ def mmd(x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *, bandwidth: fl
         raise ValueError(f"bins_per_bandwidth must be positive, got {bins_per_bandwidth}")
     x, a, y, b = _pair(x, y, x_weights, y_weights)
     if method == "binned" or (method == "auto" and _pairs(len(x), len(y)) > EXACT_MAX_PAIRS):
-        from .binning import binned_mmd2
+        from wgf.validation.binning import binned_mmd2
 
         try:
             return _sqrt_clamped(binned_mmd2(x, a, y, b, bandwidth, bins_per_bandwidth))

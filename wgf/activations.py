@@ -23,15 +23,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .jit import jit
-from .vector_math import fast_exp, fast_log1p
+from wgf.jit import jit
+from wgf.registry import Registry
+from wgf.vector_math import fast_exp, fast_log1p
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from numpy.typing import ArrayLike
 
-__all__ = ["Activation", "ACTIVATIONS", "get_activation", "activation"]
+__all__ = ["Activation", "ACTIVATIONS", "get_activation", "activation", "register_activation"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +65,7 @@ def activation(name: str, value: Callable[[float], float], slope: Callable[[floa
     """
     from numba import float64
 
-    from .jit import check_compiles
+    from wgf.jit import check_compiles
 
     v = jit(getattr(value, "py_func", value), inline="always")
     s = jit(getattr(slope, "py_func", slope), inline="always")
@@ -120,19 +121,27 @@ def _softplus(u):
     return max(u, 0.0) + fast_log1p(fast_exp(-abs(u)))
 
 
-ACTIVATIONS = {
-    "identity": Activation("identity", _identity, _one),
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_slope),
-    "tanh": Activation("tanh", _tanh, _tanh_slope),
-    "relu": Activation("relu", _relu, _relu_slope),
-    "softplus": Activation("softplus", _softplus, _sigmoid),
-}
+ACTIVATIONS = Registry("activation", "scalar activations s(u) with their slopes s'(u)")
+
+
+def register_activation(act: Activation, doc: str, *, replace: bool = False) -> Activation:
+    """Register ``act`` under its name: ``ACTIVATIONS[name]`` is an entry whose factory is ``act`` (so calling
+    the entry gives s(u) on arrays) and whose metadata are the compiled ``value`` and ``slope`` and the
+    NumPy-level ``derivative``; ``doc`` is the one-line formula."""
+    ACTIVATIONS.add(act.name, act, doc=doc, replace=replace, value=act.value, slope=act.slope,
+                    derivative=act.derivative)
+    return act
+
+
+register_activation(Activation("identity", _identity, _one), "s(u) = u")
+register_activation(Activation("sigmoid", _sigmoid, _sigmoid_slope), "s(u) = 1 / (1 + e^-u)")
+register_activation(Activation("tanh", _tanh, _tanh_slope), "s(u) = tanh(u) = 1 - 2 / (1 + e^2u)")
+register_activation(Activation("relu", _relu, _relu_slope), "s(u) = max(u, 0)")
+register_activation(Activation("softplus", _softplus, _sigmoid), "s(u) = log(1 + e^u)")
 
 
 def get_activation(act: str | Activation) -> Activation:
     """An ``Activation`` by name (see ``ACTIVATIONS``), or the one given."""
     if isinstance(act, Activation):
         return act
-    if act not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {act!r} (choose from {', '.join(ACTIVATIONS)})")
-    return ACTIVATIONS[act]
+    return ACTIVATIONS[act].factory

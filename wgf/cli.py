@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="wgf", description="Mean-field Wasserstein gradient flows of shallow networks.")
-    from ._version import __version__
+    from wgf._version import __version__
 
     p.add_argument("--version", action="version", version=f"wgf {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -104,8 +104,8 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _cmd_run(args) -> int:
-    from .config import ConfigError, load_config
-    from .runner import run_experiment
+    from wgf.config import ConfigError, load_config
+    from wgf.runner import run_experiment
 
     try:
         exp = load_config(args.config, args.set)
@@ -128,14 +128,14 @@ def _cmd_run(args) -> int:
     refused = _output_refused(out, args.overwrite, args.resume, inputs=(args.config,))
     if refused:
         return _fail(refused)
-    from .resources import ResourceError, check_experiment
+    from wgf.resources import ResourceError, check_experiment
 
     try:
         check_experiment(exp, folder=out.parent)
     except ResourceError as e:
         return _fail(str(e))
     if args.figures:
-        from .report import ReportError, figure_folder
+        from wgf.report import ReportError, figure_folder
 
         try:
             figure_folder(args.figures)
@@ -149,7 +149,7 @@ def _cmd_run(args) -> int:
     if not args.quiet:
         print(f"wrote {out}")
     if args.figures:
-        from .report import ReportError, draw_figures
+        from wgf.report import ReportError, draw_figures
 
         try:
             for path in draw_figures(out, args.figures):
@@ -161,7 +161,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .demo import run_demo
+    from wgf.demo import run_demo
 
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
@@ -179,7 +179,7 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from .validation.checks import CHECKS, run_checks
+    from wgf.validation.checks import CHECKS, run_checks
 
     unknown = [n for n in args.names if n not in CHECKS]
     if unknown:
@@ -201,10 +201,10 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_discover(args) -> int:
-    from .config import ConfigError, load_config
-    from .discovery import discover, format_round
-    from .io import OutputBusyError, ResultsFile
-    from .particles import BlowUpError
+    from wgf.config import ConfigError, load_config
+    from wgf.discovery import discover, format_round
+    from wgf.io import OutputBusyError, ResultsFile
+    from wgf.particles import BlowUpError
 
     try:
         exp = load_config(args.config, args.set)
@@ -245,10 +245,10 @@ def _execute(work, dask_address) -> int:
     """work(client or None), connected to the dask scheduler at ``dask_address`` if given; 0, or the exit
     code after one line: 2 for an unreachable scheduler or a partial file that cannot be resumed,
     1 for a numerical blow-up or a job that failed on every attempt."""
-    from .executors import JobError, SchedulerError, connect
-    from .grids import GridBlowUpError
-    from .io import OutputBusyError, ResumeError
-    from .particles import BlowUpError
+    from wgf.executors import JobError, SchedulerError, connect
+    from wgf.grids import GridBlowUpError
+    from wgf.io import OutputBusyError, ResumeError
+    from wgf.particles import BlowUpError
 
     client = None
     try:
@@ -305,7 +305,7 @@ def _folder_refused(folder: Path) -> str | None:
 def _output_refused(out: Path, overwrite: bool, resume: bool, *, inputs=()) -> str | None:
     """Why ``out`` cannot be written (None if it can): a path that cannot hold the results
     (``io.output_refused``), an existing file or an interrupted partial one."""
-    from .io import output_refused, partial_path
+    from wgf.io import output_refused, partial_path
 
     refused = output_refused(out, inputs=inputs)
     if refused:
@@ -318,7 +318,7 @@ def _output_refused(out: Path, overwrite: bool, resume: bool, *, inputs=()) -> s
 
 
 def _workers_refused(workers: int, dask) -> str | None:
-    from .executors import parse_address
+    from wgf.executors import parse_address
 
     if workers < 1:
         return f"--workers must be >= 1, got {workers}"
@@ -347,7 +347,7 @@ def _job_output(folder: Path, name: str, args: argparse.Namespace) -> Path | str
 
 
 def _cmd_paper_study(args) -> int:
-    from .study import StudyPlan, draw_study, run_paper_study, study_table, verdicts
+    from wgf.study import StudyPlan, draw_study, run_paper_study, study_table, verdicts
 
     folder = Path(args.output)
     out = _job_output(folder, "paper_study.h5", args)
@@ -376,9 +376,9 @@ def _cmd_paper_study(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from .config import ConfigError, apply_overrides, load_config
-    from .study import NAMED_SWEEPS
-    from .sweep import Sweep, parse_vary, run_sweep, sweep_table
+    from wgf.config import ConfigError, apply_overrides, load_config
+    from wgf.study import NAMED_SWEEPS
+    from wgf.sweep import Sweep, parse_vary, run_sweep, sweep_table
 
     try:
         named = NAMED_SWEEPS[args.config]() if args.config in NAMED_SWEEPS and not Path(args.config).exists() else None
@@ -418,7 +418,7 @@ def _cmd_sweep(args) -> int:
         if code:
             return code
     print(sweep_table(out))
-    from .report import draw_sweep
+    from wgf.report import draw_sweep
 
     paths = draw_sweep(out, folder, x=x)
     print(f"\nresults: {out}; figures: " + ", ".join(str(p) for p in paths))
@@ -426,7 +426,7 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .report import ReportError, draw_figures, figure_folder, summary
+    from wgf.report import ReportError, draw_figures, figure_folder, summary
 
     try:
         if args.figures:

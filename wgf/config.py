@@ -20,22 +20,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data import TEACHER_KINDS, EmpiricalData, GaussianTeacherData, load_dataset, make_teacher
-from .discovery import GRADIENTS
-from .groups import COMPACT_GROUPS, DEFAULT_HAAR_POINTS, GROUP_NAMES, FiniteGroup, group_from_name
-from .problem import INITS, NOISES, Problem
-from .resources import ResourceError, check_bytes, check_experiment, quadrature_bytes
-from .schemes import DA_MODES, SCHEMES
-from .symmetry import NotEquivariantError, Symmetry
-from .activations import ACTIVATIONS
-from .losses import LOSSES, make_loss
-from .schedules import SCHEDULES, make_schedule
-from .units import UNIT_ALIASES, UNIT_NAMES, make_unit
+from wgf.data import TEACHER_KINDS, EmpiricalData, GaussianTeacherData, load_dataset, make_teacher
+from wgf.discovery import GRADIENTS
+from wgf.groups import COMPACT_GROUPS, DEFAULT_HAAR_POINTS, GROUP_NAMES, FiniteGroup, group_from_name
+from wgf.problem import INITS, NOISES, Problem
+from wgf.resources import ResourceError, check_bytes, check_experiment, quadrature_bytes
+from wgf.schemes import DA_MODES, SCHEMES
+from wgf.symmetry import NotEquivariantError, Symmetry
+from wgf.activations import ACTIVATIONS
+from wgf.losses import LOSSES, make_loss
+from wgf.schedules import SCHEDULES, make_schedule
+from wgf.units import UNIT_ALIASES, UNIT_NAMES, make_unit
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ._typing import PathLike
+    from wgf._typing import PathLike
 
 __all__ = ["ConfigError", "Experiment", "ParticleSettings", "load_config", "parse_config", "METRICS"]
 

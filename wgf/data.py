@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .groups import FiniteGroup
-from .symmetry import Symmetry
-from .units import Unit
+from wgf.groups import FiniteGroup
+from wgf.symmetry import Symmetry
+from wgf.units import Unit
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from ._typing import PathLike
+    from wgf._typing import PathLike
 
 __all__ = [
     "Quadrature",
@@ -169,7 +169,7 @@ def load_dataset(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     Each must be a real numeric array with 1 or 2 axes (1 axis: one column); its size is
     checked against the available memory before it is read. ValueError (one line) otherwise.
     """
-    from .resources import ResourceError, check_bytes
+    from wgf.resources import ResourceError, check_bytes
 
     path = Path(path)
     if not path.is_file():

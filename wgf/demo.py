@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import parse_config
+from wgf.config import parse_config
 
 if TYPE_CHECKING:
-    from ._typing import PathLike
+    from wgf._typing import PathLike
 
 __all__ = ["DEMO_CONFIG", "run_demo"]
 
@@ -70,8 +70,8 @@ bandwidth = 0.25
 
 def run_demo(folder: PathLike, *, quiet: bool = False) -> str:
     """Run the demo into ``folder`` (results.h5 and figures); return the summary text."""
-    from .report import draw_figures, summary
-    from .runner import run_experiment
+    from wgf.report import draw_figures, summary
+    from wgf.runner import run_experiment
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -73,8 +73,8 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike
 
-    from .io import ResultsFile
-    from .problem import Problem
+    from wgf.io import ResultsFile
+    from wgf.problem import Problem
 
 __all__ = ["discover", "Discovery", "DiscoveryRound", "GRADIENTS", "default_delta", "format_round"]
 
@@ -235,7 +235,7 @@ def expected_gradient_flow(problem, theta, n_steps: int, eps: float, seed: int, 
     i.e. the particle engine's step with the minibatch replaced by the quadrature (x_q, y_q, w_q)
     of the scheme's data (same compiled kernels, same counter-based noise). Returns theta.
     """
-    from .particles import kernels
+    from wgf.particles import kernels
 
     q = problem.quadrature
     spec = kernels.engine_spec(problem, len(q), noise_projector=noise_projector, fixed_batch=(q.x, q.y, q.weights))
@@ -246,8 +246,8 @@ def expected_gradient_flow(problem, theta, n_steps: int, eps: float, seed: int, 
 
 def _train(problem, basis, *, n, replicas, n_steps, eps, gradient, batch, seed, round_index):
     """Final particles of the R replicas of one round, pooled: (R N, D)."""
-    from .particles import BlowUpError, simulate
-    from .particles.engine import BLOW_UP_LIMIT
+    from wgf.particles import BlowUpError, simulate
+    from wgf.particles.engine import BLOW_UP_LIMIT
 
     proj = basis @ basis.T
     finals = []
@@ -283,7 +283,7 @@ def discover(problem: Problem, *, n: int = 500, replicas: int | None = None, rou
     The problem's ``init``, ``noise`` and ``t_end`` are not used: each round starts in E_j
     with noise projected onto E_j.
     """
-    from .particles import step_size
+    from wgf.particles import step_size
 
     if gradient not in GRADIENTS:
         raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .problem import Problem
+from wgf.problem import Problem
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
-from ._version import __version__
+from wgf._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from numpy.typing import ArrayLike, DTypeLike
 
-    from ._typing import PathLike
+    from wgf._typing import PathLike
 
 __all__ = ["ResultsFile", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "intact", "output_refused",
            "coordinate", "label", "variable", "save_object", "read_object", "SavedFileError"]

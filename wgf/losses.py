@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .jit import jit
+from wgf.jit import jit
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike

@@ -36,11 +36,11 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from numpy.typing import ArrayLike
 
-    from ._typing import PathLike
-    from .discovery import Discovery
-    from .grids import History
-    from .particles import Trajectory
-    from .validation import Comparison
+    from wgf._typing import PathLike
+    from wgf.discovery import Discovery
+    from wgf.grids import History
+    from wgf.particles import Trajectory
+    from wgf.validation import Comparison
 
     # a results file: its path, the DataTree of ``wgf.open_results`` or an open h5py File (Group)
     ResultsSource = PathLike | xr.DataTree | h5py.Group
@@ -648,7 +648,7 @@ def _node(source):
     """A results file as a mapping of groups: a path is opened (lazily) with ``wgf.open_results``; an
     xarray DataTree or an h5py File/Group is used as it is."""
     if isinstance(source, (str, os.PathLike)):
-        from .io import open_results
+        from wgf.io import open_results
 
         return open_results(source)
     return source
@@ -777,7 +777,7 @@ def read_off_subspace(source: ResultsSource, *, projector: ArrayLike | None = No
             b = _array(node["pde"]["basis"])
             projector = b @ b.T
         elif "config" in node.attrs:
-            from .config import parse_config
+            from wgf.config import parse_config
 
             projector = parse_config(str(node.attrs["config"])).problem.symmetry.projector
         else:

@@ -12,13 +12,13 @@ from functools import cached_property
 
 import numpy as np
 
-from .data import EmpiricalData, GaussianTeacherData, Quadrature
-from .groups import FiniteGroup
-from .losses import Loss, make_loss
-from .schedules import Schedule, make_schedule
-from .schemes import DA_MODES, SCHEMES, SchemeUnit, scheme_quadrature, scheme_unit
-from .symmetry import Symmetry
-from .units import Unit
+from wgf.data import EmpiricalData, GaussianTeacherData, Quadrature
+from wgf.groups import FiniteGroup
+from wgf.losses import Loss, make_loss
+from wgf.schedules import Schedule, make_schedule
+from wgf.schemes import DA_MODES, SCHEMES, SchemeUnit, scheme_quadrature, scheme_unit
+from wgf.symmetry import Symmetry
+from wgf.units import Unit
 
 __all__ = ["Problem", "INITS", "NOISES"]
 

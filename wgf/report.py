@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 if TYPE_CHECKING:
-    from ._typing import PathLike
+    from wgf._typing import PathLike
 
 log = logging.getLogger("wgf")
 
@@ -116,7 +116,7 @@ def summary(path: PathLike) -> str:
 
 
 def _summary(path) -> str:
-    from .study import is_study
+    from wgf.study import is_study
 
     lines = []
     with _reading(path) as f:
@@ -169,13 +169,13 @@ def _summary(path) -> str:
                              + ", ".join("%.2e" % v for v in d["principal_angles"][()]))
         has_study, has_sweep = is_study(f), "sweep" in f
     if has_study:
-        from .study import study_table, verdicts
+        from wgf.study import study_table, verdicts
 
         lines.append("\n" + study_table(path))
         for statement, value, holds in verdicts(path):
             lines.append(f"{'holds' if holds else 'FAILS':<6} {statement}: {value:.3g}")
     elif has_sweep:
-        from .sweep import sweep_table
+        from wgf.sweep import sweep_table
 
         lines.append("\n" + sweep_table(path))
     return "\n".join(lines)
@@ -213,8 +213,8 @@ def draw_figures(path: PathLike, folder: PathLike) -> list[Path]:
 def _draw_figures(path, folder) -> list[Path]:
     from matplotlib.figure import Figure  # no pyplot: the figures never touch the user's backend
 
-    from . import plot
-    from .study import is_study
+    from wgf import plot
+    from wgf.study import is_study
 
     folder = Path(folder)
     written = []
@@ -260,7 +260,7 @@ def _draw_figures(path, folder) -> list[Path]:
             keep(fig, "discovery")
         has_study, has_sweep = is_study(f), "sweep" in f
     if has_study:
-        from .study import draw_study
+        from wgf.study import draw_study
 
         written.append(draw_study(path, folder)[0])
     elif has_sweep:
@@ -274,8 +274,8 @@ def draw_sweep(path: PathLike, folder: PathLike, *, x: str | None = None) -> lis
     the PNG paths."""
     from matplotlib.figure import Figure
 
-    from . import plot
-    from .sweep import SWEEP_QUANTITIES, read_sweep
+    from wgf import plot
+    from wgf.sweep import SWEEP_QUANTITIES, read_sweep
 
     ds = read_sweep(path)
     x = x or ds["status"].dims[0]

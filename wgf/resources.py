@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._typing import PathLike
-    from .config import Experiment
+    from wgf._typing import PathLike
+    from wgf.config import Experiment
 
 __all__ = ["ResourceError", "available_memory", "check_bytes", "quadrature_bytes", "experiment_needs",
            "check_experiment"]
@@ -86,7 +86,7 @@ def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> flo
 
 def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     """[(what, memory bytes, disk bytes)] of the sections of the experiment ``exp`` (module docstring)."""
-    from .particles import DEFAULT_RECORDS
+    from wgf.particles import DEFAULT_RECORDS
 
     problem = exp.problem
     dim, times = problem.dim, problem.snapshots

@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
-from .config import Experiment
-from .executors import DEFAULT_RETRIES, run_jobs
-from .functionals import risk
-from .grids import DEFAULT_TOLERANCE
-from .grids.solver import TRACKER_ATTRS as PDE_TRACKERS
-from .io import ResultsFile, intact
+from wgf.config import Experiment
+from wgf.executors import DEFAULT_RETRIES, run_jobs
+from wgf.functionals import risk
+from wgf.grids import DEFAULT_TOLERANCE
+from wgf.grids.solver import TRACKER_ATTRS as PDE_TRACKERS
+from wgf.io import ResultsFile, intact
 
 if TYPE_CHECKING:
     from distributed import Client
 
-    from ._typing import PathLike
+    from wgf._typing import PathLike
 
 __all__ = ["run_experiment", "run_particles"]
 
@@ -48,7 +48,7 @@ TRACE_OT_MAX_PAIRS = 1_000_000
 
 def _wi_limits(problem, n: int) -> tuple[str | None, str | None]:
     """Why /particles/N<n>/wi_rmd2 and its trace are skipped (None: they are not)."""
-    from .validation import EXACT_OT_MAX_PAIRS
+    from wgf.validation import EXACT_OT_MAX_PAIRS
 
     pairs = n * n * problem.group.order
 
@@ -61,7 +61,7 @@ def _wi_limits(problem, n: int) -> tuple[str | None, str | None]:
 
 def trace_times(problem, settings, n: int) -> np.ndarray:
     """MF times t = k eps of the diagnostics trace of an N-particle run ([particles] record_every)."""
-    from .particles import record_steps, snapshot_steps, step_size
+    from wgf.particles import record_steps, snapshot_steps, step_size
 
     eps = step_size(n, alpha=settings.alpha, step=settings.step)
     return record_steps(int(snapshot_steps(problem.times, eps)[-1]), settings.record_every) * eps
@@ -76,8 +76,8 @@ def particle_job(problem, settings, n: int, seed: int, sink=None):
     both are collected and returned as {kind: {name: array}} (for worker processes).
     Returns (eps, collected or None).
     """
-    from .particles import BlowUpError, simulate
-    from .validation import si_rmd2, wi_rmd2
+    from wgf.particles import BlowUpError, simulate
+    from wgf.validation import si_rmd2, wi_rmd2
 
     sym = problem.symmetry
     skip_wi = dict(zip(("snapshot", "trace"), _wi_limits(problem, n)))
@@ -131,7 +131,7 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
     A run that fails is run again up to ``retries`` times (a numerical blow-up is
     not: it would repeat), then raises ``executors.JobError`` naming its N and seed.
     """
-    from .particles import BlowUpError
+    from wgf.particles import BlowUpError
 
     problem, settings = exp.problem, exp.particles
     n_times, seeds = len(problem.times), settings.seeds
@@ -222,7 +222,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     The density is written at each snapshot as it is taken; the cell-center axes are
     HDF5 dimension scales of /pde/density.
     """
-    from .grids import History, make_grid, solve
+    from wgf.grids import History, make_grid, solve
 
     problem, cfg = exp.problem, exp.pde
     grid = make_grid(problem, cfg.get("space", "full"), cfg.get("cells", (64,)), cfg.get("half_width", 2.0),
@@ -269,14 +269,14 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
 
 def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = True) -> dict:
     """Every metric between the particles (read back from /particles) and the PDE density, per (N, seed,
-    snapshot), by ``wgf.validation.compare``; returns {metric: RateFit}.
+    snapshot), by ``wgf.validation.comparison.compare``; returns {metric: RateFit}.
 
     Writes /compare/N (K,) and /compare/<metric> (K, S, T) with attributes slope, slope_low,
     slope_high (log-log least squares at the final time, 95% interval), n_points, floor and
     floor_order: the Richardson estimate of the PDE's own error from the same PDE on grids of 1/2
     and 1/4 the cells per axis (docs/pde.md); no point at or below the floor enters the fit.
     """
-    from .validation import DEFAULT_METRICS, coarse_measures, compare
+    from wgf.validation import DEFAULT_METRICS, coarse_measures, compare
 
     problem, cfg, pde = exp.problem, exp.compare, exp.pde
     ns, times = exp.particles.n, problem.times

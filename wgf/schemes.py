@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data import Quadrature
-from .groups import FiniteGroup
-from .jit import jit
-from .symmetry import Symmetry
-from .units import Unit
+from wgf.data import Quadrature
+from wgf.groups import FiniteGroup
+from wgf.jit import jit
+from wgf.symmetry import Symmetry
+from wgf.units import Unit
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike

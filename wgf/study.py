@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     import h5py
     from distributed import Client
 
-    from ._typing import PathLike
-    from .problem import Problem
-    from .sweep import Sweep
+    from wgf._typing import PathLike
+    from wgf.problem import Problem
+    from wgf.sweep import Sweep
 
 __all__ = ["StudyPlan", "SCHEMES", "TEACHERS", "STARTS", "paper_problem", "paper_sweep", "run_paper_study",
            "read_study", "study_table", "verdicts", "draw_study", "is_study", "NAMED_SWEEPS"]
@@ -148,7 +148,7 @@ def _noise(start: str) -> str:
 def paper_sweep(plan: StudyPlan = StudyPlan()) -> Sweep:
     """The study as a ``wgf.sweep.Sweep``: ``plan.config_text()`` over (init with its noise) x teacher x scheme,
     N from its [particles] list; SI starts use projected noise (Thm 5), WI starts full noise."""
-    from .sweep import Sweep
+    from wgf.sweep import Sweep
 
     varies = ["training.init+training.noise=" + ",".join(f"{s}+{_noise(s)}" for s in plan.starts),
               "data.teacher=" + ",".join(plan.teachers), "training.scheme=" + ",".join(plan.schemes)]
@@ -166,7 +166,7 @@ NAMED_SWEEPS = {
 def paper_problem(start: str, teacher: str, scheme: str, plan: StudyPlan = StudyPlan()) -> Problem:
     """The study's problem for one (start, teacher, scheme): SI starts with projected noise, WI with full
     (the paper's swap problem, or 2x2 gated units under SO(2) for ``plan.group == "rotation"``)."""
-    from .config import apply_overrides, parse_config
+    from wgf.config import apply_overrides, parse_config
 
     return parse_config(apply_overrides(plan.config_text(), [f"training.init={start}", f"training.noise={_noise(start)}",
                                                             f"data.teacher={teacher}", f"training.scheme={scheme}"])
@@ -177,7 +177,7 @@ def run_paper_study(plan: StudyPlan, out_path: PathLike, *, workers: int = 1, da
                     resume: bool = False, progress: bool = True, retries: int | None = None) -> Path:
     """Run every job of ``plan`` (its ``paper_sweep``) and write ``out_path`` (``wgf.sweep.run_sweep``:
     atomically on completion, resumable, the same file on every executor)."""
-    from .sweep import run_sweep
+    from wgf.sweep import run_sweep
 
     return run_sweep(paper_sweep(plan), out_path, workers=workers, dask=dask, resume=resume, progress=progress,
                      retries=retries)
@@ -196,7 +196,7 @@ def read_study(path: PathLike) -> tuple:
     si_rmd2 (to E^G), wi_rmd2 (to nu^G) and risk; a run without values (blown up) is NaN."""
     import h5py
 
-    from .sweep import Sweep, read_sweep
+    from wgf.sweep import Sweep, read_sweep
 
     with h5py.File(path, "r") as f:
         if not is_study(f):
@@ -263,7 +263,7 @@ def draw_study(path: PathLike, folder: PathLike) -> list:
     from matplotlib.figure import Figure
     from scipy import stats
 
-    from .plot import save
+    from wgf.plot import save
 
     plan, ns, values = read_study(path)
     folder = Path(folder)

@@ -34,8 +34,8 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from .config import ConfigError, Experiment, apply_overrides, parse_config
-from .runner import PARTICLE_VARIABLES
+from wgf.config import ConfigError, Experiment, apply_overrides, parse_config
+from wgf.runner import PARTICLE_VARIABLES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from distributed import Client
 
-    from ._typing import PathLike
+    from wgf._typing import PathLike
 
 __all__ = ["Vary", "Sweep", "parse_vary", "sweep_job", "run_sweep", "read_sweep", "sweep_table", "SWEEP_QUANTITIES",
            "STATUS"]
@@ -191,7 +191,7 @@ class Sweep:
     @property
     def seeds(self) -> int:
         """[particles] seeds of the base config (default ``ParticleSettings.seeds``)."""
-        from .config import ParticleSettings
+        from wgf.config import ParticleSettings
 
         return int(tomllib.loads(self.text).get("particles", {}).get("seeds", ParticleSettings.seeds))
 
@@ -233,9 +233,9 @@ class Sweep:
 def sweep_job(sweep_json: str, index: tuple, seed: int, with_wi: bool) -> dict:
     """One run of a sweep: {quantity: value} of the particles at t_end (module docstring), or
     {"blew_up": message} when the run blew up. Picklable: it runs in a worker process or on a dask worker."""
-    from .functionals import risk
-    from .particles import BlowUpError, simulate
-    from .validation import si_rmd2, wi_rmd2
+    from wgf.functionals import risk
+    from wgf.particles import BlowUpError, simulate
+    from wgf.validation import si_rmd2, wi_rmd2
 
     sweep = Sweep.from_json(sweep_json)
     exp = sweep.experiment(index)
@@ -300,9 +300,9 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
     or the dask scheduler ``dask``; a failing run is retried ``retries`` times (a blow-up is not: it is
     recorded), then stops the sweep with a JobError naming it.
     """
-    from .executors import DEFAULT_RETRIES, run_jobs
-    from .io import ResultsFile, intact
-    from .validation import EXACT_OT_MAX_PAIRS
+    from wgf.executors import DEFAULT_RETRIES, run_jobs
+    from wgf.io import ResultsFile, intact
+    from wgf.validation import EXACT_OT_MAX_PAIRS
 
     out_path = Path(out_path)
     text = sweep.to_json()

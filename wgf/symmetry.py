@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .groups import FiniteGroup
-from .units import Unit
+from wgf.groups import FiniteGroup
+from wgf.units import Unit
 
 if TYPE_CHECKING:
     from collections.abc import Callable

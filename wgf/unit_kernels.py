@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .jit import FASTMATH, jit
+from wgf.jit import FASTMATH, jit
 
 if TYPE_CHECKING:
     from numba.core.dispatcher import Dispatcher
 
-    from .activations import Activation
+    from wgf.activations import Activation
 
 __all__ = ["WORK_ROWS", "matrix_lanes", "two_layer_lanes", "gated_lanes", "pointwise_lanes", "lane_sum"]
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from numba import prange
 
-from .jit import FASTMATH, compile_for, jit
-from .unit_kernels import WORK_ROWS, lane_sum
+from wgf.jit import FASTMATH, compile_for, jit
+from wgf.unit_kernels import WORK_ROWS, lane_sum
 
 if TYPE_CHECKING:
     from numba.core.dispatcher import Dispatcher

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .activations import ACTIVATIONS, Activation, get_activation
-from .jit import FASTMATH, check_compiles, jit
-from .unit_kernels import as_columns, gated_lanes, matrix_lanes, pointwise_lanes, two_layer_lanes
+from wgf.activations import ACTIVATIONS, Activation, get_activation
+from wgf.jit import FASTMATH, check_compiles, jit
+from wgf.unit_kernels import as_columns, gated_lanes, matrix_lanes, pointwise_lanes, two_layer_lanes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from numba.core.dispatcher import Dispatcher
     from numpy.typing import ArrayLike
 
-    from .unit_sums import UnitSums
+    from wgf.unit_sums import UnitSums
 
 __all__ = ["Unit", "make_unit", "custom_unit", "matrix_unit", "two_layer_unit", "gated_matrix_unit", "UNIT_NAMES",
            "UNIT_ALIASES"]
@@ -93,7 +93,7 @@ class Unit:
     @cached_property
     def sums(self) -> UnitSums:
         """The compiled sums over particles of ``wgf.unit_sums`` for this unit."""
-        from .unit_sums import make_unit_sums
+        from wgf.unit_sums import make_unit_sums
 
         return _sums_for(self.value_kernel, self.vjp_kernel, make_unit_sums)
 

@@ -22,7 +22,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .jit import jit
+from wgf.jit import jit
 
 __all__ = ["fast_exp", "fast_log", "fast_log1p", "cos_sin_turn", "EXP_MIN", "EXP_MAX"]
 

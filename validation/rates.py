@@ -1,7 +1,8 @@
-"""Particles against the PDE density: problem-aware metrics and the convergence-rate fit (docs/theory.md §6).
+"""Convergence rates and the PDE's own error (docs/theory.md §6, docs/pde.md "The floor").
 
-The grid density at a snapshot enters as the piecewise-constant measure it is
-(``as_measure``, a ``CellMeasure``: cell centres, masses and the cell's edge vectors in Z).
+- ``fit_rate``: least-squares slope of log(distance) on log(N) with its t-interval (``RateFit``);
+- ``richardson_floor``: the error of the finest of three grids from the distances between them;
+- ``mean_interval``: the t-interval of a mean over seeds.
 """
 
 from __future__ import annotations
@@ -14,47 +15,7 @@ from scipy import stats
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from wgf.grids import History
-    from wgf.problem import Problem
-
-    from .measures import CellMeasure
-
-__all__ = ["as_measure", "output_l2", "risk_gap", "fit_rate", "RateFit", "richardson_floor", "mean_interval"]
-
-
-def as_measure(history: History, t_index: int) -> CellMeasure:
-    """The density of ``history`` at snapshot ``t_index`` as a ``CellMeasure`` on Z (cells of zero mass
-    dropped, weights summing to 1), which every metric accepts in place of a cloud."""
-    from .measures import cell_measure
-
-    return cell_measure(history.grid, history.density[t_index])
-
-
-def output_l2(problem: Problem, x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *,
-              x_weights: ArrayLike | None = None, y_weights: ArrayLike | None = None) -> float:
-    """|| Phi_mu - Phi_nu ||_{L2(pi_X)} = sqrt(sum_q w_q |Phi_mu(x_q) - Phi_nu(x_q)|^2) with the scheme's unit
-    and the problem's quadrature of X; clouds or CellMeasures (through their cell centres)."""
-    from wgf.functionals import model
-
-    from .measures import as_cloud
-
-    x, y = as_cloud(x, x_weights), as_cloud(y, y_weights)
-    x, x_weights, y, y_weights = x.points, x.weights, y.points, y.weights
-    q = problem.quadrature
-    diff = model(problem, x, q.x, x_weights) - model(problem, y, q.x, y_weights)
-    return float(np.sqrt(np.dot(q.weights, np.einsum("qa,qa->q", diff, diff))))
-
-
-def risk_gap(problem: Problem, x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *,
-             x_weights: ArrayLike | None = None, y_weights: ArrayLike | None = None) -> float:
-    """|R(mu) - R(nu)| with the scheme's risk."""
-    from wgf.functionals import risk
-
-    from .measures import as_cloud
-
-    x, y = as_cloud(x, x_weights), as_cloud(y, y_weights)
-    x, x_weights, y, y_weights = x.points, x.weights, y.points, y.weights
-    return abs(risk(problem, x, x_weights) - risk(problem, y, y_weights))
+__all__ = ["RateFit", "fit_rate", "richardson_floor", "mean_interval"]
 
 
 class RateFit(tuple):
