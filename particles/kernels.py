@@ -34,7 +34,8 @@ import numpy as np
 from numba import prange
 
 from wgf.jit import FASTMATH, compile_for, jit
-from wgf.schemes import combine_rows, expand_rows, pullback_rows
+from wgf.groups import GROUPS
+from wgf.schemes import DA_MODES, SCHEMES, combine_rows, expand_rows, pullback_rows
 from wgf.unit_kernels import WORK_ROWS, lane_sum
 from wgf.vector_math import cos_sin_turn
 
@@ -68,14 +69,14 @@ DATA_GAUSSIAN = 0  # x = x_std N(0, I), y = teacher output (+ label noise)
 DATA_EMPIRICAL = 1  # uniform draws from (xs, ys)
 DATA_FIXED = 2  # the whole (xs, ys) with weights ws at every step
 DA_NONE = 0
-DA_ORBIT = 1
-DA_SAMPLE = 2
+DA_ORBIT = DA_MODES["orbit"].code
+DA_SAMPLE = DA_MODES["sample"].code
 # how DA sample mode draws g: an element of the list g_x (finite groups), or from the Haar measure
 HAAR_NONE = 0
-HAAR_SO2 = 1
-HAAR_O2 = 2
-HAAR_SO3 = 3
-HAAR_CODES = {"so2": HAAR_SO2, "o2": HAAR_O2, "so3": HAAR_SO3}
+HAAR_CODES = {GROUPS[name].haar_kind: GROUPS[name].haar_code for name in GROUPS.where(compact=True)}
+HAAR_SO2 = HAAR_CODES["so2"]
+HAAR_O2 = HAAR_CODES["o2"]
+HAAR_SO3 = HAAR_CODES["so3"]
 
 
 class EngineSpec(NamedTuple):
@@ -143,8 +144,8 @@ def engine_spec(problem: Problem, batch: int, *, noise_projector: ArrayLike | No
         data_kind = DATA_GAUSSIAN
         teacher = data.teacher.T
         x_std, label_noise = data.x_std, data.label_noise
-    if fixed_batch is None and problem.scheme == "da":
-        da = DA_ORBIT if problem.da_mode == "orbit" else DA_SAMPLE
+    if fixed_batch is None and SCHEMES[problem.scheme].augments:
+        da = DA_MODES[problem.da_mode].code
     noise_proj = problem.noise_projector if noise_projector is None else noise_projector
     return EngineSpec(
         _f64(unit.maps_in), _f64(unit.maps_out), _f64(proj), _f64(problem.group.rho_x), _f64(problem.group.rho_y),

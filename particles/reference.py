@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wgf.data import EmpiricalData
+from wgf.schemes import SCHEMES
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -45,10 +46,11 @@ def reference_batch(problem: Problem, batch: int,
     if problem.loss.sign_labels and not isinstance(problem.data, EmpiricalData):
         y = problem.loss.labels(y)
     group = problem.group
-    if problem.scheme == "da" and problem.da_mode == "orbit":
+    augments = SCHEMES[problem.scheme].augments
+    if augments and problem.da_mode == "orbit":
         x = np.einsum("gab,nb->gna", group.rho_x, x).reshape(-1, x.shape[1])
         y = np.einsum("gab,nb->gna", group.rho_y, y).reshape(-1, y.shape[1])
-    elif problem.scheme == "da":
+    elif augments:
         if group.continuous:  # g ~ Haar
             gx, gy = group.sample(rng, batch)
         else:

@@ -5,7 +5,7 @@ from wgf.validation.rates import RateFit, fit_rate, mean_interval, richardson_fl
 from wgf.validation.comparison import DEFAULT_METRICS, Comparison, coarse_measures, compare, metric_functions
 from wgf.validation.measures import CellMeasure, as_cloud, as_measure, cell_measure
 from wgf.validation.invariance import si_rmd2, wi_rmd2
-from wgf.validation.metrics import energy, frame_directions, mmd, moments, sliced_directions, sliced_w2
+from wgf.validation.metrics import METRICS, energy, frame_directions, mmd, moments, sliced_directions, sliced_w2
 
 __all__ = [
     "as_measure",
@@ -23,4 +23,4 @@ __all__ = [
     "richardson_floor",
     "mean_interval",
     "RateFit","w2", "rmd2", "second_moment", "TooLargeForExactOT", "EXACT_OT_MAX_PAIRS", "wi_rmd2", "si_rmd2",
-           "mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments"]
+           "mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments", "METRICS"]

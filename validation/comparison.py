@@ -36,32 +36,19 @@ BATCH_POINTS = 1 << 22
 
 def metric_functions(problem: Problem, names: Iterable[str] = DEFAULT_METRICS, bandwidth: float | None = None) -> dict:
     """name -> f(clouds, nu) -> (K,): the metric between each cloud of the list and nu (clouds or
-    CellMeasures); ``moments`` gives two entries, moments_mean_error and moments_cov_error. The sliced
-    metrics share nu's projections over the list. ``bandwidth`` (MMD) defaults to problem.init_std."""
-    from wgf.validation import energy, mmd, moments, output_l2, risk_gap, sliced_w2, w2
+    CellMeasures), for names of ``wgf.validation.metrics.METRICS`` (a metric gives the entries it ``writes``:
+    ``moments`` gives moments_mean_error and moments_cov_error). The sliced metrics share nu's projections
+    over the list. ``bandwidth`` (MMD) defaults to problem.init_std."""
+    from wgf.validation.metrics import METRICS
 
     bandwidth = problem.init_std if bandwidth is None else bandwidth
-
-    def each(metric):
-        return lambda clouds, nu: np.array([metric(x, nu) for x in clouds])
-
-    table = {
-        "mmd": each(lambda x, y: mmd(x, y, bandwidth=bandwidth)),
-        "energy": lambda clouds, nu: energy(list(clouds), nu),
-        "w2": each(w2),
-        "sliced_w2": lambda clouds, nu: sliced_w2(list(clouds), nu),
-        "output_l2": each(lambda x, y: output_l2(problem, x, y)),
-        "risk_gap": each(lambda x, y: risk_gap(problem, x, y)),
-        "moments_mean_error": each(lambda x, y: moments(x, y)["mean_error"]),
-        "moments_cov_error": each(lambda x, y: moments(x, y)["cov_error"]),
-    }
+    written = {key: name for name, entry in METRICS.items() for key in entry.writes}
     out = {}
     for name in names:
-        keys = ["moments_mean_error", "moments_cov_error"] if name == "moments" else [name]
-        for key in keys:
-            if key not in table:
-                raise ValueError(f"unknown metric {name!r} (choose from {', '.join(sorted(table))}, moments)")
-            out[key] = table[key]
+        if name not in METRICS and name in written:  # one entry of a metric that writes several
+            out[name] = METRICS[written[name]](problem, bandwidth)[name]
+        else:
+            out.update(METRICS[name](problem, bandwidth))
     return out
 
 

@@ -48,6 +48,7 @@ from numba import prange
 from scipy.special import gammaln
 
 from wgf.jit import jit as njit
+from wgf.registry import Registry
 from wgf.vector_math import fast_exp
 
 from wgf.validation.measures import CellMeasure, as_cloud
@@ -57,7 +58,8 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike
 
-__all__ = ["mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments", "EXACT_MAX_PAIRS"]
+__all__ = ["mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments", "EXACT_MAX_PAIRS",
+           "METRICS"]
 
 _ROWS = 64  # rows of x per parallel task (fixed: the reduction order depends on it)
 _COLS = 512  # columns of y per vectorised block (per-thread buffers of this length)
@@ -479,3 +481,62 @@ def moments(x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *, x_weights
     mx, cx = mu.mean(), mu.covariance()
     my, cy = nu.mean(), nu.covariance()
     return {"mean_error": float(np.linalg.norm(mx - my)), "cov_error": float(np.linalg.norm(cx - cy, "fro"))}
+
+
+# ------------------------------------------------------------------ the registry of comparison metrics
+METRICS = Registry("metric", "distances between particle clouds and the PDE density; factory (problem, bandwidth) "
+                             "-> {entry: f(clouds, nu) -> (K,)}")
+
+
+def _each(metric):
+    """f(clouds, nu) -> (K,): ``metric`` between each cloud of the list and nu."""
+    return lambda clouds, nu: np.array([metric(x, nu) for x in clouds])
+
+
+@METRICS.register("mmd", doc="Gaussian-kernel MMD, bandwidth h (default: the problem's init_std)", needs_problem=False,
+                  exact_ot=False, writes=("mmd",))
+def _mmd_metric(problem, bandwidth):
+    return {"mmd": _each(lambda x, y: mmd(x, y, bandwidth=bandwidth))}
+
+
+@METRICS.register("energy", doc="energy distance (2 E|X - Y| - E|X - X'| - E|Y - Y'|)^(1/2)", needs_problem=False,
+                  exact_ot=False, writes=("energy",))
+def _energy_metric(problem, bandwidth):
+    return {"energy": lambda clouds, nu: energy(list(clouds), nu)}
+
+
+@METRICS.register("w2", doc="exact 2-Wasserstein distance by optimal transport (POT)", needs_problem=False,
+                  exact_ot=True, writes=("w2",))
+def _w2_metric(problem, bandwidth):
+    from wgf.validation.distances import w2
+
+    return {"w2": _each(w2)}
+
+
+@METRICS.register("sliced_w2", doc="sliced 2-Wasserstein distance over seeded random directions",
+                  needs_problem=False, exact_ot=False, writes=("sliced_w2",))
+def _sliced_w2_metric(problem, bandwidth):
+    return {"sliced_w2": lambda clouds, nu: sliced_w2(list(clouds), nu)}
+
+
+@METRICS.register("output_l2", doc="|| Phi_mu - Phi_nu ||_L2(pi_X), the distance of the networks' outputs",
+                  needs_problem=True, exact_ot=False, writes=("output_l2",))
+def _output_l2_metric(problem, bandwidth):
+    from wgf.validation.distances import output_l2
+
+    return {"output_l2": _each(lambda x, y: output_l2(problem, x, y))}
+
+
+@METRICS.register("risk_gap", doc="|R(mu) - R(nu)|, the gap of the risks", needs_problem=True, exact_ot=False,
+                  writes=("risk_gap",))
+def _risk_gap_metric(problem, bandwidth):
+    from wgf.validation.distances import risk_gap
+
+    return {"risk_gap": _each(lambda x, y: risk_gap(problem, x, y))}
+
+
+@METRICS.register("moments", doc="errors of the mean and of the covariance", needs_problem=False, exact_ot=False,
+                  writes=("moments_mean_error", "moments_cov_error"))
+def _moments_metric(problem, bandwidth):
+    return {"moments_mean_error": _each(lambda x, y: moments(x, y)["mean_error"]),
+            "moments_cov_error": _each(lambda x, y: moments(x, y)["cov_error"])}

@@ -22,6 +22,25 @@ __all__ = ["main"]
 MAX_WORKERS = 1024
 
 
+class _Names:
+    """The names of a registry (``module.attribute``) as argparse choices, imported only when a choice is
+    checked or listed (``wgf --help`` imports none of wgf's numerical modules)."""
+
+    def __init__(self, module: str, attribute: str):
+        self.module, self.attribute = module, attribute
+
+    def _names(self):
+        import importlib
+
+        return tuple(getattr(importlib.import_module(self.module), self.attribute))
+
+    def __contains__(self, name) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the contract's error format: one line on stderr, exit code 2."""
 
@@ -61,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars or logs")
     study = sub.add_parser("paper-study", help="the paper's study for varying N (docs/theory.md §9): RMD^2 to E^G per scheme")
     study.add_argument("--quick", action="store_true", help="N in {10, 100, 1000} and 3 seeds (default: the full study)")
-    study.add_argument("--group", choices=("swap", "rotation"), default="swap",
+    study.add_argument("--group", choices=_Names("wgf.study", "STUDY_GROUPS"), default="swap", metavar="GROUP",
                        help="swap: the paper's problem (default); rotation: 2x2 gated units under SO(2), "
                             "N in {10, 100, 1000}, 3 seeds")
     study.add_argument("-o", "--output", default="wgf-paper-study", help="output folder (default: wgf-paper-study)")
@@ -347,17 +366,14 @@ def _job_output(folder: Path, name: str, args: argparse.Namespace) -> Path | str
 
 
 def _cmd_paper_study(args) -> int:
-    from wgf.study import StudyPlan, draw_study, run_paper_study, study_table, verdicts
+    from wgf.study import STUDY_GROUPS, draw_study, run_paper_study, study_table, verdicts
 
     folder = Path(args.output)
     out = _job_output(folder, "paper_study.h5", args)
     if isinstance(out, str):
         return _fail(out)
     complete = out.exists() and args.resume and not args.overwrite
-    if args.group == "rotation":
-        plan = StudyPlan.rotation()
-    else:
-        plan = StudyPlan.quick() if args.quick else StudyPlan()
+    plan = STUDY_GROUPS[args.group](args.quick)
     folder.mkdir(parents=True, exist_ok=True)
     if complete:
         print(f"{out} is complete: nothing to resume")

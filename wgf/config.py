@@ -22,7 +22,7 @@ import numpy as np
 
 from wgf.data import TEACHER_KINDS, EmpiricalData, GaussianTeacherData, load_dataset, make_teacher
 from wgf.discovery import GRADIENTS
-from wgf.groups import COMPACT_GROUPS, DEFAULT_HAAR_POINTS, GROUP_NAMES, FiniteGroup, group_from_name
+from wgf.groups import COMPACT_GROUPS, GROUP_NAMES, GROUPS, FiniteGroup, group_from_name
 from wgf.problem import INITS, NOISES, Problem
 from wgf.resources import ResourceError, check_bytes, check_experiment, quadrature_bytes
 from wgf.schemes import DA_MODES, SCHEMES
@@ -30,7 +30,7 @@ from wgf.symmetry import NotEquivariantError, Symmetry
 from wgf.activations import ACTIVATIONS
 from wgf.losses import LOSSES, make_loss
 from wgf.schedules import SCHEDULES, make_schedule
-from wgf.units import UNIT_ALIASES, UNIT_NAMES, make_unit
+from wgf.units import UNIT_ALIASES, UNIT_NAMES, UNITS, make_unit
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -489,18 +489,10 @@ def _check_structure(m, g):
     """Sizes of the unit and the group, before either is built: D = dim Z and |G| (memory for the
     |G| matrices M_g of D x D, and a group small enough to tabulate)."""
     dx, dy, unit = m["dim_x"], m["dim_y"], m["unit"]
-    dim = {"two_layer": m.get("hidden", 1) * (dx + dy + 1), "gated_matrix": dx * dx}.get(unit, dx * dy)
+    dim = UNITS[unit].dim(dx, dy, m.get("hidden"))
     name = g.get("name", "trivial")
-    if name == "permutation":
-        order = math.factorial(min(dx, 30))
-    elif name == "cyclic":
-        order = dx
-    elif name in DEFAULT_HAAR_POINTS:
-        order = g.get("haar_points", DEFAULT_HAAR_POINTS[name])
-    elif "generators_x" in g:
-        order = 1
-    else:
-        order = {"trivial": 1}.get(name, 2)
+    # a group given by generators: its order is known only once they are closed under products
+    order = 1 if "generators_x" in g else GROUPS[name].order(dx, g.get("haar_points"))
     if order > MAX_GROUP_ORDER:
         raise ConfigError(f"[group] name: '{name}' on R^{dx} has {order:.3g} elements, more than "
                           f"{MAX_GROUP_ORDER}: use a smaller dim_x")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wgf.groups import FiniteGroup
+from wgf.registry import Registry
 from wgf.symmetry import Symmetry
 from wgf.units import Unit
 
@@ -36,10 +37,10 @@ __all__ = [
     "make_teacher",
     "gauss_hermite",
     "load_dataset",
+    "TEACHERS",
     "TEACHER_KINDS",
 ]
 
-TEACHER_KINDS = ("arbitrary", "wi", "si")
 
 
 @dataclass(frozen=True)
@@ -80,20 +81,23 @@ def gauss_hermite(dim: int, points: int, std: float = 1.0) -> tuple[np.ndarray, 
     return nodes, weights
 
 
+TEACHERS = Registry("teacher", "teacher particles from given ones; factory (particles (M, D), symmetry) -> (M', D)")
+TEACHERS.add("arbitrary", lambda particles, symmetry: particles.copy(), doc="the particles as given", equivariant=False)
+TEACHERS.add("wi", lambda particles, symmetry: symmetry.symmetrize(particles),
+             doc="the particles and all their G-images (f_* equivariant)", equivariant=True)
+TEACHERS.add("si", lambda particles, symmetry: symmetry.project(particles),
+             doc="the particles projected onto E^G (f_* equivariant)", equivariant=True)
+TEACHER_KINDS = TEACHERS
+
+
 def make_teacher(kind: str, particles: ArrayLike, symmetry: Symmetry) -> np.ndarray:
-    """Teacher particles (M, D) of the given kind.
+    """Teacher particles (M, D) of the given kind (see ``TEACHERS``).
 
     ``arbitrary``: as given; ``wi``: the particles and all their G-images (f_* equivariant);
     ``si``: the particles projected onto E^G (f_* equivariant).
     """
-    particles = np.atleast_2d(np.asarray(particles, dtype=float))
-    if kind == "arbitrary":
-        return particles.copy()
-    if kind == "wi":
-        return symmetry.symmetrize(particles)
-    if kind == "si":
-        return symmetry.project(particles)
-    raise ValueError(f"unknown teacher kind '{kind}' (choose from {', '.join(TEACHER_KINDS)})")
+    entry = TEACHERS[kind]
+    return entry(np.atleast_2d(np.asarray(particles, dtype=float)), symmetry)
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ class GaussianTeacherData:
     @property
     def is_equivariant(self) -> bool:
         """pi is G-invariant: isotropic X and an equivariant teacher (wi or si)."""
-        return self.teacher_kind in ("wi", "si")
+        return self.teacher_kind in TEACHERS and bool(TEACHERS[self.teacher_kind].equivariant)
 
     def labels(self, x: ArrayLike) -> np.ndarray:
         """f_*(x), x (B, dx) -> (B, dy)."""

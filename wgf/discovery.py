@@ -68,6 +68,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wgf.registry import Registry
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -78,7 +80,11 @@ if TYPE_CHECKING:
 
 __all__ = ["discover", "Discovery", "DiscoveryRound", "GRADIENTS", "default_delta", "format_round"]
 
-GRADIENTS = ("exact", "minibatch")
+GRADIENTS = Registry("gradient", "the gradient the discovery rounds follow")
+GRADIENTS.add("exact", doc="the full gradient over the data's quadrature (deterministic rounds)", replicas=1,
+              batched=False)
+GRADIENTS.add("minibatch", doc="SGD on minibatches of B samples (noisy rounds, pooled over replicas)", replicas=4,
+              batched=True)
 EXACT_DELTA = 1e-10
 MINIBATCH_DELTA_FACTOR = 0.1
 
@@ -285,11 +291,10 @@ def discover(problem: Problem, *, n: int = 500, replicas: int | None = None, rou
     """
     from wgf.particles import step_size
 
-    if gradient not in GRADIENTS:
-        raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
+    GRADIENTS[gradient]  # an unknown name is refused with the registry's message
     if n < 1 or batch < 1 or seed < 0:
         raise ValueError("n and batch must be >= 1 and seed >= 0")
-    replicas = (1 if gradient == "exact" else 4) if replicas is None else int(replicas)
+    replicas = GRADIENTS[gradient].replicas if replicas is None else int(replicas)
     if replicas < 1:
         raise ValueError(f"replicas must be >= 1, got {replicas}")
     eps = step_size(n, alpha=50.0 if alpha is None and step is None else alpha, step=step)
@@ -305,7 +310,7 @@ def discover(problem: Problem, *, n: int = 500, replicas: int | None = None, rou
         raise ValueError(f"max_dim must be in [0, {dim}], got {max_dim}")
     settings = dict(n=n, replicas=replicas, gradient=gradient, eps=eps, steps=n_steps, round_time=n_steps * eps,
                     delta=delta, max_dim=max_dim, seed=seed, pca_ratio=pca_ratio)
-    if gradient == "minibatch":
+    if GRADIENTS[gradient].batched:
         settings["batch"] = batch
     basis = np.zeros((dim, 0))
     rounds = []

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import permutations
-from math import cos, pi, sin
+from math import cos, factorial, pi, sin
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from wgf.registry import Registry
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -42,7 +44,10 @@ __all__ = [
     "rotation3_group",
     "rotation_matrix",
     "group_from_name",
+    "GROUPS",
     "GROUP_NAMES",
+    "COMPACT_GROUPS",
+    "DEFAULT_HAAR_POINTS",
 ]
 
 _ATOL = 1e-10
@@ -277,7 +282,6 @@ def rotation_matrix(theta: float) -> np.ndarray:
 
 _J = np.array([[0.0, -1.0], [1.0, 0.0]])  # generator of so(2): R(theta) = exp(theta J)
 _FLIP = np.diag([1.0, -1.0])  # a reflection: O(2) = SO(2) u SO(2) F
-HAAR_KINDS = ("so2", "o2", "so3")
 
 
 @dataclass(frozen=True)
@@ -341,7 +345,6 @@ def haar_elements(kind: str, draws: np.ndarray, dim_x: int, dim_y: int) -> tuple
 MAX_HAAR_POINTS = 256
 SO3_RULES = {12: "tetrahedral", 24: "octahedral", 60: "icosahedral"}
 # the default Haar quadrature of each compact group
-DEFAULT_HAAR_POINTS = {"rotation": 16, "orthogonal": 16, "rotation3": 60}
 
 
 def _compact_labels(name, dim_x, dim_y, mats):
@@ -366,20 +369,22 @@ def _check_points(name, points, low):
                          f"got {points!r}")
 
 
-def rotation_group(dim_x: int, dim_y: int, haar_points: int = DEFAULT_HAAR_POINTS["rotation"]) -> CompactGroup:
+def rotation_group(dim_x: int, dim_y: int, haar_points: int | None = None) -> CompactGroup:
     """SO(2) acting on R^2 by rotations; Haar quadrature: the M = haar_points rotations by 2 pi k / M."""
     if dim_x != 2:
         raise ValueError(f"group 'rotation' (SO(2)) acts on R^2: dim_x must be 2, got {dim_x}")
+    haar_points = GROUPS["rotation"].haar_points if haar_points is None else haar_points
     _check_points("rotation", haar_points, 1)
     rx = np.stack([rotation_matrix(2 * pi * k / haar_points) for k in range(haar_points)])
     return _compact("rotation", dim_x, dim_y, rx, _J[None], np.eye(2)[None], "so2")
 
 
-def orthogonal_group(dim_x: int, dim_y: int, haar_points: int = DEFAULT_HAAR_POINTS["orthogonal"]) -> CompactGroup:
+def orthogonal_group(dim_x: int, dim_y: int, haar_points: int | None = None) -> CompactGroup:
     """O(2) acting on R^2; Haar quadrature: the dihedral group of M = haar_points elements
     (M / 2 rotations by 4 pi k / M and as many reflections)."""
     if dim_x != 2:
         raise ValueError(f"group 'orthogonal' (O(2)) acts on R^2: dim_x must be 2, got {dim_x}")
+    haar_points = GROUPS["orthogonal"].haar_points if haar_points is None else haar_points
     _check_points("orthogonal", haar_points, 2)
     if haar_points % 2:
         raise ValueError(f"group 'orthogonal': haar_points must be even (rotations and reflections), got {haar_points}")
@@ -396,12 +401,13 @@ def _axis_rotation(axis, angle) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
 
 
-def rotation3_group(dim_x: int, dim_y: int, haar_points: int = DEFAULT_HAAR_POINTS["rotation3"]) -> CompactGroup:
+def rotation3_group(dim_x: int, dim_y: int, haar_points: int | None = None) -> CompactGroup:
     """SO(3) acting on R^3 by rotations; Haar quadrature: the rotation group of the tetrahedron (12),
     octahedron (24) or icosahedron (60 = default), exact for polynomials in the entries of R of degree
     2, 3 and 5 respectively (docs/groups.md)."""
     if dim_x != 3:
         raise ValueError(f"group 'rotation3' (SO(3)) acts on R^3: dim_x must be 3, got {dim_x}")
+    haar_points = GROUPS["rotation3"].haar_points if haar_points is None else haar_points
     if haar_points not in SO3_RULES:
         raise ValueError(f"group 'rotation3': haar_points must be 12, 24 or 60 (the tetrahedral, octahedral or "
                          f"icosahedral rotations), got {haar_points!r}")
@@ -415,28 +421,45 @@ def rotation3_group(dim_x: int, dim_y: int, haar_points: int = DEFAULT_HAAR_POIN
     return _compact("rotation3", dim_x, dim_y, rx, lie, np.eye(3)[None], "so3")
 
 
-GROUP_NAMES = {
-    "trivial": trivial_group,
-    "swap": swap_group,
-    "cyclic": cyclic_group,
-    "permutation": permutation_group,
-    "sign": sign_group,
-    "rotation": rotation_group,
-    "orthogonal": orthogonal_group,
-    "rotation3": rotation3_group,
-}
-COMPACT_GROUPS = ("rotation", "orthogonal", "rotation3")
+GROUPS = Registry("group", "built-in groups acting on X = R^dx and Y = R^dy; factory (dim_x, dim_y[, haar_points])")
+
+
+def _finite(name, factory, doc, order):
+    GROUPS.add(name, factory, doc=doc, order=order, compact=False, haar_points=None, haar_kind=None, haar_code=0)
+
+
+def _compact_entry(name, factory, doc, haar_points, kind, code):
+    GROUPS.add(name, factory, doc=doc, order=lambda dim_x, haar_points=None: haar_points or GROUPS[name].haar_points,
+               compact=True, haar_points=haar_points, haar_kind=kind, haar_code=code)
+
+
+_finite("trivial", trivial_group, "G = {e}", lambda dim_x, haar_points=None: 1)
+_finite("swap", swap_group, "C2 exchanging coordinates 0 and 1 (the paper's group)", lambda dim_x, haar_points=None: 2)
+_finite("cyclic", cyclic_group, "C_n, n = dim_x: cyclic shifts of the coordinates",
+        lambda dim_x, haar_points=None: dim_x)
+_finite("permutation", permutation_group, "S_n, n = dim_x: all permutations of the coordinates (dim_x <= 7)",
+        lambda dim_x, haar_points=None: factorial(min(dim_x, 30)))
+_finite("sign", sign_group, "{+1, -1} acting by x -> -x and y -> -y", lambda dim_x, haar_points=None: 2)
+# the Haar samplers' codes are the particle engine's (particles.kernels: HAAR_NONE = 0)
+_compact_entry("rotation", rotation_group, "SO(2) on R^2; Haar quadrature: M rotations by 2 pi k / M", 16, "so2", 1)
+_compact_entry("orthogonal", orthogonal_group, "O(2) on R^2; Haar quadrature: the dihedral group of M elements", 16,
+               "o2", 2)
+_compact_entry("rotation3", rotation3_group, "SO(3) on R^3; Haar quadrature: a polyhedral rotation group (12, 24, 60)",
+               60, "so3", 3)
+
+# views of GROUPS
+GROUP_NAMES = GROUPS
+COMPACT_GROUPS = GROUPS.where(compact=True)
+DEFAULT_HAAR_POINTS = {name: GROUPS[name].haar_points for name in COMPACT_GROUPS}
+HAAR_KINDS = tuple(GROUPS[name].haar_kind for name in COMPACT_GROUPS)
 
 
 def group_from_name(name: str, dim_x: int, dim_y: int, haar_points: int | None = None) -> FiniteGroup:
-    """Built-in group by name (see GROUP_NAMES); ``haar_points`` sets the quadrature of a compact group."""
-    try:
-        make = GROUP_NAMES[name]
-    except KeyError:
-        raise ValueError(f"unknown group '{name}' (choose from {', '.join(GROUP_NAMES)})") from None
+    """Built-in group by name (see ``GROUPS``); ``haar_points`` sets the quadrature of a compact group."""
+    entry = GROUPS[name]
     if haar_points is not None:
-        if name not in COMPACT_GROUPS:
-            raise ValueError(f"haar_points: only used by the compact groups ({', '.join(COMPACT_GROUPS)}), "
+        if not entry.compact:
+            raise ValueError(f"haar_points: only used by the compact groups ({', '.join(GROUPS.where(compact=True))}), "
                              f"not by '{name}'")
-        return make(dim_x, dim_y, haar_points)
-    return make(dim_x, dim_y)
+        return entry(dim_x, dim_y, haar_points)
+    return entry(dim_x, dim_y)

@@ -22,20 +22,19 @@ dR/dmu(mu, z) = E_pi < grad l(Phi_mu(X), Y), sigma(X, z) >.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import exp, log1p
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from wgf.jit import jit
+from wgf.registry import Registry
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["Loss", "LOSSES", "make_loss"]
-
-LOSSES = ("squared", "logistic", "huber")
+__all__ = ["Loss", "LOSSES", "LABELS", "make_loss"]
 
 
 @jit(inline="always")
@@ -96,23 +95,30 @@ def _elementwise(f):
     return _ELEMENTWISE[f]
 
 
-_FUNCTIONS = {"squared": (_squared, _squared_grad), "logistic": (_logistic, _logistic_grad),
-              "huber": (_huber, _huber_grad)}
+LABELS = ("real", "sign")
 
 
 @dataclass(frozen=True, eq=False)
 class Loss:
-    """A convex loss (module docstring); ``param`` is huber's delta (unused otherwise)."""
+    """A convex loss (module docstring); ``param`` is its parameter (huber's delta; unused otherwise).
+
+    ``convention``: the labels it trains on, "real" (the teacher's output) or "sign" (its signs, +-1); ``param_name``:
+    the config key of ``param`` or None; ``additive_noise``: label noise enters the risk as the constant
+    E|eta|^2 (the squared loss). ``make_loss`` sets these from the loss's entry in ``LOSSES``.
+    """
 
     name: str
     value_kernel: object
     grad_kernel: object
     param: float = 0.0
+    convention: str = "real"
+    param_name: str | None = None
+    additive_noise: bool = False
 
     @property
     def sign_labels(self) -> bool:
-        """Labels are the signs of the teacher's output (logistic loss)."""
-        return self.name == "logistic"
+        """Labels are the signs of the teacher's output (``convention == "sign"``, the logistic loss)."""
+        return self.convention == "sign"
 
     def _apply(self, kernel, yhat, y):
         yhat, y = np.broadcast_arrays(np.asarray(yhat, dtype=float), np.asarray(y, dtype=float))
@@ -130,19 +136,45 @@ class Loss:
         return self._apply(self.grad_kernel, yhat, y)
 
     def labels(self, f: ArrayLike) -> np.ndarray:
-        """The labels the loss trains on, from the teacher's output f (..., dy): sign(f) for logistic."""
+        """The labels the loss trains on, from the teacher's output f (..., dy): sign(f) (+1 at 0) for sign
+        labels, f itself for real labels."""
         f = np.asarray(f, dtype=float)
         return np.where(f >= 0.0, 1.0, -1.0) if self.sign_labels else f
 
     def __repr__(self):
-        return f"Loss({self.name!r}" + (f", delta={self.param:g})" if self.name == "huber" else ")")
+        return f"Loss({self.name!r}" + (f", {self.param_name}={self.param:g})" if self.param_name else ")")
 
 
-def make_loss(name: str = "squared", huber_delta: float = 1.0) -> Loss:
-    """The loss ``name`` (one of ``LOSSES``); ``huber_delta`` > 0 is huber's threshold."""
-    if name not in _FUNCTIONS:
-        raise ValueError(f"unknown loss {name!r} (choose from {', '.join(LOSSES)})")
-    if name == "huber" and not (np.isfinite(huber_delta) and huber_delta > 0):
+LOSSES = Registry("loss", "convex losses l(yhat, y) = sum_a l_a(yhat_a, y_a); factory (**param) -> Loss")
+
+
+@LOSSES.register("squared", doc="(yhat - y)^2", labels="real", componentwise=True, param=None, additive_noise=True)
+def _make_squared():
+    return Loss("squared", _squared, _squared_grad)
+
+
+@LOSSES.register("logistic", doc="log(1 + exp(-y yhat)), labels y = +-1 (signs of the teacher)", labels="sign",
+                 componentwise=True, param=None, additive_noise=False)
+def _make_logistic():
+    return Loss("logistic", _logistic, _logistic_grad)
+
+
+@LOSSES.register("huber", doc="r^2 / 2 if |r| <= delta else delta (|r| - delta / 2), r = yhat - y",
+                 labels="real", componentwise=True, param="huber_delta", additive_noise=False)
+def _make_huber(huber_delta=1.0):
+    if not (np.isfinite(huber_delta) and huber_delta > 0):
         raise ValueError(f"huber_delta must be finite and > 0, got {huber_delta!r}")
-    value, grad = _FUNCTIONS[name]
-    return Loss(name, value, grad, float(huber_delta) if name == "huber" else 0.0)
+    return Loss("huber", _huber, _huber_grad, float(huber_delta))
+
+
+def make_loss(name: str = "squared", huber_delta: float = 1.0, **params: float) -> Loss:
+    """The loss ``name`` (one of ``LOSSES``), built by its entry's factory with the parameter it names
+    (``huber_delta`` > 0 for huber) and stamped with the entry's label convention."""
+    entry = LOSSES[name]
+    if not entry.meta.get("componentwise", True):
+        raise ValueError(f"loss {name!r}: the engines need a componentwise loss, l = sum_a l_a(yhat_a, y_a)")
+    params = {"huber_delta": huber_delta, **params}
+    key = entry.meta.get("param")
+    loss = entry(**({key: params[key]} if key in params else {}))
+    return replace(loss, name=name, convention=entry.meta.get("labels", "real"), param_name=key,
+                   additive_noise=bool(entry.meta.get("additive_noise", False)))

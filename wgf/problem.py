@@ -17,13 +17,21 @@ from wgf.groups import FiniteGroup
 from wgf.losses import Loss, make_loss
 from wgf.schedules import Schedule, make_schedule
 from wgf.schemes import DA_MODES, SCHEMES, SchemeUnit, scheme_quadrature, scheme_unit
+from wgf.registry import Registry
 from wgf.symmetry import Symmetry
 from wgf.units import Unit
 
 __all__ = ["Problem", "INITS", "NOISES"]
 
-INITS = ("wi", "si")
-NOISES = ("full", "projected")
+INITS = Registry("start", "initial laws mu_0 of the particles; factory (symmetry, z (n, D)) -> (n, D), z ~ N(0, s^2 I)")
+INITS.add("wi", lambda symmetry, z: z, doc="without invariance: z ~ N(0, init_std^2 I_D)", projected=False)
+INITS.add("si", lambda symmetry, z: symmetry.project(z), doc="strongly invariant: P_E z, z ~ N(0, init_std^2 I_D)",
+          projected=True)
+
+NOISES = Registry("noise", "the Brownian noise of the flow; factory (symmetry) -> its projector (D, D) or None")
+NOISES.add("full", lambda symmetry: None, doc="isotropic noise sqrt(2 beta) dB on all of Z", projected=False)
+NOISES.add("projected", lambda symmetry: symmetry.projector, doc="noise projected onto E^G: sqrt(2 beta) P_E dB",
+           projected=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,14 +63,9 @@ class Problem:
     schedule: Schedule = field(default_factory=make_schedule)
 
     def __post_init__(self):
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
-        if self.da_mode not in DA_MODES:
-            raise ValueError(f"da_mode must be one of {DA_MODES}, got {self.da_mode!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
-        if self.noise not in NOISES:
-            raise ValueError(f"noise must be one of {NOISES}, got {self.noise!r}")
+        for registry, value in ((SCHEMES, self.scheme), (DA_MODES, self.da_mode), (INITS, self.init),
+                                (NOISES, self.noise)):
+            registry[value]  # an unknown name is refused with the registry's message
         for key in ("tau", "beta", "init_std"):
             v = getattr(self, key)
             if not (np.isfinite(v) and v >= 0):
@@ -77,7 +80,7 @@ class Problem:
             object.__setattr__(self, "loss", make_loss(self.loss))
         if not isinstance(self.schedule, Schedule):
             object.__setattr__(self, "schedule", make_schedule(self.schedule))
-        if self.loss.name != "squared" and getattr(self.data, "label_noise", 0.0) > 0:
+        if not self.loss.additive_noise and getattr(self.data, "label_noise", 0.0) > 0:
             raise ValueError(f"label_noise > 0 is only supported with the squared loss, not {self.loss.name!r}")
         if self.loss.sign_labels and isinstance(self.data, EmpiricalData) and not np.all(np.abs(self.data.y) == 1):
             raise ValueError("the logistic loss needs labels +-1 in the data set")
@@ -118,22 +121,22 @@ class Problem:
     @property
     def noise_projector(self) -> np.ndarray | None:
         """P_E for projected noise, None for full noise."""
-        return self.symmetry.projector if self.noise == "projected" else None
+        return NOISES[self.noise](self.symmetry)
 
     @property
     def risk_is_invariant(self) -> bool:
         """R^scheme is G-invariant: da, fa, ea always; vanilla when pi is equivariant."""
-        return self.scheme != "vanilla" or bool(self.data.is_equivariant)
+        return SCHEMES[self.scheme].invariant_risk or bool(self.data.is_equivariant)
 
     @property
     def stays_in_fixed_subspace(self) -> bool:
         """From an SI start the flow stays in E^G (Thm 5): projected noise and an invariant risk."""
-        return self.noise == "projected" and self.risk_is_invariant
+        return NOISES[self.noise].projected and self.risk_is_invariant
 
     def initial_particles(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n iid draws of the initial law: N(0, init_std^2 I_D) (wi) or its P_E image (si), (n, D)."""
         z = rng.normal(scale=self.init_std, size=(n, self.dim))
-        return self.symmetry.project(z) if self.init == "si" else z
+        return INITS[self.init](self.symmetry, z)
 
     def replace(self, **changes) -> "Problem":
         """A copy with some fields changed."""

@@ -87,6 +87,7 @@ def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> flo
 def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     """[(what, memory bytes, disk bytes)] of the sections of the experiment ``exp`` (module docstring)."""
     from wgf.particles import DEFAULT_RECORDS
+    from wgf.schemes import SCHEMES
 
     problem = exp.problem
     dim, times = problem.dim, problem.snapshots
@@ -94,8 +95,9 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     needs = []
     if exp.particles is not None:
         s = exp.particles
-        orbit = problem.group.order if problem.scheme == "da" else 1
-        rows = s.batch * orbit * max(1, problem.group.order if problem.scheme == "fa" else 1)
+        scheme = SCHEMES[problem.scheme]
+        orbit = problem.group.order if scheme.augments else 1
+        rows = s.batch * orbit * max(1, problem.group.order if scheme.feature_maps else 1)
         for n in s.n:
             memory = float(12 + times) * n * dim * F64 + math.ceil(n / CHUNK) * float(rows) * unit.dim_y * F64
             steps = problem.t_end / (s.step if s.alpha is None else s.alpha / n)

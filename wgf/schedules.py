@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wgf.registry import Registry
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -26,16 +28,23 @@ if TYPE_CHECKING:
 
 __all__ = ["Schedule", "SCHEDULES", "make_schedule"]
 
-SCHEDULES = ("constant", "inverse_time")
+SCHEDULES = Registry("schedule", "step-size schedules varsigma(t); factory (**param) -> Schedule")
 
 
 @dataclass(frozen=True, eq=False)
 class Schedule:
-    """varsigma(t) (``rate``) and S(t) = int_0^t varsigma (``elapsed``), both vectorized over t."""
+    """varsigma(t) (``rate``) and S(t) = int_0^t varsigma (``elapsed``), both vectorized over t.
+
+    A registered schedule carries its two functions ``rate_of(t, t0)`` and ``elapsed_of(t, t0)`` (t0 its
+    parameter, ``param_name`` its config key); one from a callable (``function``) integrates it by quadrature.
+    """
 
     name: str
     t0: float = 0.0
     function: object = None
+    rate_of: object = None
+    elapsed_of: object = None
+    param_name: str | None = None
 
     @classmethod
     def from_callable(cls, f: Callable[[float], float], name: str = "callable") -> "Schedule":
@@ -46,15 +55,13 @@ class Schedule:
 
     @property
     def is_constant(self) -> bool:
-        return self.name == "constant"
+        return self.rate_of is _constant_rate
 
     def rate(self, t: ArrayLike) -> np.ndarray:
         """varsigma(t) for t (...,) -> (...,)."""
         t = np.asarray(t, dtype=float)
-        if self.name == "constant":
-            return np.ones_like(t)
-        if self.name == "inverse_time":
-            return 1.0 / (1.0 + t / self.t0)
+        if self.rate_of is not None:
+            return self.rate_of(t, self.t0)
         v = np.array([float(self.function(s)) for s in t.ravel()]).reshape(t.shape)
         if not (np.isfinite(v).all() and (v > 0).all()):
             raise ValueError(f"schedule '{self.name}' must be finite and > 0, got {v[~(np.isfinite(v) & (v > 0))][0]!r}")
@@ -63,10 +70,8 @@ class Schedule:
     def elapsed(self, t: ArrayLike) -> np.ndarray:
         """S(t) = int_0^t varsigma(s) ds for t (...,) >= 0."""
         t = np.asarray(t, dtype=float)
-        if self.name == "constant":
-            return t.copy()
-        if self.name == "inverse_time":
-            return self.t0 * np.log1p(t / self.t0)
+        if self.elapsed_of is not None:
+            return self.elapsed_of(t, self.t0)
         from scipy.integrate import quad
 
         flat = [quad(lambda s: float(self.rate(s)), 0.0, float(u), limit=200)[0] for u in t.ravel()]
@@ -77,17 +82,44 @@ class Schedule:
         return eps * self.rate(np.arange(k0, k1, dtype=float) * eps)
 
     def __repr__(self):
-        return f"Schedule({self.name!r}" + (f", t0={self.t0:g})" if self.name == "inverse_time" else ")")
+        return f"Schedule({self.name!r}" + (f", t0={self.t0:g})" if self.param_name else ")")
+
+
+def _constant_rate(t, t0):
+    return np.ones_like(t)
+
+
+def _constant_elapsed(t, t0):
+    return t.copy()
+
+
+@SCHEDULES.register("constant", doc="varsigma(t) = 1, S(t) = t", param=None)
+def _constant():
+    return Schedule("constant", rate_of=_constant_rate, elapsed_of=_constant_elapsed)
+
+
+def _inverse_time_rate(t, t0):
+    return 1.0 / (1.0 + t / t0)
+
+
+def _inverse_time_elapsed(t, t0):
+    return t0 * np.log1p(t / t0)
+
+
+@SCHEDULES.register("inverse_time", doc="varsigma(t) = 1 / (1 + t / t0), S(t) = t0 log(1 + t / t0), t0 > 0",
+                    param="schedule_t0")
+def _inverse_time(schedule_t0=None):
+    t0 = schedule_t0
+    if t0 is None or not (np.isfinite(t0) and t0 > 0):
+        raise ValueError(f"schedule_t0 must be finite and > 0 for inverse_time, got {t0!r}")
+    return Schedule("inverse_time", float(t0), rate_of=_inverse_time_rate, elapsed_of=_inverse_time_elapsed,
+                    param_name="schedule_t0")
 
 
 def make_schedule(name: str | Callable[[float], float] = "constant", t0: float | None = None) -> Schedule:
-    """``constant``, ``inverse_time`` (with t0 > 0), or a callable t -> varsigma(t)."""
+    """A registered schedule by name (``constant``, ``inverse_time`` with t0 > 0, see ``SCHEDULES``), or a
+    callable t -> varsigma(t)."""
     if callable(name):
         return Schedule.from_callable(name)
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r} (choose from {', '.join(SCHEDULES)})")
-    if name == "inverse_time":
-        if t0 is None or not (np.isfinite(t0) and t0 > 0):
-            raise ValueError(f"schedule_t0 must be finite and > 0 for inverse_time, got {t0!r}")
-        return Schedule(name, float(t0))
-    return Schedule("constant")
+    entry = SCHEDULES[name]
+    return entry(**({entry.param: t0} if entry.param else {}))

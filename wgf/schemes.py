@@ -25,6 +25,7 @@ import numpy as np
 from wgf.data import Quadrature
 from wgf.groups import FiniteGroup
 from wgf.jit import jit
+from wgf.registry import Registry
 from wgf.symmetry import Symmetry
 from wgf.units import Unit
 
@@ -34,8 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMES", "DA_MODES", "SchemeUnit", "scheme_unit", "scheme_quadrature",
            "expand_rows", "combine_rows", "pullback_rows"]
 
-SCHEMES = ("vanilla", "da", "fa", "ea")
-DA_MODES = ("orbit", "sample")
+SCHEMES = Registry("scheme", "symmetry-leveraging schemes; factory (symmetry) -> the SchemeUnit it trains")
+DA_MODES = Registry("DA mode", "how data augmentation averages over G")
+DA_MODES.add("orbit", doc="every SGD sample is replaced by its whole orbit (rho_g x, rhohat_g y), g in G", code=1)
+DA_MODES.add("sample", doc="every SGD sample is moved by one g drawn from the Haar measure of G", code=2)
 
 
 # ------------------------------------------------------------------ the transform, written once
@@ -199,21 +202,36 @@ class SchemeUnit:
         return f"SchemeUnit({self.name!r}, K={self.n_maps}, projector={self.projector is not None})"
 
 
+@SCHEMES.register("vanilla", doc="sigma_* trained on pi", augments=False, feature_maps=False, invariant_risk=False)
+def _vanilla(symmetry: Symmetry) -> SchemeUnit:
+    return SchemeUnit(symmetry.unit)
+
+
+@SCHEMES.register("da", doc="data augmentation: sigma_* trained on the orbit pi^G of pi", augments=True,
+                  feature_maps=False, invariant_risk=True)
+def _da(symmetry: Symmetry) -> SchemeUnit:
+    return SchemeUnit(symmetry.unit)
+
+
+@SCHEMES.register("fa", doc="feature averaging: (1/|G|) sum_g rhohat_g^T sigma_*(rho_g x, z) on pi", augments=False,
+                  feature_maps=True, invariant_risk=True)
+def _fa(symmetry: Symmetry) -> SchemeUnit:
+    # rhohat_g^T sigma_*(rho_g x, z): Rin = rho_g, Rout = rhohat_g^T
+    group = symmetry.group
+    return SchemeUnit(symmetry.unit, "fa", group.rho_x, np.transpose(group.rho_y, (0, 2, 1)))
+
+
+@SCHEMES.register("ea", doc="equivariant architecture: sigma_*(x, P_E z) on pi", augments=False, feature_maps=False,
+                  invariant_risk=True)
+def _ea(symmetry: Symmetry) -> SchemeUnit:
+    return SchemeUnit(symmetry.unit, "ea", projector=symmetry.projector)
+
+
 def scheme_unit(scheme: str, symmetry: Symmetry) -> SchemeUnit:
     """The unit trained by ``scheme`` (docs/theory.md §3): sigma_* for vanilla and da, sigma^FA, sigma^EA."""
-    base, group = symmetry.unit, symmetry.group
-    if scheme in ("vanilla", "da"):
-        return SchemeUnit(base)
-    if scheme == "fa":
-        # rhohat_g^T sigma_*(rho_g x, z): Rin = rho_g, Rout = rhohat_g^T
-        return SchemeUnit(base, "fa", group.rho_x, np.transpose(group.rho_y, (0, 2, 1)))
-    if scheme == "ea":
-        return SchemeUnit(base, "ea", projector=symmetry.projector)
-    raise ValueError(f"unknown scheme '{scheme}' (choose from {', '.join(SCHEMES)})")
+    return SCHEMES[scheme](symmetry)
 
 
 def scheme_quadrature(scheme: str, quadrature: Quadrature, group: FiniteGroup) -> Quadrature:
-    """The quadrature of the data used by ``scheme``: orbit-augmented for da, unchanged otherwise."""
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme '{scheme}' (choose from {', '.join(SCHEMES)})")
-    return quadrature.augment(group) if scheme == "da" else quadrature
+    """The quadrature of the data used by ``scheme``: orbit-augmented for da (``augments``), unchanged otherwise."""
+    return quadrature.augment(group) if SCHEMES[scheme].augments else quadrature

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wgf.registry import Registry
+
 if TYPE_CHECKING:
     import h5py
     from distributed import Client
@@ -63,7 +65,8 @@ PAPER_TEACHER = 0.5 * np.array([
 
 # the SO(2) study's teacher particles (2x2 gated units, row-major)
 ROTATION_TEACHER = np.array([[0.8, -0.3, 0.5, 0.2], [-0.4, 0.6, 0.1, 0.9], [0.3, 0.7, -0.6, 0.4]])
-STUDY_GROUPS = ("swap", "rotation")
+# the groups the study has a setup for (names of wgf.groups.GROUPS); factory (quick) -> StudyPlan
+STUDY_GROUPS = Registry("study group", "the groups of the paper study; factory (quick: bool) -> StudyPlan")
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class StudyPlan:
         if not (self.t_end > 0 and self.alpha > 0 and self.batch >= 1):
             raise ValueError("need t_end > 0, alpha > 0 and batch >= 1")
         if self.group not in STUDY_GROUPS:
-            raise ValueError(f"group must be one of {STUDY_GROUPS}, got {self.group!r}")
+            raise ValueError(f"group must be one of {', '.join(STUDY_GROUPS)}, got {self.group!r}")
 
     def to_json(self) -> str:
         """Canonical text of the plan (stored in the results file; a resume must match it)."""
@@ -139,6 +142,12 @@ class StudyPlan:
                 f"snapshots = 2\n"
                 f"\n[particles]\nn = [{', '.join(str(int(n)) for n in self.n)}]\nseeds = {self.seeds}\n"
                 f"alpha = {self.alpha!r}\nbatch = {self.batch}\n")
+
+
+STUDY_GROUPS.add("swap", lambda quick=False: StudyPlan.quick() if quick else StudyPlan(),
+                 doc="the paper's problem: 2x2 sigmoid matrix units under the swap of coordinates")
+STUDY_GROUPS.add("rotation", lambda quick=False: StudyPlan.rotation(),
+                 doc="2x2 gated units under SO(2), N in {10, 100, 1000}, 3 seeds (``StudyPlan.rotation``)")
 
 
 def _noise(start: str) -> str:

@@ -30,6 +30,7 @@ import numpy as np
 
 from wgf.activations import ACTIVATIONS, Activation, get_activation
 from wgf.jit import FASTMATH, check_compiles, jit
+from wgf.registry import Registry
 from wgf.unit_kernels import as_columns, gated_lanes, matrix_lanes, pointwise_lanes, two_layer_lanes
 
 if TYPE_CHECKING:
@@ -40,12 +41,8 @@ if TYPE_CHECKING:
 
     from wgf.unit_sums import UnitSums
 
-__all__ = ["Unit", "make_unit", "custom_unit", "matrix_unit", "two_layer_unit", "gated_matrix_unit", "UNIT_NAMES",
-           "UNIT_ALIASES"]
-
-UNIT_NAMES = ("matrix", "two_layer", "gated_matrix", "linear", "sigmoid_matrix", "tanh_matrix")
-# the historical names: matrix units with a fixed activation
-UNIT_ALIASES = {"linear": "identity", "sigmoid_matrix": "sigmoid", "tanh_matrix": "tanh"}
+__all__ = ["Unit", "make_unit", "custom_unit", "matrix_unit", "two_layer_unit", "gated_matrix_unit", "UNITS",
+           "UNIT_NAMES", "UNIT_ALIASES"]
 
 
 class Unit:
@@ -298,26 +295,74 @@ def custom_unit(name: str, dim_x: int, dim_y: int, dim: int, value: Callable[...
                         check_vjp=False)
 
 
+UNITS = Registry("unit", "built-in units sigma_*(x, z); factory (dim_x, dim_y, hidden, activation) -> Unit")
+
+
+def _matrix_dim(dim_x, dim_y, hidden=None):
+    return dim_x * dim_y
+
+
+def _check_hidden(name, hidden):
+    if hidden is not None:
+        raise ValueError(f"unit '{name}': hidden is only used by two_layer")
+
+
+@UNITS.register("matrix", doc="s(W x), W (dy, dx), z = vec(W); D = dx dy", dim=_matrix_dim, activation=None,
+                hidden=False)
+def _make_matrix(dim_x, dim_y, hidden=None, activation=None):
+    _check_hidden("matrix", hidden)
+    return matrix_unit(dim_x, dim_y, activation or "sigmoid")
+
+
+@UNITS.register("two_layer", doc="W s(A^T x + b), W (dy, h), A (dx, h), b (h,); D = h (dx + dy + 1)",
+                dim=lambda dim_x, dim_y, hidden=None: (hidden or 1) * (dim_x + dim_y + 1), activation=None,
+                hidden=True)
+def _make_two_layer(dim_x, dim_y, hidden=None, activation=None):
+    if hidden is None or hidden < 1:
+        raise ValueError("two_layer needs hidden >= 1")
+    return two_layer_unit(dim_x, dim_y, hidden, activation or "sigmoid")
+
+
+@UNITS.register("gated_matrix", doc="s(|W x|^2) W x, W (d, d), O(d)-equivariant; D = d^2",
+                dim=lambda dim_x, dim_y, hidden=None: dim_x * dim_x, activation=None, hidden=False)
+def _make_gated_matrix(dim_x, dim_y, hidden=None, activation=None):
+    _check_hidden("gated_matrix", hidden)
+    if dim_x != dim_y:
+        raise ValueError(f"gated_matrix maps R^d to R^d: dim_x and dim_y must be equal, got {dim_x} and {dim_y}")
+    return gated_matrix_unit(dim_x, activation or "sigmoid")
+
+
+def _alias(name, act, doc):
+    """A matrix unit with the fixed activation ``act`` (the historical names)."""
+
+    def make(dim_x, dim_y, hidden=None, activation=None):
+        _check_hidden(name, hidden)
+        if activation is not None and activation != act:
+            raise ValueError(f"unit '{name}' has the {act} activation; "
+                             f"use unit = 'matrix' with activation = '{activation}'")
+        return matrix_unit(dim_x, dim_y, act, name=name)
+
+    make.__qualname__ = make.__name__ = f"make_{name}"
+    UNITS.add(name, make, doc=doc, dim=_matrix_dim, activation=act, hidden=False)
+
+
+_alias("linear", "identity", "W x (a matrix unit with the identity activation); D = dx dy")
+_alias("sigmoid_matrix", "sigmoid", "sigmoid(W x) (a matrix unit with the sigmoid activation); D = dx dy")
+_alias("tanh_matrix", "tanh", "tanh(W x) (a matrix unit with the tanh activation); D = dx dy")
+
+# views of UNITS: every name, and the names with a fixed activation
+UNIT_NAMES = UNITS
+UNIT_ALIASES = {name: e.activation for name, e in UNITS.items() if e.activation is not None}
+
+
 def make_unit(name: str, dim_x: int, dim_y: int, hidden: int | None = None, activation: str | None = None) -> Unit:
-    """Built-in unit by name (see ``UNIT_NAMES``); ``hidden`` for two_layer only; ``activation`` for
-    matrix and two_layer (default sigmoid; the aliases fix it)."""
-    if name not in UNIT_NAMES:
-        raise ValueError(f"unknown unit '{name}' (choose from {', '.join(UNIT_NAMES)})")
+    """Built-in unit by name (see ``UNITS``); ``hidden`` for two_layer only; ``activation`` for
+    matrix, two_layer and gated_matrix (default sigmoid; the aliases fix it)."""
+    entry = UNITS[name]
     if dim_x < 1 or dim_y < 1:
         raise ValueError("dim_x and dim_y must be >= 1")
-    if activation is not None and activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
-    if name in UNIT_ALIASES:
-        if activation is not None and activation != UNIT_ALIASES[name]:
-            raise ValueError(f"unit '{name}' has the {UNIT_ALIASES[name]} activation; "
-                             f"use unit = 'matrix' with activation = '{activation}'")
-        return matrix_unit(dim_x, dim_y, UNIT_ALIASES[name], name=name)
-    if name == "two_layer":
-        if hidden is None or hidden < 1:
-            raise ValueError("two_layer needs hidden >= 1")
-        return two_layer_unit(dim_x, dim_y, hidden, activation or "sigmoid")
-    if name == "gated_matrix":
-        if dim_x != dim_y:
-            raise ValueError(f"gated_matrix maps R^d to R^d: dim_x and dim_y must be equal, got {dim_x} and {dim_y}")
-        return gated_matrix_unit(dim_x, activation or "sigmoid")
-    return matrix_unit(dim_x, dim_y, activation or "sigmoid")
+    if activation is not None:
+        ACTIVATIONS[activation]  # an unknown name is refused with the registry's message
+    if hidden is not None and not entry.hidden:
+        hidden = None  # historical: hidden is ignored by the units without a hidden layer
+    return entry(dim_x, dim_y, hidden, activation)
