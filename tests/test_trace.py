@@ -80,9 +80,9 @@ def test_trace_opens_with_xarray(traced):
 
 
 def test_trace_skips_large_wi_and_says_why(tmp_path, monkeypatch):
-    from wgf import runner
+    from wgf import diagnostics
 
-    monkeypatch.setattr(runner, "TRACE_OT_MAX_PAIRS", 8 * 8 * 2)  # N = 8 traced, N = 16 not
+    monkeypatch.setattr(diagnostics, "TRACE_OT_MAX_PAIRS", 8 * 8 * 2)  # N = 8 traced, N = 16 not
     out = run_experiment(parse_config(swap_config(n=(8, 16), seeds=1)), tmp_path / "r.h5", quiet=True)
     with h5py.File(out) as f:
         assert "wi_rmd2" in f["particles/N8/trace"] and "wi_rmd2" in f["particles/N16"]

@@ -138,7 +138,9 @@ class Discovery:
         direction was added, as is mean_ratio); reference_basis (parameter, reference_vector);
         principal_angles (angle,). Each variable has long_name and units; one with skipped values
         says why in its ``skipped`` attribute. The settings, dim, reference_dim, converged and
-        max_angle are attributes of /discovery."""
+        max_angle are attributes of /discovery (names and attributes: ``wgf.schema.DISCOVERY_VARIABLES``)."""
+        from wgf.schema import DISCOVERY, DISCOVERY_COORDINATES, DISCOVERY_VARIABLES
+
         reference = np.asarray(reference, dtype=float)
         rounds = self.rounds
         d, k, m = self.basis.shape[0], self.basis.shape[1], reference.shape[1]
@@ -149,48 +151,24 @@ class Discovery:
                 dirs[i] = r.direction
                 ratio[i] = r.mean_ratio
         angles = self.principal_angles(reference)
-        round_ = out.coordinate("discovery/round", np.arange(len(rounds)),
-                                long_name="round j (it trains in E_j, dim E_j = j)", dtype="i8")
-        parameter = out.coordinate("discovery/parameter", np.arange(d), long_name="coordinate of z in Z = R^D",
-                                   dtype="i8")
-        vector = out.coordinate("discovery/basis_vector", np.arange(k), long_name="basis vector of E_* (column)",
-                                dtype="i8")
-        ref_vector = out.coordinate("discovery/reference_vector", np.arange(m),
-                                    long_name="basis vector of E^G (column)", dtype="i8")
-        angle = out.coordinate("discovery/angle", np.arange(angles.size), long_name="principal angle index",
-                               dtype="i8")
+        coords = {name: DISCOVERY_COORDINATES[name].coordinate(out, DISCOVERY, np.arange(size)) for name, size in
+                  (("round", len(rounds)), ("parameter", d), ("basis_vector", k), ("reference_vector", m),
+                   ("angle", angles.size))}
         no_direction = "NaN in a round that added no direction: the last one (E_j kept, or max_dim reached)"
-        rmd2_attrs = {"long_name": "RMD^2(nu, P_j # nu) after training in E_j", "units": "1"}
         untrained = [r.dim for r in rounds if r.dim == d]
+        skipped = {"mean_ratio": no_direction, "directions": no_direction}
         if untrained:
-            rmd2_attrs["skipped"] = f"round {untrained[0]} not trained: E_j = Z, nothing can leave it (RMD^2 = 0)"
-        per_round = (
-            ("dims", [r.dim for r in rounds], {"long_name": "dim E_j", "units": "1"}),
-            ("rmd2", [r.rmd2 for r in rounds], rmd2_attrs),
-            ("threshold", [r.threshold for r in rounds], {"long_name": "threshold delta_j on RMD^2", "units": "1"}),
-            ("principal", [float(r.principal) for r in rounds],
-             {"long_name": "1 where the top principal direction of the residuals replaced their mean",
-              "units": "1"}),
-            ("mean_ratio", ratio, {"long_name": "|mean residual| / rms residual", "units": "1",
-                                   "skipped": no_direction}),
-            ("seconds", [r.seconds for r in rounds], {"long_name": "wall time of the round", "units": "s"}),
-        )
-        out.label(out.write("discovery/basis", self.basis,
-                            attrs={"long_name": "orthonormal basis of E_* (columns)", "units": "1"}),
-                  parameter, vector)
-        for name, values, attrs in per_round:
-            out.label(out.write(f"discovery/{name}", np.asarray(values, dtype=float), attrs=attrs), round_)
-        out.label(out.write("discovery/directions", dirs,
-                            attrs={"long_name": "unit direction v_j added in round j", "units": "1",
-                                   "skipped": no_direction}), round_, parameter)
-        out.label(out.write("discovery/reference_basis", reference,
-                            attrs={"long_name": "orthonormal basis of E^G of the config's group (columns)",
-                                   "units": "1"}), parameter, ref_vector)
-        angle_attrs = {"long_name": "principal angles between E_* and E^G, descending", "units": "rad"}
+            skipped["rmd2"] = f"round {untrained[0]} not trained: E_j = Z, nothing can leave it (RMD^2 = 0)"
         if not angles.size:
-            angle_attrs["skipped"] = "none: E_* or E^G is {0}"
-        out.label(out.write("discovery/principal_angles", angles, attrs=angle_attrs), angle)
-        attrs = out.file["discovery"].attrs
+            skipped["principal_angles"] = "none: E_* or E^G is {0}"
+        values = {"basis": self.basis, "dims": [r.dim for r in rounds], "rmd2": [r.rmd2 for r in rounds],
+                  "threshold": [r.threshold for r in rounds], "principal": [float(r.principal) for r in rounds],
+                  "mean_ratio": ratio, "seconds": [r.seconds for r in rounds], "directions": dirs,
+                  "reference_basis": reference, "principal_angles": angles}
+        for name, var in DISCOVERY_VARIABLES.items():
+            var.write(out, DISCOVERY, np.asarray(values[name], dtype=float), *(coords[dim] for dim in var.dims),
+                      **({"skipped": skipped[name]} if name in skipped else {}))
+        attrs = out.file[DISCOVERY].attrs
         for key, value in self.settings.items():
             attrs[key] = value
         attrs["dim"] = self.dim

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wgf.schema import COMPARE, DISCOVERY, PDE, particle_counts, particles_path, read_diagnostics
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
@@ -660,10 +662,7 @@ def _array(x) -> np.ndarray:
 
 def _particle_counts(source) -> list[int]:
     """The N of every /particles/N<N> group of a results file, ascending."""
-    node = _node(source)
-    if "particles" not in node:
-        return []
-    return sorted(int(k[1:]) for k in node["particles"] if k[:1] == "N" and k[1:].isdigit())
+    return particle_counts(_node(source))
 
 
 def _is_history(x) -> bool:
@@ -678,9 +677,9 @@ def _snapshots(source, indices, n, seed, trajectory, max_points) -> dict:
         density, axes_u, basis = source.density, list(source.grid.axes), np.asarray(source.grid.basis, dtype=float)
     else:
         node = _node(source)
-        if "pde" not in node:
+        if PDE not in node:
             raise ValueError("the results have no /pde group (no density to draw)")
-        p = node["pde"]
+        p = node[PDE]
         basis = _array(p["basis"])
         axes_u = [_array(p[f"u{k}"]) for k in range(basis.shape[1])]
         all_times, density = _array(p["time"]), p["density"]
@@ -698,7 +697,7 @@ def _snapshots(source, indices, n, seed, trajectory, max_points) -> dict:
         n = ns[-1] if n is None else int(n)
         if n not in ns:
             raise ValueError(f"no particles with N = {n} (the file has N = {', '.join(map(str, ns))})")
-        g = node["particles"][f"N{n}"]
+        g = node[particles_path(n)]
         held, pos = _array(g["time"]), g["positions"]
         step = 1 if max_points is None else max(1, -(-n // int(max_points)))
         parts = [np.asarray(pos[seed, int(np.argmin(np.abs(held - t))), ::step], dtype=float) for t in times]
@@ -738,13 +737,11 @@ def read_training(source: ResultsSource) -> dict:
     node = _node(source)
     runs = {}
     for n in _particle_counts(node):
-        g = node["particles"][f"N{n}"]
-        src, tname = (g["trace"], "trace_time") if "trace" in g else (g, "time")
-        runs[n] = {"time": _array(src[tname]), "risk": _array(src["risk"]), "si_rmd2": _array(src["si_rmd2"]),
-                   "wi_rmd2": _array(src["wi_rmd2"]) if "wi_rmd2" in src else None}
+        g = read_diagnostics(node, n)  # the trace when the file has one, else the snapshots
+        runs[n] = {k: g[k] for k in ("time", "risk", "si_rmd2", "wi_rmd2")}
     pde = None
-    if "pde" in node:
-        p = node["pde"]
+    if PDE in node:
+        p = node[PDE]
         pde = {k: _array(p[k]) for k in ("time", "risk", "free_energy") if k in p}
     return {"runs": runs, "pde": pde}
 
@@ -755,7 +752,7 @@ def read_distances(source: ResultsSource | Comparison, metric: str) -> dict:
     if hasattr(source, "values") and hasattr(source, "floor") and isinstance(source.values, dict):
         values, ns, times, floor = source.values[metric], source.n, source.times, source.floor.get(metric)
     else:
-        c = _node(source)["compare"]
+        c = _node(source)[COMPARE]
         d = c[metric]
         values, ns, times, floor = _array(d), _array(c["N"]), _array(c["time"]), d.attrs.get("floor")
     values = np.asarray(values, dtype=float)
@@ -773,8 +770,8 @@ def read_off_subspace(source: ResultsSource, *, projector: ArrayLike | None = No
     if not ns:
         raise ValueError("the results have no particles")
     if projector is None:
-        if "pde" in node and node["pde"].attrs.get("space") == "fixed":
-            b = _array(node["pde"]["basis"])
+        if PDE in node and node[PDE].attrs.get("space") == "fixed":
+            b = _array(node[PDE]["basis"])
             projector = b @ b.T
         elif "config" in node.attrs:
             from wgf.config import parse_config
@@ -782,7 +779,7 @@ def read_off_subspace(source: ResultsSource, *, projector: ArrayLike | None = No
             projector = parse_config(str(node.attrs["config"])).problem.symmetry.projector
         else:
             raise ValueError("no projector: give projector=problem.symmetry.projector")
-    groups = {n: node["particles"][f"N{n}"] for n in ns}
+    groups = {n: node[particles_path(n)] for n in ns}
     return {"times": {n: _array(g["time"]) for n, g in groups.items()},
             "positions_by_n": {n: g["positions"] for n, g in groups.items()},
             "projector": np.asarray(projector, dtype=float)}
@@ -802,7 +799,7 @@ def read_discovery(source: ResultsSource | Discovery, reference: ArrayLike | Non
                 "dims": np.array([r.dim for r in rounds]), "directions": dirs,
                 "principal": np.array([float(r.principal) for r in rounds]),
                 "principal_angles": None if reference is None else source.principal_angles(reference)}
-    d = _node(source)["discovery"]
+    d = _node(source)[DISCOVERY]
     get = {k: (_array(d[k]) if k in d else None)
            for k in ("rmd2", "threshold", "dims", "directions", "principal", "principal_angles")}
     return get

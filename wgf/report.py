@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
+from wgf.schema import COMPARE, DISCOVERY, PDE, SWEEP, particle_counts, read_diagnostics
+
 if TYPE_CHECKING:
     from wgf._typing import PathLike
 
@@ -99,7 +101,7 @@ def _open(path) -> h5py.File:
 
 
 def _particle_ns(f) -> list[int]:
-    return sorted(int(k[1:]) for k in f["particles"]) if "particles" in f else []
+    return particle_counts(f)
 
 
 def summary(path: PathLike) -> str:
@@ -121,8 +123,8 @@ def _summary(path) -> str:
     lines = []
     with _reading(path) as f:
         lines.append(f"wgf {f.attrs['wgf_version']}  {f.attrs.get('title', '')}".rstrip())
-        if "pde" in f:
-            p = f["pde"]
+        if PDE in f:
+            p = f[PDE]
             t = p["time"][()]
             lines.append(f"\nPDE on a {'x'.join(str(n) for n in p['density'].shape[1:])} grid "
                          f"({p.attrs.get('space', '')} space), t = {t[0]:g} .. {t[-1]:g}, {p.attrs.get('steps', '?')} steps")
@@ -139,13 +141,13 @@ def _summary(path) -> str:
             lines.append("\nParticles at the final time (mean over seeds):")
             lines.append("  %8s %6s %12s %12s %12s" % ("N", "seeds", "risk", "WI RMD^2", "SI RMD^2"))
             for n in ns:
-                g = f[f"particles/N{n}"]
-                wi = "%12.3e" % g["wi_rmd2"][:, -1].mean() if "wi_rmd2" in g else "%12s" % "skipped"
+                g = read_diagnostics(f, n, trace=False)
+                wi = "%12.3e" % g["wi_rmd2"][:, -1].mean() if g["wi_rmd2"] is not None else "%12s" % "skipped"
                 lines.append("  %8d %6d %12.4e %s %12.3e" % (n, g["risk"].shape[0], g["risk"][:, -1].mean(), wi,
                                                          g["si_rmd2"][:, -1].mean()))
             lines.append("  (RMD^2 to the symmetrization nu^G and to the projection P_E#nu: 0 = invariant)")
-        if "compare" in f:
-            c = f["compare"]
+        if COMPARE in f:
+            c = f[COMPARE]
             cn = c["N"][()].astype(int)
             lines.append("\nParticles vs PDE density at the final time (mean over seeds):")
             lines.append("  %-20s" % "metric" + "".join("%11s" % f"N={n}" for n in cn) + "   slope [95%]          floor")
@@ -158,8 +160,8 @@ def _summary(path) -> str:
                                                                    d.attrs.get("slope_high", np.nan), d.attrs["floor"]))
             lines.append("  (the mean-field limit predicts a slope of -1/2 for mmd, energy and output_l2;"
                          " values below the floor are the PDE's own error and are not fitted)")
-        if "discovery" in f:
-            d = f["discovery"]
+        if DISCOVERY in f:
+            d = f[DISCOVERY]
             rmd2 = d["rmd2"][()] if "rmd2" in d else []
             lines.append(f"\nDiscovered subspace: dimension {d['basis'].shape[1]} of {d['basis'].shape[0]} "
                          f"after {len(rmd2)} rounds (residual RMD^2 per round: "
@@ -167,7 +169,7 @@ def _summary(path) -> str:
             if "principal_angles" in d and d["principal_angles"].size:
                 lines.append("  principal angles to E^G (rad): "
                              + ", ".join("%.2e" % v for v in d["principal_angles"][()]))
-        has_study, has_sweep = is_study(f), "sweep" in f
+        has_study, has_sweep = is_study(f), SWEEP in f
     if has_study:
         from wgf.study import study_table, verdicts
 
@@ -224,10 +226,10 @@ def _draw_figures(path, folder) -> list[Path]:
 
     with _reading(path) as f:
         ns = _particle_ns(f)
-        if "pde" in f:
+        if PDE in f:
             snap = plot.read_snapshot(f, max_points=REPORT_POINTS)
             keep(_density_figure(Figure, plot, snap), "density")
-            count = len(f["pde/time"])
+            count = len(f[PDE]["time"])
             idx = sorted(set(np.linspace(0, count - 1, min(count, 4)).round().astype(int).tolist()))
             fig = Figure(figsize=(3.4 * len(idx) + 1.0, 3.4), layout="constrained")
             plot.density_snapshots(**plot.read_snapshots(f, idx, max_points=plot.MAX_POINTS),
@@ -247,18 +249,18 @@ def _draw_figures(path, folder) -> list[Path]:
                 fig = Figure(figsize=(9.0, 3.6), layout="constrained")
                 plot.off_subspace(**off, axes=fig.subplots(1, 2))
                 keep(fig, "off_subspace")
-        if "compare" in f:
+        if COMPARE in f:
             keep(_rates_figure(Figure, plot, f), "distances")
             keep(_distance_time_figure(Figure, plot, f), "distances_time")
-        if ns or "pde" in f:
+        if ns or PDE in f:
             fig = Figure(figsize=(10.0, 3.8), layout="constrained")
             plot.training(**plot.read_training(f), axes=fig.subplots(1, 2))
             keep(fig, "training")
-        if "discovery" in f:
+        if DISCOVERY in f:
             fig = Figure(figsize=(9.0, 3.6), layout="constrained")
             plot.discovery_rounds(**plot.read_discovery(f), axes=fig.subplots(1, 2))
             keep(fig, "discovery")
-        has_study, has_sweep = is_study(f), "sweep" in f
+        has_study, has_sweep = is_study(f), SWEEP in f
     if has_study:
         from wgf.study import draw_study
 
@@ -323,7 +325,7 @@ def _metric_grid(Figure, count):
 
 
 def _rates_figure(Figure, plot, f):
-    c = f["compare"]
+    c = f[COMPARE]
     n = c["N"][()]
     names = _metric_names(c)
     fig, axs = _metric_grid(Figure, len(names))
@@ -336,7 +338,7 @@ def _rates_figure(Figure, plot, f):
 
 
 def _distance_time_figure(Figure, plot, f):
-    names = _metric_names(f["compare"])
+    names = _metric_names(f[COMPARE])
     fig, axs = _metric_grid(Figure, len(names))
     for ax, name in zip(axs, names):
         plot.distance_vs_time(**plot.read_distances(f, name), ax=ax)

@@ -11,11 +11,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wgf.config import Experiment
+from wgf.diagnostics import measure, wi_skipped
 from wgf.executors import DEFAULT_RETRIES, run_jobs
-from wgf.functionals import risk
 from wgf.grids import DEFAULT_TOLERANCE
-from wgf.grids.solver import TRACKER_ATTRS as PDE_TRACKERS
 from wgf.io import ResultsFile, intact
+from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, PARTICLE_COORDINATES, PARTICLE_VARIABLES, PDE,
+                        PDE_COORDINATES, PDE_FIELDS, PDE_VARIABLES, TRACE_COORDINATES, TRACE_VARIABLES,
+                        particles_path)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -27,36 +29,9 @@ __all__ = ["run_experiment", "run_particles"]
 log = logging.getLogger("wgf")
 
 
-PARTICLE_VARIABLES = {
-    "positions": {"long_name": "particle positions z_i", "units": "1"},
-    "risk": {"long_name": "risk R of the scheme at the particles' empirical measure", "units": "1"},
-    "si_rmd2": {"long_name": "RMD^2 to the projection P_E # nu (0 = strongly invariant)", "units": "1"},
-    "wi_rmd2": {"long_name": "RMD^2 to the symmetrization nu^G (0 = weakly invariant)", "units": "1"},
-}
-
-
-TRACE_VARIABLES = {
-    "risk": PARTICLE_VARIABLES["risk"],
-    "si_rmd2": PARTICLE_VARIABLES["si_rmd2"],
-    "wi_rmd2": PARTICLE_VARIABLES["wi_rmd2"],
-    "second_moment": {"long_name": "second moment (1/N) sum_i z_id^2 per coordinate d", "units": "1"},
-}
-# the trace takes WI RMD^2 by exact OT only up to this many pairs (0.1 s per record); the snapshots up to
-# EXACT_OT_MAX_PAIRS
-TRACE_OT_MAX_PAIRS = 1_000_000
-
-
 def _wi_limits(problem, n: int) -> tuple[str | None, str | None]:
-    """Why /particles/N<n>/wi_rmd2 and its trace are skipped (None: they are not)."""
-    from wgf.validation import EXACT_OT_MAX_PAIRS
-
-    pairs = n * n * problem.group.order
-
-    def why(limit):
-        return (None if pairs <= limit else f"exact OT between {n} and {n * problem.group.order} points exceeds "
-                f"the limit of {limit} pairs")
-
-    return why(EXACT_OT_MAX_PAIRS), why(TRACE_OT_MAX_PAIRS)
+    """Why /particles/N<n>/wi_rmd2 and its trace are skipped (None: they are not): ``wgf.diagnostics.wi_skipped``."""
+    return wi_skipped(n, problem.group.order, "snapshot"), wi_skipped(n, problem.group.order, "trace")
 
 
 def trace_times(problem, settings, n: int) -> np.ndarray:
@@ -76,11 +51,8 @@ def particle_job(problem, settings, n: int, seed: int, sink=None):
     both are collected and returned as {kind: {name: array}} (for worker processes).
     Returns (eps, collected or None).
     """
-    from wgf.particles import BlowUpError, simulate
-    from wgf.validation import si_rmd2, wi_rmd2
+    from wgf.particles import simulate
 
-    sym = problem.symmetry
-    skip_wi = dict(zip(("snapshot", "trace"), _wi_limits(problem, n)))
     rows = None
     if sink is None:
         rows = {"snapshot": {k: [] for k in PARTICLE_VARIABLES}, "trace": {k: [] for k in TRACE_VARIABLES}}
@@ -90,16 +62,12 @@ def particle_job(problem, settings, n: int, seed: int, sink=None):
                 rows[kind][key].append(value)
 
     def diagnostics(kind, j, t, theta):
-        values = {"risk": risk(problem, theta), "si_rmd2": si_rmd2(sym, theta),
-                  "wi_rmd2": None if skip_wi[kind] else wi_rmd2(sym, theta)}
-        if not all(v is None or np.isfinite(v) for v in values.values()):
-            # nothing non-finite is ever written: an infinite risk is a blow-up
-            raise BlowUpError(f"the risk became non-finite at t = {t:.6g} (N = {n}, seed = {seed}): "
-                              "reduce alpha/step or the data scale")
+        # wgf.diagnostics: one definition per diagnostic, its exact-OT guard and the blow-up check (nothing
+        # non-finite is ever written)
+        names = [k for k in (PARTICLE_VARIABLES if kind == "snapshot" else TRACE_VARIABLES) if k != "positions"]
+        values = measure(problem, theta, kind=kind, t=t, seed=seed, names=names)
         if kind == "snapshot":
             values["positions"] = theta.copy()
-        else:
-            values["second_moment"] = np.einsum("nd,nd->d", theta, theta) / n
         sink(kind, j, values)
 
     traj = simulate(problem, n, seed, problem.times, alpha=settings.alpha, step=settings.step,
@@ -137,7 +105,7 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
     n_times, seeds = len(problem.times), settings.seeds
     sets = {}
     for n in settings.n:
-        grp = out.file.require_group(f"particles/N{n}")
+        grp = out.file.require_group(particles_path(n))
         trace = grp.require_group("trace")
         skip = _wi_limits(problem, n)
         for g, why in zip((grp, trace), skip):
@@ -149,22 +117,21 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
                   "si_rmd2": (seeds, n_times), "wi_rmd2": (seeds, n_times)}
         sets[n] = {"snapshot": {
             key: (None if key == "wi_rmd2" and skip[0] else
-                  out.dataset(f"{grp.name}/{key}", shape, attrs=PARTICLE_VARIABLES[key],
-                              chunks=(1, 1, n, problem.dim) if key == "positions" else None))
+                  PARTICLE_VARIABLES[key].dataset(out, grp.name, shape,
+                                                  chunks=(1, 1, n, problem.dim) if key == "positions" else None))
             for key, shape in shapes.items()}}
-        coords = (out.coordinate(f"{grp.name}/seed", np.arange(seeds), long_name="seed", dtype="i8"),
-                  out.coordinate(f"{trace.name}/trace_time", t_trace,
-                                 long_name="mean-field time of the record (t = k eps, every record_every steps)"),
-                  out.coordinate(f"{grp.name}/coordinate", np.arange(problem.dim),
-                                 long_name="coordinate of z in Z = R^D", dtype="i8"))
+        coords = {"seed": PARTICLE_COORDINATES["seed"].coordinate(out, grp.name, np.arange(seeds)),
+                  "trace_time": TRACE_COORDINATES["trace_time"].coordinate(out, trace.name, t_trace),
+                  "coordinate": PARTICLE_COORDINATES["coordinate"].coordinate(out, grp.name, np.arange(problem.dim))}
+        sizes = {"seed": seeds, "trace_time": t_trace.size, "coordinate": problem.dim}
         sets[n]["trace"] = {
             key: (None if key == "wi_rmd2" and skip[1] else
-                  out.label(out.dataset(f"{trace.name}/{key}", (seeds, t_trace.size, problem.dim)[:2 + (key == "second_moment")],
-                                        attrs=TRACE_VARIABLES[key]), *coords[:2 + (key == "second_moment")]))
-            for key in TRACE_VARIABLES}
+                  out.label(var.dataset(out, trace.name, tuple(sizes[d] for d in var.dims)),
+                            *(coords[d] for d in var.dims)))
+            for key, var in TRACE_VARIABLES.items()}
     jobs = []
     for n in settings.n:
-        grp = out.file[f"particles/N{n}"]
+        grp = out.file[particles_path(n)]
         for s in range(seeds):
             if grp.attrs.get(f"done_{s}"):
                 if (intact(*sets[n]["snapshot"].values(), *sets[n]["trace"].values(), index=s)
@@ -178,12 +145,11 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
                unit="run", disable=not progress)
 
     def finish(n, seed, eps):
-        grp = out.file[f"particles/N{n}"]
+        grp = out.file[particles_path(n)]
         if "time" not in grp:  # the snapshot times on the step grid, known once a run has its step eps
             coords = (grp["seed"],
-                      out.coordinate(f"{grp.name}/time", np.rint(problem.times / eps) * eps,
-                                     long_name="mean-field time of the snapshot (t = k eps)"),
-                      out.coordinate(f"{grp.name}/particle", np.arange(n), long_name="particle index", dtype="i8"),
+                      PARTICLE_COORDINATES["time"].coordinate(out, grp.name, np.rint(problem.times / eps) * eps),
+                      PARTICLE_COORDINATES["particle"].coordinate(out, grp.name, np.arange(n)),
                       grp["coordinate"])
             for key, ds in sets[n]["snapshot"].items():
                 if ds is not None:
@@ -228,28 +194,24 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     grid = make_grid(problem, cfg.get("space", "full"), cfg.get("cells", (64,)), cfg.get("half_width", 2.0),
                      cfg.get("bounds"))
     times = problem.times
-    tracker_names = tuple(PDE_TRACKERS)
-    if "pde" in out.file and out.file["pde"].attrs.get("done"):
-        g = out.file["pde"]
+    tracker_names = tuple(k for k in PDE_VARIABLES if k not in PDE_FIELDS)
+    if PDE in out.file and out.file[PDE].attrs.get("done"):
+        g = out.file[PDE]
         if intact(*(g[k] for k in ("density", "time") + tracker_names if k in g)):
             trackers = {k: g[k][()] for k in tracker_names if k in g}
             return History(grid, times, g["density"][()], trackers)
         log.warning("/pde: its data fails the checksum or is not finite: solving again")
-    if "pde" in out.file:
-        del out.file["pde"]
-    time = out.coordinate("pde/time", times, long_name="mean-field time")
-    axes = [out.coordinate(f"pde/u{k}", axis, long_name=f"cell centre, coordinate {k} in the grid basis")
-            for k, axis in enumerate(grid.axes)]
-    basis = out.write("pde/basis", grid.basis, attrs={"long_name": "grid basis B: z = B u", "units": "1"})
-    out.label(basis, out.coordinate("pde/parameter", np.arange(problem.dim), long_name="coordinate of z",
-                                    dtype="i8"),
-              out.coordinate("pde/axis", np.arange(grid.ndim), long_name="grid axis", dtype="i8"))
-    density = out.dataset("pde/density", (len(times),) + grid.shape, chunks=(1,) + grid.shape,
-                          attrs={"long_name": "density of the mean-field law on the grid (cell averages)",
-                                 "units": "1 / cell volume in u"})
+    if PDE in out.file:
+        del out.file[PDE]
+    time = PDE_COORDINATES["time"].coordinate(out, PDE, times)
+    axes = [PDE_COORDINATES["u{k}"].coordinate(out, PDE, axis, k=k) for k, axis in enumerate(grid.axes)]
+    PDE_FIELDS["basis"].write(out, PDE, grid.basis,
+                              PDE_COORDINATES["parameter"].coordinate(out, PDE, np.arange(problem.dim)),
+                              PDE_COORDINATES["axis"].coordinate(out, PDE, np.arange(grid.ndim)))
+    density = PDE_FIELDS["density"].dataset(out, PDE, (len(times),) + grid.shape, chunks=(1,) + grid.shape)
     out.label(density, time, *axes)
-    out.file["pde"].attrs["space"] = cfg.get("space", "full")
-    out.file["pde"].attrs["cell_volume"] = grid.cell_volume
+    out.file[PDE].attrs["space"] = cfg.get("space", "full")
+    out.file[PDE].attrs["cell_volume"] = grid.cell_volume
     bar = tqdm(total=len(times), desc="pde", unit="snapshot", disable=not progress)
 
     def snapshot(j, t, rho):
@@ -261,9 +223,9 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
                     on_snapshot=snapshot)
     bar.close()
     for name, values in history.trackers.items():
-        out.label(out.write(f"pde/{name}", values, attrs=PDE_TRACKERS[name]), time)
-    out.file["pde"].attrs["steps"] = history.stats.steps
-    out.mark_done(out.file["pde"])
+        PDE_VARIABLES[name].write(out, PDE, values, time)
+    out.file[PDE].attrs["steps"] = history.stats.steps
+    out.mark_done(out.file[PDE])
     return history
 
 
@@ -282,9 +244,9 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     ns, times = exp.particles.n, problem.times
     coarse = coarse_measures(problem, history, method=pde.get("method", "auto"),
                              tol=pde.get("tolerance", DEFAULT_TOLERANCE))
-    coords = (out.coordinate("compare/N", ns, long_name="number of particles", dtype="i8"),
-              out.coordinate("compare/seed", np.arange(exp.particles.seeds), long_name="seed", dtype="i8"),
-              out.coordinate("compare/time", times, long_name="mean-field time"))
+    coords = (COMPARE_COORDINATES["N"].coordinate(out, COMPARE, ns),
+              COMPARE_COORDINATES["seed"].coordinate(out, COMPARE, np.arange(exp.particles.seeds)),
+              COMPARE_COORDINATES["time"].coordinate(out, COMPARE, times))
     names = cfg.get("metrics", DEFAULT_METRICS)
     bar = tqdm(total=len(names) + ("moments" in names), desc="compare", unit="metric", disable=not progress)
 
@@ -295,11 +257,10 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
         else:  # nothing non-finite is written: say why there is no rate
             attrs["slope_skipped"] = (f"{fit.n_points} positive values above the floor at distinct N: a rate needs "
                                       "at least 3 over 2 values of N")
-        attrs.update(long_name=f"{name} between the particles and the PDE density", units="1")
-        out.label(out.write(f"compare/{name}", values, attrs=attrs), *coords)
+        COMPARE_VARIABLES["{metric}"].format(metric=name).write(out, COMPARE, values, *coords, **attrs)
         bar.update()
 
-    result = compare(problem, history, {n: out.file[f"particles/N{n}/positions"] for n in ns}, metrics=names,
+    result = compare(problem, history, {n: out.file[f"{particles_path(n)}/positions"] for n in ns}, metrics=names,
                      bandwidth=cfg.get("bandwidth", problem.init_std), coarse=coarse, on_metric=write)
     for name, why in result.skipped.items():
         log.warning("/compare/%s skipped: %s", name, why)

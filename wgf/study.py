@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wgf.registry import Registry
+from wgf.schema import STUDY_DIMS, STUDY_NAME, STUDY_QUANTITIES, SWEEP
 
 if TYPE_CHECKING:
     import h5py
@@ -161,7 +162,7 @@ def paper_sweep(plan: StudyPlan = StudyPlan()) -> Sweep:
 
     varies = ["training.init+training.noise=" + ",".join(f"{s}+{_noise(s)}" for s in plan.starts),
               "data.teacher=" + ",".join(plan.teachers), "training.scheme=" + ",".join(plan.schemes)]
-    return Sweep.build(plan.config_text(), varies, name="paper-study", meta={"plan": plan.to_json()})
+    return Sweep.build(plan.config_text(), varies, name=STUDY_NAME, meta={"plan": plan.to_json()})
 
 
 # the built-in sweeps, by name (``wgf sweep NAME``)
@@ -194,10 +195,10 @@ def run_paper_study(plan: StudyPlan, out_path: PathLike, *, workers: int = 1, da
 
 def is_study(f: h5py.Group) -> bool:
     """Whether the open h5py file ``f`` is a paper-study file."""
-    return "sweep" in f and f["sweep"].attrs.get("name") == "paper-study"
+    return SWEEP in f and f[SWEEP].attrs.get("name") == STUDY_NAME
 
 
-QUANTITIES = ("si_rmd2", "wi_rmd2", "risk")
+QUANTITIES = STUDY_QUANTITIES  # what the study reads of its sweep file (wgf.schema)
 
 
 def read_study(path: PathLike) -> tuple:
@@ -212,7 +213,7 @@ def read_study(path: PathLike) -> tuple:
             raise ValueError(f"'{path}' is not a paper-study file (no /sweep of the paper study)")
         plan = StudyPlan.from_json(Sweep.from_json(f.attrs["config"]).meta["plan"])
     ds = read_sweep(path)
-    dims = ("N", "init", "teacher", "scheme", "seed")
+    dims = STUDY_DIMS
     if ds["si_rmd2"].dims != dims:
         raise ValueError(f"'{path}' is not a paper-study file (dimensions {ds['si_rmd2'].dims}, not {dims})")
     values = {}

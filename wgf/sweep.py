@@ -10,7 +10,10 @@ of training each job measures (docs/theory.md §6)
     risk          R(nu) of the scheme,
     si_rmd2       RMD^2(nu, P_E#nu)   (0 iff nu lives on E^G),
     wi_rmd2       RMD^2(nu, nu^G)     (0 iff nu is weakly invariant; exact OT, skipped when too large),
-    m2            (1/N) sum_i |z_i|^2.
+    m2            (1/N) sum_i |z_i|^2   (the sum over coordinates of second_moment).
+
+These are the diagnostics of ``wgf run`` (``wgf.diagnostics``: one definition each, one exact-OT guard,
+one blow-up check); the file's variables are ``wgf.schema.SWEEP_VARIABLES``.
 
 The results file holds /sweep/<quantity> with one dimension per varied key (named after
 the key's last part; particles.n is ``N``) and ``seed``; keys varied together are
@@ -26,7 +29,7 @@ import itertools
 import json
 import logging
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +38,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wgf.config import ConfigError, Experiment, apply_overrides, parse_config
-from wgf.runner import PARTICLE_VARIABLES
+from wgf.diagnostics import SWEEP_DIAGNOSTICS, measure, ot_limit, wi_skipped
+from wgf.schema import MISSING, STATUS, SWEEP, SWEEP_COORDINATES, SWEEP_QUANTITIES, SWEEP_VARIABLES
+from wgf.schema import read_sweep as _read_sweep
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -50,21 +55,13 @@ __all__ = ["Vary", "Sweep", "parse_vary", "sweep_job", "run_sweep", "read_sweep"
 
 log = logging.getLogger("wgf")
 
-SWEEP_QUANTITIES = {  # at the end of training, per combination and seed
-    **{k: PARTICLE_VARIABLES[k] for k in ("risk", "si_rmd2", "wi_rmd2")},
-    "m2": {"long_name": "second moment (1/N) sum_i |z_i|^2", "units": "1"},
-}
-# /sweep/status: what became of each job (a value the quantities hold where a job has none: they are
-# all >= 0)
-STATUS = {"pending": 0, "finished": 1, "blew_up": 2}
-MISSING = -1.0
 # the most jobs a sweep may have (each is a particle run): beyond, a --vary list is a typo
 MAX_JOBS = 1_000_000
 # what a sweep does not read: varying it would only repeat the same runs
 UNUSED_SECTIONS = ("pde", "compare", "discover")
 UNUSED_KEYS = ("particles.seeds", "particles.record_every", "training.snapshots")
 # names of the file's own variables, which a varied key may not take
-RESERVED = ("seed", "status", "risk", "si_rmd2", "wi_rmd2", "m2")
+RESERVED = tuple(k for k in (*SWEEP_COORDINATES, *SWEEP_VARIABLES) if "{" not in k)
 
 
 def _split_top(text: str, sep: str) -> list[str]:
@@ -233,9 +230,7 @@ class Sweep:
 def sweep_job(sweep_json: str, index: tuple, seed: int, with_wi: bool) -> dict:
     """One run of a sweep: {quantity: value} of the particles at t_end (module docstring), or
     {"blew_up": message} when the run blew up. Picklable: it runs in a worker process or on a dask worker."""
-    from wgf.functionals import risk
     from wgf.particles import BlowUpError, simulate
-    from wgf.validation import si_rmd2, wi_rmd2
 
     sweep = Sweep.from_json(sweep_json)
     exp = sweep.experiment(index)
@@ -244,15 +239,11 @@ def sweep_job(sweep_json: str, index: tuple, seed: int, with_wi: bool) -> dict:
     try:
         theta = simulate(problem, n, seed, [0.0, problem.t_end], alpha=settings.alpha, step=settings.step,
                          batch=settings.batch, store=False).final
-        values = {"risk": risk(problem, theta), "si_rmd2": si_rmd2(problem.symmetry, theta),
-                  "m2": float(np.einsum("nd,nd->", theta, theta) / n)}
-        if with_wi:
-            values["wi_rmd2"] = wi_rmd2(problem.symmetry, theta)
-        if not all(np.isfinite(v) for v in values.values()):
-            raise BlowUpError(f"the risk became non-finite at t = {problem.t_end:g}")
+        names = [d for q, d in SWEEP_DIAGNOSTICS.items() if q != "wi_rmd2" or with_wi]
+        measured = measure(problem, theta, kind="end", t=problem.t_end, seed=seed, names=names, total=True)
     except BlowUpError as e:
         return {"blew_up": str(e)}
-    return values
+    return {q: measured[d] for q, d in SWEEP_DIAGNOSTICS.items() if d in measured and measured[d] is not None}
 
 
 def _coordinate_values(vary: Vary, k: int):
@@ -302,7 +293,6 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
     """
     from wgf.executors import DEFAULT_RETRIES, run_jobs
     from wgf.io import ResultsFile, intact
-    from wgf.validation import EXACT_OT_MAX_PAIRS
 
     out_path = Path(out_path)
     text = sweep.to_json()
@@ -314,10 +304,10 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
         e = sweep.experiment(index)
         n = int(np.atleast_1d(e.particles.n)[0])
         eps = e.particles.step if e.particles.alpha is None else e.particles.alpha / n
-        plan[index] = (n, n * e.problem.t_end / eps, n * n * e.problem.group.order <= EXACT_OT_MAX_PAIRS)
+        plan[index] = (n, n * e.problem.t_end / eps, wi_skipped(n, e.problem.group.order, "end") is None)
     skipped_wi = sorted({plan[i][0] for i in plan if not plan[i][2]})
     with ResultsFile(out_path, text, resume=resume) as out:
-        root = out.file.require_group("sweep")
+        root = out.file.require_group(SWEEP)
         title = sweep.title
         out.file.attrs["title"] = f"{title + ': ' if title else ''}sweep of {', '.join(v.dim for v in sweep.varies)}"
         root.attrs["name"] = sweep.name
@@ -325,21 +315,21 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
         coords, extras = [], []
         for v in sweep.varies:
             values, dtype = _coordinate_values(v, 0)
-            coord = out.coordinate(f"sweep/{v.dim}", values, long_name=f"config key {v.keys[0]}", dtype=dtype)
+            coord = replace(SWEEP_COORDINATES["{key}"], dtype=dtype).coordinate(out, SWEEP, values, key=v.dim,
+                                                                               config_key=v.keys[0])
             coord.attrs["config_key"] = v.keys[0]
             coords.append(coord)
             for k, key in enumerate(v.keys[1:], start=1):
                 values, dtype = _coordinate_values(v, k)
-                extra = out.write(f"sweep/{key.rsplit('.', 1)[-1]}", values, dtype=dtype,
-                                  attrs={"long_name": f"config key {key} (varied with {v.keys[0]})", "units": "1",
-                                         "config_key": key})
-                out.label(extra, coord)
+                extra = SWEEP_VARIABLES["{key}"].format(key=key.rsplit(".", 1)[-1], first_key=v.dim, config_key=key,
+                                                        first_config_key=v.keys[0])
+                replace(extra, dtype=dtype).write(out, SWEEP, values, coord, config_key=key)
                 extras.append(key.rsplit(".", 1)[-1])
-        coords.append(out.coordinate("sweep/seed", np.arange(seeds), long_name="seed", dtype="i8"))
+        coords.append(SWEEP_COORDINATES["seed"].coordinate(out, SWEEP, np.arange(seeds)))
         names = [q for q in SWEEP_QUANTITIES if q != "wi_rmd2" or len(skipped_wi) < len({p[0] for p in plan.values()})]
         if skipped_wi:
             root.attrs["wi_rmd2_skipped"] = (f"at N = {', '.join(map(str, skipped_wi))}: exact OT between N and |G| N "
-                                             f"points exceeds the limit of {EXACT_OT_MAX_PAIRS} pairs (those runs "
+                                             f"points exceeds the limit of {ot_limit('end')} pairs (those runs "
                                              "have no wi_rmd2 value)")
         sets = {}
         for q in names:
@@ -347,7 +337,7 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
             if not isinstance(ds, h5py.Dataset):
                 ds = root.create_dataset(q, shape=shape + (seeds,), dtype="f8", fillvalue=MISSING, fletcher32=True,
                                          chunks=True, data=ds)
-                for key, value in SWEEP_QUANTITIES[q].items():
+                for key, value in SWEEP_QUANTITIES[q].attrs.items():
                     ds.attrs[key] = value
                 ds.attrs["_FillValue"] = np.float64(MISSING)  # netCDF readers show runs without values as NaN
                 if extras:  # CF: the keys varied with others are coordinates of every quantity
@@ -357,7 +347,7 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
         if not isinstance(status, h5py.Dataset):
             status = root.create_dataset("status", shape=shape + (seeds,), dtype="i1", fillvalue=0, fletcher32=True,
                                          chunks=True, data=status)
-            status.attrs.update(long_name="0 pending, 1 finished, 2 blew up (no values)", units="1",
+            status.attrs.update(**SWEEP_VARIABLES["status"].attrs,
                                 flag_values=np.array(list(STATUS.values()), dtype="i1"),
                                 flag_meanings=" ".join(STATUS))
             if extras:
@@ -398,10 +388,8 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
 
 def read_sweep(path: PathLike) -> xr.Dataset:
     """The /sweep group of a sweep file as an ``xarray.Dataset``: the quantities on the varied keys' dimensions
-    and seed, runs without values (not finished, or blown up) as NaN."""
-    import xarray as xr
-
-    return xr.open_dataset(path, group="sweep", engine="h5netcdf").load()
+    and seed, runs without values (not finished, or blown up) as NaN (``wgf.schema.read_sweep``)."""
+    return _read_sweep(path)
 
 
 # the most rows ``sweep_table`` prints
