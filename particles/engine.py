@@ -256,20 +256,20 @@ def _scheme_batch(problem: Problem, x: np.ndarray, y: np.ndarray,
     """The batch (x (B', dx), y (B', dy), w (B',)) that ``problem``'s scheme trains on, from the plain batch x, y
     (``gradient_step``): the orbit of every sample for DA in orbit mode, the given group elements in sample mode."""
     from wgf.data import Quadrature
-    from wgf.schemes import scheme_quadrature
+    from wgf.schemes import SCHEMES, scheme_quadrature
 
     n_batch = x.shape[0]
     w = np.full(n_batch, 1.0 / n_batch)
-    sample_mode = problem.scheme == "da" and problem.da_mode == "sample"
+    augments = SCHEMES[problem.scheme].augments
+    sample_mode = augments and problem.da_mode == "sample"
     if elements is not None and not sample_mode:
         raise ValueError(f"elements are the group elements of DA in sample mode; this problem's scheme is "
-                         f"{problem.scheme!r}" + (" in orbit mode (every element is used)" if problem.scheme == "da"
-                                                  else ""))
-    if problem.scheme != "da":
+                         f"{problem.scheme!r}" + (" in orbit mode (every element is used)" if augments else ""))
+    if not augments:
         return x, y, w
     group = problem.group
     if not sample_mode:  # the orbit law pi^G of the batch, as the PDE and simulate's orbit minibatches use it
-        q = scheme_quadrature("da", Quadrature(x, y, w), group)
+        q = scheme_quadrature(problem.scheme, Quadrature(x, y, w), group)
         return q.x, q.y, q.weights
     if elements is None:
         raise ValueError(f"DA in sample mode needs elements=: the group element of each of the {n_batch} samples, "
