@@ -37,6 +37,9 @@ class BlowUpError(FloatingPointError):
     """Particle positions became non-finite or exceeded ``BLOW_UP_LIMIT``."""
 
 
+# eps = DEFAULT_ALPHA / N when neither alpha nor a fixed step is given (the config's default, docs/config.md)
+DEFAULT_ALPHA = 50.0
+
 # a run's diagnostics are recorded about this many times by default (every ceil(K / DEFAULT_RECORDS) of its K steps)
 DEFAULT_RECORDS = 100
 
@@ -175,7 +178,7 @@ def simulate(problem: Problem, n_particles: int, seed: int, times: ArrayLike | N
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     if alpha is None and step is None:
-        alpha = 50.0
+        alpha = DEFAULT_ALPHA
     eps = step_size(n_particles, alpha=alpha, step=step)
     times = problem.times if times is None else np.asarray(times, dtype=float)
     steps = snapshot_steps(times, eps)

@@ -115,7 +115,7 @@ def test_bad_optional_sections(section, needle):
 
 def test_fixed_space_grid_accepted_only_where_the_flow_stays():
     good = BASE.replace("beta = 1e-3", 'beta = 1e-3\nscheme = "fa"\ninit = "si"\nnoise = "projected"')
-    assert parse_config(good + '[pde]\nspace = "fixed"').pde["space"] == "fixed"
+    assert parse_config(good + '[pde]\nspace = "fixed"').pde.space == "fixed"
     assert "[pde] space" in _error(good.replace('init = "si"', 'init = "wi"') + '[pde]\nspace = "fixed"')
     assert "SI start" in _error(good + '[pde]\nspace = "full"')
 
@@ -151,10 +151,10 @@ def test_demo_config_is_a_complete_experiment():
     from wgf.grids import make_grid
 
     exp = parse_config(DEMO_CONFIG)
-    assert exp.pde["space"] == "fixed" and exp.particles.n == (100, 1000, 10000) and exp.compare is not None
+    assert exp.pde.space == "fixed" and exp.particles.n == (100, 1000, 10000) and exp.compare is not None
     p = exp.problem
     assert p.stays_in_fixed_subspace and p.init == "si" and p.data.is_equivariant
-    grid = make_grid(p, "fixed", exp.pde["cells"], exp.pde["half_width"])
+    grid = make_grid(p, "fixed", exp.pde.cells, exp.pde.half_width)
     assert grid.shape == (256, 256) and grid.basis.shape == (4, 2)
 
 
@@ -174,7 +174,7 @@ def test_set_overrides_config_values_and_keeps_the_rest():
     exp = load_config(path, ["training.beta=1e-2", "particles.n=[100, 200]", "training.scheme=fa",
                              'title="swept"', "pde.cells=32"])
     assert (exp.problem.beta, exp.particles.n, exp.problem.scheme, exp.title) == (1e-2, (100, 200), "fa", "swept")
-    assert exp.pde["cells"] == (32,)
+    assert exp.pde.cells == (32,)
     # everything else is the original config, and the merged text parses to the same experiment
     assert exp.problem.tau == base.problem.tau and exp.problem.data.x_std == base.problem.data.x_std
     again = parse_config(exp.text)

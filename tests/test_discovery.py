@@ -233,4 +233,4 @@ def test_cli_bad_discover_key_exit_2(tmp_path, capsys, extra, named):
 def test_examples_carry_a_discover_section():
     for path in (SWAP, C3):
         exp = wgf.load_config(path)
-        assert exp.discover and exp.discover["gradient"] == "exact" and exp.problem.data.is_equivariant
+        assert exp.discover and exp.discover.gradient == "exact" and exp.problem.data.is_equivariant

@@ -2,6 +2,8 @@
 promises; the metadata agrees with the objects built; a name registered in one place is accepted by the
 factories and the config."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -181,6 +183,12 @@ def test_a_finite_group_registered_in_one_place_is_built_and_sized(klein):
     _check_structure({"dim_x": 2, "dim_y": 2, "unit": "matrix"}, {"name": klein})  # sized from the registry
 
 
-@pytest.mark.xfail(reason="the config's [group] name check is a tuple of the names taken at import", strict=False)
-def test_a_finite_group_registered_in_one_place_is_accepted_by_the_config(klein):
-    assert parse_config(CONFIG.format(group=klein, loss="squared")).problem.group.order == 4
+def test_a_finite_group_registered_in_one_place_is_accepted_by_the_config(klein, capsys):
+    # sign flips of x and y: tanh matrix units are equivariant (tanh is odd), W -> D W D'
+    text = CONFIG.format(group=klein, loss="squared").replace('unit = "matrix"', 'unit = "tanh_matrix"')
+    exp = parse_config(text)
+    assert exp.problem.group.order == 4 and exp.problem.symmetry.dim_fixed == 2  # the diagonal matrices
+    from wgf.cli import main
+
+    assert main(["config", "group.name", "--json"]) == 0  # listed by wgf config as it is registered
+    assert "klein" in json.loads(capsys.readouterr().out)[0]["choices"]

@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the sections of a TOML config and write an HDF5 file")
     run.add_argument("config", help="experiment config (TOML)")
     run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                     help="override a config value, e.g. --set training.beta=1e-3 (repeatable)")
+                     help="override a config value (every key: wgf config), e.g. --set training.beta=1e-3 "
+                          "(repeatable)")
     run.add_argument("-o", "--output", help="results file (default: CONFIG name with .h5, in the current folder)")
     run.add_argument("--figures", metavar="DIR", help="also draw the figures (PNG and PDF) into DIR")
     run.add_argument("--overwrite", action="store_true", help="replace an existing results file")
@@ -78,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dask", metavar="ADDRESS",
                      help="run the particle runs on the dask.distributed scheduler at ADDRESS (tcp://HOST:PORT)")
     run.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    run.add_argument("--dry-run", action="store_true",
+                     help="check the config and sizes, print the plan (sections, runs, grid, memory, disk and time) "
+                          "and exit without writing anything")
     study = sub.add_parser("paper-study", help="the paper's study for varying N (docs/theory.md §9): RMD^2 to E^G per scheme")
     study.add_argument("--quick", action="store_true", help="N in {10, 100, 1000} and 3 seeds (default: the full study)")
     study.add_argument("--group", choices=_Names("wgf.study", "STUDY_GROUPS"), default="swap", metavar="GROUP",
@@ -106,13 +110,22 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=int, default=1, help="local processes for the runs (default 1)")
     sweep.add_argument("--dask", metavar="ADDRESS", help="run on the dask.distributed scheduler at ADDRESS")
     sweep.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="check every combination, print the plan and exit without writing anything")
     disc = sub.add_parser("discover", help="find the parameter subspace the training flow keeps (E^G if equivariant)")
     disc.add_argument("config", help="problem config (TOML), with an optional [discover] section")
     disc.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                      help="override a config value, e.g. --set discover.rounds=4 (repeatable)")
+                      help="override a config value (every key: wgf config), e.g. --set discover.n=200 (repeatable)")
     disc.add_argument("-o", "--output", help="results file (default: CONFIG name with .h5, in the current folder)")
     disc.add_argument("--overwrite", action="store_true", help="replace an existing results file")
     disc.add_argument("--quiet", action="store_true", help="print only the result")
+    disc.add_argument("--dry-run", action="store_true",
+                      help="check the config and sizes, print the plan and exit without writing anything")
+    conf = sub.add_parser("config", help="every config key: its type, default, allowed values and meaning "
+                                         "(docs/config.md)")
+    conf.add_argument("key", nargs="?", help="one key, as section.key (e.g. pde.cells) or title")
+    conf.add_argument("--json", action="store_true",
+                      help="a JSON list of objects with fields key, type, default, choices and doc")
     return p
 
 
@@ -134,6 +147,8 @@ def _cmd_run(args) -> int:
     refused = _workers_refused(args.workers, args.dask)
     if refused:
         return _fail(refused)
+    if args.dry_run:
+        return _dry_run(exp, out)
     if out.exists() and not args.overwrite and args.resume:
         written = _config_of(out)
         if written is None:
@@ -222,6 +237,7 @@ def _cmd_check(args) -> int:
 def _cmd_discover(args) -> int:
     from wgf.config import ConfigError, load_config
     from wgf.discovery import discover, format_round
+    from wgf.settings import DiscoverSettings
     from wgf.io import OutputBusyError, ResultsFile
     from wgf.particles import BlowUpError
 
@@ -230,6 +246,10 @@ def _cmd_discover(args) -> int:
     except ConfigError as e:
         return _fail(str(e))
     out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
+    if args.dry_run:
+        from dataclasses import replace
+
+        return _dry_run(replace(exp, discover=exp.discover or DiscoverSettings()), out)
     refused = _output_refused(out, args.overwrite, False, inputs=(args.config,))
     if refused:
         return _fail(refused)
@@ -240,7 +260,8 @@ def _cmd_discover(args) -> int:
             print(format_round(row), flush=True)
 
     try:
-        result = discover(problem, **(exp.discover or {}), on_round=show)
+        settings = exp.discover or DiscoverSettings()
+        result = discover(problem, **settings.arguments(), on_round=show)
     except BlowUpError as e:
         return _fail(f"numerical blow-up: {e}", code=1)
     reference = problem.symmetry.basis
@@ -257,6 +278,34 @@ def _cmd_discover(args) -> int:
           + (f"  (max {angles.max():.2e})" if angles.size else ""))
     if not args.quiet:
         print(f"wrote {out}")
+    return 0
+
+
+def _dry_run(exp, out: Path) -> int:
+    """Print the plan of ``exp`` (``wgf.plan``) and where it would be written; write nothing."""
+    from wgf.plan import plan
+
+    print(plan(exp))
+    print(f"output: {out} (dry run: nothing written)")
+    return 0
+
+
+def _cmd_config(args) -> int:
+    import json
+
+    from wgf.settings import ConfigError, all_keys, describe, find_key, key_line
+
+    try:
+        keys = [find_key(args.key)[:2]] if args.key else [(cls, name) for cls, name, _ in all_keys()]
+    except ConfigError as e:
+        return _fail(str(e))
+    items = [describe(cls, name) for cls, name in keys]
+    if args.json:
+        print(json.dumps([{k: item[k] for k in ("key", "type", "default", "choices", "doc")} for item in items],
+                         indent=1))
+    else:
+        for item in items:
+            print(key_line(item))
     return 0
 
 
@@ -420,6 +469,15 @@ def _cmd_sweep(args) -> int:
         return _fail(f"--x {args.x!r}: not a varied key (choose from {', '.join(dims)})")
     x = x or ("N" if "N" in dims else next(iter(dims)))
     folder = Path(args.output) if args.output else Path(Path(args.config).stem + "-sweep")
+    if args.dry_run:
+        refused = _workers_refused(args.workers, args.dask)
+        if refused:
+            return _fail(refused)
+        first = sweep.experiment(sweep.combinations()[0])
+        print(f"sweep: {' x '.join(f'{v.dim} ({len(v.levels)})' for v in sweep.varies)} = "
+              f"{len(sweep.combinations())} combinations x {sweep.seeds} seeds = {sweep.n_jobs} runs")
+        print("first combination: " + ", ".join(sweep.overrides(sweep.combinations()[0])))
+        return _dry_run(first, folder / "sweep.h5")
     out = _job_output(folder, "sweep.h5", args)
     if isinstance(out, str):
         return _fail(out)
@@ -465,9 +523,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # wgf's own progress notes at INFO; other libraries (e.g. fontTools writing PDF fonts) only from WARNING on
     logging.basicConfig(level=logging.WARNING, format="wgf: %(message)s", stream=sys.stderr)
-    logging.getLogger("wgf").setLevel(logging.ERROR if args.quiet else logging.INFO)
+    logging.getLogger("wgf").setLevel(logging.ERROR if getattr(args, "quiet", False) else logging.INFO)
     commands = {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report, "check": _cmd_check,
-                "discover": _cmd_discover, "paper-study": _cmd_paper_study, "sweep": _cmd_sweep}
+                "discover": _cmd_discover, "paper-study": _cmd_paper_study, "sweep": _cmd_sweep,
+                "config": _cmd_config}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

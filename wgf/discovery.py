@@ -87,6 +87,9 @@ GRADIENTS.add("minibatch", doc="SGD on minibatches of B samples (noisy rounds, p
               batched=True)
 EXACT_DELTA = 1e-10
 MINIBATCH_DELTA_FACTOR = 0.1
+# eps = DEFAULT_ALPHA / n and DEFAULT_ROUND_TIME of mean-field time per round unless given ([discover])
+DEFAULT_ALPHA = 50.0
+DEFAULT_ROUND_TIME = 10.0
 
 
 @dataclass
@@ -200,6 +203,11 @@ def format_round(row: DiscoveryRound) -> str:
     return f"{head} > delta = {row.threshold:.1e}: add v_{j} = [{v}] ({how})"
 
 
+def default_replicas(gradient: str) -> int:
+    """Replicas pooled per round by default: 1 for the exact gradient (deterministic), 4 for minibatches."""
+    return GRADIENTS[gradient].replicas
+
+
 def default_delta(gradient: str, eps: float, batch: int) -> float:
     """delta = 1e-10 for the exact gradient, 0.1 eps / B for minibatches (module docstring)."""
     return EXACT_DELTA if gradient == "exact" else MINIBATCH_DELTA_FACTOR * eps / batch
@@ -272,14 +280,14 @@ def discover(problem: Problem, *, n: int = 500, replicas: int | None = None, rou
     GRADIENTS[gradient]  # an unknown name is refused with the registry's message
     if n < 1 or batch < 1 or seed < 0:
         raise ValueError("n and batch must be >= 1 and seed >= 0")
-    replicas = GRADIENTS[gradient].replicas if replicas is None else int(replicas)
+    replicas = default_replicas(gradient) if replicas is None else int(replicas)
     if replicas < 1:
         raise ValueError(f"replicas must be >= 1, got {replicas}")
-    eps = step_size(n, alpha=50.0 if alpha is None and step is None else alpha, step=step)
+    eps = step_size(n, alpha=DEFAULT_ALPHA if alpha is None and step is None else alpha, step=step)
     if round_time is not None and steps is not None:
         raise ValueError("give either round_time or steps, not both")
     if steps is None:
-        steps = max(1, int(round((10.0 if round_time is None else round_time) / eps)))
+        steps = max(1, int(round((DEFAULT_ROUND_TIME if round_time is None else round_time) / eps)))
     n_steps = int(steps)
     delta = default_delta(gradient, eps, batch) if delta is None else float(delta)
     dim = problem.dim

@@ -40,7 +40,7 @@ class ResourceError(ValueError):
     """A run would need more memory or disk than the machine has."""
 
 
-def _human(n: float) -> str:
+def human_bytes(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if n < 1000 or unit == "PB":
             return f"{n:.3g} {unit}"
@@ -70,13 +70,13 @@ def check_bytes(what: str, memory: float = 0.0, disk: float = 0.0, *, folder: Pa
     if memory > 0:
         free = available_memory() if free_memory is None else free_memory
         if memory > MEMORY_SHARE * free:
-            raise ResourceError(f"{what} needs about {_human(memory)} of memory, more than this machine has "
-                                f"available ({_human(free)}): reduce it")
+            raise ResourceError(f"{what} needs about {human_bytes(memory)} of memory, more than this machine has "
+                                f"available ({human_bytes(free)}): reduce it")
     if disk > 0 and (folder is not None or free_disk is not None):
         free = shutil.disk_usage(Path(folder)).free if free_disk is None else free_disk
         if disk > free:
-            raise ResourceError(f"{what} needs about {_human(disk)} on disk, more than is free in "
-                                f"'{folder}' ({_human(free)}): reduce it or write elsewhere")
+            raise ResourceError(f"{what} needs about {human_bytes(disk)} on disk, more than is free in "
+                                f"'{folder}' ({human_bytes(free)}): reduce it or write elsewhere")
 
 
 def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> float:
@@ -105,9 +105,7 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
             disk = float(s.seeds) * (times * (float(n) * dim + 3) + records * (3 + dim)) * F64
             needs.append((f"[particles] n = {n} ({s.seeds} seeds, {times} snapshots, D = {dim})", memory, disk))
     if exp.pde is not None:
-        cells = exp.pde.get("cells", (64,))
-        axes = problem.symmetry.dim_fixed if exp.pde.get("space", "full") == "fixed" else dim
-        cells = tuple(cells) * axes if len(cells) == 1 else tuple(cells)
+        cells = exp.pde.cells_per_axis(problem)
         p = float(math.prod(cells))
         needs.append((f"[pde] cells = {list(cells)} ({times} snapshots)", (times + 40) * p * F64, times * p * F64))
     return needs

@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
-from wgf.config import Experiment
+from wgf.config import Experiment, resolved_config
 from wgf.diagnostics import measure, wi_skipped
 from wgf.executors import DEFAULT_RETRIES, run_jobs
-from wgf.grids import DEFAULT_TOLERANCE
 from wgf.io import ResultsFile, intact
 from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, PARTICLE_COORDINATES, PARTICLE_VARIABLES, PDE,
                         PDE_COORDINATES, PDE_FIELDS, PDE_VARIABLES, TRACE_COORDINATES, TRACE_VARIABLES,
@@ -188,11 +187,10 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     The density is written at each snapshot as it is taken; the cell-center axes are
     HDF5 dimension scales of /pde/density.
     """
-    from wgf.grids import History, make_grid, solve
+    from wgf.grids import History, solve
 
     problem, cfg = exp.problem, exp.pde
-    grid = make_grid(problem, cfg.get("space", "full"), cfg.get("cells", (64,)), cfg.get("half_width", 2.0),
-                     cfg.get("bounds"))
+    grid = cfg.make_grid(problem)
     times = problem.times
     tracker_names = tuple(k for k in PDE_VARIABLES if k not in PDE_FIELDS)
     if PDE in out.file and out.file[PDE].attrs.get("done"):
@@ -210,7 +208,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
                               PDE_COORDINATES["axis"].coordinate(out, PDE, np.arange(grid.ndim)))
     density = PDE_FIELDS["density"].dataset(out, PDE, (len(times),) + grid.shape, chunks=(1,) + grid.shape)
     out.label(density, time, *axes)
-    out.file[PDE].attrs["space"] = cfg.get("space", "full")
+    out.file[PDE].attrs["space"] = cfg.space
     out.file[PDE].attrs["cell_volume"] = grid.cell_volume
     bar = tqdm(total=len(times), desc="pde", unit="snapshot", disable=not progress)
 
@@ -219,8 +217,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
         out.flush()
         bar.update()
 
-    history = solve(problem, grid, times, method=cfg.get("method", "auto"), tol=cfg.get("tolerance", DEFAULT_TOLERANCE),
-                    on_snapshot=snapshot)
+    history = solve(problem, grid, times, method=cfg.method, tol=cfg.tolerance, on_snapshot=snapshot)
     bar.close()
     for name, values in history.trackers.items():
         PDE_VARIABLES[name].write(out, PDE, values, time)
@@ -238,16 +235,15 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     floor_order: the Richardson estimate of the PDE's own error from the same PDE on grids of 1/2
     and 1/4 the cells per axis (docs/pde.md); no point at or below the floor enters the fit.
     """
-    from wgf.validation import DEFAULT_METRICS, coarse_measures, compare
+    from wgf.validation import coarse_measures, compare
 
     problem, cfg, pde = exp.problem, exp.compare, exp.pde
     ns, times = exp.particles.n, problem.times
-    coarse = coarse_measures(problem, history, method=pde.get("method", "auto"),
-                             tol=pde.get("tolerance", DEFAULT_TOLERANCE))
+    coarse = coarse_measures(problem, history, method=pde.method, tol=pde.tolerance)
     coords = (COMPARE_COORDINATES["N"].coordinate(out, COMPARE, ns),
               COMPARE_COORDINATES["seed"].coordinate(out, COMPARE, np.arange(exp.particles.seeds)),
               COMPARE_COORDINATES["time"].coordinate(out, COMPARE, times))
-    names = cfg.get("metrics", DEFAULT_METRICS)
+    names = cfg.metrics
     bar = tqdm(total=len(names) + ("moments" in names), desc="compare", unit="metric", disable=not progress)
 
     def write(name, values, floor, order, fit):
@@ -261,7 +257,7 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
         bar.update()
 
     result = compare(problem, history, {n: out.file[f"{particles_path(n)}/positions"] for n in ns}, metrics=names,
-                     bandwidth=cfg.get("bandwidth", problem.init_std), coarse=coarse, on_metric=write)
+                     bandwidth=cfg.resolved(problem)["bandwidth"], coarse=coarse, on_metric=write)
     for name, why in result.skipped.items():
         log.warning("/compare/%s skipped: %s", name, why)
         bar.update()
@@ -282,6 +278,7 @@ def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, 
     with ResultsFile(out_path, exp.fingerprint(), resume=resume) as out:
         if exp.title:
             out.file.attrs["title"] = exp.title
+        out.file.attrs["resolved_config"] = resolved_config(exp)
         history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None
         if exp.particles is not None:
             run_particles(exp, out, progress=not quiet, workers=workers, dask=dask)

@@ -37,7 +37,7 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from wgf.config import ConfigError, Experiment, apply_overrides, parse_config
+from wgf.config import ConfigError, Experiment, apply_overrides, parse_config, read_section
 from wgf.diagnostics import SWEEP_DIAGNOSTICS, measure, ot_limit, wi_skipped
 from wgf.schema import MISSING, STATUS, SWEEP, SWEEP_COORDINATES, SWEEP_QUANTITIES, SWEEP_VARIABLES
 from wgf.schema import read_sweep as _read_sweep
@@ -187,14 +187,12 @@ class Sweep:
 
     @property
     def seeds(self) -> int:
-        """[particles] seeds of the base config (default ``ParticleSettings.seeds``)."""
-        from wgf.config import ParticleSettings
-
-        return int(tomllib.loads(self.text).get("particles", {}).get("seeds", ParticleSettings.seeds))
+        """[particles] seeds of the base config."""
+        return read_section(self.text, "particles").seeds
 
     @property
     def title(self) -> str:
-        return str(tomllib.loads(self.text).get("title", ""))
+        return read_section(self.text, "").title
 
     @property
     def n_jobs(self) -> int:

@@ -1,0 +1,73 @@
+"""What an experiment will do, before it does it: the plan ``--dry-run`` prints.
+
+``plan(exp)`` lists the sections that run, the particle runs, the grid, and the memory, disk and
+time estimates of each (``wgf.resources``), without creating any file. The particle time is
+nominal: PARTICLE_SECONDS per (particle, SGD step, sample of the batch, parameter), measured on
+the demo on 2 cores; the PDE's integrator and its cost are chosen when the solve starts
+(docs/pde.md, "Choosing the time integrator").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from wgf.resources import human_bytes, experiment_needs
+
+if TYPE_CHECKING:
+    from wgf.config import Experiment
+
+__all__ = ["plan", "particle_seconds", "PARTICLE_SECONDS"]
+
+# seconds per particle x step x batch sample x parameter (the demo's runs on 2 cores: about 2e-9)
+PARTICLE_SECONDS = 2e-9
+
+
+def particle_seconds(exp: Experiment) -> float:
+    """Nominal time of every (N, seed) run of ``exp``'s [particles]: sum over runs of
+    N K B' D PARTICLE_SECONDS, K = t_end / eps steps, B' the batch after the scheme (|G| B for data
+    augmentation in orbit mode)."""
+    s, problem = exp.particles, exp.problem
+    if s is None:
+        return 0.0
+    orbit = problem.group.order if problem.scheme in ("da", "fa") else 1
+    return sum(s.seeds * n * (problem.t_end / s.eps(n)) * s.batch * orbit * problem.dim * PARTICLE_SECONDS
+               for n in s.n)
+
+
+def plan(exp: Experiment) -> str:
+    """The plan of ``exp`` as printed lines: problem, sections, runs, grid, and estimates."""
+    p = exp.problem
+    sym = p.symmetry
+    lines = [f"experiment: {exp.title or '(untitled)'}",
+             f"problem: unit {p.base_unit.name} (D = {p.dim}), group {p.group.name} (|G| = {p.group.order}, "
+             f"dim E^G = {sym.dim_fixed}), scheme {p.scheme}, loss {p.loss.name}, tau = {p.tau:g}, "
+             f"beta = {p.beta:g}, init {p.init}, noise {p.noise}, t_end = {p.t_end:g}, {p.snapshots} snapshots"]
+    needs = {what.split()[0]: [] for what, _, _ in experiment_needs(exp)}
+    for what, memory, disk in experiment_needs(exp):
+        needs[what.split()[0]].append(f"{what}: memory {human_bytes(memory)}, disk {human_bytes(disk)}")
+    if exp.pde is not None:
+        cells = exp.pde.cells_per_axis(p)
+        box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in exp.pde.box(p))
+        where = "E^G" if exp.pde.space == "fixed" else "Z"
+        lines.append(f"[pde] grid on {where}: {' x '.join(map(str, cells))} = {math.prod(cells)} cells, box {box}; "
+                     f"method {exp.pde.method}, tolerance {exp.pde.tolerance:g}")
+        lines += ["  " + x for x in needs.get("[pde]", [])]
+    if exp.particles is not None:
+        s = exp.particles
+        runs = len(s.n) * s.seeds
+        steps = [round(p.t_end / s.eps(n)) for n in s.n]
+        lines.append(f"[particles] N = {', '.join(map(str, s.n))} x {s.seeds} seeds = {runs} runs; "
+                     f"SGD steps per run {', '.join(map(str, steps))}; batch {s.batch}; about "
+                     f"{particle_seconds(exp):.3g} s of SGD (nominal, one core)")
+        lines += ["  " + x for x in needs.get("[particles]", [])]
+    if exp.compare is not None:
+        lines.append(f"[compare] metrics {', '.join(exp.compare.metrics)}; the PDE also on 1/2 and 1/4 of the "
+                     "cells per axis for its floor (docs/pde.md)")
+    if exp.discover is not None:
+        r = exp.discover.resolved(p)
+        lines.append(f"[discover] gradient {r['gradient']}, n = {r['n']} x {r['replicas']} replicas, "
+                     f"max_dim {r['max_dim']}")
+    total = sum(d for _, _, d in experiment_needs(exp))
+    lines.append(f"results file: about {human_bytes(total)}")
+    return "\n".join(lines)
