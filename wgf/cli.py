@@ -162,7 +162,8 @@ def _cmd_run(args) -> int:
     refused = _output_refused(out, args.overwrite, args.resume, inputs=(args.config,))
     if refused:
         return _fail(refused)
-    from wgf.resources import ResourceError, check_experiment
+    from wgf.plan import check_experiment
+    from wgf.resources import ResourceError
 
     try:
         check_experiment(exp, folder=out.parent)

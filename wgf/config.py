@@ -23,7 +23,8 @@ import numpy as np
 from wgf.data import EmpiricalData, GaussianTeacherData, load_dataset, make_teacher
 from wgf.groups import GROUPS, FiniteGroup, group_from_name
 from wgf.problem import Problem
-from wgf.resources import ResourceError, check_bytes, check_experiment, quadrature_bytes
+from wgf.plan import check_experiment
+from wgf.resources import ResourceError, check_bytes, quadrature_bytes
 from wgf.settings import (
     METRICS,
     SECTIONS,

@@ -1,4 +1,7 @@
-"""What an experiment will do, before it does it: the plan ``--dry-run`` prints.
+"""What an experiment will do and need, before it does it: its sizes and the plan ``--dry-run`` prints.
+
+``experiment_needs`` and ``check_experiment`` estimate the memory and disk of each section by the
+formulas of ``wgf.resources`` and refuse what the machine cannot hold (``ResourceError``).
 
 ``plan(exp)`` lists the sections that run, the particle runs, the grid, and the memory, disk and
 time estimates of each (``wgf.resources``), without creating any file. The particle time is
@@ -12,12 +15,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from wgf.resources import human_bytes, experiment_needs
+from wgf.resources import CHUNK, F64, check_bytes, human_bytes
 
 if TYPE_CHECKING:
+    from wgf._typing import PathLike
     from wgf.config import Experiment
 
-__all__ = ["plan", "particle_seconds", "PARTICLE_SECONDS"]
+__all__ = ["plan", "particle_seconds", "experiment_needs", "check_experiment", "PARTICLE_SECONDS"]
 
 # seconds per particle x step x batch sample x parameter (the demo's runs on 2 cores: about 2e-9)
 PARTICLE_SECONDS = 2e-9
@@ -71,3 +75,42 @@ def plan(exp: Experiment) -> str:
     total = sum(d for _, _, d in experiment_needs(exp))
     lines.append(f"results file: about {human_bytes(total)}")
     return "\n".join(lines)
+
+
+def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
+    """[(what, memory bytes, disk bytes)] of the sections of the experiment ``exp`` (the formulas of ``wgf.resources``)."""
+    from wgf.particles import DEFAULT_RECORDS
+    from wgf.schemes import SCHEMES
+
+    problem = exp.problem
+    dim, times = problem.dim, problem.snapshots
+    unit = problem.base_unit
+    needs = []
+    if exp.particles is not None:
+        s = exp.particles
+        scheme = SCHEMES[problem.scheme]
+        orbit = problem.group.order if scheme.augments else 1
+        rows = s.batch * orbit * max(1, problem.group.order if scheme.feature_maps else 1)
+        for n in s.n:
+            memory = float(12 + times) * n * dim * F64 + math.ceil(n / CHUNK) * float(rows) * unit.dim_y * F64
+            steps = problem.t_end / (s.step if s.alpha is None else s.alpha / n)
+            records = steps / (s.record_every or max(1.0, math.ceil(steps / DEFAULT_RECORDS))) + 2  # the trace
+            disk = float(s.seeds) * (times * (float(n) * dim + 3) + records * (3 + dim)) * F64
+            needs.append((f"[particles] n = {n} ({s.seeds} seeds, {times} snapshots, D = {dim})", memory, disk))
+    if exp.pde is not None:
+        cells = exp.pde.cells_per_axis(problem)
+        p = float(math.prod(cells))
+        needs.append((f"[pde] cells = {list(cells)} ({times} snapshots)", (times + 40) * p * F64, times * p * F64))
+    return needs
+
+
+def check_experiment(exp: Experiment, folder: PathLike | None = None, *, free_memory: float | None = None,
+                     free_disk: float | None = None) -> None:
+    """ResourceError if a section of ``exp`` cannot fit in memory, or all of them on the disk of ``folder``."""
+    needs = experiment_needs(exp)
+    for what, memory, _ in needs:
+        check_bytes(what, memory, free_memory=free_memory)
+    total = sum(d for _, _, d in needs)
+    if needs and (folder is not None or free_disk is not None):
+        what = needs[0][0] if len(needs) == 1 else "the results file"
+        check_bytes(what, disk=total, folder=folder, free_disk=free_disk)

@@ -17,7 +17,6 @@ bounds of the dominant arrays (docs/outputs.md), not exact accounting:
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from pathlib import Path
@@ -25,10 +24,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from wgf._typing import PathLike
-    from wgf.config import Experiment
 
-__all__ = ["ResourceError", "available_memory", "check_bytes", "quadrature_bytes", "experiment_needs",
-           "check_experiment"]
+__all__ = ["ResourceError", "available_memory", "check_bytes", "quadrature_bytes", "human_bytes"]
 
 F64 = 8
 CHUNK = 128  # particles per chunk of the engine (wgf.particles.kernels.CHUNK)
@@ -41,6 +38,7 @@ class ResourceError(ValueError):
 
 
 def human_bytes(n: float) -> str:
+    """``n`` bytes as people read them: 3 significant digits and a decimal unit (kB, MB, ...)."""
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if n < 1000 or unit == "PB":
             return f"{n:.3g} {unit}"
@@ -82,42 +80,3 @@ def check_bytes(what: str, memory: float = 0.0, disk: float = 0.0, *, folder: Pa
 def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> float:
     """Memory of the tensor quadrature: points^dim_x nodes with x, y and a weight, times the orbit size."""
     return float(points) ** dim_x * (dim_x + dim_y + 1) * F64 * orbit
-
-
-def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
-    """[(what, memory bytes, disk bytes)] of the sections of the experiment ``exp`` (module docstring)."""
-    from wgf.particles import DEFAULT_RECORDS
-    from wgf.schemes import SCHEMES
-
-    problem = exp.problem
-    dim, times = problem.dim, problem.snapshots
-    unit = problem.base_unit
-    needs = []
-    if exp.particles is not None:
-        s = exp.particles
-        scheme = SCHEMES[problem.scheme]
-        orbit = problem.group.order if scheme.augments else 1
-        rows = s.batch * orbit * max(1, problem.group.order if scheme.feature_maps else 1)
-        for n in s.n:
-            memory = float(12 + times) * n * dim * F64 + math.ceil(n / CHUNK) * float(rows) * unit.dim_y * F64
-            steps = problem.t_end / (s.step if s.alpha is None else s.alpha / n)
-            records = steps / (s.record_every or max(1.0, math.ceil(steps / DEFAULT_RECORDS))) + 2  # the trace
-            disk = float(s.seeds) * (times * (float(n) * dim + 3) + records * (3 + dim)) * F64
-            needs.append((f"[particles] n = {n} ({s.seeds} seeds, {times} snapshots, D = {dim})", memory, disk))
-    if exp.pde is not None:
-        cells = exp.pde.cells_per_axis(problem)
-        p = float(math.prod(cells))
-        needs.append((f"[pde] cells = {list(cells)} ({times} snapshots)", (times + 40) * p * F64, times * p * F64))
-    return needs
-
-
-def check_experiment(exp: Experiment, folder: PathLike | None = None, *, free_memory: float | None = None,
-                     free_disk: float | None = None) -> None:
-    """ResourceError if a section of ``exp`` cannot fit in memory, or all of them on the disk of ``folder``."""
-    needs = experiment_needs(exp)
-    for what, memory, _ in needs:
-        check_bytes(what, memory, free_memory=free_memory)
-    total = sum(d for _, _, d in needs)
-    if needs and (folder is not None or free_disk is not None):
-        what = needs[0][0] if len(needs) == 1 else "the results file"
-        check_bytes(what, disk=total, folder=folder, free_disk=free_disk)
