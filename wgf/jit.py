@@ -8,8 +8,9 @@ safe to cache on disk:
   contents of its cells; a compiled function pickles with a random per-process
   id, so a closure over one would never hit the cache (and would pile up
   entries). ``jit`` gives every function it compiles an id derived from its code
-  (bytecode, constants, names and, recursively, what it closes over), so the key
-  is the same in every process and changes when the code changes.
+  (bytecode, constants, names, the values of the constant globals it names and,
+  recursively, what it closes over and the compiled functions it calls), so the
+  key is the same in every process and changes when the code changes.
 - **No cached caller of a parallel function.** Only top-level entry points are
   ``parallel=True``; the functions they call are serial and inlined or linked
   into the caller's library. (A cached function that calls a separately cached
@@ -59,6 +60,10 @@ class KernelCompileError(TypeError):
     """A user-supplied function cannot be compiled by numba."""
 
 
+# global values numba compiles in as constants
+_CONSTANTS = (bool, int, float, complex, str, bytes, tuple, type(None))
+
+
 def _code_digest(code: pytypes.CodeType, h) -> None:
     h.update(code.co_code)
     h.update(repr(code.co_names).encode())
@@ -91,11 +96,15 @@ def fingerprint(py_func: pytypes.FunctionType, _seen: set[int] | None = None) ->
     _code_digest(py_func.__code__, h)
     for cell in py_func.__closure__ or ():
         _value_digest(cell.cell_contents, h, seen)
-    # globals it names that are compiled functions: their code is part of this one
+    # globals it names that are compiled functions: their code is part of this one; globals that are
+    # constants (numba freezes them into the machine code): their values are too, so that a constant
+    # changed in another module is never served from a cache compiled with its old value
     for name in py_func.__code__.co_names:
         g = py_func.__globals__.get(name)
         if isinstance(g, Dispatcher):
             _value_digest(g, h, seen)
+        elif isinstance(g, _CONSTANTS):
+            h.update(f"{name}={g!r}".encode())
     return h.hexdigest()
 
 
