@@ -303,6 +303,15 @@ class Section:
         return {k: getattr(self, k) for k in self.keys() if getattr(self, k) is not None}
 
 
+def _either(section: str, given: dict, first: str, second: str, note: str = "") -> None:
+    """Two keys that exclude each other: refuse both; with ``second`` given, ``first`` (which has a default)
+    is unset."""
+    if first in given and second in given:
+        raise ConfigError(f"[{section}] {second}: give either {first}{note} or {second}, not both")
+    if second in given:
+        given[first] = None
+
+
 def _section(name: str, doc: str):
     def decorate(cls):
         cls = dataclass(frozen=True)(cls)
@@ -512,10 +521,7 @@ class PdeSettings(Section):
 
     @classmethod
     def _given_rules(cls, pde):
-        if "half_width" in pde and "bounds" in pde:
-            raise ConfigError("[pde] bounds: give either half_width or bounds, not both")
-        if "bounds" in pde:
-            pde["half_width"] = None
+        _either(cls.section, pde, "half_width", "bounds")
 
     def axes(self, problem: Problem) -> int:
         """Number of grid axes m: D on the full space, dim E^G on the fixed subspace."""
@@ -604,10 +610,7 @@ class ParticleSettings(Section):
 
     @classmethod
     def _given_rules(cls, p):
-        if "alpha" in p and "step" in p:
-            raise ConfigError("[particles] step: give either alpha (eps = alpha / N) or step, not both")
-        if "step" in p:
-            p["alpha"] = None
+        _either(cls.section, p, "alpha", "step", " (eps = alpha / N)")
 
     def eps(self, n: int) -> float:
         """The SGD step at N = n."""
@@ -688,8 +691,7 @@ class DiscoverSettings(Section):
     @classmethod
     def _given_rules(cls, d):
         for a, b in (("alpha", "step"), ("round_time", "steps")):
-            if a in d and b in d:
-                raise ConfigError(f"[discover] {b}: give either {a} or {b}, not both")
+            _either(cls.section, d, a, b)
         if "batch" in d and not GRADIENTS[d.get("gradient", cls.default("gradient"))].batched:
             raise ConfigError("[discover] batch: only used with gradient = " +
                               " or ".join(f'"{g}"' for g in GRADIENTS.where(batched=True)))
