@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Entry", "Registry", "UnknownNameError"]
+__all__ = ["Entry", "Registry", "UnknownNameError", "markdown_cell"]
+
+
+def markdown_cell(text: str) -> str:
+    """``text`` as the cell of a Markdown table (its ``|`` escaped)."""
+    return text.replace("|", "\\|")
 
 
 class UnknownNameError(ValueError, KeyError):
@@ -119,8 +124,8 @@ class Registry(Mapping[str, Entry]):
 
     def table(self) -> str:
         """A Markdown table of the names and their docs (for ``docs/`` and ``wgf`` listings)."""
-        rows = [f"| ``{name}`` | {e.doc} |" for name, e in self._entries.items()]
-        return "\n".join([f"| {self.kind} | |", "|---|---|", *rows])
+        rows = [f"| `{name}` | {markdown_cell(e.doc)} |" for name, e in self._entries.items()]
+        return "\n".join([f"| {self.kind} | meaning |", "|---|---|", *rows])
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}: {', '.join(self._entries)})"

@@ -28,6 +28,7 @@ from wgf.discovery import GRADIENTS
 from wgf.groups import GROUPS
 from wgf.losses import LOSSES
 from wgf.problem import INITS, NOISES, Problem
+from wgf.registry import Registry, markdown_cell
 from wgf.schedules import SCHEDULES
 from wgf.schemes import DA_MODES, SCHEMES
 from wgf.units import UNITS
@@ -800,7 +801,7 @@ def markdown_table(section: type[Section]) -> str:
         default = ("required" if item["required"]
                    else "—" if item["default"] is None else f"`{_shown(item['default'])}`")
         choices = ", ".join(f"`{c}`" for c in item["choices"]) if item["choices"] else ""
-        rows.append(f"| `{name}` | {item['type']} | {default} | {choices} | {item['doc'].replace('|', '/')} |")
+        rows.append(f"| `{name}` | {item['type']} | {default} | {choices} | {markdown_cell(item['doc'])} |")
     return "\n".join(rows)
 
 
@@ -844,6 +845,9 @@ def config_docs() -> str:
     for cls in SECTIONS.values():
         title = f"[{cls.section}]" if cls.section else "Root keys"
         parts.append(f"## {title}\n\n{cls.doc[0].upper() + cls.doc[1:]}.\n\n{markdown_table(cls)}\n")
+        for name, key in cls.keys().items():  # the named things a key chooses from, from their registries
+            if isinstance(key.choices, Registry):
+                parts.append(f"`{name}` ({key.choices.doc}):\n\n{key.choices.table()}\n")
     return "\n".join(parts)
 
 
