@@ -10,7 +10,7 @@ import pytest
 
 from _common import SWAP_PROBLEM
 from wgf.cli import _parser, main
-from wgf.config import ConfigError, parse_config, resolved_config
+from wgf.config import ConfigError, apply_overrides, parse_config, read_section, resolved_config
 from wgf.settings import (
     SECTIONS,
     CompareSettings,
@@ -159,7 +159,7 @@ def test_every_set_example_of_the_help_is_accepted_by_dry_run(command, tmp_path,
     examples = _help_sets(command)
     assert examples, command
     for example in examples:
-        args = [command, str(config), "--set", example, "--dry-run", "-o", str(tmp_path / "out" / "x")]
+        args = [command, str(config), "--set", example, "--dry-run", "-o", str(tmp_path / "x.h5")]
         if command == "sweep":
             args[-1] = str(tmp_path / "out")
         assert main(args) == 0, example
@@ -182,3 +182,71 @@ def test_dry_run_prints_the_plan_and_refuses_bad_input(tmp_path, capsys):
     assert not (tmp_path / "r.h5").exists() and not list(tmp_path.glob("*.partial"))
     assert main(["run", str(config), "--dry-run", "--set", "pde.cells=1"]) == 2
     assert "[pde] half_width" in capsys.readouterr().err
+    # a dry run refuses what the run would, and writes nothing either way
+    (tmp_path / "afile").write_text("")
+    for args, message in ((["-o", str(tmp_path / "afile" / "x.h5")], "not a folder"),
+                          (["-o", str(config)], "the config itself"),
+                          (["-o", str(tmp_path / "nodir" / "x.h5")], "does not exist"),
+                          (["-o", str(tmp_path / "r.h5"), "--figures", str(tmp_path / "afile")], "is a file")):
+        assert main(["run", str(config), "--dry-run", *args]) == 2, args
+        assert message in capsys.readouterr().err
+    assert main(["sweep", str(config), "--dry-run", "-o", str(tmp_path / "afile")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "c.toml"]
+
+
+def test_hostile_keys_and_values_get_one_line(capsys):
+    for key in ("", ".", "pde.", ".title", "a.b.c"):
+        assert main(["config", key]) == 2, key
+        assert "expected section.key" in capsys.readouterr().err
+    assert main(["config", "pde"]) == 2
+    assert "is a section: its keys are pde.space" in capsys.readouterr().err
+    huge = "1" + "0" * 400
+    for override, key in ((f"training.t_end={huge}", "[training] t_end"),
+                          (f"data.teacher_particles=[[{huge}, 0, 0, 0]]", "[data] teacher_particles"),
+                          ("group.generators_x=[[[true, false], [false, true]]]", "[group] generators_x"),
+                          ('group.generators_x=[[["0", "1"], ["1", "0"]]]', "[group] generators_x")):
+        with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+            parse_config(apply_overrides(MINIMAL, [override]))
+    with pytest.raises(ConfigError, match="dates and times"):
+        apply_overrides(MINIMAL, ["training.t_end=1970-01-01"])
+    with pytest.raises(ConfigError, match="unknown section"):
+        read_section(MINIMAL, "nope")
+    with pytest.raises(ConfigError, match=r"\[pde\]: expected a table"):
+        read_section("pde = 3", "pde")
+
+
+def test_text_beyond_the_basic_plane_survives_overrides_and_the_resolved_config():
+    text = 'title = "swap \U0001F600 test"\n' + MINIMAL
+    merged = apply_overrides(text, ["training.beta=0.01"])
+    exp = parse_config(merged)
+    assert exp.title == "swap \U0001F600 test" and exp.problem.beta == 0.01
+    assert parse_config(resolved_config(exp)).title == exp.title
+
+
+def test_resolved_config_names_the_activation_used_and_is_absent_for_experiments_built_in_python():
+    from dataclasses import replace
+
+    exp = parse_config(MINIMAL.replace('unit = "sigmoid_matrix"', 'unit = "matrix"'))
+    assert tomllib.loads(resolved_config(exp))["model"]["activation"] == "sigmoid"
+    assert resolved_config(replace(exp, title="changed")) is None
+
+
+def test_a_group_given_by_generators_is_refused_as_soon_as_it_exceeds_the_tabulated_order():
+    import math
+
+    c, s = math.cos(2 * math.pi / 50000), math.sin(2 * math.pi / 50000)
+    text = f"""
+[model]
+unit = "linear"
+dim_x = 2
+dim_y = 1
+[group]
+generators_x = [[[{c!r}, {-s!r}], [{s!r}, {c!r}]]]
+generators_y = [[[1.0]]]
+[data]
+teacher_particles = [[0.5, 0.5]]
+"""
+    # refused at 1000 elements (wgf tabulates no more), not after closing all 50000
+    with pytest.raises(ConfigError, match=r"\[group\] generators_x: .*more than 1000 elements"):
+        parse_config(text)

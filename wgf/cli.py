@@ -147,8 +147,6 @@ def _cmd_run(args) -> int:
     refused = _workers_refused(args.workers, args.dask)
     if refused:
         return _fail(refused)
-    if args.dry_run:
-        return _dry_run(exp, out)
     if out.exists() and not args.overwrite and args.resume:
         written = _config_of(out)
         if written is None:
@@ -159,9 +157,13 @@ def _cmd_run(args) -> int:
                          "resumed (use --overwrite or another -o)")
         print(f"{out} is complete: nothing to resume")
         return 0
-    refused = _output_refused(out, args.overwrite, args.resume, inputs=(args.config,))
+    refused = _output_refused(out, args.overwrite, args.resume, inputs=(args.config,), probe=not args.dry_run)
     if refused:
         return _fail(refused)
+    if args.figures and Path(args.figures).exists() and not Path(args.figures).is_dir():
+        return _fail(f"--figures '{args.figures}' is a file, not a folder")
+    if args.dry_run:
+        return _dry_run(exp, out)
     from wgf.plan import check_experiment
     from wgf.resources import ResourceError
 
@@ -247,13 +249,18 @@ def _cmd_discover(args) -> int:
     except ConfigError as e:
         return _fail(str(e))
     out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
+    refused = _output_refused(out, args.overwrite, False, inputs=(args.config,), probe=not args.dry_run)
+    if refused:
+        return _fail(refused)
+    settings = exp.discover or DiscoverSettings()
+    try:
+        settings.check(exp.problem)  # sizes of the defaults too
+    except ConfigError as e:
+        return _fail(str(e))
     if args.dry_run:
         from dataclasses import replace
 
-        return _dry_run(replace(exp, discover=exp.discover or DiscoverSettings()), out)
-    refused = _output_refused(out, args.overwrite, False, inputs=(args.config,))
-    if refused:
-        return _fail(refused)
+        return _dry_run(replace(exp, discover=settings), out)
     problem = exp.problem
 
     def show(row):
@@ -261,7 +268,6 @@ def _cmd_discover(args) -> int:
             print(format_round(row), flush=True)
 
     try:
-        settings = exp.discover or DiscoverSettings()
         result = discover(problem, **settings.arguments(), on_round=show)
     except BlowUpError as e:
         return _fail(f"numerical blow-up: {e}", code=1)
@@ -297,7 +303,7 @@ def _cmd_config(args) -> int:
     from wgf.settings import ConfigError, all_keys, describe, find_key, key_line
 
     try:
-        keys = [find_key(args.key)[:2]] if args.key else [(cls, name) for cls, name, _ in all_keys()]
+        keys = [find_key(args.key)[:2]] if args.key is not None else [(cls, name) for cls, name, _ in all_keys()]
     except ConfigError as e:
         return _fail(str(e))
     items = [describe(cls, name) for cls, name in keys]
@@ -371,12 +377,13 @@ def _folder_refused(folder: Path) -> str | None:
     return None
 
 
-def _output_refused(out: Path, overwrite: bool, resume: bool, *, inputs=()) -> str | None:
+def _output_refused(out: Path, overwrite: bool, resume: bool, *, inputs=(), probe: bool = True) -> str | None:
     """Why ``out`` cannot be written (None if it can): a path that cannot hold the results
-    (``io.output_refused``), an existing file or an interrupted partial one."""
+    (``io.output_refused``; ``probe=False`` for a dry run, which writes nothing), an existing file or an
+    interrupted partial one."""
     from wgf.io import output_refused, partial_path
 
-    refused = output_refused(out, inputs=inputs)
+    refused = output_refused(out, inputs=inputs, probe=probe)
     if refused:
         return refused
     if out.exists() and not overwrite:
@@ -472,6 +479,10 @@ def _cmd_sweep(args) -> int:
     folder = Path(args.output) if args.output else Path(Path(args.config).stem + "-sweep")
     if args.dry_run:
         refused = _workers_refused(args.workers, args.dask)
+        if folder.exists() and not folder.is_dir():
+            refused = refused or f"output '{folder}' is not a folder"
+        if folder.is_dir():  # what a run would refuse in it (a run creates the folder; a dry run does not)
+            refused = refused or _output_refused(folder / "sweep.h5", args.overwrite, args.resume, probe=False)
         if refused:
             return _fail(refused)
         first = sweep.experiment(sweep.combinations()[0])

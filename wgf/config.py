@@ -139,7 +139,11 @@ def read_section(text: str, name: str) -> Section:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}") from None
+    if name not in SECTIONS:
+        raise ConfigError(f"unknown section [{name}] (known: {', '.join(f'[{s}]' for s in SECTIONS if s)})")
     table = {k: v for k, v in raw.items() if not isinstance(v, dict)} if name == "" else raw.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}]: expected a table of keys, got {table!r}")
     return SECTIONS[name].from_table(table)
 
 
@@ -155,8 +159,8 @@ def _group(g: GroupSettings, dim_x: int, dim_y: int) -> FiniteGroup:
             raise ConfigError(f"[group] generators_x: matrices must be {dim_x} x {dim_x} (dim_x)")
         if gy.shape[1] != dim_y:
             raise ConfigError(f"[group] generators_y: matrices must be {dim_y} x {dim_y} (dim_y)")
-        try:
-            return FiniteGroup.from_generators(gx, gy)
+        try:  # closed under products: refused as soon as it exceeds MAX_GROUP_ORDER elements
+            return FiniteGroup.from_generators(gx, gy, max_order=MAX_GROUP_ORDER)
         except ValueError as e:
             raise ConfigError(f"[group] generators_x: {e}") from None
     try:
@@ -256,10 +260,15 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
     return _parsed(exp, base_dir)
 
 
-def resolved_config(exp: Experiment) -> str:
+def resolved_config(exp: Experiment) -> str | None:
     """TOML text of every key of every present section of ``exp`` with the value used, defaults included
     (keys that do not apply, such as da_mode without data augmentation, are left out; so is
-    [particles] record_every when its default, which depends on N, is used)."""
+    [particles] record_every when its default, which depends on N, is used).
+
+    None for an experiment that is not what parsing its config gave (built in Python, or changed
+    afterwards): its settings need not be what built its problem."""
+    if exp.origin is None or exp.origin[0] != exp.text:
+        return None
     cfg: dict[str, Any] = {}
     for name, section in exp.sections().items():
         used = section.resolved(exp.problem)
@@ -276,8 +285,8 @@ def _toml_value(v) -> str:
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
+    if isinstance(v, str):  # TOML basic strings: UTF-8 as it is, JSON's escapes for the rest
+        return json.dumps(v, ensure_ascii=False)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
@@ -285,9 +294,18 @@ def _toml_value(v) -> str:
     raise ConfigError(f"cannot write {v!r} to TOML")
 
 
+def _plain(v) -> bool:
+    """A value made of what configs hold: booleans, numbers, strings, lists and tables of them."""
+    if isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, list):
+        return all(_plain(x) for x in v)
+    return isinstance(v, dict) and all(_plain(x) for x in v.values())
+
+
 def _toml_key(k: str) -> str:
     """A bare key when TOML allows one (letters, digits, _ and -), else a quoted one."""
-    return k if k and all(c.isascii() and (c.isalnum() or c in "_-") for c in k) else json.dumps(k)
+    return k if k and all(c.isascii() and (c.isalnum() or c in "_-") for c in k) else json.dumps(k, ensure_ascii=False)
 
 
 def dump_toml(cfg: dict) -> str:
@@ -319,6 +337,8 @@ def apply_overrides(text: str, overrides: Iterable[str]) -> str:
             parsed = tomllib.loads(f"v = {value.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             parsed = value.strip()
+        if not _plain(parsed):
+            raise ConfigError(f"--set {item!r}: dates and times are not config values")
         table = cfg
         if len(keys) == 2:
             table = cfg.setdefault(keys[0].strip(), {})

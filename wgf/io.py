@@ -84,12 +84,13 @@ def _acquire(path: Path):
     return fh
 
 
-def output_refused(path: PathLike, *, inputs: Iterable[PathLike] = ()) -> str | None:
+def output_refused(path: PathLike, *, inputs: Iterable[PathLike] = (), probe: bool = True) -> str | None:
     """Why ``path`` cannot be a results file (one line), or None; checked before any work starts.
 
     Refused: a folder; one of the ``inputs`` (the config itself); a parent folder that does not
-    exist or where a file cannot be created (probed by creating the output's lock file); a
-    partial file or lock file that is not a regular file.
+    exist or where a file cannot be created (probed by creating the output's lock file, or with
+    ``probe=False`` asked of the operating system, which writes nothing); a partial file or lock
+    file that is not a regular file.
     """
     path = Path(path)
     if path.is_dir():
@@ -108,6 +109,9 @@ def output_refused(path: PathLike, *, inputs: Iterable[PathLike] = ()) -> str | 
     for side in (partial_path(path), lock_path(path)):
         if side.exists() and not side.is_file():
             return f"'{side}' is in the way of the output and is not a file: remove it"
+    if not probe:
+        return None if os.access(parent, os.W_OK | os.X_OK) else \
+            f"cannot write in the output folder '{parent}': permission denied"
     try:
         with open(lock_path(path), "a"):
             pass

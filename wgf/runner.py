@@ -278,7 +278,9 @@ def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, 
     with ResultsFile(out_path, exp.fingerprint(), resume=resume) as out:
         if exp.title:
             out.file.attrs["title"] = exp.title
-        out.file.attrs["resolved_config"] = resolved_config(exp)
+        resolved = resolved_config(exp)
+        if resolved is not None:  # an experiment built in Python has its objects, not settings
+            out.file.attrs["resolved_config"] = resolved
         history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None
         if exp.particles is not None:
             run_particles(exp, out, progress=not quiet, workers=workers, dask=dask)

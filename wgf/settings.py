@@ -81,11 +81,14 @@ def where(section: str, key: str) -> str:
 def _number(section, key, v, *, low=None, low_open=False, integer=False):
     at = where(section, key)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError(f"{at}: expected a {'integer' if integer else 'number'}, got {v!r}")
+        raise ConfigError(f"{at}: expected {'an integer' if integer else 'a number'}, got {v!r}")
     if integer and not isinstance(v, int):
         raise ConfigError(f"{at}: expected an integer, got {v!r}")
     if integer and abs(v) > MAX_INTEGER:
         raise ConfigError(f"{at}: {v} is out of range (at most {MAX_INTEGER})")
+    if isinstance(v, int) and abs(v) > MAX_MAGNITUDE:  # also too large for a float
+        raise ConfigError(f"{at}: an integer of {len(str(abs(v)))} digits is out of range "
+                          f"(magnitudes up to {MAX_MAGNITUDE:g})")
     if not math.isfinite(v):
         raise ConfigError(f"{at}: must be finite, got {v!r}")
     if not integer and v != 0 and not (MIN_MAGNITUDE <= abs(v) <= MAX_MAGNITUDE):
@@ -157,10 +160,24 @@ def _string(s, k, v):
     return v
 
 
+def _entries(v):
+    """The leaves of nested lists."""
+    if isinstance(v, list):
+        for x in v:
+            yield from _entries(x)
+    else:
+        yield v
+
+
 def _matrix_list(s, k, v):
+    for x in _entries(v):
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise ConfigError(f"{where(s, k)}: expected a list of square matrices of numbers, got the entry {x!r}")
+        if abs(x) > MAX_MAGNITUDE:
+            raise ConfigError(f"{where(s, k)}: entries must be finite numbers, got {x!r}")
     try:
         arr = np.array(v, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{where(s, k)}: expected a list of square matrices") from None
     if arr.ndim != 3 or arr.shape[1] != arr.shape[2] or arr.shape[0] == 0:
         raise ConfigError(f"{where(s, k)}: expected a list of square matrices, got shape {arr.shape}")
@@ -174,7 +191,8 @@ def _particles_list(s, k, v):
         raise ConfigError(f"{where(s, k)}: expected a nonempty list of particles (lists of numbers)")
     for j, row in enumerate(v):
         for x in row:
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            numeric = not isinstance(x, bool) and isinstance(x, (int, float))
+            if not numeric or abs(x) > MAX_MAGNITUDE or not math.isfinite(x):
                 raise ConfigError(f"{where(s, k)}: particle {j} has a non-finite or non-numeric entry {x!r}")
     return tuple(tuple(float(x) for x in row) for row in v)
 
@@ -351,11 +369,11 @@ class ModelSettings(Section):
                               f"(use unit = \"matrix\" with activation = \"{m['activation']}\")")
 
     def resolved(self, problem: Problem | None = None) -> dict[str, Any]:
+        from wgf.units import DEFAULT_ACTIVATION
+
         out = super().resolved()
-        if problem is not None and UNITS[self.unit].activation is None:
-            act = getattr(problem.base_unit, "activation", None)
-            if act is not None and getattr(act, "name", None):
-                out["activation"] = act.name
+        if UNITS[self.unit].activation is None:  # the units that take an activation
+            out["activation"] = self.activation or DEFAULT_ACTIVATION
         return out
 
 
@@ -379,6 +397,8 @@ class GroupSettings(Section):
                 raise ConfigError("[group] name: give either a name or generators_x/generators_y, not both")
             if "generators_x" not in g or "generators_y" not in g:
                 raise ConfigError("[group] generators_y: generators_x and generators_y must be given together")
+            if "haar_points" in g:
+                raise ConfigError("[group] haar_points: only used by the compact groups, not by generators")
         elif "haar_points" in g and not GROUPS[g.get("name", "trivial")].compact:
             compact = ", ".join(GROUPS.where(compact=True))
             raise ConfigError(f"[group] haar_points: only used by the compact groups ({compact})")
@@ -423,8 +443,8 @@ class DataSettings(Section):
 
     def resolved(self, problem: Problem | None = None) -> dict[str, Any]:
         out = super().resolved()
-        if self.dataset is not None:
-            for key in ("teacher", "teacher_particles", "x_std", "label_noise"):
+        if self.dataset is not None:  # the data set is its own quadrature
+            for key in ("teacher", "teacher_particles", "x_std", "label_noise", "quadrature_points"):
                 out.pop(key, None)
         return out
 
@@ -757,7 +777,12 @@ def all_keys() -> list[tuple[type[Section], str, Key]]:
 
 def find_key(dotted: str) -> tuple[type[Section], str, Key]:
     """The key ``section.key`` (or a root key such as ``title``); ConfigError naming what is known."""
-    section, _, key = dotted.rpartition(".")
+    section, dot, key = dotted.rpartition(".")
+    if not key or (dot and not section) or section.count("."):
+        raise ConfigError(f"config key {dotted!r}: expected section.key (e.g. pde.cells) or a root key (title)")
+    if not dot and key in SECTIONS and key not in RootSettings.keys():
+        listed = ", ".join(f"{key}.{k}" for k in SECTIONS[key].keys())
+        raise ConfigError(f"{dotted!r} is a section: its keys are {listed}")
     if section not in SECTIONS:
         raise ConfigError(f"unknown section '{section}' (known: {', '.join(s for s in SECTIONS if s)})")
     keys = SECTIONS[section].keys()

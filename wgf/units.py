@@ -295,6 +295,9 @@ def custom_unit(name: str, dim_x: int, dim_y: int, dim: int, value: Callable[...
                         check_vjp=False)
 
 
+# the activation of matrix, two_layer and gated_matrix units when none is given
+DEFAULT_ACTIVATION = "sigmoid"
+
 UNITS = Registry("unit", "built-in units sigma_*(x, z); factory (dim_x, dim_y, hidden, activation) -> Unit")
 
 
@@ -311,7 +314,7 @@ def _check_hidden(name, hidden):
                 hidden=False)
 def _make_matrix(dim_x, dim_y, hidden=None, activation=None):
     _check_hidden("matrix", hidden)
-    return matrix_unit(dim_x, dim_y, activation or "sigmoid")
+    return matrix_unit(dim_x, dim_y, activation or DEFAULT_ACTIVATION)
 
 
 @UNITS.register("two_layer", doc="W s(A^T x + b), W (dy, h), A (dx, h), b (h,); D = h (dx + dy + 1)",
@@ -320,7 +323,7 @@ def _make_matrix(dim_x, dim_y, hidden=None, activation=None):
 def _make_two_layer(dim_x, dim_y, hidden=None, activation=None):
     if hidden is None or hidden < 1:
         raise ValueError("two_layer needs hidden >= 1")
-    return two_layer_unit(dim_x, dim_y, hidden, activation or "sigmoid")
+    return two_layer_unit(dim_x, dim_y, hidden, activation or DEFAULT_ACTIVATION)
 
 
 @UNITS.register("gated_matrix", doc="s(|W x|^2) W x, W (d, d), O(d)-equivariant; D = d^2",
@@ -329,7 +332,7 @@ def _make_gated_matrix(dim_x, dim_y, hidden=None, activation=None):
     _check_hidden("gated_matrix", hidden)
     if dim_x != dim_y:
         raise ValueError(f"gated_matrix maps R^d to R^d: dim_x and dim_y must be equal, got {dim_x} and {dim_y}")
-    return gated_matrix_unit(dim_x, activation or "sigmoid")
+    return gated_matrix_unit(dim_x, activation or DEFAULT_ACTIVATION)
 
 
 def _alias(name, act, doc):
