@@ -40,6 +40,7 @@ from wgf.settings import (
     Section,
     TrainingSettings,
 )
+from wgf.schemes import SCHEMES
 from wgf.symmetry import NotEquivariantError, Symmetry
 from wgf.units import UNIT_ALIASES, UNITS, make_unit
 
@@ -239,7 +240,7 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
     data = _data(d, symmetry, base_dir)
     try:
         check_bytes(f"[data] quadrature_points = {d.quadrature_points} (per axis, dim_x = {m.dim_x})",
-                    quadrature_bytes(d.quadrature_points, m.dim_x, m.dim_y, group.order if t.scheme == "da" else 1))
+                    quadrature_bytes(d.quadrature_points, m.dim_x, m.dim_y, group.order if SCHEMES[t.scheme].augments else 1))
     except ResourceError as e:
         raise ConfigError(str(e)) from None
     try:

@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wgf.particles.engine import DEFAULT_ALPHA as PARTICLES_DEFAULT_ALPHA
 from wgf.registry import Registry
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ GRADIENTS.add("minibatch", doc="SGD on minibatches of B samples (noisy rounds, p
 EXACT_DELTA = 1e-10
 MINIBATCH_DELTA_FACTOR = 0.1
 # eps = DEFAULT_ALPHA / n and DEFAULT_ROUND_TIME of mean-field time per round unless given ([discover])
-DEFAULT_ALPHA = 50.0
+DEFAULT_ALPHA = PARTICLES_DEFAULT_ALPHA
 DEFAULT_ROUND_TIME = 10.0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from wgf.schemes import SCHEMES
 from wgf.resources import CHUNK, F64, check_bytes, human_bytes
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ def particle_seconds(exp: Experiment) -> float:
     s, problem = exp.particles, exp.problem
     if s is None:
         return 0.0
-    orbit = problem.group.order if problem.scheme in ("da", "fa") else 1
+    scheme = SCHEMES[problem.scheme]
+    orbit = problem.group.order if scheme.augments or scheme.feature_maps else 1
     return sum(s.seeds * n * (problem.t_end / s.eps(n)) * s.batch * orbit * problem.dim * PARTICLE_SECONDS
                for n in s.n)
 
