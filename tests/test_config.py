@@ -180,8 +180,8 @@ def test_set_overrides_config_values_and_keeps_the_rest():
     again = parse_config(exp.text)
     assert (again.problem.beta, again.particles.n, again.problem.scheme) == (1e-2, (100, 200), "fa")
     assert apply_overrides(base.text, []) == base.text  # no override: the text is untouched
-    for bad, message in (("training", "expected section.key=value"), ("a.b.c=1", "expected section.key=value"),
-                         ("title.x=1", r"is a value, not a \[section\]"), ("training.betta=1", "unknown key 'betta'")):
+    for bad, message in (("training", "expected section.key=value"), ("a.b.c=1", "'a.b.c' is not a config key"),
+                         ("title.x=1", "unknown section 'title'"), ("training.betta=1", r"\[training\] betta: unknown key")):
         with pytest.raises(ConfigError, match=message):
             load_config(path, [bad])
 
@@ -194,3 +194,50 @@ def test_cli_set_errors_are_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "beta" in err[0]
     assert not (tmp_path / "x.h5").exists() and not (tmp_path / "x.h5.partial").exists()
+
+
+@pytest.mark.parametrize("override,message", [
+    ("training. beta=1e-3", "'training. beta' is not a config key"),
+    ("particles .n=30", "'particles .n' is not a config key"),
+    ("training.be ta=1e-3", "'training.be ta' is not a config key"),
+    ("training={beta=1e-3}", "'training' is a section: its keys are training.scheme"),
+    ("training.beta={x=1}", r"\[training\] beta: unexpected sub-table"),
+    ('title="a"\n[model]\ndim_x=3', r"--set title: .* is not one value \(a newline or a \[table\] follows it\)"),
+    ("training.beta=1e-3\ntraining.tau=1", "is not one value"),
+    ("training.scheme=fa\n[model]", "is not one TOML value"),
+    ("training.beta=" + "1" * 5000, r"--set \[training\] beta: an integer of more than 4300 digits"),
+    ("training.beta=", r"--set \[training\] beta: no value given"),
+])
+def test_set_takes_one_declared_key_and_one_value(override, message):
+    from wgf.config import apply_overrides
+
+    with pytest.raises(ConfigError, match=message) as e:
+        parse_config(apply_overrides(BASE, [override]))
+    assert "\n" not in str(e.value)
+
+
+def test_set_merges_into_a_section_and_sets_a_key_once():
+    from wgf.config import apply_overrides
+
+    text = apply_overrides(BASE, [" training.tau = 0.5 ", "title=my run, v2"])  # spaces around key and value
+    exp = parse_config(text)
+    assert (exp.problem.tau, exp.problem.beta, exp.title) == (0.5, 1e-3, "my run, v2")
+    with pytest.raises(ConfigError, match=r"--set \[training\] tau: given twice"):
+        apply_overrides(BASE, ["training.tau=0.5", "training.tau=1"])
+
+
+def test_an_integer_too_long_to_read_names_its_key():
+    with pytest.raises(ConfigError, match=r"^\[particles\] seeds: an integer of 5000 digits is out of range"):
+        parse_config(BASE + "[particles]\nseeds = " + "1" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"^title: an integer of 4400 digits"):
+        parse_config("title = " + "9" * 4400 + "\n" + BASE)
+
+
+def test_cli_refuses_a_5000_digit_integer_naming_its_key(tmp_path, capsys):
+    from wgf.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(BASE + "[particles]\nn = " + "1" * 5000 + "\n")
+    assert main(["run", str(cfg), "--dry-run", "-o", str(tmp_path / "x.h5")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "[particles] n: an integer of 5000 digits" in err[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import re
 import tomllib
 import zipfile
 from dataclasses import dataclass, field, fields, replace
@@ -24,7 +25,7 @@ from wgf.data import EmpiricalData, GaussianTeacherData, load_dataset, make_teac
 from wgf.groups import GROUPS, FiniteGroup, group_from_name
 from wgf.problem import Problem
 from wgf.plan import check_experiment
-from wgf.resources import ResourceError, check_bytes, quadrature_bytes
+from wgf.resources import ResourceError, available_memory, check_bytes, quadrature_bytes
 from wgf.settings import (
     METRICS,
     SECTIONS,
@@ -32,6 +33,7 @@ from wgf.settings import (
     ConfigError,
     DataSettings,
     DiscoverSettings,
+    MAX_MAGNITUDE,
     GroupSettings,
     ModelSettings,
     ParticleSettings,
@@ -39,13 +41,15 @@ from wgf.settings import (
     RootSettings,
     Section,
     TrainingSettings,
+    find_key,
+    where,
 )
 from wgf.schemes import SCHEMES
 from wgf.symmetry import NotEquivariantError, Symmetry
 from wgf.units import UNIT_ALIASES, UNITS, make_unit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from wgf._typing import PathLike
 
@@ -115,31 +119,69 @@ def _from_text(text: str, base_dir: str | None, path: str | None) -> Experiment:
     return exp if path is None else _parsed(replace(exp, path=Path(path)), base_dir)
 
 
+def _frozen(v):
+    """A TOML value as a hashable key (lists as tuples, tables as sorted pairs)."""
+    if isinstance(v, list):
+        return tuple(_frozen(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
+    return (type(v).__name__, v)
+
+
+def _check_layout(raw: dict) -> None:
+    """Every root key and every section of the TOML tables ``raw`` is a declared one."""
+    for key, value in raw.items():
+        if not isinstance(value, dict) and key not in RootSettings.keys():
+            raise ConfigError(f"unknown top-level key '{key}' (known: {', '.join(RootSettings.keys())})")
+        if isinstance(value, dict) and (key not in SECTIONS or key == ""):
+            known = ", ".join(f"[{s}]" for s in SECTIONS if s)
+            raise ConfigError(f"unknown section [{key}] (known: {known})")
+
+
+# the sections every config has (their defaults when absent)
+PROBLEM_SECTIONS = ("model", "group", "data", "training")
+
+
 def _sections(raw: dict) -> dict[str, Section]:
     """The settings of every section of the TOML tables ``raw`` (the four problem sections always, with
     their defaults when absent; the others when present)."""
+    _check_layout(raw)
     top = {k: v for k, v in raw.items() if not isinstance(v, dict)}
-    for key in top:
-        if key not in RootSettings.keys():
-            raise ConfigError(f"unknown top-level key '{key}' (known: {', '.join(RootSettings.keys())})")
-    for section, table in raw.items():
-        if isinstance(table, dict) and (section not in SECTIONS or section == ""):
-            known = ", ".join(f"[{s}]" for s in SECTIONS if s)
-            raise ConfigError(f"unknown section [{section}] (known: {known})")
-    out = {"": RootSettings.from_table(top)}
-    for name, cls in SECTIONS.items():
-        if name and (name in raw or name in ("model", "group", "data", "training")):
-            out[name] = cls.from_table(raw.get(name, {}))
-    return out
+    return {name: cls.from_table(raw.get(name, {}) if name else top) for name, cls in SECTIONS.items()
+            if not name or name in raw or name in PROBLEM_SECTIONS}
+
+
+# digits of an integer that Python reads from text (sys.get_int_max_str_digits); longer ones are refused
+_INT_DIGITS = 4300
+_LONG_INTEGER = re.compile(r"[+-]?[0-9][0-9_]{%d,}" % (_INT_DIGITS - 1))
+
+
+def load_toml(text: str) -> dict:
+    """The tables of TOML ``text``; ConfigError (one line) when it is not valid TOML, naming the key of an
+    integer too long to read (Python reads at most 4300 digits; no config value needs more than 16)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}") from None
+    except ValueError:  # int("...") beyond sys.get_int_max_str_digits: find the key on its line
+        section = ""
+        for line in text.splitlines():
+            header = re.match(r"\s*\[\s*([^\]]*?)\s*\]", line)
+            if header and "=" not in line.split("]")[0]:
+                section = header.group(1)
+            name, eq, value = line.partition("=")
+            if eq and _LONG_INTEGER.search(value):
+                digits = max(len(m.group()) for m in _LONG_INTEGER.finditer(value))
+                key = name.strip().strip("\"'")
+                raise ConfigError(f"{where(section, key)}: an integer of {digits} digits is out of range "
+                                  f"(magnitudes up to {MAX_MAGNITUDE:g})") from None
+        raise ConfigError(f"not valid TOML: an integer of more than {_INT_DIGITS} digits") from None
 
 
 def read_section(text: str, name: str) -> Section:
     """The settings of section ``name`` ("" for the root keys) of config ``text``, checked, without building
     the problem (defaults when the section is absent)."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"not valid TOML: {e}") from None
+    raw = load_toml(text)
     if name not in SECTIONS:
         raise ConfigError(f"unknown section [{name}] (known: {', '.join(f'[{s}]' for s in SECTIONS if s)})")
     table = {k: v for k, v in raw.items() if not isinstance(v, dict)} if name == "" else raw.get(name, {})
@@ -224,12 +266,11 @@ def _check_structure(m, g):
 
 def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
     """Parse and validate TOML ``text``; relative paths resolve against ``base_dir``."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"not valid TOML: {e}") from None
-    s = _sections(raw)
-    m, g, d, t = s["model"], s["group"], s["data"], s["training"]
+    return _parsed(_experiment(_sections(load_toml(text)), text, base_dir), base_dir)
+
+
+def _symmetry_data(m: ModelSettings, g: GroupSettings, d: DataSettings, base_dir: Path | None):
+    """(symmetry, data) of the [model], [group] and [data] sections (sizes checked before anything is built)."""
     _check_structure(_given(m), _given(g))
     unit = make_unit(m.unit, m.dim_x, m.dim_y, m.hidden, None if m.unit in UNIT_ALIASES else m.activation)
     group = _group(g, m.dim_x, m.dim_y)
@@ -237,16 +278,44 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
         symmetry = Symmetry(unit, group)
     except NotEquivariantError as e:
         raise ConfigError(f"[group] name: {e}") from None
-    data = _data(d, symmetry, base_dir)
+    return symmetry, _data(d, symmetry, base_dir)
+
+
+def _problem(s: dict[str, Section], base_dir: Path | None, cache: dict | None = None) -> Problem:
+    """The problem the four problem sections of ``s`` describe; ``cache``: (model, group, data) -> (symmetry,
+    data), shared by the problems of many variants of one config."""
+    m, g, d, t = s["model"], s["group"], s["data"], s["training"]
+    if cache is None:
+        symmetry, data = _symmetry_data(m, g, d, base_dir)
+    else:
+        if (m, g, d) not in cache:
+            cache[m, g, d] = _symmetry_data(m, g, d, base_dir)
+        symmetry, data = cache[m, g, d]
+    group = symmetry.group
     try:
         check_bytes(f"[data] quadrature_points = {d.quadrature_points} (per axis, dim_x = {m.dim_x})",
                     quadrature_bytes(d.quadrature_points, m.dim_x, m.dim_y, group.order if SCHEMES[t.scheme].augments else 1))
     except ResourceError as e:
         raise ConfigError(str(e)) from None
     try:
-        problem = Problem(symmetry, data, quadrature_points=d.quadrature_points, **t.problem_arguments())
+        return Problem(symmetry, data, quadrature_points=d.quadrature_points, **t.problem_arguments())
     except ValueError as e:
         raise ConfigError(f"[training] {e}") from None
+
+
+def _experiment(s: dict[str, Section], text: str, base_dir: Path | None, problems: dict | None = None, *,
+                free_memory: float | None = None) -> Experiment:
+    """The experiment of the settings ``s`` of config ``text``: the problem (from ``problems``, a cache by
+    problem sections, when given), then the rules of the other sections and the memory it needs."""
+    m, g, d, t = s["model"], s["group"], s["data"], s["training"]
+    if problems is None:
+        problem = _problem(s, base_dir)
+    else:
+        if (m, g, d, t) not in problems:
+            if len(problems) > MAX_CACHED_PROBLEMS:  # a bounded cache: each problem may hold its quadrature
+                problems.clear()
+            problems[m, g, d, t] = _problem(s, base_dir, problems)
+        problem = problems[m, g, d, t]
     for name in ("particles", "pde", "discover"):
         if name in s:
             s[name].check(problem)
@@ -255,10 +324,56 @@ def parse_config(text: str, base_dir: Path | None = None) -> Experiment:
     exp = Experiment(problem, s[""].title, s.get("particles"), s.get("pde"), s.get("compare"), text,
                      discover=s.get("discover"), model=m, group=g, data=d, training=t)
     try:
-        check_experiment(exp)  # memory; the disk is checked where the output is known
+        check_experiment(exp, free_memory=free_memory)  # memory; the disk is checked where the output is known
     except ResourceError as e:
         raise ConfigError(str(e)) from None
-    return _parsed(exp, base_dir)
+    return exp
+
+
+# the most problems (and symmetries with their data) ``ConfigVariants`` keeps
+MAX_CACHED_PROBLEMS = 1024
+
+
+class ConfigVariants:
+    """Variants of one config, each with some keys set to other values, checked as ``parse_config`` checks
+    the config text of each, but cheaply: each section is checked once per distinct set of values given
+    to it, the symmetry and data once per distinct [model], [group] and [data], each problem once, and the
+    available memory read once (a sweep checks every combination of its varied values with it).
+
+    ``experiment({(section, key): value, ...})`` is the experiment of one variant ("" for a root key; keys
+    declared ones, values as TOML reads them, e.g. from ``parse_value``); its ``text`` is empty."""
+
+    def __init__(self, text: str, base_dir: Path | None = None):
+        self.raw = load_toml(text)
+        _check_layout(self.raw)
+        self.base_dir = None if base_dir is None else Path(base_dir)
+        self.free_memory = available_memory()
+        self._tables: dict = {}
+        self._problems: dict = {}
+
+    def _section(self, name: str, given: dict) -> Section | None:
+        """The settings of section ``name`` with the values ``given`` set (None: the section is absent)."""
+        at = (name, _frozen(given))
+        if at not in self._tables:
+            if name and not given and name not in self.raw and name not in PROBLEM_SECTIONS:
+                self._tables[at] = None
+            else:
+                base = {k: v for k, v in self.raw.items() if not isinstance(v, dict)} if not name else self.raw.get(name, {})
+                if not isinstance(base, dict):
+                    raise ConfigError(f"[{name}]: expected a table of keys, got {base!r}")
+                self._tables[at] = SECTIONS[name].from_table({**base, **given})
+        return self._tables[at]
+
+    def experiment(self, values: Mapping[tuple[str, str], Any]) -> Experiment:
+        given: dict[str, dict] = {}
+        for (section, key), value in values.items():
+            given.setdefault(section, {})[key] = value
+        s = {}
+        for name in SECTIONS:
+            section = self._section(name, given.get(name, {}))
+            if section is not None:
+                s[name] = section
+        return _experiment(s, "", self.base_dir, self._problems, free_memory=self.free_memory)
 
 
 def resolved_config(exp: Experiment) -> str | None:
@@ -318,34 +433,80 @@ def dump_toml(cfg: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# a key given on the command line: section.key or a root key, each part an identifier (no spaces)
+_DOTTED_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+
+
+def parse_key(dotted: str, what: str) -> tuple[str, str]:
+    """(section, key) of a key given as ``section.key`` (or a root key such as ``title``) in an override or a
+    sweep (``what`` says which, for the message): identifiers joined by one dot, spaces allowed only
+    around it, a key the settings declare; a whole section (``training``) is not a key. ConfigError
+    (one line) for anything else."""
+    dotted = str(dotted).strip()
+    if not _DOTTED_KEY.fullmatch(dotted):
+        raise ConfigError(f"{what}: {dotted!r} is not a config key: expected section.key (letters, digits and _, "
+                          "no spaces; e.g. training.beta)")
+    try:
+        cls, key, _ = find_key(dotted)
+    except ConfigError as e:
+        raise ConfigError(f"{what}: {e}") from None
+    return cls.section, key
+
+
+def parse_value(raw: str, what: str) -> Any:
+    """The value of an override or of a sweep's level: one TOML value (1e-3, "fa", [10, 100], true) with
+    nothing after it but a comment, or else a bare word read as a string (fa); ConfigError (one line,
+    naming ``what``) for more than one value, a value with a newline or a control character, a date
+    or an integer of more digits than Python reads."""
+    text = str(raw).strip()
+    if not text:
+        raise ConfigError(f"{what}: no value given")
+    try:
+        table = tomllib.loads(f"v = {text}")
+    except tomllib.TOMLDecodeError:
+        table = None
+    except ValueError:  # int("...") beyond sys.get_int_max_str_digits
+        raise ConfigError(f"{what}: an integer of more than {_INT_DIGITS} digits is out of range "
+                          f"(magnitudes up to {MAX_MAGNITUDE:g})") from None
+    if table is not None and list(table) != ["v"]:
+        raise ConfigError(f"{what}: {text!r} is not one value (a newline or a [table] follows it)")
+    if table is None:
+        if any(ord(c) < 32 or ord(c) == 127 for c in text) or text[0] in "[{\"'":
+            raise ConfigError(f"{what}: {text!r} is not one TOML value")
+        return text  # a bare word: a string
+    if not _plain(table["v"]):
+        raise ConfigError(f"{what}: dates and times are not config values")
+    return table["v"]
+
+
+def parse_override(item: str) -> tuple[str, str, Any]:
+    """(section, key, value) of one ``--set section.key=value`` (``parse_key``, ``parse_value``)."""
+    path, sep, value = str(item).partition("=")
+    if not sep:
+        raise ConfigError(f"--set {item!r}: expected section.key=value (e.g. training.beta=1e-3)")
+    section, key = parse_key(path, f"--set {item!r}")
+    return section, key, parse_value(value, f"--set {where(section, key)}")
+
+
 def apply_overrides(text: str, overrides: Iterable[str]) -> str:
-    """The config ``text`` with each ``section.key=value`` of ``overrides`` set (value read as a TOML value,
-    e.g. 1e-3, "fa", [10, 100], or else as a string; ``key=value`` sets a root key such as title).
+    """The config ``text`` with each ``section.key=value`` of ``overrides`` set (``parse_override``: a declared
+    key, one TOML value such as 1e-3, "fa" or [10, 100], or a bare word read as a string; ``key=value`` sets
+    a root key such as title; a section is never replaced whole, and a key is set at most once).
     Returns TOML text (comments dropped), validated later by ``parse_config``."""
     overrides = list(overrides)
     if not overrides:
         return text
-    try:
-        cfg = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"not valid TOML: {e}") from None
+    cfg = load_toml(text)
+    seen = set()
     for item in overrides:
-        path, sep, value = str(item).partition("=")
-        keys = path.strip().split(".")
-        if not sep or not all(k.strip() for k in keys) or len(keys) > 2:
-            raise ConfigError(f"--set {item!r}: expected section.key=value (e.g. training.beta=1e-3)")
-        try:
-            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            parsed = value.strip()
-        if not _plain(parsed):
-            raise ConfigError(f"--set {item!r}: dates and times are not config values")
-        table = cfg
-        if len(keys) == 2:
-            table = cfg.setdefault(keys[0].strip(), {})
-            if not isinstance(table, dict):
-                raise ConfigError(f"--set {item!r}: {keys[0]} is a value, not a [section]")
-        table[keys[-1].strip()] = parsed
+        section, key, value = parse_override(item)
+        if (section, key) in seen:
+            raise ConfigError(f"--set {where(section, key)}: given twice")
+        seen.add((section, key))
+        table = cfg.setdefault(section, {}) if section else cfg
+        if not isinstance(table, dict):
+            raise ConfigError(f"--set {item!r}: {section} is a value, not a [section]")
+        table[key] = value
     return dump_toml(cfg)
 
 
@@ -353,9 +514,9 @@ def apply_overrides(text: str, overrides: Iterable[str]) -> str:
 MAX_CONFIG_BYTES = 1 << 20
 
 
-def load_config(path: PathLike, overrides: Iterable[str] = ()) -> Experiment:
-    """Read and validate a TOML config file (see ``parse_config``), with ``section.key=value``
-    ``overrides`` applied first (``apply_overrides``; the experiment's text is then the merged config)."""
+def read_config(path: PathLike, overrides: Iterable[str] = ()) -> str:
+    """The text of the config file ``path`` (UTF-8 TOML of at most MAX_CONFIG_BYTES, no NUL) with the
+    ``section.key=value`` ``overrides`` applied (``apply_overrides``), not yet validated."""
     path = Path(path)
     try:
         if path.is_dir():
@@ -374,6 +535,13 @@ def load_config(path: PathLike, overrides: Iterable[str] = ()) -> Experiment:
         raise ConfigError(f"config '{path}' is not UTF-8 text (byte {e.start}): not a TOML config") from None
     if "\x00" in text:
         raise ConfigError(f"config '{path}' contains NUL bytes: not a TOML config")
-    text = apply_overrides(text, overrides)
+    return apply_overrides(text, overrides)
+
+
+def load_config(path: PathLike, overrides: Iterable[str] = ()) -> Experiment:
+    """Read and validate a TOML config file (see ``parse_config``), with ``section.key=value``
+    ``overrides`` applied first (``apply_overrides``; the experiment's text is then the merged config)."""
+    path = Path(path)
+    text = read_config(path, overrides)
     exp = parse_config(text, base_dir=path.parent)
     return _parsed(replace(exp, text=text, path=path), path.parent)
