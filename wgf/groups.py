@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FiniteGroup",
+    "ACTION_CLASSES",
+    "action_class",
     "trivial_group",
     "swap_group",
     "cyclic_group",
@@ -53,9 +55,46 @@ __all__ = [
 _ATOL = 1e-10
 
 
-def _element_key(rx, ry) -> bytes:
-    """A hashable key of an element (its matrices rounded to 8 decimals, -0 as 0)."""
-    return (np.round(np.concatenate([rx.ravel(), ry.ravel()]), 8) + 0.0).tobytes()
+def _probe(dim: int, which: int) -> np.ndarray:
+    """A fixed generic vector of R^dim (seeded): g -> (rho_g v, rhohat_g w) separates the elements of a group."""
+    return np.random.default_rng(12345 + which).normal(size=dim)
+
+
+def _signatures(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
+    """s_g = (rho_g v, rhohat_g w) (..., dx + dy) for the fixed generic vectors v, w of ``_probe``.
+
+    Two elements with equal signatures are equal: (rho_a - rho_b) v = 0 for a generic v forces
+    rho_a = rho_b. A product needs only s_ab = (rho_a (rho_b v), rhohat_a (rhohat_b w)): d^2 work
+    instead of d^3 for the matrices."""
+    return np.concatenate([rx @ _probe(rx.shape[-1], 0), ry @ _probe(ry.shape[-1], 1)], axis=-1)
+
+
+def _signature_key(s: np.ndarray) -> bytes:
+    """A hashable key of a signature (rounded to 8 decimals, -0 as 0)."""
+    return (np.round(s, 8) + 0.0).tobytes()
+
+
+# classes of orthogonal actions, each contained in the next; a loss names the largest class of label
+# actions it is invariant under (wgf.losses, docs/groups.md "Which losses are invariant")
+ACTION_CLASSES = ("trivial", "permutation", "signed_permutation", "orthogonal")
+
+
+def _signed_permutations(mats: np.ndarray, signed: bool = True) -> np.ndarray:
+    """(n,) bool: which of the matrices (n, d, d) are (signed) permutation matrices, entries 0 and +-1 (0 and 1
+    if not ``signed``), one nonzero per row and column."""
+    one = np.abs((np.abs(mats) if signed else mats) - 1.0) <= _ATOL
+    ok = np.all(one | (np.abs(mats) <= _ATOL), axis=(1, 2))
+    return ok & np.all(one.sum(axis=1) == 1, axis=1) & np.all(one.sum(axis=2) == 1, axis=1)
+
+
+def action_class(mats: ArrayLike) -> str:
+    """The smallest of ``ACTION_CLASSES`` holding every orthogonal matrix of ``mats`` (n, d, d)."""
+    mats = np.asarray(mats, dtype=float)
+    if np.allclose(mats, np.eye(mats.shape[-1]), atol=_ATOL):
+        return "trivial"
+    if _signed_permutations(mats, signed=False).all():
+        return "permutation"
+    return "signed_permutation" if _signed_permutations(mats).all() else "orthogonal"
 
 
 @dataclass(frozen=True)
@@ -89,8 +128,9 @@ class FiniteGroup:
             raise ValueError(f"rho_y must have shape ({rx.shape[0]}, dy, dy), got {ry.shape}")
         for mats, which in ((rx, "rho_x"), (ry, "rho_y")):
             eye = np.eye(mats.shape[1])
-            gram = np.einsum("gji,gjk->gik", mats, mats)
-            if not np.allclose(gram, eye, atol=_ATOL):
+            other = ~_signed_permutations(mats)  # orthogonal as they are; the others by their Gram matrices
+            if other.any() and not np.allclose(np.matmul(mats[other].transpose(0, 2, 1), mats[other]), eye,
+                                               atol=_ATOL):
                 raise ValueError(f"{which}: group elements must be orthogonal matrices")
             if not np.allclose(mats[0], eye, atol=_ATOL):
                 raise ValueError(f"{which}: element 0 must be the identity")
@@ -127,22 +167,23 @@ class FiniteGroup:
         return int(hit[0])
 
     def _multiplication_table(self) -> np.ndarray:
-        n = self.order
+        """table[a, b] = index of ab, found by its signature s_ab (``_signatures``): O(|G|^2 (dx^2 + dy^2))."""
+        n, dx = self.order, self.dim_x
+        sig = _signatures(self.rho_x, self.rho_y)
+        keys = {_signature_key(s): i for i, s in enumerate(sig)}
         table = np.empty((n, n), dtype=np.int64)
-        keys = {_element_key(a, b): i for i, (a, b) in enumerate(zip(self.rho_x, self.rho_y))}
+        sx, sy = np.ascontiguousarray(sig[:, :dx].T), np.ascontiguousarray(sig[:, dx:].T)
         for a in range(n):
-            for b in range(n):
-                px, py = self.rho_x[a] @ self.rho_x[b], self.rho_y[a] @ self.rho_y[b]
-                hit = keys.get(_element_key(px, py))
-                if hit is not None:
-                    table[a, b] = hit
-                    continue
-                try:  # near a rounding boundary of the key: compare with a tolerance
-                    table[a, b] = self.index(px, py)
-                except KeyError:
-                    raise ValueError(
-                        f"group '{self.name}' is not closed under products (elements {a} and {b})"
-                    ) from None
+            prods = np.concatenate([_left_multiplier(self.rho_x[a])(sx), _left_multiplier(self.rho_y[a])(sy)]).T
+            rounded = np.round(prods, 8) + 0.0
+            for b, s in enumerate(prods):
+                hit = keys.get(rounded[b].tobytes())
+                if hit is None:  # near a rounding boundary of the key: the nearest signature, within a tolerance
+                    dist = np.abs(sig - s).max(axis=1)
+                    hit = int(dist.argmin())
+                    if dist[hit] > 1e-8 * max(1.0, float(np.abs(s).max())):
+                        raise ValueError(f"group '{self.name}' is not closed under products (elements {a} and {b})")
+                table[a, b] = hit
         return table
 
     @property
@@ -154,6 +195,11 @@ class FiniteGroup:
     def continuous(self) -> bool:
         """Whether G is a continuous (compact Lie) group; a finite group is not."""
         return False
+
+    @property
+    def label_action(self) -> str:
+        """How G acts on the labels: the smallest of ``ACTION_CLASSES`` holding every rhohat_g."""
+        return action_class(self.rho_y)
 
     @property
     def is_trivial_on_y(self) -> bool:
@@ -188,22 +234,22 @@ class FiniteGroup:
             if not np.allclose(g.T @ g, np.eye(dy), atol=1e-9):
                 raise ValueError("generators_y must be orthogonal matrices")
 
-        def key(a, b):
-            return tuple(np.round(np.concatenate([a.ravel(), b.ravel()]), 8) + 0.0)
-
+        mult = [(_left_multiplier(sx), _left_multiplier(sy)) for sx, sy in zip(gx, gy)]
         elements = [(np.eye(dx), np.eye(dy))]
-        seen = {key(*elements[0])}
-        frontier = list(elements)
-        while frontier:
+        sigs = [_signatures(*elements[0])]
+        seen = {_signature_key(sigs[0])}
+        frontier = [0]
+        while frontier:  # breadth first; a candidate's signature (d^2) before its matrix (d^3, d^2 for permutations)
             nxt = []
-            for a, b in frontier:
-                for sx, sy in zip(gx, gy):
-                    c, d = sx @ a, sy @ b
-                    k = key(c, d)
+            for i in frontier:
+                for (sx, sy), (mx, my) in zip(zip(gx, gy), mult):
+                    sig = np.concatenate([sx @ sigs[i][:dx], sy @ sigs[i][dx:]])
+                    k = _signature_key(sig)
                     if k not in seen:
                         seen.add(k)
-                        elements.append((c, d))
-                        nxt.append((c, d))
+                        elements.append((mx(elements[i][0]), my(elements[i][1])))
+                        sigs.append(sig)
+                        nxt.append(len(elements) - 1)
                         if len(elements) > max_order:
                             raise ValueError(f"generators produce more than {max_order} elements (not a finite group?)")
             frontier = nxt
@@ -213,6 +259,15 @@ class FiniteGroup:
         rx = np.where(np.abs(rx - np.round(rx)) < 1e-12, np.round(rx), rx)
         ry = np.where(np.abs(ry - np.round(ry)) < 1e-12, np.round(ry), ry)
         return cls(rx, ry, name=name)
+
+
+def _left_multiplier(s: np.ndarray):
+    """a -> s @ a; by row indexing (d^2 work) when s is a signed permutation matrix, else a matrix product."""
+    rows, cols = np.nonzero(s)
+    if rows.size == s.shape[0] and np.array_equal(rows, np.arange(s.shape[0])) and np.all(np.abs(s[rows, cols]) == 1):
+        signs = s[rows, cols][:, None]
+        return lambda a: signs * a[cols]
+    return lambda a: s @ a
 
 
 # ---------------------------------------------------------------- built-ins
@@ -310,6 +365,14 @@ class CompactGroup(FiniteGroup):
     @property
     def continuous(self) -> bool:
         return True
+
+    @property
+    def label_action(self) -> str:
+        """How G (not only its quadrature) acts on labels: orthogonal if its Lie algebra moves them (a
+        continuum of rotations is no set of signed permutations), else the class of its components."""
+        if np.abs(self.lie_y).max(initial=0.0) > _ATOL:
+            return "orthogonal"
+        return action_class(np.concatenate([self.rho_y, self.components_y]))
 
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """n independent Haar-distributed elements: (rho_x (n, dx, dx), rho_y (n, dy, dy))."""
