@@ -18,6 +18,15 @@ name            l_a(yhat, y)                                                    
 With the logistic loss the labels are the signs of the teacher's output (+1
 where it is 0). The first variation of the risk uses ``grad``:
 dR/dmu(mu, z) = E_pi < grad l(Phi_mu(X), Y), sigma(X, z) >.
+
+Invariance under the label action (docs/groups.md): l(Q yhat, Q y) = l(yhat, y) for
+every orthogonal Q for the squared loss (|Q r|^2 = |r|^2); a componentwise loss with one
+l_a for every component is invariant under permutations of the components, and under
+sign flips too when l_a(-yhat, -y) = l_a(yhat, y) (huber: a function of |yhat - y|;
+logistic: of y yhat), so under signed permutations, and under no other orthogonal Q
+(huber's |r| -> infinity limit is delta |r|_1, whose isometries are the signed
+permutations). Labels +-1 stay +-1 under Q exactly for the signed permutations.
+Each loss's entry names that class (``label_invariance``).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wgf.groups import ACTION_CLASSES
 from wgf.jit import jit
 from wgf.registry import Registry
 
@@ -96,6 +106,9 @@ def _elementwise(f):
 
 
 LABELS = ("real", "sign")
+# the label actions that keep each convention's label set: any orthogonal Q keeps R^dy, only the signed
+# permutations map {-1, 1}^dy into itself (Q e_j = (Q s - Q s') / 2 for signs s, s' differing at j)
+LABEL_SETS_KEPT_BY = {"real": "orthogonal", "sign": "signed_permutation"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +117,9 @@ class Loss:
 
     ``convention``: the labels it trains on, "real" (the teacher's output) or "sign" (its signs, +-1); ``param_name``:
     the config key of ``param`` or None; ``additive_noise``: label noise enters the risk as the constant
-    E|eta|^2 (the squared loss). ``make_loss`` sets these from the loss's entry in ``LOSSES``.
+    E|eta|^2 (the squared loss); ``label_invariance``: the largest class of label actions Q (``ACTION_CLASSES``)
+    with l(Q yhat, Q y) = l(yhat, y) (module docstring). ``make_loss`` sets these from the loss's entry in
+    ``LOSSES``.
     """
 
     name: str
@@ -114,11 +129,20 @@ class Loss:
     convention: str = "real"
     param_name: str | None = None
     additive_noise: bool = False
+    label_invariance: str = "permutation"
 
     @property
     def sign_labels(self) -> bool:
         """Labels are the signs of the teacher's output (``convention == "sign"``, the logistic loss)."""
         return self.convention == "sign"
+
+    def invariant_under(self, action: str) -> bool:
+        """l(Q yhat, Q y) = l(yhat, y) for every Q of a label action of class ``action`` (``ACTION_CLASSES``)."""
+        return ACTION_CLASSES.index(action) <= ACTION_CLASSES.index(self.label_invariance)
+
+    def labels_kept_by(self, action: str) -> bool:
+        """A label action of class ``action`` maps the labels the loss trains on to such labels (+-1 to +-1)."""
+        return ACTION_CLASSES.index(action) <= ACTION_CLASSES.index(LABEL_SETS_KEPT_BY[self.convention])
 
     def _apply(self, kernel, yhat, y):
         yhat, y = np.broadcast_arrays(np.asarray(yhat, dtype=float), np.asarray(y, dtype=float))
@@ -148,19 +172,21 @@ class Loss:
 LOSSES = Registry("loss", "convex losses l(yhat, y) = sum_a l_a(yhat_a, y_a); factory (**param) -> Loss")
 
 
-@LOSSES.register("squared", doc="(yhat - y)^2", labels="real", componentwise=True, param=None, additive_noise=True)
+@LOSSES.register("squared", doc="(yhat - y)^2", labels="real", componentwise=True, param=None, additive_noise=True,
+                 label_invariance="orthogonal")
 def _make_squared():
     return Loss("squared", _squared, _squared_grad)
 
 
 @LOSSES.register("logistic", doc="log(1 + exp(-y yhat)), labels y = +-1 (signs of the teacher)", labels="sign",
-                 componentwise=True, param=None, additive_noise=False)
+                 componentwise=True, param=None, additive_noise=False, label_invariance="signed_permutation")
 def _make_logistic():
     return Loss("logistic", _logistic, _logistic_grad)
 
 
 @LOSSES.register("huber", doc="r^2 / 2 if |r| <= delta else delta (|r| - delta / 2), r = yhat - y",
-                 labels="real", componentwise=True, param="huber_delta", additive_noise=False)
+                 labels="real", componentwise=True, param="huber_delta", additive_noise=False,
+                 label_invariance="signed_permutation")
 def _make_huber(huber_delta=1.0):
     if not (np.isfinite(huber_delta) and huber_delta > 0):
         raise ValueError(f"huber_delta must be finite and > 0, got {huber_delta!r}")
@@ -177,4 +203,5 @@ def make_loss(name: str = "squared", huber_delta: float = 1.0, **params: float) 
     key = entry.meta.get("param")
     loss = entry(**({key: params[key]} if key in params else {}))
     return replace(loss, name=name, convention=entry.meta.get("labels", "real"), param_name=key,
-                   additive_noise=bool(entry.meta.get("additive_noise", False)))
+                   additive_noise=bool(entry.meta.get("additive_noise", False)),
+                   label_invariance=entry.meta.get("label_invariance", "permutation"))

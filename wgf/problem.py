@@ -21,7 +21,7 @@ from wgf.registry import Registry
 from wgf.symmetry import Symmetry
 from wgf.units import Unit
 
-__all__ = ["Problem", "INITS", "NOISES"]
+__all__ = ["Problem", "Hypothesis", "INITS", "NOISES"]
 
 INITS = Registry("start", "initial laws mu_0 of the particles; factory (symmetry, z (n, D)) -> (n, D), z ~ N(0, s^2 I)")
 INITS.add("wi", lambda symmetry, z: z, doc="without invariance: z ~ N(0, init_std^2 I_D)", projected=False)
@@ -32,6 +32,21 @@ NOISES = Registry("noise", "the Brownian noise of the flow; factory (symmetry) -
 NOISES.add("full", lambda symmetry: None, doc="isotropic noise sqrt(2 beta) dB on all of Z", projected=False)
 NOISES.add("projected", lambda symmetry: symmetry.projector, doc="noise projected onto E^G: sqrt(2 beta) P_E dB",
            projected=True)
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A hypothesis of the paper's theorems for one problem: whether it holds and why (``Problem.hypotheses``)."""
+
+    name: str
+    holds: bool
+    reason: str
+    consequence: str = ""
+
+    def __str__(self) -> str:
+        """"risk invariant: yes, <reason> (<consequence>)" or "...: NO, ..."."""
+        return f"{self.name}: {'yes' if self.holds else 'NO'}, {self.reason}" + \
+            (f" ({self.consequence})" if self.consequence else "")
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +99,11 @@ class Problem:
             raise ValueError(f"label_noise > 0 is only supported with the squared loss, not {self.loss.name!r}")
         if self.loss.sign_labels and isinstance(self.data, EmpiricalData) and not np.all(np.abs(self.data.y) == 1):
             raise ValueError("the logistic loss needs labels +-1 in the data set")
+        action = self.group.label_action
+        if SCHEMES[self.scheme].augments and not self.loss.labels_kept_by(action):
+            raise ValueError(f"loss: '{self.loss.name}' trains on labels +-1, and scheme = '{self.scheme}' would move "
+                             f"them off +-1 by the {action.replace('_', ' ')} label action of group "
+                             f"'{self.group.name}'; use scheme fa or ea, or another loss")
 
     # ------------------------------------------------------------ structure
     @property
@@ -123,15 +143,57 @@ class Problem:
         """P_E for projected noise, None for full noise."""
         return NOISES[self.noise](self.symmetry)
 
+    @cached_property
+    def risk_invariance(self) -> Hypothesis:
+        """Whether R^scheme(M_g#mu) = R^scheme(mu) for every g in G (the hypothesis of Thms 3-4), and why.
+
+        FA and EA train a unit invariant in z: always. DA trains on pi^G, equivariant; vanilla on pi, when pi is
+        equivariant. Then R(M_g#mu) = E l(rhohat_g Phi_mu(X), rhohat_g Y), the risk, for every mu iff
+        l(Q yhat, Q y) = l(yhat, y) for every label action Q = rhohat_g: the loss's ``label_invariance`` must
+        contain the group's ``label_action`` (wgf.losses, docs/groups.md)."""
+        kind, loss, group = SCHEMES[self.scheme].invariant_risk, self.loss, self.group
+        then = "Thms 3-4 apply"
+        if kind == "always":
+            return Hypothesis("risk invariant", True, f"the {self.scheme} unit is G-invariant in z, for any loss "
+                                                      "and data", then)
+        if kind == "data" and not self.data.is_equivariant:
+            what = f"teacher '{self.data.teacher_kind}'" if hasattr(self.data, "teacher_kind") else "a data set"
+            return Hypothesis("risk invariant", False, f"vanilla training on data not known to be G-equivariant "
+                                                       f"({what})", "Thms 3-4 do not apply")
+        action = group.label_action.replace("_", " ")
+        data = "pi^G" if kind == "loss" else "pi"
+        if not loss.invariant_under(group.label_action):
+            limit = loss.label_invariance.replace("_", " ")
+            return Hypothesis("risk invariant", False,
+                              f"the {loss.name} loss is invariant only under {limit} label actions and "
+                              f"'{group.name}' acts on the labels by {action} matrices", "Thms 3-4 do not apply")
+        return Hypothesis("risk invariant", True, f"{data} is G-equivariant and the {loss.name} loss is "
+                                                  f"invariant under the {action} label action of '{group.name}'",
+                          then)
+
     @property
     def risk_is_invariant(self) -> bool:
-        """R^scheme is G-invariant: da, fa, ea always; vanilla when pi is equivariant."""
-        return SCHEMES[self.scheme].invariant_risk or bool(self.data.is_equivariant)
+        """R^scheme is G-invariant (``risk_invariance``)."""
+        return self.risk_invariance.holds
+
+    @cached_property
+    def fixed_subspace(self) -> Hypothesis:
+        """Whether the flow from an SI start stays in E^G (Thms 5-6): projected noise and an invariant risk."""
+        name, then = "E^G kept from an SI start", "Thms 5-6 apply"
+        if not NOISES[self.noise].projected:
+            return Hypothesis(name, False, "the noise is full, not projected onto E^G", "Thms 5-6 do not apply")
+        if not self.risk_is_invariant:
+            return Hypothesis(name, False, "the risk is not G-invariant", "Thms 5-6 do not apply")
+        return Hypothesis(name, True, "projected noise and a G-invariant risk", then)
 
     @property
     def stays_in_fixed_subspace(self) -> bool:
         """From an SI start the flow stays in E^G (Thm 5): projected noise and an invariant risk."""
-        return NOISES[self.noise].projected and self.risk_is_invariant
+        return self.fixed_subspace.holds
+
+    def hypotheses(self) -> tuple[str, ...]:
+        """One line per hypothesis of the paper's theorems: whether it holds for this problem and why."""
+        return tuple(str(h) for h in (self.risk_invariance, self.fixed_subspace))
 
     def initial_particles(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n iid draws of the initial law: N(0, init_std^2 I_D) (wi) or its P_E image (si), (n, D)."""

@@ -202,19 +202,23 @@ class SchemeUnit:
         return f"SchemeUnit({self.name!r}, K={self.n_maps}, projector={self.projector is not None})"
 
 
-@SCHEMES.register("vanilla", doc="sigma_* trained on pi", augments=False, feature_maps=False, invariant_risk=False)
+# invariant_risk: when R^scheme is G-invariant (docs/theory.md §3): "always" (the unit trained is G-invariant in z:
+# sigma^FA(x, M_g z) = sigma^FA(x, z), sigma^EA(x, M_g z) = sigma^EA(x, z), for any loss and data), "loss" (the
+# data pi^G is equivariant: invariant iff the loss is invariant under the label action), "data" (invariant when
+# pi is equivariant and the loss is invariant under the label action). Read by ``wgf.problem.risk_invariance``.
+@SCHEMES.register("vanilla", doc="sigma_* trained on pi", augments=False, feature_maps=False, invariant_risk="data")
 def _vanilla(symmetry: Symmetry) -> SchemeUnit:
     return SchemeUnit(symmetry.unit)
 
 
 @SCHEMES.register("da", doc="data augmentation: sigma_* trained on the orbit pi^G of pi", augments=True,
-                  feature_maps=False, invariant_risk=True)
+                  feature_maps=False, invariant_risk="loss")
 def _da(symmetry: Symmetry) -> SchemeUnit:
     return SchemeUnit(symmetry.unit)
 
 
 @SCHEMES.register("fa", doc="feature averaging: (1/|G|) sum_g rhohat_g^T sigma_*(rho_g x, z) on pi", augments=False,
-                  feature_maps=True, invariant_risk=True)
+                  feature_maps=True, invariant_risk="always")
 def _fa(symmetry: Symmetry) -> SchemeUnit:
     # rhohat_g^T sigma_*(rho_g x, z): Rin = rho_g, Rout = rhohat_g^T
     group = symmetry.group
@@ -222,7 +226,7 @@ def _fa(symmetry: Symmetry) -> SchemeUnit:
 
 
 @SCHEMES.register("ea", doc="equivariant architecture: sigma_*(x, P_E z) on pi", augments=False, feature_maps=False,
-                  invariant_risk=True)
+                  invariant_risk="always")
 def _ea(symmetry: Symmetry) -> SchemeUnit:
     return SchemeUnit(symmetry.unit, "ea", projector=symmetry.projector)
 
