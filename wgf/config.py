@@ -45,7 +45,7 @@ from wgf.settings import (
     where,
 )
 from wgf.schemes import SCHEMES
-from wgf.symmetry import NotEquivariantError, Symmetry
+from wgf.symmetry import InexactQuadratureError, NotEquivariantError, Symmetry
 from wgf.units import UNIT_ALIASES, UNITS, make_unit
 
 if TYPE_CHECKING:
@@ -278,6 +278,8 @@ def _symmetry_data(m: ModelSettings, g: GroupSettings, d: DataSettings, base_dir
         symmetry = Symmetry(unit, group)
     except NotEquivariantError as e:
         raise ConfigError(f"[group] name: {e}") from None
+    except InexactQuadratureError as e:
+        raise ConfigError(f"[group] haar_points: {e}") from None
     return symmetry, _data(d, symmetry, base_dir)
 
 
@@ -300,7 +302,8 @@ def _problem(s: dict[str, Section], base_dir: Path | None, cache: dict | None = 
     try:
         return Problem(symmetry, data, quadrature_points=d.quadrature_points, **t.problem_arguments())
     except ValueError as e:
-        raise ConfigError(f"[training] {e}") from None
+        raise ConfigError(f"[group] haar_points: {e}" if isinstance(e, InexactQuadratureError) else f"[training] {e}") \
+            from None
 
 
 def _experiment(s: dict[str, Section], text: str, base_dir: Path | None, problems: dict | None = None, *,

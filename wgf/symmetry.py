@@ -17,7 +17,9 @@ generator A, and one element c per connected component,
 
 dM(A) = log(M_{exp(tA)}) / t exactly, for t small enough that t times the
 largest weight of the action stays below pi (t = 0.05 here). The orbit and
-mu^G use the group's Haar quadrature (docs/groups.md).
+mu^G use the group's Haar quadrature (docs/groups.md), which must fix E^G
+exactly: (1/M) sum_k M_{g_k} = P_E, else the schemes would average over a
+smaller group than G (``InexactQuadratureError``).
 """
 
 from __future__ import annotations
@@ -34,11 +36,16 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike
 
-__all__ = ["Symmetry", "NotEquivariantError"]
+__all__ = ["Symmetry", "NotEquivariantError", "InexactQuadratureError"]
 
 
 class NotEquivariantError(ValueError):
     """The unit is not jointly equivariant under the group."""
+
+
+class InexactQuadratureError(ValueError):
+    """A compact group's Haar quadrature does not average what the schemes need exactly enough (its
+    ``haar_points``): it does not fix E^G, or its error off E^G is too large (``wgf.problem``)."""
 
 
 class Symmetry:
@@ -65,6 +72,7 @@ class Symmetry:
         self.matrices = np.stack([unit.action(rx, ry) for rx, ry in zip(group.rho_x, group.rho_y)])
         if group.continuous:
             self.projector = self._infinitesimal_projector()
+            self._check_quadrature()
         else:
             self.projector = self.matrices.mean(axis=0)
         evals, evecs = np.linalg.eigh(0.5 * (self.projector + self.projector.T))
@@ -96,6 +104,34 @@ class Symmetry:
         sv = np.concatenate([sv, np.zeros(dim - sv.size)])
         null = vt[sv <= 1e-8 * max(1.0, sv.max(initial=0.0))]
         return null.T @ null
+
+    def quadrature_defect(self) -> float:
+        """max |(1/M) sum_k M_{g_k} - P_E| over the Haar quadrature g_1..g_M: 0 iff the quadrature fixes
+        exactly E^G (then DA orbit and FA keep E^G, and FA is exact on it)."""
+        return float(np.abs(self.matrices.mean(axis=0) - self.projector).max())
+
+    def _check_quadrature(self, tol: float = 1e-10) -> None:
+        """Refuse a Haar quadrature that does not fix E^G exactly, naming the smallest one that does."""
+        from wgf.groups import GROUPS, MAX_HAAR_POINTS, SO3_RULES
+
+        defect = self.quadrature_defect()
+        if defect <= tol:
+            return
+        group, hint = self.group, ""
+        if group.name in GROUPS and GROUPS[group.name].compact:
+            rules = SO3_RULES if GROUPS[group.name].haar_kind == "so3" else range(1, MAX_HAAR_POINTS + 1)
+            for m in (m for m in rules if m > group.order):
+                try:
+                    other = GROUPS[group.name](group.dim_x, group.dim_y, m)
+                except ValueError:
+                    continue
+                mats = np.stack([self.unit.action(a, b) for a, b in zip(other.rho_x, other.rho_y)])
+                if np.abs(mats.mean(axis=0) - self.projector).max() <= tol:
+                    hint = f"; use haar_points >= {m}"
+                    break
+        raise InexactQuadratureError(
+            f"the {group.order}-point Haar quadrature of '{group.name}' does not fix E^G of unit '{self.unit.name}' "
+            f"exactly (max |mean_k M_k - P_E| = {defect:.2g}): the schemes would average over a smaller group{hint}")
 
     @property
     def dim_fixed(self) -> int:
