@@ -134,6 +134,17 @@ def test_cli_quick_study_writes_file_figure_table(tmp_path, monkeypatch, capsys)
     # an existing output is refused before any work
     assert main(["paper-study", "--quick", "-o", str(out), "--quiet"]) == 2
     assert "exists" in capsys.readouterr().err
+    # --resume of the complete file: nothing to do (exit 0, as wgf run and wgf sweep); of a file another study
+    # or program wrote: one line, exit 2
+    assert main(["paper-study", "--quick", "-o", str(out), "--quiet", "--resume"]) == 0
+    assert "is complete: nothing to resume" in capsys.readouterr().out
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with h5py.File(foreign / "paper_study.h5", "w") as f:
+        f.attrs["config"] = "another program's file"
+    assert main(["paper-study", "--quick", "-o", str(foreign), "--quiet", "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is complete but was written by a different study" in err[0]
 
 
 @pytest.mark.parametrize("args,message", [

@@ -51,7 +51,15 @@ def test_vary_values_are_toml_values_and_dims_are_named_after_keys():
     ("training.scheme", "expected section.key=v1,v2"),
     ("training.scheme=", "expected section.key=v1,v2"),
     ("training.init+training.noise=si,wi+full", "needs 2 parts joined by +"),
-    ("training.scheme=fa,fa", "given twice"),
+    ("training.scheme=fa,fa", "the values fa and fa are the same"),
+    ("training.beta=1e-3,0.001", "the values 1e-3 and 0.001 are the same"),
+    ("particles.n=10,20,10.0", "the values 10 and 10.0 are the same"),
+    ("training. beta=1e-3", "'training. beta' is not a config key"),
+    ("particles .n=30,40", "'particles .n' is not a config key"),
+    ("training.betta=1e-3", r"\[training\] betta: unknown key"),
+    ("training={beta=1e-3}", "expected section.key=v1,v2"),
+    ('training.scheme=fa,"da"\n[model]\ndim_x=3', "is not one value"),
+    ("training.beta=1" + "0" * 5000, "--vary training.beta: an integer of more than 4300 digits"),
 ])
 def test_bad_vary_is_one_line_naming_it(text, message):
     with pytest.raises(ConfigError, match=message) as e:
@@ -62,10 +70,10 @@ def test_bad_vary_is_one_line_naming_it(text, message):
 @pytest.mark.parametrize("varies,message", [
     (["training.scheme=vanilla,gd"], r"\[training\] scheme.*gd.*\(at particles.n=8, training.scheme=gd\)"),
     (["training.scheme=vanilla", "training.scheme=fa"], "training.scheme is varied twice"),
-    (["training.beta=1e-3", "model.beta=1"], "are both named 'beta'"),
+    (["training.beta=1e-3", "model.beta=1"], r"\[model\] beta: unknown key"),
     (["discover.seed=0,1"], "--vary discover.seed: a sweep does not use it"),
     (["particles.seeds=2,3"], "--vary particles.seeds: a sweep does not use it"),
-    (["training.init+model.seed=si+1"], "are both named 'seed'"),
+    (["training.init+model.seed=si+1"], r"\[model\] seed: unknown key"),
     (["particles.n=[10, 20],30"], "particles.n takes one integer N per level"),
 ])
 def test_every_combination_is_checked_before_any_run(varies, message):
@@ -315,3 +323,60 @@ def test_a_damaged_chunk_is_run_again_on_resume(whole, tmp_path, damaged):
     a, b = _datasets(whole), _datasets(cut)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_a_sweep_checks_the_configuration_it_runs(tmp_path, capsys):
+    # wgf run refuses this config for its N = 2 (eps = 2 exceeds the snapshot spacing 1) and its [pde] (a grid on
+    # E^G with a WI start); --vary particles.n replaces the one and a sweep does not read the other
+    text = swap_config(n=(2,)) + '[pde]\nspace = "fixed"\n'
+    with pytest.raises(ConfigError, match=r"\[particles\] alpha"):
+        parse_config(text.split("[pde]")[0])
+    sweep = Sweep.build(text, ["particles.n=8,16"])
+    assert "[pde]" not in sweep.text and sweep.shape == (2,) and sweep.experiment((1,)).pde is None
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    assert main(["sweep", str(cfg), "--vary", "particles.n=8,16", "--dry-run", "-o", str(tmp_path / "x")]) == 0
+    assert "N (2) = 2 combinations x 2 seeds = 4 runs" in capsys.readouterr().out
+    # what runs is still checked, naming the combination
+    with pytest.raises(ConfigError, match=r"\[particles\] alpha: .* at N = 2 .*\(at particles.n=2\)"):
+        Sweep.build(text, ["particles.n=8,2"])
+
+
+def test_many_combinations_are_checked_once_each_and_cheaply(monkeypatch):
+    import time
+
+    from wgf import config
+
+    built = {"symmetry": 0, "problem": 0}
+
+    def counted(name, fn):
+        def call(*args, **kwargs):
+            built[name] += 1
+            return fn(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(config, "_symmetry_data", counted("symmetry", config._symmetry_data))
+    monkeypatch.setattr(config, "_problem", counted("problem", config._problem))
+    betas = ",".join(repr(1e-4 * (1 + i)) for i in range(40))
+    alphas = ",".join(repr(2.0 + 0.01 * i) for i in range(50))
+    start = time.perf_counter()
+    sweep = Sweep.build(BASE, ["training.beta=" + betas, "particles.alpha=" + alphas])
+    elapsed = time.perf_counter() - start
+    assert sweep.shape == (2, 40, 50) and len(sweep.plan()) == 4000
+    assert built == {"symmetry": 1, "problem": 40}  # the problem once per beta, whatever N and alpha
+    assert sweep.plan() is sweep.plan()  # run_sweep reads the checked plan: nothing is parsed twice
+    assert sweep.plan()[1, 0, 49] == (16, 16 * 2.0 / (2.49 / 16), True)
+    assert elapsed < 3.0, elapsed  # about 0.3 s (75 microseconds per combination)
+    # an absurd number of runs is refused before any combination is checked
+    many = ",".join(str(i / 1e4) for i in range(1, 1002))
+    with pytest.raises(ConfigError, match=r"--vary: 4008004 runs \(2004002 combinations x 2 seeds\), more than"):
+        Sweep.build(BASE, ["training.beta=" + many, "training.tau=" + many])
+    assert built["problem"] == 40
+
+
+def test_text_beyond_the_basic_plane_in_a_sweep():
+    sweep = Sweep.build(swap_config(title="sweep \U0001F600"), ["training.scheme=vanilla,fa"])
+    again = Sweep.from_json(sweep.to_json())
+    assert again == sweep and again.title == "sweep \U0001F600" and "\\ud83d" not in sweep.text
+    with pytest.raises(ConfigError, match="expected one of .*got '\U0001F600'"):
+        Sweep.build(BASE, ["training.scheme=vanilla,\U0001F600"])

@@ -433,6 +433,11 @@ def _cmd_paper_study(args) -> int:
     plan = STUDY_GROUPS[args.group](args.quick)
     folder.mkdir(parents=True, exist_ok=True)
     if complete:
+        from wgf.study import paper_sweep
+
+        if _config_of(out) != paper_sweep(plan).to_json():
+            return _fail(f"'{out}' is complete but was written by a different study (or is not a study file): "
+                         "use --overwrite or another -o")
         print(f"{out} is complete: nothing to resume")
     else:
         code = _execute(lambda client: run_paper_study(plan, out, workers=args.workers, dask=client,
@@ -449,7 +454,7 @@ def _cmd_paper_study(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from wgf.config import ConfigError, apply_overrides, load_config
+    from wgf.config import ConfigError, apply_overrides, read_config
     from wgf.study import NAMED_SWEEPS
     from wgf.sweep import Sweep, parse_vary, run_sweep, sweep_table
 
@@ -466,9 +471,8 @@ def _cmd_sweep(args) -> int:
             sweep = Sweep.build(apply_overrides(named.text, args.set), varies, name=named.name if same else "",
                                 meta=named.meta if same else None)
         else:
-            exp = load_config(args.config, args.set)
-            base = exp.path.parent.resolve() if exp.path is not None else None
-            sweep = Sweep.build(exp.text, varies, base_dir=base)
+            # the configuration each combination runs is checked (Sweep.build), not the base config on its own
+            sweep = Sweep.build(read_config(args.config, args.set), varies, base_dir=Path(args.config).parent.resolve())
     except ConfigError as e:
         return _fail(str(e))
     dims = {v.dim: v.keys[0] for v in sweep.varies}

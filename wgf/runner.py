@@ -34,11 +34,11 @@ def _wi_limits(problem, n: int) -> tuple[str | None, str | None]:
 
 
 def trace_times(problem, settings, n: int) -> np.ndarray:
-    """MF times t = k eps of the diagnostics trace of an N-particle run ([particles] record_every)."""
-    from wgf.particles import record_steps, snapshot_steps, step_size
+    """MF times of the diagnostics trace of an N-particle run: t = k eps every [particles] record_every steps,
+    and the final snapshot time (``wgf.particles.record_times``)."""
+    from wgf.particles import record_times, step_size
 
-    eps = step_size(n, alpha=settings.alpha, step=settings.step)
-    return record_steps(int(snapshot_steps(problem.times, eps)[-1]), settings.record_every) * eps
+    return record_times(problem.times, step_size(n, alpha=settings.alpha, step=settings.step), settings.record_every)
 
 
 def particle_job(problem, settings, n: int, seed: int, sink=None):
@@ -98,7 +98,7 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
     A run that fails is run again up to ``retries`` times (a numerical blow-up is
     not: it would repeat), then raises ``executors.JobError`` naming its N and seed.
     """
-    from wgf.particles import BlowUpError
+    from wgf.particles import BlowUpError, snapshot_times
 
     problem, settings = exp.problem, exp.particles
     n_times, seeds = len(problem.times), settings.seeds
@@ -145,9 +145,9 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
 
     def finish(n, seed, eps):
         grp = out.file[particles_path(n)]
-        if "time" not in grp:  # the snapshot times on the step grid, known once a run has its step eps
+        if "time" not in grp:  # the times the snapshots were taken at (the PDE's), known once a run has its eps
             coords = (grp["seed"],
-                      PARTICLE_COORDINATES["time"].coordinate(out, grp.name, np.rint(problem.times / eps) * eps),
+                      PARTICLE_COORDINATES["time"].coordinate(out, grp.name, snapshot_times(problem.times, eps)),
                       PARTICLE_COORDINATES["particle"].coordinate(out, grp.name, np.arange(n)),
                       grp["coordinate"])
             for key, ds in sets[n]["snapshot"].items():
@@ -250,14 +250,18 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
         attrs = {"n_points": fit.n_points, "floor": floor, "floor_order": order, "time": times[-1]}
         if np.isfinite(fit.slope):
             attrs.update(slope=fit.slope, slope_low=fit.low, slope_high=fit.high)
-        else:  # nothing non-finite is written: say why there is no rate
+        elif not np.isfinite(floor):  # nothing non-finite is written but the floor itself: say why there is no rate
+            attrs["slope_skipped"] = ("the PDE's own error is unknown: its grids of 1/2 and 1/4 the cells do not "
+                                      f"converge (order {order:.3g}), so no particle error lies above the floor")
+        else:
             attrs["slope_skipped"] = (f"{fit.n_points} positive values above the floor at distinct N: a rate needs "
                                       "at least 3 over 2 values of N")
         COMPARE_VARIABLES["{metric}"].format(metric=name).write(out, COMPARE, values, *coords, **attrs)
         bar.update()
 
     result = compare(problem, history, {n: out.file[f"{particles_path(n)}/positions"] for n in ns}, metrics=names,
-                     bandwidth=cfg.resolved(problem)["bandwidth"], coarse=coarse, on_metric=write)
+                     bandwidth=cfg.resolved(problem)["bandwidth"], coarse=coarse, on_metric=write,
+                     times={n: out.file[f"{particles_path(n)}/time"][()] for n in ns})
     for name, why in result.skipped.items():
         log.warning("/compare/%s skipped: %s", name, why)
         bar.update()

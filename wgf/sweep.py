@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import tomllib
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +37,8 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from wgf.config import ConfigError, Experiment, apply_overrides, parse_config, read_section
+from wgf.config import (ConfigError, ConfigVariants, Experiment, apply_overrides, dump_toml, load_toml,
+                        parse_config, parse_key, parse_value, read_section)
 from wgf.diagnostics import SWEEP_DIAGNOSTICS, measure, ot_limit, wi_skipped
 from wgf.schema import MISSING, STATUS, SWEEP, SWEEP_COORDINATES, SWEEP_QUANTITIES, SWEEP_VARIABLES
 from wgf.schema import read_sweep as _read_sweep
@@ -62,6 +63,8 @@ UNUSED_SECTIONS = ("pde", "compare", "discover")
 UNUSED_KEYS = ("particles.seeds", "particles.record_every", "training.snapshots")
 # names of the file's own variables, which a varied key may not take
 RESERVED = tuple(k for k in (*SWEEP_COORDINATES, *SWEEP_VARIABLES) if "{" not in k)
+# combinations from which checking them is announced (about 20 microseconds each)
+LARGE_SWEEP = 10_000
 
 
 def _split_top(text: str, sep: str) -> list[str]:
@@ -83,13 +86,6 @@ def _split_top(text: str, sep: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
-def _toml_value(raw: str):
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
 @dataclass(frozen=True)
 class Vary:
     """Config keys varied together: ``keys`` ("section.key", ...) and ``levels``, one tuple of raw TOML
@@ -104,22 +100,44 @@ class Vary:
         return "N" if self.keys[0] == "particles.n" else self.keys[0].rsplit(".", 1)[-1]
 
     def values(self, k: int = 0) -> list:
-        """The values of key ``k`` at every level (TOML-parsed)."""
-        return [_toml_value(level[k]) for level in self.levels]
+        """The values of key ``k`` at every level (``config.parse_value``)."""
+        return [parse_value(level[k], f"--vary {self.keys[k]}") for level in self.levels]
+
+    def settings(self) -> list[dict]:
+        """Per level, {(section, key): value} of the keys it sets."""
+        keys = [tuple(key.split(".")) for key in self.keys]
+        columns = [self.values(k) for k in range(len(self.keys))]
+        return [dict(zip(keys, level)) for level in zip(*columns)]
 
     def text(self) -> str:
         """The ``--vary`` argument that gives this Vary."""
         return "+".join(self.keys) + "=" + ",".join("+".join(level) for level in self.levels)
 
 
+def _same(value) -> str:
+    """What makes two values of a key the same value (1e-3 and 0.001; 1 and 1.0)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value))
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
 def parse_vary(text: str) -> Vary:
     """A ``--vary`` argument: ``section.key=v1,v2,...`` or ``a.k1+b.k2=v1+w1,v2+w2`` (keys varied
-    together). Values are TOML values (``1e-3``, ``"fa"``, ``[32, 32]``) or else strings. Raises
-    ConfigError (one line) for a malformed argument."""
+    together). Keys are declared config keys (``config.parse_key``: no spaces inside); values are one TOML
+    value each (``1e-3``, ``"fa"``, ``[32, 32]``) or else a bare word read as a string
+    (``config.parse_value``). Raises ConfigError (one line) for a malformed argument or a value given
+    twice (1e-3 and 0.001 are the same value)."""
     keys_text, sep, values_text = str(text).partition("=")
-    keys = tuple(k.strip() for k in keys_text.split("+"))
-    if not sep or not values_text.strip() or not all(len(k.split(".")) == 2 and all(k.split(".")) for k in keys):
-        raise ConfigError(f"--vary {text!r}: expected section.key=v1,v2,... (e.g. training.scheme=vanilla,fa)")
+    usage = f"--vary {text!r}: expected section.key=v1,v2,... (e.g. training.scheme=vanilla,fa)"
+    if not sep or not values_text.strip():
+        raise ConfigError(usage)
+    keys = []
+    for part in keys_text.split("+"):
+        if "." not in part:  # a sweep varies section keys (the root's title is not a run's setting)
+            raise ConfigError(usage)
+        section, key = parse_key(part, f"--vary {text!r}")
+        keys.append(f"{section}.{key}")
+    keys = tuple(keys)
     levels = []
     for level in _split_top(values_text, ","):
         parts = tuple(_split_top(level, "+")) if len(keys) > 1 else (level,)
@@ -127,9 +145,28 @@ def parse_vary(text: str) -> Vary:
             raise ConfigError(f"--vary {text!r}: the value {level!r} needs {len(keys)} parts joined by + "
                               f"(one per key: {' + '.join(keys)})")
         levels.append(parts)
-    if len(set(levels)) != len(levels):
-        raise ConfigError(f"--vary {text!r}: a value is given twice")
-    return Vary(keys, tuple(levels))
+    vary = Vary(keys, tuple(levels))
+    seen = {}
+    for level, values in zip(levels, zip(*(vary.values(k) for k in range(len(keys))))):
+        same = tuple(_same(v) for v in values)
+        if same in seen:
+            raise ConfigError(f"--vary {'+'.join(keys)}: the values {'+'.join(seen[same])} and {'+'.join(level)} "
+                              "are the same (each value once)")
+        seen[same] = level
+    return vary
+
+
+def _base_value(text: str, section: str, key: str):
+    """The checked value of one key of config ``text`` (its default when absent), the rest of the config
+    unchecked (a sweep may replace it)."""
+    from wgf.settings import SECTIONS
+
+    table = load_toml(text).get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}]: expected a table of keys, got {table!r}")
+    cls = SECTIONS[section]
+    value = table.get(key, cls.default(key))
+    return cls.keys()[key].check(section, key, list(value) if isinstance(value, tuple) else value)
 
 
 @dataclass(frozen=True)
@@ -151,8 +188,11 @@ class Sweep:
     @classmethod
     def build(cls, text: str, varies: Iterable[Vary | str] = (), *, base_dir: PathLike | None = None, name: str = "",
               meta: Mapping[str, Any] | None = None) -> "Sweep":
-        """The sweep of ``text`` over ``varies`` (Vary or ``--vary`` strings), checked before any run:
-        every combination's config is parsed (a bad value is a one-line ConfigError naming it)."""
+        """The sweep of ``text`` over ``varies`` (Vary or ``--vary`` strings), checked before any run: the
+        configuration each combination runs is checked as ``parse_config`` checks a config (a bad value is a
+        one-line ConfigError naming it and the combination), the base config's values of varied keys are
+        not (they are replaced), and the sections a sweep does not read ([pde], [compare], [discover]) are
+        left out of its text."""
         varies = [v if isinstance(v, Vary) else parse_vary(v) for v in varies]
         keys = [k for v in varies for k in v.keys]
         if len(set(keys)) != len(keys):
@@ -167,19 +207,50 @@ class Sweep:
             raise ConfigError(f"--vary: two varied keys, or a varied key and a variable of the file, are both "
                               f"named '{taken[0]}'")
         for v in varies:
-            if "particles.n" in v.keys and not all(isinstance(n, int) for n in v.values(v.keys.index("particles.n"))):
+            if "particles.n" in v.keys and not all(isinstance(n, int) and not isinstance(n, bool)
+                                                   for n in v.values(v.keys.index("particles.n"))):
                 raise ConfigError(f"--vary {v.text()}: particles.n takes one integer N per level")
-        base = parse_config(text, None if base_dir is None else Path(base_dir))
-        if base.particles is None:
+        raw = load_toml(text)
+        if not isinstance(raw.get("particles"), dict):
             raise ConfigError("[particles]: a sweep trains particles; the config has no [particles] section")
+        ignored = [s for s in UNUSED_SECTIONS if s in raw]
+        if ignored:  # the configuration that runs is checked, and recorded, without them
+            log.info("the sweep does not read %s: left out", ", ".join(f"[{s}]" for s in ignored))
+            text = dump_toml({k: v for k, v in raw.items() if k not in ignored})
         if "particles.n" not in keys:  # the config's list of N is a dimension too
-            varies.insert(0, Vary(("particles.n",), tuple((str(int(n)),) for n in np.atleast_1d(base.particles.n))))
-        sweep = cls(base.text, tuple(varies), None if base_dir is None else str(base_dir), name, dict(meta or {}))
+            ns = _base_value(text, "particles", "n")
+            varies.insert(0, Vary(("particles.n",), tuple((str(int(n)),) for n in ns)))
+        sweep = cls(text, tuple(varies), None if base_dir is None else str(base_dir), name, dict(meta or {}))
         if sweep.n_jobs > MAX_JOBS:
-            raise ConfigError(f"--vary: {sweep.n_jobs} runs (combinations x seeds), more than {MAX_JOBS}")
-        for index in sweep.combinations():
-            sweep.experiment(index)
+            raise ConfigError(f"--vary: {sweep.n_jobs} runs ({math.prod(sweep.shape)} combinations x {sweep.seeds} "
+                              f"seeds), more than {MAX_JOBS}")
+        sweep.plan()
         return sweep
+
+    def plan(self) -> dict[tuple, tuple[int, float, bool]]:
+        """index -> (N, the cost of a run N t_end / eps, whether exact OT to nu^G fits the size guard) of every
+        combination, each checked as ``parse_config`` checks its config (``config.ConfigVariants``: each
+        distinct section table and problem once); computed once per Sweep object."""
+        if "_plan" in self.__dict__:
+            return self.__dict__["_plan"]
+        variants = ConfigVariants(self.text, None if self.base_dir is None else Path(self.base_dir))
+        settings = [v.settings() for v in self.varies]
+        combinations = self.combinations()
+        if len(combinations) >= LARGE_SWEEP:
+            log.info("checking the %d combinations of the sweep", len(combinations))
+        out = {}
+        for index in combinations:
+            values = {}
+            for levels, k in zip(settings, index):
+                values.update(levels[k])
+            try:
+                e = variants.experiment(values)
+            except ConfigError as err:
+                raise ConfigError(f"{err} (at {', '.join(self.overrides(index))})") from None
+            n = int(e.particles.n[0])
+            out[index] = (n, n * e.problem.t_end / e.particles.eps(n), wi_skipped(n, e.problem.group.order, "end") is None)
+        object.__setattr__(self, "_plan", out)
+        return out
 
     @property
     def shape(self) -> tuple:
@@ -188,7 +259,7 @@ class Sweep:
     @property
     def seeds(self) -> int:
         """[particles] seeds of the base config."""
-        return read_section(self.text, "particles").seeds
+        return _base_value(self.text, "particles", "seeds")
 
     @property
     def title(self) -> str:
@@ -196,7 +267,7 @@ class Sweep:
 
     @property
     def n_jobs(self) -> int:
-        return int(np.prod(self.shape)) * self.seeds
+        return math.prod(self.shape) * self.seeds
 
     def combinations(self) -> list[tuple]:
         """Every index tuple into ``shape``, in C order."""
@@ -296,13 +367,8 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
     text = sweep.to_json()
     seeds, shape = sweep.seeds, sweep.shape
     # per combination: N, the cost of a run (~ N^2 t_end / alpha, or N t_end / step) and whether exact OT
-    # to nu^G fits the size guard; the experiments themselves are not kept
-    plan = {}
-    for index in sweep.combinations():
-        e = sweep.experiment(index)
-        n = int(np.atleast_1d(e.particles.n)[0])
-        eps = e.particles.step if e.particles.alpha is None else e.particles.alpha / n
-        plan[index] = (n, n * e.problem.t_end / eps, wi_skipped(n, e.problem.group.order, "end") is None)
+    # to nu^G fits the size guard (computed when the sweep was built)
+    plan = sweep.plan()
     skipped_wi = sorted({plan[i][0] for i in plan if not plan[i][2]})
     with ResultsFile(out_path, text, resume=resume) as out:
         root = out.file.require_group(SWEEP)
