@@ -127,12 +127,13 @@ def interpolated_wi_defect(rho: np.ndarray, weights: Iterable[tuple[np.ndarray, 
 
 def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, method: str = "auto",
           tol: float = DEFAULT_TOLERANCE, potential_path: str = "auto",
-          on_snapshot: Callable[[int, float, np.ndarray], object] | None = None) -> History:
+          on_snapshot: Callable[[int, float, np.ndarray], object] | None = None, label: str | None = None) -> History:
     """Solve the mean-field WGF of ``problem`` on ``grid`` from its initial law through ``times``.
 
     Trackers (arrays over snapshots): mass, risk, free_energy, wi_defect (when the
     grid is G-symmetric), si_defect, boundary_mass (mass in the outermost cell
-    layer). Under-resolution (a marginal narrower than 1.5 cells) is logged.
+    layer). Under-resolution (a marginal narrower than 1.5 cells) and mass in the outer layer are logged,
+    each warning preceded by ``label`` (which grid this is) when given.
     on_snapshot(j, t, rho) is called after each snapshot. ``method`` "auto" takes the
     integrator with the lower estimated cost at the tolerance ``tol`` (``wgf.grids.cost``);
     ``History.stats`` says which and why.
@@ -142,6 +143,7 @@ def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, metho
     state there (``wgf.schedules``).
     """
     times = problem.times if times is None else np.asarray(times, dtype=float)
+    prefix = f"{label}: " if label else ""
     pot = MeanFieldPotential(problem, grid, path=potential_path)
     sym = problem.symmetry
     try:
@@ -173,8 +175,9 @@ def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, metho
         boundary = mass - rho[interior].sum() * vol
         trackers["boundary_mass"].append(boundary)
         if boundary > BOUNDARY_WARNING:
-            log.warning("t = %.4g: mass %.3g in the outermost cell layer (no-flux wall): enlarge the box", t, boundary)
-        _warn_resolution(grid, rho, t)
+            log.warning("%st = %.4g: mass %.3g in the outermost cell layer (no-flux wall): enlarge the box",
+                        prefix, t, boundary)
+        _warn_resolution(grid, rho, t, prefix)
         if on_snapshot is not None:
             on_snapshot(j, t, rho)
 
@@ -187,13 +190,13 @@ def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, metho
     return History(grid, times, np.stack(dens), out, stats)
 
 
-def _warn_resolution(grid: Grid, rho, t):
+def _warn_resolution(grid: Grid, rho, t, prefix=""):
     mass = rho.sum()
     for k in range(grid.ndim):
         marg = rho.sum(axis=tuple(j for j in range(grid.ndim) if j != k)) / mass
         mean = np.dot(marg, grid.axes[k])
         std = np.sqrt(max(np.dot(marg, (grid.axes[k] - mean) ** 2), 0.0))
         if std < 1.5 * grid.spacing[k]:
-            log.warning("t = %.4g: density under-resolved on axis %d (std %.3g < 1.5 cells of %.3g)",
-                        t, k, std, grid.spacing[k])
+            log.warning("%st = %.4g: density under-resolved on axis %d (std %.3g < 1.5 cells of %.3g)",
+                        prefix, t, k, std, grid.spacing[k])
             return

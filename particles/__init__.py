@@ -1,7 +1,7 @@
 """The N-particle noisy SGD of a shallow network (numba)."""
 
-from wgf.particles.engine import (DEFAULT_RECORDS, BlowUpError, Trajectory, gradient_step, record_steps, simulate, snapshot_steps,
-                     step_size)
+from wgf.particles.engine import (DEFAULT_RECORDS, BlowUpError, Trajectory, gradient_step, record_steps, record_times,
+                                  simulate, snapshot_steps, snapshot_times, step_size)
 from wgf.particles.kernels import EngineSpec, engine_spec, make_advance
 from wgf.particles.reference import reference_run, reference_step
 
@@ -14,7 +14,9 @@ __all__ = [
     "BlowUpError",
     "step_size",
     "snapshot_steps",
+    "snapshot_times",
     "record_steps",
+    "record_times",
     "DEFAULT_RECORDS",
     "make_advance",
     "reference_step",

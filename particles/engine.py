@@ -3,7 +3,11 @@
 ``simulate`` draws the initial particles, then calls the compiled step loop of
 ``wgf.particles.kernels`` between consecutive snapshot times. MF time t_k = k eps,
 with eps = alpha / N (the paper's scaling) or a given fixed step; step k has size
-s_k = eps varsigma(k eps) with the problem's schedule varsigma.
+s_k = eps varsigma(k eps) with the problem's schedule varsigma. A snapshot time t
+between two step times, k eps < t < (k + 1) eps, splits step k there into two
+Euler-Maruyama steps of sizes t - k eps and (k + 1) eps - t (docs/kernels.md,
+"Snapshot times"): every snapshot is taken at its own time, and every step time
+k eps is still on the trajectory.
 ``gradient_step`` is one noise-free update of the scheme (data augmentation included) on a given batch.
 """
 
@@ -25,8 +29,8 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
     from wgf.problem import Problem
 
-__all__ = ["Trajectory", "simulate", "gradient_step", "step_size", "snapshot_steps", "record_steps", "BlowUpError",
-           "DEFAULT_RECORDS"]
+__all__ = ["Trajectory", "simulate", "gradient_step", "step_size", "snapshot_steps", "snapshot_times", "record_steps",
+           "record_times", "BlowUpError", "DEFAULT_RECORDS", "ON_GRID_RTOL"]
 
 # particle-steps per call of the compiled loop: Ctrl-C and the blow-up check are seen between calls
 # (about a second of work), and the array of step sizes stays small
@@ -45,6 +49,10 @@ DEFAULT_RECORDS = 100
 
 # beyond this |theta| squared distances overflow float64: treated as a blow-up
 BLOW_UP_LIMIT = 1e150
+
+# a snapshot time t within ON_GRID_RTOL max(1, t) of a step time k eps is taken at that step (the round-off of
+# t / eps); the PDE's integrator lands on its snapshot times with the same tolerance (wgf.grids.stepper)
+ON_GRID_RTOL = 1e-12
 
 
 @dataclass
@@ -124,14 +132,31 @@ def step_size(n: int, *, alpha: float | None = None, step: float | None = None) 
     return float(eps)
 
 
-def snapshot_steps(times: ArrayLike, eps: float) -> np.ndarray:
-    """Step indices k_j = round(t_j / eps) of the snapshot times (nondecreasing)."""
+def _snapshot_grid(times: ArrayLike, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(times, k, between) for the snapshot times t_j: k_j the step with k_j eps <= t_j < (k_j + 1) eps, between_j
+    whether t_j lies strictly inside that step (more than ON_GRID_RTOL max(1, t_j) from every step time); a time
+    on the step grid has k_j = round(t_j / eps)."""
     times = np.asarray(times, dtype=float)
     if times.ndim != 1 or times.size == 0 or not np.isfinite(times).all():
         raise ValueError("snapshot times must be a nonempty list of finite times")
     if times[0] < 0 or np.any(np.diff(times) < 0):
         raise ValueError("snapshot times must be nonnegative and nondecreasing")
-    return np.rint(times / eps).astype(np.int64)
+    nearest = np.rint(times / eps)
+    between = np.abs(times - nearest * eps) > ON_GRID_RTOL * np.maximum(1.0, times)
+    return times, np.where(between, np.floor(times / eps), nearest).astype(np.int64), between
+
+
+def snapshot_steps(times: ArrayLike, eps: float) -> np.ndarray:
+    """Step indices k_j of the snapshot times (nondecreasing): k_j = round(t_j / eps) for a time on the step
+    grid (to ON_GRID_RTOL), else the step k_j eps < t_j < (k_j + 1) eps that the snapshot splits."""
+    return _snapshot_grid(times, eps)[1]
+
+
+def snapshot_times(times: ArrayLike, eps: float) -> np.ndarray:
+    """The MF times at which ``simulate`` takes the snapshots of ``times``: k_j eps for a time on the step grid
+    (equal to t_j to ON_GRID_RTOL max(1, t_j)), t_j itself for a time between two steps."""
+    times, steps, between = _snapshot_grid(times, eps)
+    return np.where(between, times, steps * eps)
 
 
 def record_steps(last_step: int, record_every: int | None = None) -> np.ndarray:
@@ -146,6 +171,15 @@ def record_steps(last_step: int, record_every: int | None = None) -> np.ndarray:
     return np.unique(np.append(np.arange(0, last_step + 1, record_every, dtype=np.int64), last_step))
 
 
+def record_times(times: ArrayLike, eps: float, record_every: int | None = None) -> np.ndarray:
+    """MF times of the diagnostics trace of a run through the snapshot ``times``: the step times
+    ``record_steps(k_T, record_every) * eps`` (k_T the last snapshot's step), then the last snapshot's time
+    when it lies between two steps. ``simulate`` calls on_record at these times, in this order."""
+    times, steps, between = _snapshot_grid(times, eps)
+    grid = record_steps(int(steps[-1]), record_every) * eps
+    return np.append(grid, times[-1]) if between[-1] else grid
+
+
 def simulate(problem: Problem, n_particles: int, seed: int, times: ArrayLike | None = None, *,
              alpha: float | None = None, step: float | None = None, batch: int = 20,
              initial: ArrayLike | None = None, callback: Callable[[int, float, np.ndarray], object] | None = None,
@@ -158,15 +192,17 @@ def simulate(problem: Problem, n_particles: int, seed: int, times: ArrayLike | N
     problem : wgf.Problem
     n_particles : N
     seed : nonnegative int; fixes the initial particles, minibatches and noise
-    times : snapshot MF times (default ``problem.times``); each is rounded to a multiple of eps
+    times : snapshot MF times (default ``problem.times``); a time on the step grid t_k = k eps (to ON_GRID_RTOL)
+        is taken after step k - 1, a time between two steps splits that step there (module docstring): the
+        snapshots are taken at ``snapshot_times(times, eps)``
     alpha, step : eps = alpha / N, or a fixed eps = step (default alpha = 50)
     batch : minibatch size B
     initial : optional initial particles (N, D) instead of the problem's initial law
     callback : called as callback(j, t_j, positions) after each snapshot is taken
     store : keep all snapshots in memory (False keeps only the current positions)
     noise_projector : optional (D, D) projector applied to the noise instead of the problem's
-    on_record : called as on_record(r, t_r, positions) at the steps ``record_steps(k_T, record_every)``
-        of the diagnostics trace (finer than the snapshots; k_T the last snapshot's step)
+    on_record : called as on_record(r, t_r, positions) at the times ``record_times(times, eps, record_every)``
+        of the diagnostics trace (finer than the snapshots; every record_every steps and the last snapshot)
 
     Returns a ``Trajectory``. Raises ``BlowUpError`` naming the time interval if
     particles become non-finite.
@@ -180,8 +216,7 @@ def simulate(problem: Problem, n_particles: int, seed: int, times: ArrayLike | N
     if alpha is None and step is None:
         alpha = DEFAULT_ALPHA
     eps = step_size(n_particles, alpha=alpha, step=step)
-    times = problem.times if times is None else np.asarray(times, dtype=float)
-    steps = snapshot_steps(times, eps)
+    times, steps, between = _snapshot_grid(problem.times if times is None else times, eps)
     if initial is None:
         theta = problem.initial_particles(n_particles, np.random.default_rng(seed))
     else:
@@ -191,29 +226,59 @@ def simulate(problem: Problem, n_particles: int, seed: int, times: ArrayLike | N
     theta = np.ascontiguousarray(theta)
     advance = make_advance(problem.base_unit, problem.loss)
     spec = engine_spec(problem, batch, noise_projector=noise_projector)
+    rate = problem.schedule.rate
     snaps = np.empty((len(steps), n_particles, problem.dim)) if store else None
     records = record_steps(int(steps[-1]), record_every) if on_record is not None else steps[:0]
     events = np.union1d(steps, records)  # the positions are looked at after each of these steps
     per_call = max(1, WORK_PER_CALL // n_particles)
+
+    def check(t0, t1):
+        if not np.all(np.abs(theta) < BLOW_UP_LIMIT):  # also catches NaN
+            raise BlowUpError(f"particles became non-finite between t = {t0:.6g} and t = {t1:.6g} "
+                              f"(N = {n_particles}, seed = {seed}, eps = {eps:.3g}): reduce alpha/step")
+
+    def snapshot(j, t):
+        if store:
+            snaps[j] = theta
+        if callback is not None:
+            callback(int(j), t, theta)
+
+    def piece(counter, t0, t1):
+        """One Euler-Maruyama step from t0 to t1 inside a step, size (t1 - t0) varsigma(t0), drawing with counter."""
+        advance(theta, counter, np.array([(t1 - t0) * float(rate(np.array([t0]))[0])]), seed, spec)
+        check(t0, t1)
+
     k = 0
     for k_next in events:
         for k0 in range(k, k_next, per_call):
             k1 = min(k_next, k0 + per_call)
             advance(theta, k0, problem.schedule.step_sizes(eps, k0, k1), seed, spec)
-        if k_next > k and not np.all(np.abs(theta) < BLOW_UP_LIMIT):  # also catches NaN
-            raise BlowUpError(
-                f"particles became non-finite between t = {k * eps:.6g} and t = {k_next * eps:.6g} "
-                f"(N = {n_particles}, seed = {seed}, eps = {eps:.3g}): reduce alpha/step"
-            )
+        if k_next > k:
+            check(k * eps, k_next * eps)
         k = k_next
         for r in np.flatnonzero(records == k):
             on_record(int(r), k * eps, theta)
-        for j in np.flatnonzero(steps == k):
-            if store:
-                snaps[j] = theta
-            if callback is not None:
-                callback(int(j), k * eps, theta)
-    return Trajectory(steps * eps, snaps if store else theta[None].copy(), n_particles, seed, eps)
+        for j in np.flatnonzero((steps == k) & ~between):
+            snapshot(j, k * eps)
+        inside = np.flatnonzero((steps == k) & between)
+        if inside.size == 0:
+            continue
+        # step k split at the snapshot times inside it: [k eps, t_a], [t_a, t_b], ..., [t_last, (k + 1) eps];
+        # the first piece draws as step k would, the piece from t_j with the counter -1 - j (j its first snapshot)
+        t0, counter = k * eps, k
+        for t in np.unique(times[inside]):
+            piece(counter, t0, t)
+            at = inside[times[inside] == t]
+            for j in at:
+                snapshot(j, t)
+            t0, counter = t, -1 - int(at[0])
+        if k < events[-1]:  # later events: complete the step
+            piece(counter, t0, (k + 1) * eps)
+            k += 1
+        elif on_record is not None:  # the trace ends at the last snapshot (record_times)
+            on_record(len(records), times[-1], theta)
+    return Trajectory(np.where(between, times, steps * eps), snaps if store else theta[None].copy(), n_particles,
+                      seed, eps)
 
 
 def gradient_step(problem: Problem, theta: ArrayLike, x: ArrayLike, y: ArrayLike, step: float, *,

@@ -103,9 +103,9 @@ def test_richardson_floor_recovers_a_power_law_error():
         c, h = 0.7, 0.01
         d_fine, d_coarse = c * h**p * (2**p - 1), c * (2 * h) ** p * (2**p - 1)
         floor, order = richardson_floor(d_fine, d_coarse)
-        assert order == pytest.approx(p, abs=1e-12) and floor == pytest.approx(c * h**p, rel=1e-12)
-    assert richardson_floor(1.0, 1.2) == (1.0, 1.0)  # pre-asymptotic: the order is clamped to 1 (larger floor)
-    assert richardson_floor(1.0, 10.0) == (1.0 / 3.0, 2.0)
+        # the extrapolated error with the safety factor 1.25 of the grid convergence index
+        assert order == pytest.approx(p, abs=1e-12) and floor == pytest.approx(1.25 * c * h**p, rel=1e-12)
+    assert richardson_floor(1.0, 10.0) == (1.25 / 3.0, 2.0)  # a measured order above 2 is capped (larger floor)
     assert richardson_floor(0.0, 1.0) == (0.0, 2.0)
     with pytest.raises(ValueError, match="finite"):
         richardson_floor(np.nan, 1.0)

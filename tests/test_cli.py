@@ -132,9 +132,15 @@ def test_compare_section_writes_metrics_and_slopes(tmp_path):
         for name in ("mmd", "output_l2", "moments_mean_error", "moments_cov_error"):
             ds = f[f"compare/{name}"]
             assert ds.shape == (3, 2, 3) and np.isfinite(ds[()]).all() and (ds[()] >= 0).all()
-            for key in ("slope", "slope_low", "slope_high", "floor", "n_points"):
-                assert key in ds.attrs
-            assert ds.attrs["floor"] > 0
+            assert ds.attrs["floor"] > 0 and "floor_order" in ds.attrs
+            if ds.attrs["n_points"] >= 3:  # a rate from the values above the floor, or why there is none
+                assert all(key in ds.attrs for key in ("slope", "slope_low", "slope_high"))
+            else:
+                assert ds.attrs["slope_skipped"].startswith(f"{ds.attrs['n_points']} positive values above the floor")
+        # the 6 x 6 coarse grid is under-resolved: the mean's floor grids converge at order 0.40, a floor
+        # (0.015) above the error at N = 16 and 32, not the 0.0039 an order clamped to 1 gave
+        mean_error = f["compare/moments_mean_error"].attrs
+        assert mean_error["floor_order"] < 1 and mean_error["n_points"] == 2
         # the stored value is the metric between the stored particles and the stored density
         from wgf.grids import Grid
         from wgf.validation import mmd
@@ -160,7 +166,7 @@ def test_compare_section_writes_metrics_and_slopes(tmp_path):
         for name, values in result.values.items():
             np.testing.assert_array_equal(values, f[f"compare/{name}"][()])
             assert result.floor[name] == f[f"compare/{name}"].attrs["floor"]
-            assert result.rate[name].slope == f[f"compare/{name}"].attrs["slope"]
+            np.testing.assert_equal(result.rate[name].slope, f[f"compare/{name}"].attrs.get("slope", np.nan))
     assert problem.scheme == "vanilla"
 
     # xarray opens the file through netCDF's conventions: coordinates on every group, described variables

@@ -120,6 +120,13 @@ def test_compare_takes_trajectories_and_checks_their_shape(problem):
         compare(problem, history, {20: by_n[20][:, :1]})
     with pytest.raises(ValueError, match="unknown metric"):
         compare(problem, history, by_n, metrics=["wasserstein"])
+    # particles taken at other times than the density are not compared, as Trajectories or with their times
+    late = simulate(problem, 20, 0, times=[0.0, 0.9], alpha=5.0)
+    at = r"particles of N = 20 were taken at t = 0.9, the PDE density at t = 1 \(snapshot 1\)"
+    with pytest.raises(ValueError, match=at):
+        compare(problem, history, [late], metrics=["energy"])
+    with pytest.raises(ValueError, match=at):
+        compare(problem, history, {20: late.positions[None]}, metrics=["energy"], times={20: late.times})
 
 
 def test_distance_vs_n_draws_on_the_given_axes():

@@ -287,7 +287,7 @@ def test_bitwise_independent_of_thread_count(paper):
 def test_simulate_times_shapes_and_snapshots(paper):
     problem = paper.replace(init="wi", noise="full", beta=1e-3)
     n, seed, eps = 40, 2, 0.1
-    times = [0.0, 0.33, 0.33, 1.0]  # rounded to steps 0, 3, 3, 10
+    times = [0.0, 0.3, 0.3, 1.0]  # steps 0, 3, 3, 10 (0.3 / 0.1 = 2.9999999999999996: on the step grid)
     calls = []
     tr = simulate(problem, n, seed, times=times, step=eps, callback=lambda j, t, th: calls.append((j, t, th.copy())))
     np.testing.assert_array_equal(tr.times, np.array([0, 3, 3, 10]) * eps)

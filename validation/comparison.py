@@ -5,6 +5,7 @@ returns; the same call works on a History and Trajectories built in Python.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     import h5py
+    from numpy.typing import ArrayLike
 
     from wgf.grids import History
     from wgf.particles import Trajectory
@@ -26,7 +28,10 @@ if TYPE_CHECKING:
     from wgf.validation.rates import RateFit
     from wgf.validation.measures import CellMeasure
 
-__all__ = ["Comparison", "compare", "metric_functions", "coarse_measures", "DEFAULT_METRICS", "BATCH_POINTS"]
+__all__ = ["Comparison", "compare", "metric_functions", "coarse_measures", "coarse_cells", "floor_grids", "floor_note",
+           "DEFAULT_METRICS", "BATCH_POINTS", "FLOOR_FACTORS"]
+
+log = logging.getLogger("wgf")
 
 DEFAULT_METRICS = ("mmd", "energy", "sliced_w2", "output_l2", "moments")
 
@@ -52,17 +57,41 @@ def metric_functions(problem: Problem, names: Iterable[str] = DEFAULT_METRICS, b
     return out
 
 
-def coarse_measures(problem: Problem, history: History, factors: Iterable[int] = (2, 4), *, method: str = "auto",
-                    tol: float | None = None) -> list:
-    """The final density of the same flow on ``history.grid`` with cells // factor per axis, as CellMeasures."""
+FLOOR_FACTORS = (2, 4)
+
+
+def coarse_cells(cells: ArrayLike, factor: int) -> np.ndarray:
+    """Cells per axis of the floor's coarse grid: max(2, cells // factor)."""
+    return np.maximum(2, np.asarray(cells) // factor)
+
+
+def _cells_text(cells) -> str:
+    return " x ".join(str(int(c)) for c in np.atleast_1d(cells))
+
+
+def floor_grids(cells: ArrayLike, factors: Iterable[int] = FLOOR_FACTORS) -> str:
+    """The coarse grids of the floor, in words: "12 x 12 and 6 x 6 cells (the PDE's 24 x 24 // 2 and // 4)"."""
+    factors = tuple(factors)
+    grids = " and ".join(_cells_text(coarse_cells(cells, f)) for f in factors)
+    return f"{grids} cells (the PDE's {_cells_text(cells)} // {' and // '.join(map(str, factors))})"
+
+
+def coarse_measures(problem: Problem, history: History, factors: Iterable[int] = FLOOR_FACTORS, *,
+                    method: str = "auto", tol: float | None = None) -> list:
+    """The final density of the same flow on ``history.grid`` with cells // factor per axis, as CellMeasures.
+    The solver's warnings (under-resolution, mass in the outer layer) name the coarse grid and say it is the
+    floor's, not the PDE's own."""
     from wgf.grids import DEFAULT_TOLERANCE, Grid, solve
 
     grid = history.grid
     out = []
     for factor in factors:
-        coarse = Grid(grid.bounds, np.maximum(2, grid.cells // factor), grid.basis)
+        cells = coarse_cells(grid.cells, factor)
+        coarse = Grid(grid.bounds, cells, grid.basis)
+        label = (f"the floor's coarse grid of {_cells_text(cells)} cells (the PDE's {_cells_text(grid.cells)} "
+                 f"// {factor}, docs/pde.md)")
         h = solve(problem, coarse, [0.0, history.times[-1]], method=method,
-                  tol=DEFAULT_TOLERANCE if tol is None else tol)
+                  tol=DEFAULT_TOLERANCE if tol is None else tol, label=label)
         out.append(as_measure(h, 1))
     return out
 
@@ -100,7 +129,7 @@ def _batches(ns, seeds, points=BATCH_POINTS):
 
 def compare(problem: Problem, history: History, positions: dict[int, np.ndarray | h5py.Dataset] | Iterable[Trajectory],
             *, metrics: Iterable[str] = DEFAULT_METRICS, bandwidth: float | None = None,
-            coarse: Sequence[CellMeasure] | None = None,
+            coarse: Sequence[CellMeasure] | None = None, times: dict[int, ArrayLike] | None = None,
             on_metric: Callable[[str, np.ndarray, float, float, RateFit], object] | None = None) -> Comparison:
     """Every metric between the particles and ``history`` at each of its snapshots.
 
@@ -117,14 +146,22 @@ def compare(problem: Problem, history: History, positions: dict[int, np.ndarray 
     coarse : (mu_2h, mu_4h) or None
         the final density on grids of 1/2 and 1/4 the cells (``coarse_measures``, computed when None),
         for the Richardson floor
+    times : {N: (T,)} or None
+        the MF times the particles of each N were taken at (/particles/N<N>/time; a Trajectory's own
+        times when Trajectories are given)
     on_metric : called with (name, values, floor, floor_order, rate) as each metric completes
 
-    The PDE density enters as the measure of its cell averages (``as_measure``).
+    The PDE density enters as the measure of its cell averages (``as_measure``). Particles and density are
+    only compared at the same times: ValueError, naming N and both times, when a snapshot of the particles was
+    taken at another time than the density's (more than ``ON_GRID_RTOL`` max(1, t) apart).
     """
-    positions = _as_positions(positions)
+    positions, taken = _as_positions(positions)
+    taken.update(times or {})
     ns = sorted(positions)
     seeds = min(p.shape[0] for p in positions.values())
     times = np.asarray(history.times, dtype=float)
+    for n, t in sorted(taken.items()):
+        _same_times(n, t, times)
     for n in ns:
         if positions[n].shape[1] != len(times) or positions[n].shape[2] != n:
             raise ValueError(f"positions of N = {n} have shape {positions[n].shape}: expected (S, {len(times)}, {n}, D)")
@@ -146,6 +183,9 @@ def compare(problem: Problem, history: History, positions: dict[int, np.ndarray 
         except TooLargeForExactOT as e:
             result.skipped[name] = str(e)
             continue
+        note = floor_note(name, floor, order, history.grid.cells)
+        if note:
+            log.warning("%s", note)
         rate = fit_rate(ns, values[:, :, -1], floor=floor)
         result.values[name], result.floor[name], result.floor_order[name], result.rate[name] = values, floor, order, rate
         if on_metric is not None:
@@ -153,12 +193,45 @@ def compare(problem: Problem, history: History, positions: dict[int, np.ndarray 
     return result
 
 
-def _as_positions(positions) -> dict:
+def floor_note(name: str, floor: float, order: float, cells: ArrayLike) -> str | None:
+    """What a user must know about the floor of metric ``name`` (from ``richardson_floor``) on a PDE grid of
+    ``cells``: that its coarse grids do not converge (no floor, no rate), or converge below first order (not
+    yet asymptotic: the floor is larger than first order would make it); None otherwise."""
+    grids = floor_grids(cells)
+    if not np.isfinite(floor):
+        return (f"{name}: the floor's grids {grids} do not converge (order {order:.3g} <= 0): the PDE's own "
+                "error is unknown and no rate is fitted; refine [pde] cells")
+    if order < 1.0:
+        return (f"{name}: the floor's grids {grids} converge at order {order:.2f} < 1 (not yet asymptotic, e.g. "
+                f"drift-dominated cells): floor {floor:.3g} from that order; refine [pde] cells for a lower one")
+    return None
+
+
+def _as_positions(positions) -> tuple[dict, dict]:
+    """({N: (S, T, N, D)}, {N: [(T,) times of each Trajectory]}) of a dict of positions or a list of Trajectory."""
     if isinstance(positions, dict):
-        return positions
-    grouped = {}
+        return positions, {}
+    grouped, times = {}, {}
     for traj in positions:
         grouped.setdefault(int(traj.n), []).append(np.asarray(traj.positions))
-    return {n: np.stack(v) for n, v in grouped.items()}
+        times.setdefault(int(traj.n), []).append(np.asarray(traj.times, dtype=float))
+    return {n: np.stack(v) for n, v in grouped.items()}, times
+
+
+def _same_times(n: int, particle_times, pde_times: np.ndarray) -> None:
+    """ValueError unless every (T,) array of ``particle_times`` (one array, or a list of them) is ``pde_times``
+    to ON_GRID_RTOL max(1, t)."""
+    from wgf.particles.engine import ON_GRID_RTOL
+
+    arrays = particle_times if isinstance(particle_times, list) else [particle_times]
+    for t in arrays:
+        t = np.asarray(t, dtype=float)
+        if t.shape != pde_times.shape:
+            continue  # the shapes of the positions are checked (and named) below
+        off = np.flatnonzero(~(np.abs(t - pde_times) <= ON_GRID_RTOL * np.maximum(1.0, np.abs(pde_times))))
+        if off.size:
+            j = off[0]
+            raise ValueError(f"particles of N = {n} were taken at t = {t[j]:.12g}, the PDE density at t = "
+                             f"{pde_times[j]:.12g} (snapshot {j}): snapshots at different times are not compared")
 
 
