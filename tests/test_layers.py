@@ -18,7 +18,7 @@ PROBLEM = {"units", "activations", "losses", "schedules", "groups", "symmetry", 
            "functionals", "unit_kernels", "unit_sums"}
 ENGINES = {"grids", "particles", "validation"}
 APPLICATION = {"settings", "config", "plan", "runner", "executors", "sweep", "study", "discovery", "report", "plot",
-               "cli", "demo", "schema", "diagnostics", "__main__"}
+               "cli", "demo", "schema", "diagnostics", "interrupts", "__main__"}
 RANK = {**{m: 0 for m in UTILITIES}, **{m: 1 for m in PROBLEM}, **{m: 2 for m in ENGINES},
         **{m: 3 for m in APPLICATION}}
 

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wgf.interrupts import interruptible
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -131,8 +133,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def _fail(message: str, code: int = 2) -> int:
     message = " ".join(str(message).split())  # always one line, whatever the message holds
+    _clear_progress_bars()
     print(f"wgf: error: {message}", file=sys.stderr)
     return code
+
+
+def _clear_progress_bars() -> None:
+    """Close the progress bars still on the screen, erasing their line (a failed run's bars would otherwise
+    be glued to the error line, and redrawn after it when they are collected)."""
+    if "tqdm" not in sys.modules:
+        return
+    from tqdm import tqdm
+
+    for bar in list(tqdm._instances):
+        bar.leave = False
+        bar.close()
 
 
 def _cmd_run(args) -> int:
@@ -143,7 +158,7 @@ def _cmd_run(args) -> int:
         exp = load_config(args.config, args.set)
     except ConfigError as e:
         return _fail(str(e))
-    out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
+    out = args.written = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
     refused = _workers_refused(args.workers, args.dask)
     if refused:
         return _fail(refused)
@@ -203,6 +218,7 @@ def _cmd_demo(args) -> int:
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
         return _fail(f"output '{folder}' is not a folder")
+    args.written = folder / "results.h5"
     if (folder / "results.h5").exists() and not args.overwrite:
         return _fail(f"'{folder / 'results.h5'}' exists (use --overwrite or another -o folder)")
     refused = _folder_refused(folder) or _output_refused(folder / "results.h5", True, False)
@@ -248,7 +264,7 @@ def _cmd_discover(args) -> int:
         exp = load_config(args.config, args.set)
     except ConfigError as e:
         return _fail(str(e))
-    out = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
+    out = args.written = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
     refused = _output_refused(out, args.overwrite, False, inputs=(args.config,), probe=not args.dry_run)
     if refused:
         return _fail(refused)
@@ -429,6 +445,7 @@ def _cmd_paper_study(args) -> int:
     out = _job_output(folder, "paper_study.h5", args)
     if isinstance(out, str):
         return _fail(out)
+    args.written = out
     complete = out.exists() and args.resume and not args.overwrite
     plan = STUDY_GROUPS[args.group](args.quick)
     folder.mkdir(parents=True, exist_ok=True)
@@ -494,7 +511,7 @@ def _cmd_sweep(args) -> int:
               f"{len(sweep.combinations())} combinations x {sweep.seeds} seeds = {sweep.n_jobs} runs")
         print("first combination: " + ", ".join(sweep.overrides(sweep.combinations()[0])))
         return _dry_run(first, folder / "sweep.h5")
-    out = _job_output(folder, "sweep.h5", args)
+    out = args.written = _job_output(folder, "sweep.h5", args)
     if isinstance(out, str):
         return _fail(out)
     complete = out.exists() and args.resume and not args.overwrite
@@ -530,6 +547,24 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _interrupted(written: Path | None) -> str:
+    """The line for an interrupted command: what was written is in the .partial file (its finished parts
+    marked) and --resume continues it; an interrupt before the file was opened leaves nothing."""
+    from wgf.io import partial_path
+
+    if written is not None and partial_path(written).exists():
+        return (f"interrupted: the partial results file '{partial_path(written)}' is kept; run the same command "
+                "with --resume to continue it")
+    return "interrupted before any result was written"
+
+
+def _log_around_progress_bars():
+    """Log lines printed above the progress bars instead of into them (tqdm.write)."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    return logging_redirect_tqdm()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # a crash in compiled code (e.g. a damaged numba cache) prints a Python traceback instead of dying silently
     try:
@@ -544,11 +579,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "discover": _cmd_discover, "paper-study": _cmd_paper_study, "sweep": _cmd_sweep,
                 "config": _cmd_config}
     try:
-        return commands[args.command](args)
+        with interruptible(), _log_around_progress_bars():
+            return commands[args.command](args)
     except KeyboardInterrupt:
-        # what was written is in the .partial file (its finished parts marked); --resume continues it
-        return _fail("interrupted: the partial results file is kept; run the same command with --resume to "
-                     "continue it", code=130)
+        return _fail(_interrupted(getattr(args, "written", None)), code=130)
     except (OSError, MemoryError, OverflowError, RecursionError) as e:
         # the system refused something before or outside a run (a name too long, a loop of links, memory)
         if isinstance(e, OSError) and e.strerror:

@@ -243,9 +243,24 @@ def _run_processes(fn, jobs, workers, policy):
                 else:
                     policy.failed(jobs[i], attempts[i], error)
                     todo.appendleft(i)
+    except BaseException:  # an interrupt or a failed job: the workers stop now, not after their jobs
+        if pool is not None:
+            _stop(pool)
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(pool) -> None:
+    """Shut a process pool down without waiting for the jobs in flight: its workers are terminated."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def _run_dask(fn, jobs, dask, policy):
