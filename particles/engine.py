@@ -95,7 +95,7 @@ class Trajectory:
         stored = times[times.size - positions.shape[0]:]
 
         def fill(f):
-            coords = (coordinate(f, "time", stored, long_name="mean-field time of the snapshot (t = k eps)"),
+            coords = (coordinate(f, "time", stored, long_name="mean-field time of the snapshot (t = k eps, or a split step)"),
                       coordinate(f, "particle", np.arange(positions.shape[1]), long_name="particle index", dtype="i8"),
                       coordinate(f, "coordinate", np.arange(positions.shape[2]), long_name="coordinate of z in Z = R^D",
                                  dtype="i8"))

@@ -158,7 +158,8 @@ PARTICLES = "particles"
 TRACE = "trace"  # the trace's group in each /particles/N<N>
 PARTICLE_COORDINATES = _table(
     Variable("seed", ("seed",), "seed", dtype="i8"),
-    Variable("time", ("time",), "mean-field time of the snapshot (t = k eps)", doc="written when the first run ends"),
+    Variable("time", ("time",), "mean-field time of the snapshot, the PDE's (t = k eps, or a split step)",
+             doc="written when the first run ends; docs/kernels.md, \"Snapshot times\""),
     Variable("particle", ("particle",), "particle index", dtype="i8"),
     Variable("coordinate", ("coordinate",), "coordinate of z in Z = R^D", dtype="i8"),
 )
@@ -173,7 +174,7 @@ PARTICLE_VARIABLES = _table(
 # ------------------------------------------------------------------ /particles/N<N>/trace
 TRACE_COORDINATES = _table(
     Variable("trace_time", ("trace_time",), "mean-field time of the record (t = k eps, every record_every steps)",
-             doc="every record_every steps, and t_end"),
+             doc="every record_every steps, and t_end (the last snapshot's time)"),
 )
 TRACE_VARIABLES = _table(
     *(replace(PARTICLE_VARIABLES[k], dims=("seed", "trace_time"), doc="")
