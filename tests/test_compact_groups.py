@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from wgf.config import ConfigError, parse_config
 from wgf.groups import group_from_name, haar_elements, orthogonal_group, rotation3_group, rotation_group
-from wgf.symmetry import NotEquivariantError, Symmetry
+from wgf.symmetry import InexactQuadratureError, NotEquivariantError, Symmetry
 from wgf.units import make_unit
 
 N_SAMPLES = 40_000
@@ -80,13 +80,24 @@ def test_fixed_subspace_of_o2_and_so3_is_a_I():
 
 
 def test_fixed_subspace_comes_from_the_generators_not_the_quadrature():
-    """Two rotations {I, -I} fix every matrix under conjugation; SO(2) fixes only a I + b J. From three
-    equispaced rotations on, the quadrature's average equals the exact projector."""
-    assert _conjugation("rotation", 2, 2).dim_fixed == 2
-    assert np.allclose(_conjugation("rotation", 2, 2).matrices.mean(axis=0), np.eye(4))
-    for m in (3, 4, 7, 16):
-        sym = _conjugation("rotation", 2, m)
-        assert np.abs(sym.matrices.mean(axis=0) - sym.projector).max() < 1e-14
+    """Two rotations {I, -I} fix every matrix under conjugation; SO(2) fixes only a I + b J, so a quadrature of
+    1 or 2 rotations (or the dihedral groups of 2 and 4 elements) would average over a smaller group: refused,
+    naming the smallest rule that fixes E^G. From three equispaced rotations on, the quadrature's average equals
+    the exact projector."""
+    for name, m, smallest in (("rotation", 1, 3), ("rotation", 2, 3), ("orthogonal", 2, 6), ("orthogonal", 4, 6)):
+        with pytest.raises(InexactQuadratureError, match=rf"the {m}-point Haar quadrature of '{name}' does not fix "
+                                                         rf"E\^G .* = 0\.5\).*use haar_points >= {smallest}$"):
+            _conjugation(name, 2, m)
+    for name, m in (("rotation", 3), ("rotation", 4), ("rotation", 7), ("rotation", 16), ("orthogonal", 6),
+                    ("rotation3", 12), ("rotation3", 24), ("rotation3", 60)):
+        sym = _conjugation(name, 3 if name == "rotation3" else 2, m)
+        assert sym.quadrature_defect() < 1e-14 and sym.dim_fixed == {"rotation": 2, "orthogonal": 1, "rotation3": 1}[name]
+
+
+def test_config_refuses_a_quadrature_that_does_not_fix_the_fixed_subspace():
+    with pytest.raises(ConfigError, match=r"^\[group\] haar_points: the 2-point Haar quadrature of 'rotation' does "
+                                          r"not fix E\^G of unit 'gated_matrix\[sigmoid\]' exactly .*>= 3$"):
+        parse_config(GATED.replace("haar_points = 16", "haar_points = 2"))
 
 
 @settings(max_examples=25, deadline=None)

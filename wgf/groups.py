@@ -380,6 +380,33 @@ class CompactGroup(FiniteGroup):
                              self.dim_x, self.dim_y)
 
 
+def reference_rule(kind: str, points: int, dim_x: int, dim_y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A finer quadrature of the Haar measure than the ``points``-point rule of a compact group, to estimate the
+    latter's error: (weights (K,), rho_x (K, dx, dx), rho_y (K, dy, dy)).
+
+    so2: the K = max(4M, 64) + 1 rotations by 2 pi k / K (an odd K: the M-point rule's points are no subset
+    of it, so an integrand of period pi cannot make both agree by aliasing); o2: the dihedral group with as
+    many rotations; so3: the ZYZ Euler product rule, alpha and gamma on 12 equispaced angles and cos(beta) on 6
+    Gauss-Legendre nodes (864 rotations, exact for polynomials of degree 11 in the entries of R; the polyhedral
+    rules are exact to degree 5 at most)."""
+    if kind in ("so2", "o2"):
+        count = max(4 * points, 64) + 1
+        rots = np.stack([rotation_matrix(2 * pi * k / count) for k in range(count)])
+        rx = rots if kind == "so2" else np.concatenate([rots, rots @ _FLIP])
+        w = np.full(len(rx), 1.0 / len(rx))
+    elif kind == "so3":
+        n = 12
+        nodes, gl = np.polynomial.legendre.leggauss(n // 2)
+        za = [_axis_rotation((0, 0, 1), 2 * pi * k / n) for k in range(n)]
+        yb = [_axis_rotation((0, 1, 0), np.arccos(c)) for c in nodes]
+        rx = np.stack([a @ b @ c for a in za for b in yb for c in za])
+        w = np.array([wb / (2 * n * n) for _ in za for wb in gl for _ in za])
+    else:
+        raise ValueError(f"unknown Haar sampler '{kind}' (choose from {', '.join(HAAR_KINDS)})")
+    ry = rx if dim_y == dim_x else np.broadcast_to(np.eye(dim_y), (len(rx), dim_y, dim_y)).copy()
+    return w, rx, ry
+
+
 def haar_elements(kind: str, draws: np.ndarray, dim_x: int, dim_y: int) -> tuple[np.ndarray, np.ndarray]:
     """Group elements from random draws (n, 4): for so2 and o2, theta = 2 pi u_0 and (o2) a reflection
     if u_1 < 1/2; for so3 the rotation of the unit quaternion q = draws / |draws| (draws normal).

@@ -16,9 +16,9 @@ from wgf.data import EmpiricalData, GaussianTeacherData, Quadrature
 from wgf.groups import FiniteGroup
 from wgf.losses import Loss, make_loss
 from wgf.schedules import Schedule, make_schedule
-from wgf.schemes import DA_MODES, SCHEMES, SchemeUnit, scheme_quadrature, scheme_unit
+from wgf.schemes import DA_MODES, SCHEMES, SchemeUnit, fa_quadrature_error, scheme_quadrature, scheme_unit
 from wgf.registry import Registry
-from wgf.symmetry import Symmetry
+from wgf.symmetry import InexactQuadratureError, Symmetry
 from wgf.units import Unit
 
 __all__ = ["Problem", "Hypothesis", "INITS", "NOISES"]
@@ -32,6 +32,12 @@ NOISES = Registry("noise", "the Brownian noise of the flow; factory (symmetry) -
 NOISES.add("full", lambda symmetry: None, doc="isotropic noise sqrt(2 beta) dB on all of Z", projected=False)
 NOISES.add("projected", lambda symmetry: symmetry.projector, doc="noise projected onto E^G: sqrt(2 beta) P_E dB",
            projected=True)
+
+
+# FA's Haar quadrature off E^G (docs/groups.md): a relative error above FA_QUADRATURE_ACCURATE is reported as
+# approximate, one above FA_QUADRATURE_REFUSED refused, for flows whose particles leave E^G
+FA_QUADRATURE_ACCURATE = 1e-2
+FA_QUADRATURE_REFUSED = 5e-2
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,12 @@ class Problem:
             raise ValueError(f"loss: '{self.loss.name}' trains on labels +-1, and scheme = '{self.scheme}' would move "
                              f"them off +-1 by the {action.replace('_', ' ')} label action of group "
                              f"'{self.group.name}'; use scheme fa or ea, or another loss")
+        err = self.fa_quadrature_error
+        if err is not None and err > FA_QUADRATURE_REFUSED:
+            raise InexactQuadratureError(
+                f"the {self.group.order}-point Haar quadrature of '{self.group.name}' is off FA's average over G by "
+                f"{err:.2g} (relative) where the particles leave E^G (init = '{self.init}', noise = '{self.noise}'), "
+                f"above {FA_QUADRATURE_REFUSED:g}: use more points, or init = \"si\" with noise = \"projected\"")
 
     # ------------------------------------------------------------ structure
     @property
@@ -183,7 +195,8 @@ class Problem:
         if not NOISES[self.noise].projected:
             return Hypothesis(name, False, "the noise is full, not projected onto E^G", "Thms 5-6 do not apply")
         if not self.risk_is_invariant:
-            return Hypothesis(name, False, "the risk is not G-invariant", "Thms 5-6 do not apply")
+            return Hypothesis(name, False, f"the risk is not G-invariant: {self.risk_invariance.reason}",
+                              "Thms 5-6 do not apply")
         return Hypothesis(name, True, "projected noise and a G-invariant risk", then)
 
     @property
@@ -191,9 +204,40 @@ class Problem:
         """From an SI start the flow stays in E^G (Thm 5): projected noise and an invariant risk."""
         return self.fixed_subspace.holds
 
+    @property
+    def leaves_fixed_subspace(self) -> bool:
+        """The particles may leave E^G: a WI start, or a flow not known to keep E^G."""
+        return not (INITS[self.init].projected and self.stays_in_fixed_subspace)
+
+    @cached_property
+    def fa_quadrature_error(self) -> float | None:
+        """The relative error of FA's Haar quadrature (``wgf.schemes.fa_quadrature_error``) on 64 inputs of pi and
+        32 parameters drawn from N(0, s^2 I), s = init_std for half and 2 init_std for the other half (seeded);
+        None where it does not enter: no FA, a finite group, or particles that stay in E^G (FA is exact there)."""
+        if not (SCHEMES[self.scheme].feature_maps and self.group.continuous and self.leaves_fixed_subspace):
+            return None
+        rng = np.random.default_rng(0)
+        x = self.data.sample(64, rng)[0]
+        scale = np.repeat([1.0, 2.0], 16)[:, None] * (self.init_std if self.init_std > 0 else 1.0)
+        return fa_quadrature_error(self.symmetry, x, scale * rng.normal(size=(32, self.dim)))
+
+    @property
+    def fa_quadrature(self) -> Hypothesis | None:
+        """Whether FA's Haar quadrature is accurate where the particles go (None where it is exact or unused)."""
+        err = self.fa_quadrature_error
+        if err is None:
+            return None
+        holds = err <= FA_QUADRATURE_ACCURATE
+        return Hypothesis("FA quadrature accurate off E^G", holds,
+                          f"the {self.group.order}-point Haar rule of '{self.group.name}' is off the average over G "
+                          f"by {err:.2g} (relative, against a finer rule; tolerance {FA_QUADRATURE_ACCURATE:g})",
+                          "" if holds else "FA averages over G only approximately off E^G")
+
     def hypotheses(self) -> tuple[str, ...]:
-        """One line per hypothesis of the paper's theorems: whether it holds for this problem and why."""
-        return tuple(str(h) for h in (self.risk_invariance, self.fixed_subspace))
+        """One line per hypothesis of the paper's theorems (and of FA's quadrature of a compact group where the
+        particles leave E^G): whether it holds for this problem and why."""
+        rows = (self.risk_invariance, self.fixed_subspace, self.fa_quadrature)
+        return tuple(str(h) for h in rows if h is not None)
 
     def initial_particles(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n iid draws of the initial law: N(0, init_std^2 I_D) (wi) or its P_E image (si), (n, D)."""

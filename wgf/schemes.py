@@ -32,7 +32,7 @@ from wgf.units import Unit
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["SCHEMES", "DA_MODES", "SchemeUnit", "scheme_unit", "scheme_quadrature",
+__all__ = ["SCHEMES", "DA_MODES", "SchemeUnit", "scheme_unit", "scheme_quadrature", "fa_quadrature_error",
            "expand_rows", "combine_rows", "pullback_rows"]
 
 SCHEMES = Registry("scheme", "symmetry-leveraging schemes; factory (symmetry) -> the SchemeUnit it trains")
@@ -239,3 +239,26 @@ def scheme_unit(scheme: str, symmetry: Symmetry) -> SchemeUnit:
 def scheme_quadrature(scheme: str, quadrature: Quadrature, group: FiniteGroup) -> Quadrature:
     """The quadrature of the data used by ``scheme``: orbit-augmented for da (``augments``), unchanged otherwise."""
     return quadrature.augment(group) if SCHEMES[scheme].augments else quadrature
+
+
+def fa_quadrature_error(symmetry: Symmetry, x: ArrayLike, z: ArrayLike) -> float:
+    """The relative error of FA's Haar quadrature of a compact group, measured against a finer rule
+    (``wgf.groups.reference_rule``, weights w_k):
+
+        max_{b,i} |sigma^FA_M(x_b, z_i) - sum_k w_k rhohat_k^T sigma_*(rho_k x_b, z_i)| / max |the latter|,
+
+    x (B, dx), z (N, D). Zero on E^G for a quadrature that fixes E^G; off E^G, the error of the M-point rule
+    (the finer one's is far smaller where the error falls exponentially in M). 0 for a finite group (exact)."""
+    from wgf.groups import reference_rule
+
+    group = symmetry.group
+    if not group.continuous:
+        return 0.0
+    x, z = np.atleast_2d(np.asarray(x, dtype=float)), np.atleast_2d(np.asarray(z, dtype=float))
+    weights, rx, ry = reference_rule(group.kind, group.order, group.dim_x, group.dim_y)
+    k, n_batch = len(weights), x.shape[0]
+    vals = symmetry.unit.value(np.einsum("kij,bj->kbi", rx, x).reshape(k * n_batch, -1), z)  # (K B, N, dy)
+    ref = np.einsum("k,kac,kbna->bnc", weights, ry, vals.reshape(k, n_batch, z.shape[0], -1))
+    scale = float(np.abs(ref).max())
+    err = float(np.abs(scheme_unit("fa", symmetry).value(x, z) - ref).max())
+    return err / scale if scale > 0 else err

@@ -577,8 +577,8 @@ class PdeSettings(Section):
             )
         if space == "fixed" and not problem.stays_in_fixed_subspace:
             raise ConfigError(
-                "[pde] space: the flow is not known to stay in E^G (needs noise = \"projected\" and scheme "
-                "da/fa/ea or an equivariant teacher); use space = \"full\""
+                f"[pde] space: the flow is not known to stay in E^G ({problem.fixed_subspace.reason}); "
+                "use space = \"full\""
             )
         if space == "fixed" and problem.init != "si":
             raise ConfigError("[pde] space: a grid on E^G needs init = \"si\"")
