@@ -4,10 +4,24 @@
 when the run completes (``os.replace`` is atomic on POSIX), so a killed run
 never leaves a truncated file under the final name. All arrays are float64.
 
-One writer per output: before it touches either file, a ``ResultsFile`` takes an
-exclusive lock on the sidecar ``.OUT.h5.lock`` (``fcntl.flock``, released by the
-operating system when the process dies), and a second writer of the same output
-is refused with ``OutputBusyError``.
+One writer per output: before it opens anything, a ``ResultsFile`` takes an exclusive
+lock on the sidecar ``.OUT.h5.lock`` (``fcntl.flock``, released by the operating
+system when the process dies; the lock is verified to be the file the path names,
+and the file is removed by its holder when done) and a second exclusive lock on the
+partial file itself, taken before HDF5 opens (and would truncate) it: a second writer
+of the same output is refused with ``OutputBusyError``, even when the sidecar was
+deleted from under the first. Output names that collide with another output's
+partial or lock file are refused (``output_refused``).
+
+Metadata is checksummed as well as values: ``seal`` stores in every group and
+dataset a ``metadata_checksum`` attribute, a digest of its path, shape, type, chunks
+and attributes (``metadata_digest``); ``damaged_metadata`` lists what fails it.
+A resumed partial is verified whole (metadata and every stored chunk); one that
+fails, or that HDF5 cannot use (a full disk during a write), is rebuilt from its
+verified parts (``rebuild``): what is damaged is left out and computed again.
+Before each write batch the writers ask for room (``ResultsFile.room``): a disk
+that cannot take it (or a file size limit) stops the run cleanly, before HDF5
+fails halfway through a write.
 
 Data is durable before it is marked done: every array carries a Fletcher-32
 checksum per chunk (an HDF5 filter, checked by HDF5 on every read), and
@@ -25,11 +39,16 @@ from __future__ import annotations
 import datetime
 import errno
 import fcntl
+import gc
+import hashlib
 import logging
 import os
 import platform
+import re
+import resource
 import secrets
 import sys
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,8 +67,9 @@ if TYPE_CHECKING:
 
     from wgf._typing import PathLike
 
-__all__ = ["ResultsFile", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "intact", "output_refused",
-           "coordinate", "label", "variable", "save_object", "read_object", "SavedFileError"]
+__all__ = ["ResultsFile", "OutputLock", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "intact",
+           "output_refused", "coordinate", "label", "variable", "save_object", "read_object", "SavedFileError",
+           "METADATA_CHECKSUM", "metadata_digest", "damaged_metadata", "damaged_chunks", "rebuild", "WRITE_MARGIN"]
 
 log = logging.getLogger("wgf")
 
@@ -72,27 +92,115 @@ def lock_path(path: PathLike) -> Path:
     return path.with_name(f".{path.name}.lock")
 
 
-def _acquire(path: Path):
-    """An open file object holding the exclusive lock of the output ``path``; OutputBusyError if taken."""
-    fh = open(lock_path(path), "a+")
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not removed or replaced since it was opened)."""
     try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        raise OutputBusyError(f"'{path}' is being written by another wgf process: wait for it to finish "
-                              "or choose another output") from None
-    return fh
+        st = os.stat(path)
+    except OSError:
+        return False
+    fs = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fs.st_dev, fs.st_ino)
+
+
+def _busy(path: Path) -> OutputBusyError:
+    return OutputBusyError(f"'{path}' is being written by another wgf process: wait for it to finish "
+                           "or choose another output")
+
+
+def _flock(target: Path, output: Path, *, create: bool = True) -> int | None:
+    """A descriptor of ``target`` holding its exclusive ``flock`` (None: ``target`` does not exist and
+    ``create`` is False); OutputBusyError naming ``output`` if another process holds it. The lock is taken
+    on the file the path names when it is taken: a file removed or replaced meanwhile is locked again."""
+    for _ in range(100):
+        try:
+            fd = os.open(target, os.O_RDWR | (os.O_CREAT if create else 0) | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except FileNotFoundError:
+            if create:
+                raise
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise _busy(output) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, target):
+            return fd
+        os.close(fd)  # removed or replaced by its last holder between open and lock: take the new one
+    raise _busy(output)
+
+
+class OutputLock:
+    """The exclusive lock of one output ``path``: ``flock`` on its sidecar ``.OUT.h5.lock`` (OutputBusyError
+    if another process holds it), verified to be the file the path names. ``release`` removes the sidecar
+    (while still holding it, and only if it is still the one locked) and unlocks it; so does the operating
+    system when the process dies, leaving the file behind, which the next writer takes over."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        self.file = lock_path(self.path)
+        self._fd = _flock(self.file, self.path)
+
+    @property
+    def held(self) -> bool:
+        """Whether the lock is held and the sidecar's path still names the locked file."""
+        return self._fd is not None and _same_file(self._fd, self.file)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            if _same_file(self._fd, self.file):
+                os.unlink(self.file)
+        except OSError:
+            pass
+        finally:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+    def __enter__(self) -> OutputLock:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.release()
+        return False
+
+
+def _acquire(path: Path) -> OutputLock:
+    """The exclusive lock of the output ``path`` (``OutputLock``); OutputBusyError if taken."""
+    return OutputLock(path)
+
+
+# suffixes of the files that belong to an output besides itself (an output may not be named like them)
+SIDE_SUFFIXES = (".partial", ".partial.damaged", ".partial.rebuild")
+
+
+def _side_name(path: Path) -> str | None:
+    """What file of another output ``path`` is named like (None: none)."""
+    name = path.name
+    if name.startswith(".") and name.endswith(".lock"):
+        return f"the lock file of '{path.with_name(name[1:-5])}'"
+    for suffix in SIDE_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return f"the {suffix[1:].replace('.', ' ')} results of '{path.with_name(name[:-len(suffix)])}'"
+    return None
 
 
 def output_refused(path: PathLike, *, inputs: Iterable[PathLike] = (), probe: bool = True) -> str | None:
     """Why ``path`` cannot be a results file (one line), or None; checked before any work starts.
 
-    Refused: a folder; one of the ``inputs`` (the config itself); a parent folder that does not
-    exist or where a file cannot be created (probed by creating the output's lock file, or with
-    ``probe=False`` asked of the operating system, which writes nothing); a partial file or lock
-    file that is not a regular file.
+    Refused: a name like another output's partial or lock file (``x.h5.partial``, ``.x.h5.lock``); a
+    folder; one of the ``inputs`` (the config itself); a parent folder that does not exist or where a file
+    cannot be created (probed by creating and removing a file of a name of its own, or with ``probe=False``
+    asked of the operating system, which writes nothing); a partial file or lock file that is not a
+    regular file.
     """
     path = Path(path)
+    side = _side_name(path)
+    if side:
+        return f"output '{path}' is named like {side}: choose another name"
     if path.is_dir():
         return f"output '{path}' is a folder: give a file name (e.g. -o {path / 'results.h5'})"
     try:
@@ -112,9 +220,10 @@ def output_refused(path: PathLike, *, inputs: Iterable[PathLike] = (), probe: bo
     if not probe:
         return None if os.access(parent, os.W_OK | os.X_OK) else \
             f"cannot write in the output folder '{parent}': permission denied"
+    probe_file = parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.probe"
     try:
-        with open(lock_path(path), "a"):
-            pass
+        os.close(os.open(probe_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        os.unlink(probe_file)
     except OSError as e:
         return f"cannot write in the output folder '{parent}': {e.strerror}"
     return None
@@ -162,6 +271,216 @@ def intact(*datasets: h5py.Dataset | None, index: Any = ()) -> bool:
         if not np.all(np.isfinite(values)):
             return False
     return True
+
+
+# ------------------------------------------------------------------ metadata checksums
+METADATA_CHECKSUM = "metadata_checksum"
+# attributes HDF5's dimension scales keep up to date themselves (object references); not in the digest
+_UNDIGESTED = (METADATA_CHECKSUM, "DIMENSION_LIST", "REFERENCE_LIST")
+
+
+def _attr_bytes(value) -> bytes:
+    a = np.asarray(value)
+    if a.dtype.kind in "OSUV":
+        items = [x.decode("utf-8", "surrogateescape") if isinstance(x, bytes) else str(x) for x in a.ravel().tolist()]
+        return repr((a.shape, items)).encode("utf-8", "surrogatepass")
+    return a.dtype.str.encode() + repr(a.shape).encode() + a.tobytes()
+
+
+def metadata_digest(obj: h5py.Group | h5py.Dataset) -> str:
+    """The digest (BLAKE2b, 8 bytes, hex) of what wgf reads of an object besides its values: its path,
+    for a dataset its shape, maximum shape, dtype, chunks and checksum filter, and every attribute (name, type, shape,
+    value) but the checksum itself and the dimension scales' own references."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(obj.name.encode("utf-8", "surrogatepass") + b"\0")
+    if isinstance(obj, h5py.Dataset):
+        h.update(repr((obj.shape, obj.maxshape, obj.dtype.str, obj.chunks, obj.fletcher32)).encode())
+    for key in sorted(obj.attrs):
+        if key not in _UNDIGESTED:
+            h.update(key.encode("utf-8", "surrogatepass") + b"\0" + _attr_bytes(obj.attrs[key]) + b"\0")
+    return h.hexdigest()
+
+
+def _objects(f: h5py.File, problems: list | None = None):
+    """The root and every group and dataset below it, depth first; an object that cannot be opened is
+    listed in ``problems`` as (path, why) and skipped."""
+    yield f
+    stack = [f]
+    while stack:
+        group = stack.pop()
+        try:
+            keys = sorted(group.keys())
+        except _READ_ERRORS as e:
+            if problems is not None:
+                problems.append((group.name, f"its members cannot be read ({_first_line(e)})"))
+            continue
+        for key in keys:
+            path = f"{group.name.rstrip('/')}/{key}"
+            try:
+                obj = group[key]
+            except _READ_ERRORS as e:
+                if problems is not None:
+                    problems.append((path, f"it cannot be opened ({_first_line(e)})"))
+                continue
+            yield obj
+            if isinstance(obj, h5py.Group):
+                stack.append(obj)
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def damaged_metadata(f: h5py.File, *, complete: bool = True) -> list[tuple[str, str]]:
+    """(path, why) of every object of an open results file whose metadata fails its checksum
+    (``metadata_digest``) or cannot be read. ``complete``: an object without a checksum is damaged too
+    (a finished file is sealed whole); else only a group holding attributes (its finished marks) is."""
+    problems = []
+    for obj in _objects(f, problems):
+        try:
+            stored = obj.attrs.get(METADATA_CHECKSUM)
+            if stored is None:
+                if complete or (isinstance(obj, h5py.Group) and len(obj.attrs)):
+                    problems.append((obj.name, "it has no metadata checksum"))
+            elif not isinstance(stored, str) or stored != metadata_digest(obj):
+                problems.append((obj.name, "its attributes, shape or type fail their checksum"))
+        except _READ_ERRORS as e:
+            problems.append((obj.name, f"its metadata cannot be read ({_first_line(e)})"))
+    return problems
+
+
+def _chunk_stored(ds: h5py.Dataset, sel) -> bool:
+    offset = tuple(s.start for s in sel)
+    return ds.id.get_chunk_info_by_coord(offset).byte_offset is not None
+
+
+def damaged_chunks(ds: h5py.Dataset) -> list:
+    """The selections of the stored chunks of ``ds`` that fail to read (Fletcher-32, or a part beyond the
+    end of the file); a contiguous dataset is one selection ``()``."""
+    if ds.chunks is None:
+        try:
+            ds[()]
+        except _READ_ERRORS:
+            return [()]
+        return []
+    bad = []
+    if ds.size == 0:
+        return bad
+    for sel in ds.iter_chunks():
+        try:
+            if _chunk_stored(ds, sel):
+                ds[sel]
+        except _READ_ERRORS:
+            bad.append(sel)
+    return bad
+
+
+def _damage(f: h5py.File) -> list[tuple[str, str]]:
+    """(path, why) of what fails in an open partial file: metadata (``damaged_metadata``, incomplete
+    allowed) and stored chunks that fail to read."""
+    problems = damaged_metadata(f, complete=False)
+    for obj in _objects(f, problems):
+        if isinstance(obj, h5py.Dataset):
+            try:
+                bad = damaged_chunks(obj)
+            except _READ_ERRORS as e:
+                problems.append((obj.name, f"it cannot be read ({_first_line(e)})"))
+                continue
+            if bad:
+                problems.append((obj.name, f"{len(bad)} chunk(s) fail their checksum"))
+    return problems
+
+
+def _copy_dataset(src: h5py.Dataset, dst_group: h5py.Group, name: str) -> int:
+    """Copy ``src`` to ``dst_group[name]`` with its layout and attributes (no dimension-scale bookkeeping),
+    chunk by chunk: a chunk that fails to read is left unwritten (it reads as the fill value and fails
+    ``intact``). Returns the number of chunks left out."""
+    kwargs = {"chunks": src.chunks, "fletcher32": src.fletcher32, "maxshape": src.maxshape}
+    if src.fillvalue is not None and src.dtype.kind not in "OSUV":
+        kwargs["fillvalue"] = src.fillvalue
+    if src.chunks is None:
+        kwargs = {}
+    ds = dst_group.create_dataset(name, shape=src.shape, dtype=src.dtype, **kwargs)
+    left = 0
+    if src.chunks is None:
+        ds[()] = src[()]
+    elif src.size:
+        for sel in src.iter_chunks():
+            if not _chunk_stored(src, sel):
+                continue
+            try:
+                values = src[sel]
+            except _READ_ERRORS:
+                left += 1
+                continue
+            ds[sel] = values
+    for key in src.attrs:
+        if key not in ("DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME"):
+            ds.attrs[key] = src.attrs[key]
+    return left
+
+
+def rebuild(src: h5py.File, dst: h5py.File) -> tuple[list[str], dict]:
+    """Copy the verified parts of the open partial ``src`` into the new empty file ``dst``.
+
+    Left out: every object whose metadata fails its checksum (with what is below it), a group holding
+    attributes without a checksum (its finished marks are not trusted) and every chunk that fails to read
+    (left unwritten: it reads as the fill value); a dimension scale with a damaged chunk is left out whole
+    (it is rebuilt from the config by its writer). Dimension scales are made again and attached as they
+    were. Returns the paths left out or partly left out, and {scale path: [(dataset path, axis), ...]}:
+    the labels of the scales left out (``ResultsFile.coordinate`` attaches them when it writes the scale).
+    """
+    problems = damaged_metadata(src, complete=False)
+    bad = {path for path, _ in problems}
+    left = [path for path, _ in problems]
+    scales, labels = {}, []
+    for obj in _objects(src, problems):
+        path = obj.name
+        if path != "/" and any(path == b or path.startswith(b + "/") for b in bad if b != "/"):
+            continue
+        try:
+            if isinstance(obj, h5py.Group):
+                target = dst if path == "/" else dst.require_group(path)
+                if path == "/" and "/" in bad:
+                    continue
+                for key in obj.attrs:
+                    if key not in ("DIMENSION_LIST", "REFERENCE_LIST"):
+                        target.attrs[key] = obj.attrs[key]
+                continue
+            parent, _, name = path.rpartition("/")
+            group = dst.require_group(parent or "/")
+            is_scale = obj.attrs.get("CLASS") == b"DIMENSION_SCALE" or obj.is_scale
+            if is_scale and damaged_chunks(obj):
+                bad.add(path)
+                left.append(path)
+                scales[path] = None
+                continue
+            if _copy_dataset(obj, group, name):
+                left.append(path)
+            if is_scale:
+                scales[path] = obj.attrs.get("NAME", name.encode())
+            for axis in range(obj.ndim):
+                try:
+                    named = [scale.name for scale in obj.dims[axis].values()]
+                except _READ_ERRORS:  # references that no longer resolve: the writer labels it again
+                    named = []
+                labels.extend((path, axis, name) for name in named if name)
+        except _READ_ERRORS:
+            left.append(path)
+            if path in dst:
+                del dst[path]
+    for path, scale_name in scales.items():
+        if scale_name is not None and path in dst:
+            dst[path].make_scale(scale_name.decode() if isinstance(scale_name, bytes) else str(scale_name))
+    pending = {}
+    for path, axis, scale in labels:
+        if path not in dst:
+            continue
+        if scales.get(scale) is not None and scale in dst:
+            dst[path].dims[axis].attach_scale(dst[scale])
+        else:
+            pending.setdefault(scale, []).append((path, axis))
+    return sorted(set(left)), pending
 
 
 def partial_path(path: PathLike) -> Path:
@@ -319,55 +638,214 @@ def read_object(path: PathLike, kind: str) -> Iterator[h5py.File]:
         f.close()
 
 
+# room kept free beyond each write for HDF5's metadata (flushed at each sync and when the file is closed)
+WRITE_MARGIN = 256 * 1024
+
+
+def _open_h5(path: Path, mode: str) -> h5py.File:
+    """h5py's file without HDF5's own lock (the writer holds wgf's lock on the same file)."""
+    return h5py.File(path, mode, locking=False)
+
+
 class ResultsFile:
     """Context manager around an HDF5 results file being written.
 
-    On normal exit the file is closed and moved to its final name; on an
-    exception it is closed and left as ``*.partial``.
+    On normal exit the file is sealed (``seal``), closed and moved to its final name; on an exception
+    it is closed and left as ``*.partial``. ``lock``: an ``OutputLock`` of ``path`` already held by the
+    caller (kept held on exit), else one is taken here and released on exit.
     """
 
-    def __init__(self, path: PathLike, config_text: str = "", *, resume: bool = False) -> None:
+    def __init__(self, path: PathLike, config_text: str = "", *, resume: bool = False,
+                 lock: OutputLock | None = None) -> None:
         self.path = Path(path)
         self.tmp = partial_path(self.path)
         self.file = None
-        self._lock = _acquire(self.path)
+        self._claim = None  # descriptor holding the lock of the partial file itself
+        self._abandoned = False
+        self._labels = {}  # labels of dimension scales left out of a rebuilt partial, attached when written
+        if lock is not None and lock.path != self.path:
+            raise ValueError(f"the lock of '{lock.path}' does not lock '{self.path}'")
+        self._own_lock = lock is None
+        self._lock = _acquire(self.path) if lock is None else lock
         try:
             self._open(config_text, resume)
         except BaseException:
+            self._close_file()
             self._release()
             raise
 
     def _release(self):
-        if self._lock is not None:
-            self._lock.close()  # closing the descriptor releases the lock
-            self._lock = None
+        if self._claim is not None:
+            os.close(self._claim)
+            self._claim = None
+        if self._lock is not None and self._own_lock:
+            self._lock.release()
+        self._lock = None
+
+    def _close_file(self):
+        if self.file is not None:
+            try:
+                self.file.close()
+            except _READ_ERRORS:
+                pass
+            self.file = None
+
+    def _take(self, path: Path) -> None:
+        """Hold the lock of the partial file ``path`` itself (created empty if missing) before HDF5 opens it:
+        a writer that lost the sidecar lock (deleted from under it) still holds this one."""
+        if self._claim is not None and _same_file(self._claim, path):
+            return
+        fd = _flock(path, self.path)
+        if self._claim is not None:
+            os.close(self._claim)
+        self._claim = fd
 
     def _open(self, config_text, resume):
+        if self.tmp.exists() or resume:
+            fd = _flock(self.tmp, self.path, create=False)  # another writer's partial is never opened
+            if fd is not None:
+                self._claim = fd
         if resume and self.tmp.exists():
-            try:
-                self.file = h5py.File(self.tmp, "r+")
-            except OSError:
-                kept = self.tmp.with_name(self.tmp.name + ".damaged")
-                os.replace(self.tmp, kept)
-                log.warning("'%s' cannot be opened (killed during a write, or damaged): kept as '%s', "
-                            "starting over", self.tmp, kept)
-            else:
-                if "config" not in self.file.attrs:  # killed before its header was written
-                    self.file.close()
-                    self.file = None
-                    log.warning("'%s' has no header (killed as it was created?): starting over", self.tmp)
-                elif self.file.attrs.get("config") != config_text:
-                    self.file.close()
-                    raise ResumeError(f"'{self.tmp}' was written by a different config: cannot resume it")
-                else:
-                    log.info("resuming '%s'", self.tmp)
+            self._resume(config_text)
         if self.file is None:
-            self.file = h5py.File(self.tmp, "w")
+            self._take(self.tmp)
+            self.file = _open_h5(self.tmp, "w")
             self.file.attrs["wgf_version"] = __version__
             self.file.attrs["config"] = config_text
             for key, value in provenance().items():
                 self.file.attrs[key] = value
         self.file.attrs["started"] = _now()  # of this (possibly resumed) run
+        self.seal()
+
+    def _set_aside(self, why: str) -> None:
+        kept = self.tmp.with_name(self.tmp.name + ".damaged")
+        os.replace(self.tmp, kept)
+        log.warning("'%s' %s: kept as '%s', starting over", self.tmp, why, kept)
+
+    def _resume(self, config_text: str) -> None:
+        """Open the partial file of a resumed run: verified whole, used as it is when nothing fails, rebuilt
+        from its verified parts when something does (``rebuild``), set aside when its header is lost."""
+        try:
+            old = _open_h5(self.tmp, "r")
+        except _READ_ERRORS:
+            self._set_aside("cannot be opened (killed during a write, or damaged)")
+            return
+        try:
+            stored = old.attrs.get(METADATA_CHECKSUM)
+            header_ok = stored is None or stored == metadata_digest(old)  # None: a file without checksums
+            written = old.attrs.get("config") if "config" in old.attrs else None
+            if written is None:
+                old.close()
+                log.warning("'%s' has no header (killed as it was created?): starting over", self.tmp)
+                return
+            if written != config_text:
+                old.close()
+                if header_ok:
+                    raise ResumeError(f"'{self.tmp}' was written by a different config: cannot resume it")
+                self._set_aside("has a damaged header (its config fails its checksum)")
+                return
+            problems = _damage(old)
+        except ResumeError:
+            raise
+        except _READ_ERRORS as e:
+            problems = [("/", f"it cannot be read ({_first_line(e)})")]
+        if not problems:
+            old.close()
+            try:
+                self.file = _open_h5(self.tmp, "r+")
+            except _READ_ERRORS:
+                self._set_aside("cannot be opened for writing")
+                return
+            log.info("resuming '%s'", self.tmp)
+            return
+        self._rebuild(old, problems, config_text)
+
+    def _rebuild(self, old: h5py.File, problems: list, config_text: str) -> None:
+        new_path = self.tmp.with_name(self.tmp.name + ".rebuild")
+        what = f"{problems[0][0]}: {problems[0][1]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+        claim = _flock(new_path, self.path)
+        try:
+            with _open_h5(new_path, "w") as new:
+                left, self._labels = rebuild(old, new)
+                for key, value in {"wgf_version": __version__, "config": config_text, **provenance()}.items():
+                    if key not in new.attrs:  # a header that failed its checksum is written again
+                        new.attrs[key] = value
+                _seal(new)
+                new.flush()
+                os.fsync(claim)
+            old.close()
+            os.replace(new_path, self.tmp)
+        except BaseException:
+            os.close(claim)
+            try:
+                old.close()
+            except _READ_ERRORS:
+                pass
+            try:
+                os.unlink(new_path)
+            except OSError:
+                pass
+            raise
+        if self._claim is not None:
+            os.close(self._claim)
+        self._claim = claim
+        self.file = _open_h5(self.tmp, "r+")
+        log.warning("'%s' is damaged (%s): rebuilt from its verified parts; %d damaged item(s) (%s) will be "
+                    "computed again", self.tmp, what, len(left), ", ".join(left[:4]) + (", ..." if len(left) > 4 else ""))
+
+    def room(self, nbytes: int = 0) -> None:
+        """Raise OSError (ENOSPC, or EFBIG for the process's file size limit) naming the partial file before a
+        write of ``nbytes`` that the disk cannot take with ``WRITE_MARGIN`` to spare: the run stops with its
+        file intact and closable, instead of HDF5 failing halfway through a write (after which the file
+        cannot be used)."""
+        need = int(nbytes) + WRITE_MARGIN
+        try:
+            st = os.statvfs(self.tmp.parent)
+        except OSError:
+            return
+        free = st.f_bavail * st.f_frsize
+        if free < need:
+            raise OSError(errno.ENOSPC, f"No space left on device ({free} bytes free, a write needs {need})",
+                          str(self.tmp))
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY and self._claim is not None:
+            size = os.fstat(self._claim).st_size
+            if size + need > limit:
+                raise OSError(errno.EFBIG, f"File too large (the file size limit is {limit} bytes)", str(self.tmp))
+
+    def _abandon(self) -> None:
+        """Point HDF5's descriptor of the file at /dev/null: nothing more reaches the disk
+        (``_close_after_write_failure``)."""
+        if self.file is None or self._abandoned:
+            return
+        try:
+            fd = self.file.id.get_vfd_handle()
+            null = os.open(os.devnull, os.O_RDWR)
+            try:
+                os.dup2(null, fd)
+            finally:
+                os.close(null)
+            self._abandoned = True
+        except (OSError, ValueError, TypeError, RuntimeError):
+            pass
+
+    @contextmanager
+    def _writing(self):
+        """HDF5's failures to write (raised by h5py as RuntimeError or OSError) as the OSError they come from,
+        the file abandoned at once (``_abandon``)."""
+        try:
+            yield
+        except (RuntimeError, OSError) as e:
+            self._abandon()
+            if isinstance(e, OSError):
+                raise
+            found = re.search(r"errno = (\d+)", str(e))
+            code = int(found.group(1)) if found else errno.EIO
+            raise OSError(code, f"{os.strerror(code)} (HDF5: {_first_line(e)})", str(self.tmp)) from None
+
+    def seal(self) -> None:
+        """Write the metadata checksum of every group and dataset that changed (``metadata_digest``)."""
+        _seal(self.file)
 
     def __enter__(self) -> ResultsFile:
         return self
@@ -376,13 +854,45 @@ class ResultsFile:
                  tb: TracebackType | None) -> bool:
         try:
             if exc_type is None:
+                self.room()
                 self.file.attrs["finished"] = _now()
-            self.file.close()
-            if exc_type is None:
+                self.seal()
+                self.file.close()
+                self.file = None
+                if self._claim is not None and not _same_file(self._claim, self.tmp):
+                    raise OSError(errno.ENOENT, "the partial results file was removed or replaced during the run",
+                                  str(self.tmp))
                 os.replace(self.tmp, self.path)
+            elif issubclass(exc_type, OSError):
+                self._close_after_write_failure(tb)
+            else:
+                try:
+                    self.seal()
+                except _READ_ERRORS:
+                    pass
+                self._close_file()
         finally:
+            self._close_file()
             self._release()
         return False
+
+    def _close_after_write_failure(self, tb) -> None:
+        """Close a file whose last write failed (the disk filled up) without writing to it again: HDF5's
+        descriptor is pointed at /dev/null first, so that the writes HDF5 makes as it closes succeed and go
+        nowhere (left to fail, they leave the library in a state that crashes the process); the file on the
+        disk stays as the failure left it, and a resumed run verifies it and rebuilds it from its verified
+        parts. The frames of the failure let go of their datasets first."""
+        hook = sys.unraisablehook
+        sys.unraisablehook = lambda *_: None
+        try:
+            self._abandon()
+            if tb is not None:
+                traceback.clear_frames(tb)
+            gc.collect()
+            self._close_file()
+            gc.collect()
+        finally:
+            sys.unraisablehook = hook
 
     def dataset(self, name: str, shape: Sequence[int], *, chunks: tuple[int, ...] | bool | None = None,
                 attrs: Mapping[str, Any] | None = None) -> h5py.Dataset:
@@ -404,11 +914,18 @@ class ResultsFile:
         component, which netCDF readers (xarray's h5netcdf engine) take as the dimension and its values."""
         values = np.asarray(values, dtype=dtype)
         old = self.file.get(name)
-        if (isinstance(old, h5py.Dataset) and old.is_scale and old.dtype == values.dtype
-                and old.shape == values.shape and np.array_equal(_stored_values(old), values)):
+        try:
+            same = (isinstance(old, h5py.Dataset) and old.is_scale and old.dtype == values.dtype
+                    and old.shape == values.shape and np.array_equal(_stored_values(old), values))
+        except _READ_ERRORS:  # a damaged chunk: written again
+            same = False
+        if same:
             return old  # a resumed file: variables already labelled with it keep their labels
         ds = self.write(name, values, attrs={"long_name": long_name, "units": units}, dtype=dtype)
         ds.make_scale(name.rsplit("/", 1)[-1])
+        for path, axis in self._labels.pop(ds.name, ()):  # labels of a scale left out of a rebuilt partial
+            if path in self.file:
+                self.file[path].dims[axis].attach_scale(ds)
         return ds
 
     @staticmethod
@@ -423,24 +940,33 @@ class ResultsFile:
         if name in self.file:
             del self.file[name]
         data = np.asarray(data, dtype=dtype)
+        self.room(data.nbytes)
         ds = self.file.create_dataset(name, data=data, **_checksummed(data.shape, data.dtype))
         for k, v in (attrs or {}).items():
             ds.attrs[k] = v
         return ds
 
     def flush(self) -> None:
-        self.file.flush()
+        """Seal (``seal``) and flush HDF5's buffers."""
+        self.room()
+        with self._writing():
+            self.seal()
+            self.file.flush()
 
     def sync(self) -> None:
-        """Flush HDF5's buffers and ``fsync`` the file: what was written is on the disk."""
-        self.file.flush()
+        """Seal (``seal``), flush HDF5's buffers and ``fsync`` the file: what was written is on the disk."""
+        self.room()
+        with self._writing():
+            self.seal()
+            self.file.flush()
         try:
             os.fsync(self.file.id.get_vfd_handle())
         except (OSError, ValueError, TypeError):  # a driver without a file descriptor
             pass
 
     def mark_done(self, obj: h5py.Group | h5py.Dataset, key: str = "done") -> None:
-        """Set ``obj.attrs[key] = 1`` once everything written so far is on the disk, and sync the mark."""
+        """Set ``obj.attrs[key] = 1`` once everything written so far is on the disk, and sync the mark
+        (sealed with the rest)."""
         self.sync()
         obj.attrs[key] = 1
         self.sync()
@@ -449,3 +975,10 @@ class ResultsFile:
         """Remove a finished mark (its data failed the check and will be computed again)."""
         if key in obj.attrs:
             del obj.attrs[key]
+
+
+def _seal(f: h5py.File) -> None:
+    for obj in _objects(f):
+        digest = metadata_digest(obj)
+        if obj.attrs.get(METADATA_CHECKSUM) != digest:
+            obj.attrs[METADATA_CHECKSUM] = digest

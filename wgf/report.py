@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from wgf.schema import COMPARE, DISCOVERY, PDE, SWEEP, particle_counts, read_diagnostics
+from wgf.schema import COMPARE, DISCOVERY, PDE, SWEEP, particle_counts, particles_path, read_diagnostics
 
 if TYPE_CHECKING:
     from wgf._typing import PathLike
@@ -35,7 +35,16 @@ _READ_ERRORS = (KeyError, OSError, ValueError, TypeError, IndexError, AttributeE
 
 
 def _verify(f, path):
-    """Read every numeric dataset chunk by chunk: HDF5 checks each chunk's Fletcher-32 checksum."""
+    """Check the metadata checksum of every group and dataset (``wgf.io.damaged_metadata``: attributes, shapes
+    and types; a partial file's objects written after its last seal have none yet) and read every numeric
+    dataset chunk by chunk: HDF5 checks each chunk's Fletcher-32 checksum."""
+    from wgf.io import damaged_metadata
+
+    problems = damaged_metadata(f, complete=_finished(f))
+    if problems:
+        name, why = problems[0]
+        raise ReportError(f"'{path}' is damaged or not a complete wgf results file: {name}: {why}"
+                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     damaged = []
 
     def visit(name, obj):
@@ -92,6 +101,8 @@ def _open(path) -> h5py.File:
         raise ReportError(f"'{path}' is not a regular file")
     try:
         f = h5py.File(path, "r")
+    except BlockingIOError:  # the lock a writer holds on the file it writes
+        raise ReportError(f"'{path}' is being written by a running wgf process: wait for it to finish") from None
     except OSError:
         raise ReportError(f"'{path}' is not an HDF5 file (or it is damaged)") from None
     if "wgf_version" not in f.attrs:
@@ -102,6 +113,21 @@ def _open(path) -> h5py.File:
 
 def _particle_ns(f) -> list[int]:
     return particle_counts(f)
+
+
+def _finished(f) -> bool:
+    """Whether the file is complete (a run that finished; a partial file is not)."""
+    return "finished" in f.attrs
+
+
+def _done_seeds(f, n: int) -> list[int]:
+    """The seeds of the N-particle runs that finished (all of them in a complete file)."""
+    g = f[particles_path(n)]
+    seeds = g["risk"].shape[0]
+    return [s for s in range(seeds) if _finished(f) or g.attrs.get(f"done_{s}")]
+
+
+NOT_FINISHED = "not finished"
 
 
 def summary(path: PathLike) -> str:
@@ -123,7 +149,12 @@ def _summary(path) -> str:
     lines = []
     with _reading(path) as f:
         lines.append(f"wgf {f.attrs['wgf_version']}  {f.attrs.get('title', '')}".rstrip())
-        if PDE in f:
+        if not _finished(f):
+            lines.append(f"(a partial file: the run has not finished; what has not finished is shown as "
+                         f"'{NOT_FINISHED}')")
+        if PDE in f and not (_finished(f) or f[PDE].attrs.get("done")):
+            lines.append(f"\nPDE: {NOT_FINISHED}")
+        elif PDE in f:
             p = f[PDE]
             t = p["time"][()]
             lines.append(f"\nPDE on a {'x'.join(str(n) for n in p['density'].shape[1:])} grid "
@@ -141,10 +172,16 @@ def _summary(path) -> str:
             lines.append("\nParticles at the final time (mean over seeds):")
             lines.append("  %8s %6s %12s %12s %12s" % ("N", "seeds", "risk", "WI RMD^2", "SI RMD^2"))
             for n in ns:
+                done, seeds = _done_seeds(f, n), f[particles_path(n)]["risk"].shape[0]
+                count = str(len(done)) if len(done) == seeds else f"{len(done)}/{seeds}"
+                if not done:
+                    lines.append("  %8d %6s %38s" % (n, count, NOT_FINISHED))
+                    continue
                 g = read_diagnostics(f, n, trace=False)
-                wi = "%12.3e" % g["wi_rmd2"][:, -1].mean() if g["wi_rmd2"] is not None else "%12s" % "skipped"
-                lines.append("  %8d %6d %12.4e %s %12.3e" % (n, g["risk"].shape[0], g["risk"][:, -1].mean(), wi,
-                                                         g["si_rmd2"][:, -1].mean()))
+                wi = ("%12.3e" % g["wi_rmd2"][done, -1].mean() if g["wi_rmd2"] is not None
+                      else "%12s" % "skipped")
+                lines.append("  %8d %6s %12.4e %s %12.3e" % (n, count, g["risk"][done, -1].mean(), wi,
+                                                         g["si_rmd2"][done, -1].mean()))
             lines.append("  (RMD^2 to the symmetrization nu^G and to the projection P_E#nu: 0 = invariant)")
         if COMPARE in f:
             c = f[COMPARE]
