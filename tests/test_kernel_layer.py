@@ -121,6 +121,50 @@ def test_wrong_vjp_is_refused():
         wgf.custom_unit("half", 2, 2, 4, _value, half_vjp, lambda rx, ry: np.kron(ry, rx))
 
 
+def _first_row_only(x, z, out):  # leaves out[1] unwritten
+    out[0] = z[0] * x[0]
+
+
+def _one_past_the_end(x, z, out):  # writes out[2] of an out (2,)
+    for a in range(out.shape[0] + 1):
+        out[a] = z[a] * x[0]
+
+
+def _reads_past_x(x, z, c, g):  # reads x[dx]
+    for a in range(g.shape[0]):
+        g[a] += c[0] * x[x.shape[0]]
+
+
+def _lanes_first_row(x, Z, m, out, work):  # lane form, row 1 of out unwritten
+    for i in range(m):
+        out[0, i] = Z[0, i] * x[0]
+
+
+@pytest.mark.parametrize("value, vjp, lanes, message", [
+    (_first_row_only, _vjp, False, r"unit 'u': value leaves out\[1\] unwritten"),
+    (_one_past_the_end, _vjp, False, r"unit 'u': value indexes outside its arrays .*\(2,\), \(4,\), \(2,\)"),
+    (_value, _reads_past_x, False, r"unit 'u': vjp indexes outside its arrays"),
+    (_lanes_first_row, _vjp, True, r"unit 'u': value leaves out\[1, 0\] unwritten"),
+])
+def test_kernels_that_leave_outputs_unwritten_or_index_outside_are_refused(value, vjp, lanes, message):
+    """Compiled code would run on uninitialised memory (risk = inf) or write past the arrays (a crash): the
+    Python probe refuses both in one line, before anything is compiled."""
+    with pytest.raises(wgf.units.KernelProbeError, match=message) as info:
+        wgf.custom_unit("u", 2, 2, 4, value, vjp, lambda rx, ry: np.kron(ry, rx), lanes=lanes)
+    assert "\n" not in str(info.value)
+
+
+def test_probe_passes_a_correct_unit_and_a_non_finite_one_is_named():
+    wgf.units.probe_kernels("ok", 2, 2, 4, _value, _vjp)  # nothing raised
+
+    def nan_value(x, z, out):
+        for a in range(out.shape[0]):
+            out[a] = np.nan
+
+    with pytest.raises(wgf.units.KernelProbeError, match="non-finite entry"):
+        wgf.units.probe_kernels("nan", 2, 2, 4, nan_value, _vjp)
+
+
 def test_unit_cannot_be_subclassed():
     with pytest.raises(TypeError, match="cannot be subclassed"):
         class MyUnit(wgf.Unit):  # noqa: F841

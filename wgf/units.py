@@ -31,7 +31,7 @@ import numpy as np
 from wgf.activations import ACTIVATIONS, Activation, get_activation
 from wgf.jit import FASTMATH, check_compiles, jit
 from wgf.registry import Registry
-from wgf.unit_kernels import as_columns, gated_lanes, matrix_lanes, pointwise_lanes, two_layer_lanes
+from wgf.unit_kernels import WORK_ROWS, as_columns, gated_lanes, matrix_lanes, pointwise_lanes, two_layer_lanes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from wgf.unit_sums import UnitSums
 
-__all__ = ["Unit", "make_unit", "custom_unit", "matrix_unit", "two_layer_unit", "gated_matrix_unit", "UNITS",
+__all__ = ["Unit", "make_unit", "custom_unit", "matrix_unit", "two_layer_unit", "gated_matrix_unit", "UNITS", "KernelProbeError",
            "UNIT_NAMES", "UNIT_ALIASES"]
 
 
@@ -273,6 +273,8 @@ def custom_unit(name: str, dim_x: int, dim_y: int, dim: int, value: Callable[...
     """
     from numba import float64, int64, types
 
+    probe_kernels(name, dim_x, dim_y, dim, getattr(value, "py_func", value), getattr(vjp, "py_func", vjp),
+                  lanes=lanes)
     opts = dict(inline="always", error_model="numpy", fastmath=FASTMATH)
     v = jit(getattr(value, "py_func", value), **opts)
     g = jit(getattr(vjp, "py_func", vjp), **opts)
@@ -293,6 +295,73 @@ def custom_unit(name: str, dim_x: int, dim_y: int, dim: int, value: Callable[...
     # rebuilt from the user's functions where it is unpickled (they pickle by reference: define them in a module)
     return _with_recipe(unit, custom_unit, name, dim_x, dim_y, dim, value, vjp, action, lanes=lanes, blocks=blocks,
                         check_vjp=False)
+
+
+class KernelProbeError(ValueError):
+    """A user kernel that indexes outside its arrays, leaves an output unwritten or writes a non-finite value."""
+
+
+def probe_kernels(name: str, dim_x: int, dim_y: int, dim: int, value: Callable[..., None],
+                  vjp: Callable[..., None], *, lanes: bool = False, probes: int = 2, seed: int = 0) -> None:
+    """Run a custom unit's Python functions on random (x, z, c) before they are compiled.
+
+    Compiled code does not check bounds and reads whatever memory an output held before: a kernel
+    that indexes outside x (dx,), z (D,), out (dy,), c (dy,), g (D,) (or the lane arrays Z (D, M),
+    out (dy, M), G (D, M), work (WORK_ROWS, M)) would corrupt memory or crash, and one that leaves
+    an entry of ``out`` unwritten would return garbage. In Python both fail here, before any work:
+    every entry of out[:, :m] must be written (checked with two different fill values) and finite,
+    and the VJP's g must stay finite. Raises KernelProbeError naming the unit and the entry; a
+    function that only numba can run (a TypeError in Python) is left to the compile check.
+    """
+    rng = np.random.default_rng(seed)
+    width, m = 4, 3  # lanes: the kernel must use only the first m of M columns
+    for _ in range(probes):
+        x, z, c = rng.normal(size=dim_x), rng.normal(scale=0.7, size=dim), rng.normal(size=dim_y)
+        outs = []
+        for fill in (np.inf, -np.inf):
+            if lanes:
+                out, work = np.full((dim_y, width), fill), np.full((WORK_ROWS, width), np.nan)
+                Z = np.repeat(z[:, None], width, axis=1)
+                args = (x, Z, m, out, work)
+            else:
+                out = np.full(dim_y, fill)
+                args = (x, z, out)
+            if not _probe_call(name, "value", value, args):
+                return
+            outs.append(out[:, :m] if lanes else out)
+        unwritten = np.flatnonzero(np.isinf(outs[0]) & (outs[0] != outs[1]))
+        if unwritten.size:
+            where = "out[" + ", ".join(str(int(i)) for i in np.unravel_index(unwritten[0], outs[0].shape)) + "]"
+            raise KernelProbeError(f"unit '{name}': value leaves {where} unwritten (every entry of out must be "
+                                   "written)")
+        if not np.isfinite(outs[0]).all():
+            raise KernelProbeError(f"unit '{name}': value writes a non-finite entry at finite x, z (or reads "
+                                   "work before writing it)")
+        if lanes:
+            G, work = np.zeros((dim, width)), np.full((WORK_ROWS, width), np.nan)
+            args = (x, np.repeat(z[:, None], width, axis=1), m, c, G, work)
+        else:
+            G = np.zeros(dim)
+            args = (x, z, c, G)
+        if not _probe_call(name, "vjp", vjp, args):
+            return
+        if not np.isfinite(G).all():
+            raise KernelProbeError(f"unit '{name}': vjp adds a non-finite entry to g at finite x, z, c (or reads "
+                                   "work before writing it)")
+
+
+def _probe_call(name, which, fn, args) -> bool:
+    """fn(*args) in Python: True if it ran, False if only numba can run it; KernelProbeError for an index
+    outside its arrays."""
+    try:
+        with np.errstate(all="ignore"):
+            fn(*args)
+    except IndexError as e:
+        shapes = ", ".join(str(np.shape(a)) for a in args)
+        raise KernelProbeError(f"unit '{name}': {which} indexes outside its arrays (shapes {shapes}): {e}") from None
+    except Exception:  # numba-only code: the compile check judges it
+        return False
+    return True
 
 
 # the activation of matrix, two_layer and gated_matrix units when none is given
