@@ -21,6 +21,9 @@ def test_all_checks_pass_and_controls_are_far_from_the_identities(capsys):
     assert by["mf_limit"].value < 0.15
     # SO(2): the same identities to round-off, next to a control that breaks them
     assert by["so2_thm5"].value < 1e-13 and by["so2_thm6"].value < 1e-13 and by["so2_thm5_control"].value > 0.05
+    # the hypotheses wgf states: invariant where it says so, far from it where it says not
+    assert by["hypotheses"].value < 1e-13 and by["hypotheses_control"].value > 1e-3
+    assert "huber/rotation, called NOT invariant" in by["hypotheses_control"].quantity
 
 
 def test_cli_check_table_and_exit_codes(capsys):
@@ -28,6 +31,15 @@ def test_cli_check_table_and_exit_codes(capsys):
     out = capsys.readouterr().out
     assert "prop1" in out and "2 passed, 0 failed" in out
     assert main(["check", "thm99"]) == 2
+
+
+def test_cli_check_states_the_hypotheses(capsys):
+    """The invariance wgf claims is measured: squared and componentwise losses under swap and squared under SO(2)
+    invariant to round-off, huber under SO(2) not (its risk moves by about 1e-2 under a rotation of 45 degrees)."""
+    assert main(["check", "hypotheses", "hypotheses_control"]) == 0
+    out = capsys.readouterr().out
+    assert "DA, 4 cases called invariant" in out and "huber/rotation, called NOT invariant" in out
+    assert "2 passed, 0 failed" in out
 
 
 def test_a_failing_check_gives_exit_1(monkeypatch, capsys):

@@ -237,6 +237,44 @@ def check_so2_vanilla_limit():
                 fit.slope, -0.5)
 
 
+# ------------------------------------------------------------------ the hypotheses themselves
+def _invariance_gaps():
+    """DA with every loss under swap and SO(2) (the problems above; combinations refused at construction, such as
+    logistic labels rotated off +-1, are skipped): (the problem, whether wgf calls its risk invariant,
+    max_g |R(M_g#mu) - R(mu)| over the group's elements on a random cloud). DA's orbit of the data quadrature is
+    invariant under those elements exactly, so an invariant loss gives round-off."""
+    from wgf.functionals import risk
+    from wgf.losses import LOSSES, make_loss
+
+    z = np.random.default_rng(5).normal(scale=0.5, size=(20, 4))
+    rows = []
+    for make in (base_problem, rotation_problem):
+        for loss in LOSSES:
+            try:
+                p = make(scheme="da", loss=make_loss(loss))
+            except ValueError:
+                continue
+            base = risk(p, z)
+            rows.append((p, p.risk_is_invariant, max(abs(risk(p, z @ m.T) - base) for m in p.symmetry.matrices)))
+    return rows
+
+
+def check_hypotheses():
+    """Where wgf calls the risk invariant (Problem.hypotheses: DA, every loss under swap, squared under SO(2)),
+    R(M_g#mu) = R(mu) to round-off."""
+    rows = [(p, gap) for p, claimed, gap in _invariance_gaps() if claimed]
+    return _row("hypotheses", f"max |R(M_g#mu) - R(mu)|, DA, {len(rows)} cases called invariant",
+                max(gap for _, gap in rows), 1e-12)
+
+
+def check_hypotheses_control():
+    """Control: where wgf calls the risk NOT invariant (DA, huber loss under SO(2)), it is not."""
+    rows = [(p, gap) for p, claimed, gap in _invariance_gaps() if not claimed]
+    names = ", ".join(f"{p.loss.name}/{p.group.name}" for p, _ in rows)
+    return _row("hypotheses_control", f"min |R(M_g#mu) - R(mu)|, DA {names}, called NOT invariant",
+                min(gap for _, gap in rows), 1e-5, ">=")
+
+
 CHECKS = {
     "prop1": check_prop1,
     "prop2": check_prop2,
@@ -252,6 +290,8 @@ CHECKS = {
     "so2_thm5_control": check_so2_thm5_control,
     "so2_thm6": check_so2_thm6,
     "so2_vanilla": check_so2_vanilla_limit,
+    "hypotheses": check_hypotheses,
+    "hypotheses_control": check_hypotheses_control,
 }
 
 
