@@ -184,10 +184,14 @@ def _run_serial(fn, jobs, policy):
 
 
 def _one_thread_per_process():
-    """Set up a worker process: it dies with its parent (Linux: PR_SET_PDEATHSIG), and K local
-    processes share the machine with one numba thread each (results do not depend on it)."""
+    """Set up a worker process: it dies with its parent (Linux: PR_SET_PDEATHSIG), leaves Ctrl-C to its
+    parent (which terminates it), and K local processes share the machine with one numba thread each
+    (results do not depend on it)."""
+    import signal
+
     import numba
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     numba.set_num_threads(1)
 
