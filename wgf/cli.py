@@ -159,7 +159,10 @@ def _cmd_run(args) -> int:
     except ConfigError as e:
         return _fail(str(e))
     out = args.written = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
-    refused = _workers_refused(args.workers, args.dask)
+    from wgf.io import output_refused
+
+    # an output named like another's partial or lock file is refused before it is read as a complete one
+    refused = _workers_refused(args.workers, args.dask) or output_refused(out, inputs=(args.config,), probe=False)
     if refused:
         return _fail(refused)
     if out.exists() and not args.overwrite and args.resume:
@@ -257,7 +260,7 @@ def _cmd_discover(args) -> int:
     from wgf.config import ConfigError, load_config
     from wgf.discovery import discover, format_round
     from wgf.settings import DiscoverSettings
-    from wgf.io import OutputBusyError, ResultsFile
+    from wgf.io import OutputBusyError, OutputLock, ResultsFile
     from wgf.particles import BlowUpError
 
     try:
@@ -284,16 +287,21 @@ def _cmd_discover(args) -> int:
             print(format_round(row), flush=True)
 
     try:
-        result = discover(problem, **settings.arguments(), on_round=show)
-    except BlowUpError as e:
-        return _fail(f"numerical blow-up: {e}", code=1)
-    reference = problem.symmetry.basis
-    try:
-        with ResultsFile(out, exp.text) as f:
-            f.file.attrs["title"] = exp.title
-            result.write(f, reference)
+        lock = OutputLock(out)  # before any work: a second writer of the output is refused at once
     except OutputBusyError as e:
         return _fail(str(e))
+    with lock:
+        try:
+            result = discover(problem, **settings.arguments(), on_round=show)
+        except BlowUpError as e:
+            return _fail(f"numerical blow-up: {e}", code=1)
+        reference = problem.symmetry.basis
+        try:
+            with ResultsFile(out, exp.text, lock=lock) as f:
+                f.file.attrs["title"] = exp.title
+                result.write(f, reference)
+        except OutputBusyError as e:
+            return _fail(str(e))
     angles = result.principal_angles(reference)
     status = "" if result.converged else " (max_dim reached before RMD^2 <= delta)"
     print(f"discovered dim E_* = {result.dim}{status}; dim E^G = {reference.shape[1]} (group '{problem.group.name}')")

@@ -174,7 +174,8 @@ def _acquire(path: Path) -> OutputLock:
 
 
 # suffixes of the files that belong to an output besides itself (an output may not be named like them)
-SIDE_SUFFIXES = (".partial", ".partial.damaged", ".partial.rebuild")
+SIDE_SUFFIXES = {".partial": "the partial file", ".partial.damaged": "the damaged partial file set aside",
+                 ".partial.rebuild": "the partial file being rebuilt"}
 
 
 def _side_name(path: Path) -> str | None:
@@ -182,9 +183,9 @@ def _side_name(path: Path) -> str | None:
     name = path.name
     if name.startswith(".") and name.endswith(".lock"):
         return f"the lock file of '{path.with_name(name[1:-5])}'"
-    for suffix in SIDE_SUFFIXES:
+    for suffix, what in SIDE_SUFFIXES.items():
         if name.endswith(suffix) and len(name) > len(suffix):
-            return f"the {suffix[1:].replace('.', ' ')} results of '{path.with_name(name[:-len(suffix)])}'"
+            return f"{what} of '{path.with_name(name[:-len(suffix)])}'"
     return None
 
 

@@ -7,6 +7,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -128,9 +129,26 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
                   out.label(var.dataset(out, trace.name, tuple(sizes[d] for d in var.dims)),
                             *(coords[d] for d in var.dims)))
             for key, var in TRACE_VARIABLES.items()}
+    out.flush()  # the groups' attributes sealed before any run ends
+
+    def label_snapshots(n, eps):
+        """The times the snapshots were taken at (the PDE's), known once a run has its eps, and the labels."""
+        grp = out.file[particles_path(n)]
+        coords = (grp["seed"],
+                  PARTICLE_COORDINATES["time"].coordinate(out, grp.name, snapshot_times(problem.times, eps)),
+                  PARTICLE_COORDINATES["particle"].coordinate(out, grp.name, np.arange(n)),
+                  grp["coordinate"])
+        for key, ds in sets[n]["snapshot"].items():
+            if ds is not None:
+                out.label(ds, *coords[: ds.ndim])
+        grp.attrs["eps"] = eps
+        grp.attrs["batch"] = settings.batch
+
     jobs = []
     for n in settings.n:
         grp = out.file[particles_path(n)]
+        if ("time" not in grp or "particle" not in grp) and "eps" in grp.attrs:  # left out of a rebuilt partial
+            label_snapshots(n, grp.attrs["eps"])
         for s in range(seeds):
             if grp.attrs.get(f"done_{s}"):
                 if (intact(*sets[n]["snapshot"].values(), *sets[n]["trace"].values(), index=s)
@@ -145,16 +163,8 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
 
     def finish(n, seed, eps):
         grp = out.file[particles_path(n)]
-        if "time" not in grp:  # the times the snapshots were taken at (the PDE's), known once a run has its eps
-            coords = (grp["seed"],
-                      PARTICLE_COORDINATES["time"].coordinate(out, grp.name, snapshot_times(problem.times, eps)),
-                      PARTICLE_COORDINATES["particle"].coordinate(out, grp.name, np.arange(n)),
-                      grp["coordinate"])
-            for key, ds in sets[n]["snapshot"].items():
-                if ds is not None:
-                    out.label(ds, *coords[: ds.ndim])
-            grp.attrs["eps"] = eps
-            grp.attrs["batch"] = settings.batch
+        if "time" not in grp:
+            label_snapshots(n, eps)
         out.mark_done(grp, f"done_{seed}")  # after its data is on the disk
         bar.update()
 
@@ -164,6 +174,7 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
                 for key, value in values.items():
                     ds = sets[n][kind][key]
                     if ds is not None:
+                        out.room(np.asarray(value).nbytes)  # stop cleanly before a write the disk cannot take
                         ds[seed, j] = value
 
             return particle_job(problem, settings, n, seed, sink)
@@ -176,6 +187,7 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
             for kind, values in rows.items():
                 for key, ds in sets[n][kind].items():
                     if ds is not None:
+                        out.room(np.asarray(values[key]).nbytes)
                         ds[seed] = np.asarray(values[key])
         finish(n, seed, eps)
     bar.close()
@@ -195,7 +207,9 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     tracker_names = tuple(k for k in PDE_VARIABLES if k not in PDE_FIELDS)
     if PDE in out.file and out.file[PDE].attrs.get("done"):
         g = out.file[PDE]
-        if intact(*(g[k] for k in ("density", "time") + tracker_names if k in g)):
+        # every array of /pde (the grid's basis and axes too) is verified before the PDE is taken as solved
+        if intact(*(ds for ds in g.values() if isinstance(ds, h5py.Dataset))) and all(
+                k in g for k in ("density", "time", "basis") + tuple(f"u{k}" for k in range(grid.ndim))):
             trackers = {k: g[k][()] for k in tracker_names if k in g}
             return History(grid, times, g["density"][()], trackers)
         log.warning("/pde: its data fails the checksum or is not finite: solving again")
@@ -213,6 +227,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     bar = tqdm(total=len(times), desc="pde", unit="snapshot", disable=not progress)
 
     def snapshot(j, t, rho):
+        out.room(rho.nbytes)
         density[j] = rho
         out.flush()
         bar.update()

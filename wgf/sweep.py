@@ -417,6 +417,7 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
             if extras:
                 status.attrs["coordinates"] = " ".join(extras)
             out.label(status, *coords)
+        out.flush()  # the layout sealed (its metadata checksums) before any run ends
         jobs = []
         for index in sweep.combinations():
             for s in range(seeds):
@@ -438,6 +439,7 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
                         describe=lambda j: f"sweep run {', '.join(sweep.overrides(j[1]))}, seed {j[2]}")
         for job, values in runs:
             at = tuple(job[1]) + (job[2],)
+            out.room()  # stop cleanly before a write the disk cannot take
             for q in names:  # what a run leaves without a value holds the fill value (NaN for netCDF readers)
                 sets[q][at] = values.get(q, MISSING)
             if "blew_up" in values:
@@ -460,6 +462,12 @@ def read_sweep(path: PathLike) -> xr.Dataset:
 MAX_TABLE_ROWS = 48
 
 
+def _mean(value) -> str:
+    """A mean over seeds as printed: NaN (no run of the combination finished, or blew up) as "-"."""
+    value = float(value)
+    return f"{value:12.3e}" if np.isfinite(value) else f"{'-':>12}"
+
+
 def sweep_table(path: PathLike) -> str:
     """The mean over seeds of every quantity, one row per combination of the varied keys."""
     ds = read_sweep(path)
@@ -475,7 +483,7 @@ def sweep_table(path: PathLike) -> str:
     for index in combos[:MAX_TABLE_ROWS]:
         at = dict(zip(dims, index))
         row = "".join(f"{str(ds[d].values[i]):<{width[d]}}" for d, i in at.items())
-        row += "".join(f"{float(means[q][at]):12.3e}" for q in names)
+        row += "".join(f"{_mean(means[q][at])}" for q in names)
         if int(blown[at]):
             row += f"   ({int(blown[at])} blew up)"
         lines.append(row)
