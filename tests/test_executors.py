@@ -38,13 +38,26 @@ def test_a_lost_process_is_replaced_and_its_job_run_again(tmp_path):
     assert (tmp_path / "1.died").exists()
 
 
+def fails_every_time(x):
+    raise RuntimeError(f"lost connection {x}")
+
+
+def needs_too_much_memory(x):
+    raise MemoryError(f"{x} TB")
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_job_always_failing_is_reported_by_name(workers):
-    with pytest.raises(JobError, match=r"job always_fails\(3,\) failed \(3 times\): ValueError: bad input 3") as e:
-        list(run_jobs(always_fails, [(3,)], workers=workers, retries=2))
-    assert e.value.attempts == 3 and isinstance(e.value.cause, ValueError)
+    with pytest.raises(JobError, match=r"job fails_every_time\(3,\) failed \(3 times\): RuntimeError: lost conn") as e:
+        list(run_jobs(fails_every_time, [(3,)], workers=workers, retries=2))
+    assert e.value.attempts == 3 and isinstance(e.value.cause, RuntimeError)
     with pytest.raises(JobError, match="run number 7 failed"):
-        list(run_jobs(always_fails, [(7,)], workers=workers, retries=0, describe=lambda job: f"run number {job[0]}"))
+        list(run_jobs(fails_every_time, [(7,)], workers=workers, retries=0, describe=lambda job: f"run number {job[0]}"))
+    # a deterministic failure (a bad value, memory the machine does not have) is reported at once, not retried
+    for fn, error in ((always_fails, ValueError), (needs_too_much_memory, MemoryError)):
+        with pytest.raises(JobError, match=rf"failed \(once\): {error.__name__}|failed \(1 time") as e:
+            list(run_jobs(fn, [(3,)], workers=workers, retries=2))
+        assert e.value.attempts == 1 and isinstance(e.value.cause, error)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -15,7 +15,8 @@ as soon as it arrives. The three places a job can run share one contract:
 
 For the last two, ``fn`` and every job must be picklable and self-contained
 (a module-level function, or a ``functools.partial`` of one). A job that raises,
-or is lost with its process or worker, is run again up to ``retries`` more times;
+or is lost with its process or worker, is run again up to ``retries`` more times
+(unless its failure is deterministic: ``DETERMINISTIC``, e.g. a MemoryError or ValueError);
 a job that still fails stops the run with a ``JobError`` naming it: a job is never
 silently dropped.
 """
@@ -46,6 +47,9 @@ __all__ = [
 log = logging.getLogger("wgf")
 
 DEFAULT_RETRIES = 2
+# failures that the same job meets again on every attempt (out of memory, a bad value, a wrong type or index):
+# never retried
+DETERMINISTIC = (MemoryError, ValueError, TypeError, ArithmeticError, LookupError, NotImplementedError)
 # seconds to wait for a dask scheduler to answer before giving up
 CONNECT_TIMEOUT = 10.0
 SCHEMES = ("tcp", "tls", "ws", "wss")
@@ -122,8 +126,8 @@ def run_jobs(
     ``distributed.Client``) on a dask cluster (an address is connected to for the
     run and closed after; a client is left open); then ``fn`` and the jobs must be
     picklable. A job that raises an ``Exception`` or is lost is run again, up to
-    ``retries`` more times, except for exceptions of the types in ``no_retry``
-    (deterministic failures); then a ``JobError`` naming the job (``describe(job)``,
+    ``retries`` more times, except for exceptions of the types in ``DETERMINISTIC``
+    and ``no_retry`` (deterministic failures); then a ``JobError`` naming the job (``describe(job)``,
     by default the function's name and the arguments) is raised and the jobs not
     yet started are cancelled (local processes finish the job they are running).
     Closing the generator early does the same.
@@ -136,7 +140,7 @@ def run_jobs(
     if dask is not None and workers > 1:
         raise ValueError("workers > 1 (local processes) and dask (a cluster) exclude each other")
     label = describe or _default_label(fn)
-    policy = _RetryPolicy(retries, label, tuple(no_retry))
+    policy = _RetryPolicy(retries, label, DETERMINISTIC + tuple(no_retry))
     if dask is not None:
         return _run_dask(fn, jobs, dask, policy)
     workers = min(workers, max(len(jobs), 1))  # never more processes than jobs
