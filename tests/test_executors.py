@@ -55,7 +55,7 @@ def test_a_job_always_failing_is_reported_by_name(workers):
         list(run_jobs(fails_every_time, [(7,)], workers=workers, retries=0, describe=lambda job: f"run number {job[0]}"))
     # a deterministic failure (a bad value, memory the machine does not have) is reported at once, not retried
     for fn, error in ((always_fails, ValueError), (needs_too_much_memory, MemoryError)):
-        with pytest.raises(JobError, match=rf"failed \(once\): {error.__name__}|failed \(1 time") as e:
+        with pytest.raises(JobError, match=rf"failed \(once\): {error.__name__}") as e:
             list(run_jobs(fn, [(3,)], workers=workers, retries=2))
         assert e.value.attempts == 1 and isinstance(e.value.cause, error)
 
