@@ -241,3 +241,19 @@ def test_cli_refuses_a_5000_digit_integer_naming_its_key(tmp_path, capsys):
     assert main(["run", str(cfg), "--dry-run", "-o", str(tmp_path / "x.h5")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "[particles] n: an integer of 5000 digits" in err[0]
+
+
+def test_the_gauss_hermite_rule_has_any_number_of_axes():
+    from wgf.data import gauss_hermite
+
+    t, _ = np.polynomial.hermite_e.hermegauss(3)
+    nodes, weights = gauss_hermite(3, 3, 2.0)  # the tensor rule, the last axis fastest (as numpy's meshgrid)
+    grid = np.meshgrid(t, t, t, indexing="ij")
+    np.testing.assert_array_equal(nodes, 2.0 * np.stack([g.ravel() for g in grid], axis=1))
+    assert weights.shape == (27,) and abs(weights.sum() - 1) < 1e-15
+    # beyond numpy's 32 array axes: a Gaussian teacher on R^33 builds its quadrature
+    text = BASE.replace('unit = "sigmoid_matrix"\ndim_x = 2\ndim_y = 2', 'unit = "linear"\ndim_x = 33\ndim_y = 1')
+    text = text.replace("[[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]", str([[0.1] * 33]))
+    text = text.replace('name = "swap"', 'name = "trivial"').replace("[data]", "[data]\nquadrature_points = 1")
+    q = parse_config(text).problem.quadrature
+    assert q.x.shape == (1, 33) and q.y.shape == (1, 1)

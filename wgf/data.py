@@ -73,8 +73,12 @@ def gauss_hermite(dim: int, points: int, std: float = 1.0) -> tuple[np.ndarray, 
     """
     t, w = np.polynomial.hermite_e.hermegauss(points)
     w = w / w.sum()
-    grids = np.meshgrid(*([t] * dim), indexing="ij")
-    nodes = np.stack([g.ravel() for g in grids], axis=1) * std
+    # node q = (t_{i_1}, ..., t_{i_dim}) with q = sum_j i_j points^(dim - 1 - j) (the last axis fastest); built
+    # column by column, so any dim works (numpy's meshgrid stops at 32 axes)
+    nodes = np.empty((points**dim, dim))
+    for j in range(dim):
+        nodes[:, j] = np.tile(np.repeat(t, points ** (dim - 1 - j)), points**j)
+    nodes *= std
     weights = np.ones(1)
     for _ in range(dim):
         weights = np.outer(weights, w).ravel()
