@@ -127,6 +127,8 @@ ROOT_ATTRS = (
     ("python_version, numpy_version, numba_version, h5py_version", "versions"),
     ("command, cpu, host", "the command line and the machine"),
     ("started, finished", "UTC times of the (last resumed) run and of its completion"),
+    ("metadata_checksum", "on the root and on every group and dataset: the digest of its metadata (\"Metadata "
+                          "checksums\" above; wgf.io.metadata_digest)"),
 )
 
 # ------------------------------------------------------------------ /pde
