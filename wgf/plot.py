@@ -21,15 +21,16 @@ drawn at u = z @ B. Matplotlib is imported only when a function draws.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from wgf.schema import COMPARE, DISCOVERY, PDE, particle_counts, particles_path, read_diagnostics
+from wgf.schema import COMPARE, COMPARE_COORDINATES, DISCOVERY, PDE, particle_counts, particles_path, read_diagnostics
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Sequence
 
     import h5py
     import xarray as xr
@@ -58,6 +59,187 @@ TIME = "mean-field time t"
 PDF_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}  # TrueType fonts embedded, not Type 3
 
 
+# ------------------------------------------------------------------ arguments
+# Every function checks its arguments with these before it draws or writes anything: a bad one is one line,
+# TypeError for the wrong kind of object, ValueError for the wrong shape, size or value, naming the argument
+# and what it must be.
+def _kind(x) -> str:
+    return type(x).__name__
+
+
+def _as_array(name: str, x, doc: str, *, ndim: int | tuple[int, ...] | None = None, nan: bool = False,
+              empty: bool = False) -> np.ndarray:
+    """``x`` as a float array of ``ndim`` axes (``doc`` its expected shape, for the message): TypeError for
+    a string, mapping, None or entries that are not real numbers; ValueError for a ragged list, the
+    wrong number of axes, no entries (unless ``empty``) and entries that are not finite (NaN allowed with
+    ``nan``, infinities never)."""
+    if x is None or isinstance(x, (str, bytes, Mapping)):
+        raise TypeError(f"{name} must be an array {doc}, got {_kind(x)}")
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError):  # a ragged nested list
+        raise ValueError(f"{name} must be a rectangular array {doc} (rows of different lengths)") from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array {doc} of real numbers, got dtype {a.dtype}")
+    a = a.astype(float)
+    wanted = (ndim,) if isinstance(ndim, int) else ndim
+    if wanted is not None and a.ndim not in wanted:
+        raise ValueError(f"{name} must be {doc}, got shape {a.shape}")
+    if a.size == 0 and not empty:
+        raise ValueError(f"{name} is empty (shape {a.shape}): expected {doc}")
+    bad = np.isinf(a) if nan else ~np.isfinite(a)
+    if bad.any():
+        raise ValueError(f"{name} has {int(bad.sum())} non-finite entries ({'inf' if nan else 'NaN or inf'}) "
+                         f"of {a.size}")
+    return a
+
+
+def _as_length(name: str, a: np.ndarray, axis: int, size: int, of: str) -> None:
+    """ValueError unless ``a`` has ``size`` entries along ``axis`` (``of``: what the size is)."""
+    if a.shape[axis] != size:
+        raise ValueError(f"{name} has {a.shape[axis]} entries along axis {axis} (shape {a.shape}) but {of} "
+                         f"has {size}")
+
+
+def _as_int(name: str, x, *, low: int = 1) -> int:
+    """``x`` as an integer >= ``low`` (an integral float is accepted; a bool is not)."""
+    import numbers
+
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be an integer >= {low}, got {_kind(x)} {x!r}")
+    if not (np.isfinite(x) and float(x) == int(x) and int(x) >= low):
+        raise ValueError(f"{name} must be an integer >= {low}, got {x!r}")
+    return int(x)
+
+
+def _as_real(name: str, x, *, low: float = 0.0) -> float:
+    """``x`` as a finite number >= ``low``."""
+    import numbers
+
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a number >= {low:g}, got {_kind(x)} {x!r}")
+    if not (np.isfinite(x) and x >= low):
+        raise ValueError(f"{name} must be a finite number >= {low:g}, got {x!r}")
+    return float(x)
+
+
+def _as_index(name: str, i, count: int, what: str) -> int:
+    """``i`` as an index into ``count`` ``what`` (negative from the end)."""
+    i = _as_int(name, i, low=-count)
+    if i >= count:
+        raise ValueError(f"{name} = {i} is out of range for {count} {what} (-{count} to {count - 1})")
+    return i % count
+
+
+def _as_counts(name: str, x) -> np.ndarray:
+    """Particle counts N (K,): positive integers."""
+    n = _as_array(name, x, "(K,) of particle counts N", ndim=1)
+    bad = (n < 1) | (n != np.round(n))
+    if bad.any():
+        raise ValueError(f"{name} must be positive integer particle counts N, got {n[bad][0]:g}")
+    return n
+
+
+def _as_by_n(name: str, x, what: str) -> dict:
+    """A nonempty mapping {N: ``what``} with positive integer keys N."""
+    if not isinstance(x, Mapping):
+        raise TypeError(f"{name} must be a mapping {{N: {what}}}, got {_kind(x)}")
+    if not x:
+        raise ValueError(f"{name} is empty: expected a mapping {{N: {what}}} with at least one N")
+    return {_as_int(f"a key N of {name}", n): v for n, v in x.items()}
+
+
+def _as_axes_u(axes_u, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """The grid's cell centres: one increasing, equally spaced array (n_k,) of at least 2 centres per axis
+    of a density of ``shape``."""
+    if axes_u is None or isinstance(axes_u, (str, bytes, Mapping)) or not hasattr(axes_u, "__len__"):
+        raise TypeError(f"axes_u must be a sequence of {len(shape)} arrays of cell centres, got {_kind(axes_u)}")
+    if len(axes_u) != len(shape):
+        raise ValueError(f"rho has {len(shape)} grid axes {shape} but axes_u gives {len(axes_u)} arrays")
+    out = []
+    for k, (axis, n) in enumerate(zip(axes_u, shape)):
+        a = _as_array(f"axes_u[{k}]", axis, "(n_k,) of cell centres", ndim=1)
+        if a.size != n:
+            raise ValueError(f"axes_u[{k}] has {a.size} cell centres but rho has {n} cells on axis {k}")
+        if a.size < 2:
+            raise ValueError(f"axes_u[{k}] has 1 cell centre: a grid axis needs at least 2 (its cell width)")
+        h = np.diff(a)
+        if not (h[0] > 0 and np.all(np.abs(h - h[0]) <= 1e-6 * h[0])):
+            raise ValueError(f"axes_u[{k}] must be increasing, equally spaced cell centres")
+        out.append(a)
+    return out
+
+
+def _as_density(rho, axes_u, *, name: str = "rho", stacked: bool = False) -> tuple[np.ndarray, list]:
+    """Cell averages of a density rho (n_0, ..., n_{m-1}) (``stacked``: (T, n_0, ..., n_{m-1})) and its
+    axes_u: finite and nonnegative (the PDE's solver keeps every cell >= 0, so a NaN or negative cell is a
+    damaged or foreign array and is refused, naming how many cells), axes as ``_as_axes_u``."""
+    doc = "(T, n_0, ..., n_{m-1}) of snapshots" if stacked else "(n_0, ..., n_{m-1}) of cell averages"
+    rho = _as_array(name, rho, doc, ndim=tuple(range(1 + stacked, 33)))
+    negative = rho < 0
+    if negative.any():
+        raise ValueError(f"{name} has {int(negative.sum())} negative cells of {rho.size} (min {rho.min():.3g}): "
+                         "a density is nonnegative")
+    return rho, _as_axes_u(axes_u, rho.shape[stacked:])
+
+
+def _as_points(name: str, particles, basis, m: int) -> np.ndarray:
+    """Particles (N, D) as grid coordinates u = z @ basis (N, m) (basis (D, m)); with basis None they
+    already are (N, m). Finite, at least one."""
+    p = _as_array(name, particles, "(N, D) of positions or (N, m) of grid coordinates", ndim=2)
+    if basis is not None:
+        b = _as_array("basis", basis, f"(D, {m}) with orthonormal columns", ndim=2)
+        if b.shape[1] != m:
+            raise ValueError(f"basis must be (D, {m}) for a density on {m} grid axes, got shape {b.shape}")
+        if b.shape[0] != p.shape[1]:
+            raise ValueError(f"{name} have D = {p.shape[1]} coordinates but basis has {b.shape[0]} rows")
+        return p @ b
+    if p.shape[1] != m:
+        raise ValueError(f"{name} must be (N, {m}) grid coordinates or (N, D) with basis (D, {m}), "
+                         f"got shape {p.shape}")
+    return p
+
+
+def _as_dims(dims, m: int) -> tuple[int, int]:
+    """Two different grid axes of m >= 2 (ignored for m = 1)."""
+    if m < 2:
+        return (0, 0)
+    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__len__") or len(dims) != 2:
+        raise TypeError(f"dims must be two grid axes (i, j), got {dims!r}")
+    i, j = (_as_int("dims", d, low=0) for d in dims)
+    if i == j or max(i, j) >= m:
+        raise ValueError(f"dims must be two different grid axes in 0..{m - 1}, got {tuple(dims)}")
+    return i, j
+
+
+def _as_ax(ax):
+    """A matplotlib Axes to draw on, or None."""
+    if ax is not None:
+        from matplotlib.axes import Axes
+
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes or None, got {_kind(ax)}")
+    return ax
+
+
+def _as_panels(axes, count: int):
+    """``count`` matplotlib Axes (any nesting) or None."""
+    if axes is None:
+        return None
+    from matplotlib.axes import Axes
+
+    flat = np.asarray(axes, dtype=object).ravel()
+    if flat.size != count:
+        raise ValueError(f"axes must be {count} matplotlib Axes (one per panel), got {flat.size}")
+    if not all(isinstance(a, Axes) for a in flat):
+        raise TypeError(f"axes must be {count} matplotlib Axes, got {', '.join(_kind(a) for a in flat)}")
+    return flat
+
+
+def _as_max_points(max_points) -> int | None:
+    return None if max_points is None else _as_int("max_points", max_points)
+
+
 # ------------------------------------------------------------------ helpers
 def _axes(ax, figsize=(4.2, 3.5)):
     if ax is None:
@@ -68,15 +250,13 @@ def _axes(ax, figsize=(4.2, 3.5)):
 
 
 def _panels(axes, count: int, size=(4.2, 3.5)):
-    """``count`` axes: the given ones (flattened) or a new row of panels."""
+    """``count`` axes: the given ones (checked by ``_as_panels``) or a new row of panels."""
+    axes = _as_panels(axes, count)
     if axes is None:
         import matplotlib.pyplot as plt
 
         _, axes = plt.subplots(1, count, figsize=(size[0] * count, size[1]), squeeze=False, layout="constrained")
-    axes = np.asarray(axes, dtype=object).ravel()
-    if axes.size != count:
-        raise ValueError(f"expected {count} axes, got {axes.size}")
-    return axes
+    return np.asarray(axes, dtype=object).ravel()
 
 
 def _colors(ns) -> dict:
@@ -94,17 +274,6 @@ def _thin(points, max_points):
         return points
     step = max(1, -(-len(points) // int(max_points)))
     return points[::step]
-
-
-def _grid_points(particles, basis, m: int):
-    """Particles (N, D) as grid coordinates u = z @ basis (N, m); with basis None they already are."""
-    p = np.asarray(particles, dtype=float)
-    if basis is not None:
-        p = p @ np.asarray(basis, dtype=float)
-    if p.ndim != 2 or p.shape[1] != m:
-        raise ValueError(f"particles must be (N, {m}) grid coordinates or (N, D) with basis (D, {m}), "
-                         f"got {np.shape(particles)}")
-    return p
 
 
 def _spacing(axis) -> float:
@@ -169,6 +338,19 @@ def save(fig: Figure, path: PathLike, *, formats: Iterable[str] = ("png", "pdf")
     (``bbox_inches="tight"``)."""
     import matplotlib
 
+    if not hasattr(fig, "savefig") or not hasattr(fig, "canvas"):
+        raise TypeError(f"fig must be a matplotlib Figure, got {_kind(fig)}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path, got {_kind(path)}")
+    formats = [formats] if isinstance(formats, str) else list(formats) if hasattr(formats, "__iter__") else formats
+    if not isinstance(formats, list) or not all(isinstance(e, str) for e in formats):
+        raise TypeError(f"formats must be file suffixes such as ('png', 'pdf'), got {formats!r}")
+    if not formats:
+        raise ValueError("formats is empty: give at least one file suffix such as 'png'")
+    known = fig.canvas.get_supported_filetypes()
+    if unknown := [e for e in formats if e.lower() not in known]:
+        raise ValueError(f"formats: '{unknown[0]}' is not a format matplotlib writes (one of {', '.join(sorted(known))})")
+    dpi = _as_real("dpi", dpi, low=1.0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []
@@ -198,15 +380,22 @@ def density(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLike
     ``matplotlib.colors.Normalize``; ``colorbar=False`` leaves it out) and ``levels`` contour lines, the
     particles as translucent dots (smaller and lighter the more there are); more than ``max_points``
     particles are thinned to every k-th one, k = ceil(N / max_points).
+
+    rho must be finite and nonnegative (a NaN or negative cell is refused with a ValueError naming how many
+    cells: the PDE's solver never writes one), axes_u increasing, equally spaced, at least 2 centres each.
     """
-    ax = _axes(ax)
-    rho = np.asarray(rho, dtype=float)
+    rho, axes_u = _as_density(rho, axes_u)
     m = rho.ndim
-    if len(axes_u) != m:
-        raise ValueError(f"rho has {m} axes but axes_u gives {len(axes_u)}")
-    points = None if particles is None else _grid_points(particles, basis, m)
+    points = None if particles is None else _as_points("particles", particles, basis, m)
+    i, j = _as_dims(dims, m)
+    if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool):
+        levels = _as_array("levels", levels, "(L,) of increasing contour levels or a count", ndim=1)
+    else:
+        levels = _as_int("levels", levels)
+    max_points = _as_max_points(max_points)
+    ax = _axes(_as_ax(ax))
     if m == 1:
-        x = np.asarray(axes_u[0], dtype=float)
+        x = axes_u[0]
         ax.plot(x, rho, color="k", label="PDE density")
         if points is not None:
             h = _spacing(x)
@@ -216,9 +405,8 @@ def density(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLike
         ax.set_ylabel("density")
         ax.legend(fontsize=7)
     else:
-        i, j = dims
         marg = _marginal(rho, axes_u, (i, j))
-        x, y = np.asarray(axes_u[i], dtype=float), np.asarray(axes_u[j], dtype=float)
+        x, y = axes_u[i], axes_u[j]
         mesh = ax.pcolormesh(x, y, marg.T, shading="nearest", cmap=cmap, norm=norm,
                              vmin=None if norm is not None else 0.0, rasterized=True)
         if marg.max() > marg.min():
@@ -252,14 +440,25 @@ def density_snapshots(times: ArrayLike, rho: ArrayLike, axes_u: Sequence[ArrayLi
 
     times (T,); rho (T, n_0, ..., n_{m-1}); axes_u m arrays (n_k,); particles (T, N, D) with basis
     (D, m), or (T, N, m) grid coordinates, or None. One panel per time, one colour bar for the row
-    (2D and more); returns the T axes.
+    (2D and more); returns the T axes. Arguments are checked as in ``density``, every snapshot before the
+    first is drawn.
     """
     import matplotlib.colors as mcolors
 
-    rho = np.asarray(rho, dtype=float)
-    times = np.asarray(times, dtype=float)
-    axes = _panels(axes, len(times), (3.4, 3.2))
+    times = _as_array("times", times, "(T,) of snapshot times", ndim=1)
+    rho, axes_u = _as_density(rho, axes_u, stacked=True)
+    _as_length("rho", rho, 0, times.size, "times")
     m = rho.ndim - 1
+    if particles is not None:
+        if isinstance(particles, (str, bytes, Mapping)) or not hasattr(particles, "__len__"):
+            raise TypeError(f"particles must be (T, N, D) or a sequence of T arrays (N, D), got {_kind(particles)}")
+        if len(particles) != times.size:
+            raise ValueError(f"particles has {len(particles)} snapshots but times has {times.size}")
+        particles = [_as_points(f"particles[{k}]", p, basis, m) for k, p in enumerate(particles)]
+        basis = None  # now grid coordinates
+    dims = _as_dims(dims, m)
+    max_points = _as_max_points(max_points)
+    axes = _panels(axes, len(times), (3.4, 3.2))
     norm = None
     if m >= 2:
         top = max(float(_marginal(r, axes_u, dims).max()) for r in rho)
@@ -291,12 +490,12 @@ def marginals(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLi
     their cell widths) as a step line, and the histogram of the particles' u_k on the same cells
     (counts / (N h), so particles outside the box are not drawn). Returns the m axes.
     """
-    rho = np.asarray(rho, dtype=float)
+    rho, axes_u = _as_density(rho, axes_u)
     m = rho.ndim
+    points = None if particles is None else _as_points("particles", particles, basis, m)
     axes = _panels(axes, m, (3.4, 2.8))
-    points = None if particles is None else _grid_points(particles, basis, m)
     for k, ax in enumerate(axes):
-        x = np.asarray(axes_u[k], dtype=float)
+        x = axes_u[k]
         ax.plot(x, _marginal(rho, axes_u, (k,)), color="k", drawstyle="steps-mid", label="PDE")
         if points is not None:
             ax.hist(points[:, k], bins=_edges(x), weights=np.full(len(points), 1.0 / (len(points) * _spacing(x))),
@@ -323,33 +522,58 @@ def off_subspace(times: ArrayLike | Mapping[int, ArrayLike],
     seeds at the snapshot ``index``, per N, on log-spaced bins. Zeros (exactly in E^G) are not on log
     axes: a run that never leaves E^G is named in the legend as "= 0". Returns the two axes.
     """
-    ax_t, ax_h = _panels(axes, 2)
-    proj = np.asarray(projector, dtype=float)
-    colors = _colors(positions_by_n)
-    norms, zero = {}, []
-    for n, pos in positions_by_n.items():
-        t = np.asarray(times[n] if isinstance(times, dict) else times, dtype=float)
-        seeded = pos.ndim == 4
-        seeds = pos.shape[0] if seeded else 1
-        sq = np.zeros((seeds, len(t)))
-        pick = range(len(t))[index]
-        t_pick = t[pick]
+    positions_by_n = _as_by_n("positions_by_n", positions_by_n, "positions (S, T, N, D) or (T, N, D)")
+    proj = _as_array("projector", projector, "(D, D) the projector P_E", ndim=2)
+    if proj.shape[0] != proj.shape[1]:
+        raise ValueError(f"projector must be (D, D) the projector P_E, got shape {proj.shape}")
+    if isinstance(times, Mapping):
+        times = _as_by_n("times", times, "(T,) snapshot times")
+    else:
+        times = dict.fromkeys(positions_by_n, times)
+    sq_by_n, norms, picked = {}, {}, {}
+    for n, pos in positions_by_n.items():  # every position read and checked before anything is drawn
+        where = f"positions_by_n[{n}]"
+        if not hasattr(pos, "shape") or not hasattr(pos, "__getitem__"):
+            pos = _as_array(where, pos, "(S, T, N, D) or (T, N, D)", ndim=(3, 4))
+        shape = tuple(pos.shape)
+        if len(shape) not in (3, 4) or 0 in shape:
+            raise ValueError(f"{where} must be (S, T, N, D) or (T, N, D) positions, got shape {shape}")
+        if shape[-2] != n:
+            raise ValueError(f"{where} holds {shape[-2]} particles (shape {shape}), not N = {n}")
+        if shape[-1] != proj.shape[0]:
+            raise ValueError(f"{where} has D = {shape[-1]} coordinates but projector is {proj.shape}")
+        if n not in times:
+            raise ValueError(f"times has no entry for N = {n}")
+        t = _as_array("times" + (f"[{n}]" if len(times) > 1 else ""), times[n], "(T,) snapshot times", ndim=1)
+        if t.size != shape[-3]:
+            raise ValueError(f"times has {t.size} entries but {where} has {shape[-3]} snapshots (shape {shape})")
+        pick = _as_index("index", index, t.size, "snapshots")
+        seeded = len(shape) == 4
+        seeds = shape[0] if seeded else 1
+        sq = np.zeros((seeds, t.size))
         last = []
         for s in range(seeds):
-            for j in range(len(t)):
+            for j in range(t.size):
                 z = np.asarray(pos[s, j] if seeded else pos[j], dtype=float)
+                if not np.isfinite(z).all():
+                    raise ValueError(f"{where} has non-finite positions at seed {s}, snapshot {j}")
                 v2 = np.sum((z - z @ proj.T) ** 2, axis=1)
                 sq[s, j] = v2.mean()
                 if j == pick:
                     last.append(np.sqrt(v2))
-        norms[n] = np.concatenate(last)
+        sq_by_n[n], norms[n], picked[n] = sq, np.concatenate(last), (t, t[pick])
+    ax_t, ax_h = _panels(axes, 2)
+    colors = _colors(positions_by_n)
+    zero = []
+    for n, sq in sq_by_n.items():
+        t, t_pick = picked[n]
         if not sq.any():
             zero.append(n)
             ax_t.plot([], [], color=colors[n], label=f"N = {n}: = 0")
             continue
         mean = sq.mean(axis=0)
         ax_t.plot(t, _positive(mean), color=colors[n], label=f"N = {n}")
-        if seeds > 1:
+        if sq.shape[0] > 1:
             ax_t.fill_between(t, _positive(sq.min(axis=0)), _positive(sq.max(axis=0)), color=colors[n], alpha=0.2,
                               linewidth=0)
     ax_t.set_yscale("log")
@@ -390,9 +614,15 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
     """
     from wgf.validation import mean_interval
 
-    ax = _axes(ax)
-    n = np.asarray(n, dtype=float)
-    values = np.asarray(values, dtype=float)
+    n = _as_counts("n", n)
+    values = _as_array("values", values, "(K, S) the metric per N and seed", ndim=2)
+    _as_length("values", values, 0, n.size, "n")
+    floor = _as_real("floor", floor)
+    if rate is not None:
+        rate = _as_array("rate", rate, "(slope, low, high, ...) a RateFit (NaN: not fitted)", ndim=1, nan=True)
+        if rate.size < 3:
+            raise ValueError(f"rate must be (slope, low, high, ...) a RateFit, got {rate.size} numbers")
+    ax = _axes(_as_ax(ax))
     mean, half = mean_interval(values)
     above = mean > floor
     ax.errorbar(n[above], mean[above], yerr=half[above], fmt="o", color="k", capsize=3,
@@ -432,12 +662,16 @@ def distance_vs_time(times: ArrayLike, values_by_n: Mapping[int, ArrayLike], *, 
     log scale (with a zero among them: the arithmetic mean, zeros not drawn),
     and the PDE's own error at the final time (``floor``) as a dashed line. Returns the axes.
     """
-    ax = _axes(ax)
-    times = np.asarray(times, dtype=float)
+    times = _as_array("times", times, "(T,) snapshot times", ndim=1)
+    values_by_n = _as_by_n("values_by_n", values_by_n, "(S, T) the metric per seed and time")
+    for n, values in values_by_n.items():
+        values_by_n[n] = _as_array(f"values_by_n[{n}]", values, "(S, T) the metric per seed and time", ndim=2)
+        _as_length(f"values_by_n[{n}]", values_by_n[n], 1, times.size, "times")
+    floor = None if floor is None else _as_real("floor", floor)
+    ax = _axes(_as_ax(ax))
     colors = _colors(values_by_n)
     bottom = np.inf
     for n, values in values_by_n.items():
-        values = np.asarray(values, dtype=float)
         mean, low = _log_band(ax, times, values, colors[n])
         bottom = min(bottom, low)
         ax.plot(times, _positive(mean), "o-", ms=3, color=colors[n], label=f"N = {n} ({values.shape[0]} seeds)")
@@ -464,26 +698,54 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
     trackers). Left: RMD^2(nu, P_E#nu) (SI, solid) and RMD^2(nu, nu^G) (WI, dotted) per N, mean over
     seeds, log scale (zeros are not drawn). Right: the risk per N (mean over seeds) and the PDE's risk
     and free energy (black), on a log scale (symmetric log when a value is not positive). Every time
-    of ``runs`` is drawn. Returns the two axes.
+    of ``runs`` is drawn (runs may be empty when ``pde`` is given). Returns the two axes.
     """
-    ax_i, ax_r = _panels(axes, 2, (5.0, 3.8))
-    colors = _colors(runs)
-    signed = False
+    if not isinstance(runs, Mapping):
+        raise TypeError(f"runs must be a mapping {{N: diagnostics}}, got {_kind(runs)}")
+    runs = _as_by_n("runs", runs, "diagnostics") if runs or pde is None else {}
+    checked = {}
     for n, run in runs.items():
-        t = np.asarray(run["time"], dtype=float)
+        if not isinstance(run, Mapping):
+            raise TypeError(f"runs[{n}] must be a mapping with time, risk, si_rmd2 (and wi_rmd2), got {_kind(run)}")
+        if missing := [k for k in ("time", "risk", "si_rmd2") if k not in run]:
+            raise ValueError(f"runs[{n}] has no '{missing[0]}' (expected time, risk, si_rmd2 and wi_rmd2 or None)")
+        t = _as_array(f"runs[{n}]['time']", run["time"], "(R,) times", ndim=1)
+        checked[n] = {"time": t}
+        for key in ("risk", "si_rmd2", "wi_rmd2"):
+            if key == "wi_rmd2" and run.get(key) is None:
+                continue
+            checked[n][key] = _as_array(f"runs[{n}]['{key}']", run[key], "(S, R) per seed and time", ndim=2)
+            _as_length(f"runs[{n}]['{key}']", checked[n][key], 1, t.size, f"runs[{n}]['time']")
+    if pde is not None:
+        if hasattr(pde, "trackers") and hasattr(pde, "times"):
+            pde = {"time": pde.times, **pde.trackers}
+        if not isinstance(pde, Mapping):
+            raise TypeError(f"pde must be a mapping with time, risk (and free_energy), a History or None, "
+                            f"got {_kind(pde)}")
+        if missing := [k for k in ("time", "risk") if k not in pde]:
+            raise ValueError(f"pde has no '{missing[0]}' (expected time, risk and free_energy)")
+        t = _as_array("pde['time']", pde["time"], "(T,) times", ndim=1)
+        pde = {k: _as_array(f"pde['{k}']", pde[k], "(T,) per time", ndim=1)
+               for k in ("time", "risk", "free_energy") if k in pde}
+        for k, v in pde.items():
+            _as_length(f"pde['{k}']", v, 0, t.size, "pde['time']")
+    ax_i, ax_r = _panels(axes, 2, (5.0, 3.8))
+    colors = _colors(checked)
+    signed = False
+    for n, run in checked.items():
+        t = run["time"]
         ax_i.plot(t, _positive(np.mean(run["si_rmd2"], axis=0)), color=colors[n], label=f"SI, N = {n}")
-        if run.get("wi_rmd2") is not None:
+        if "wi_rmd2" in run:
             ax_i.plot(t, _positive(np.mean(run["wi_rmd2"], axis=0)), color=colors[n], ls=":", label=f"WI, N = {n}")
-        risk = np.asarray(run["risk"], dtype=float).mean(axis=0)
+        risk = run["risk"].mean(axis=0)
         ax_r.plot(t, risk, color=colors[n], label=f"particles, N = {n}")
         signed |= bool(np.any(risk <= 0))
     if pde is not None:
-        if hasattr(pde, "trackers"):
-            pde = {"time": pde.times, **pde.trackers}
         ax_r.plot(pde["time"], pde["risk"], color="k", lw=2, label="PDE risk")
+        signed |= bool(np.any(pde["risk"] <= 0))
         if "free_energy" in pde:
             ax_r.plot(pde["time"], pde["free_energy"], color="k", ls="--", label="PDE free energy")
-            signed |= bool(np.any(np.asarray(pde["free_energy"]) <= 0))
+            signed |= bool(np.any(pde["free_energy"] <= 0))
     ax_i.set_yscale("log")
     ax_i.set_xlabel(TIME)
     ax_i.set_ylabel("RMD$^2$ (mean over seeds)")
@@ -514,16 +776,31 @@ def discovery_rounds(rmd2: ArrayLike, *, threshold: ArrayLike | None = None, dim
     a log scale against the threshold (open squares: principal directions), the angles in the title.
     Right: the directions as a (round, coordinate) map with a colour bar. Returns the two axes.
     """
+    rmd2 = _as_array("rmd2", rmd2, "(J,) the residual of each round", ndim=1)
+    count = rmd2.size
+    j = np.arange(count) if dims is None else _as_array("dims", dims, "(J,) dim E_j per round", ndim=1)
+    pc = np.zeros(count, bool) if principal is None else _as_array("principal", principal, "(J,) of 0 or 1",
+                                                                     ndim=1) > 0
+    if threshold is not None:
+        threshold = _as_array("threshold", threshold, "a number or (J,) per round", ndim=(0, 1))
+        if threshold.ndim:
+            _as_length("threshold", threshold, 0, count, "rmd2")
+    for name, a in (("dims", j), ("principal", pc)):
+        _as_length(name, a, 0, count, "rmd2")
+    if directions is not None and np.size(directions):
+        directions = _as_array("directions", directions, "(J, D) the direction of each round (NaN rows: none)",
+                               ndim=2, nan=True)
+        _as_length("directions", directions, 0, count, "rmd2")
+    if principal_angles is not None:
+        principal_angles = _as_array("principal_angles", principal_angles, "(k,) angles in radians", ndim=(0, 1),
+                                     empty=True)
     ax_r, ax_d = _panels(axes, 2, (4.4, 3.6))
-    rmd2 = np.asarray(rmd2, dtype=float)
-    j = np.arange(rmd2.size) if dims is None else np.asarray(dims, dtype=float)
-    pc = np.zeros(rmd2.size, bool) if principal is None else np.asarray(principal, dtype=float) > 0
     ax_r.plot(j, _positive(rmd2), color="k", lw=1)
     ax_r.plot(j[~pc], _positive(rmd2[~pc]), "o", color="k", label="mean residual")
     if pc.any():
         ax_r.plot(j[pc], _positive(rmd2[pc]), "s", mfc="none", color="k", label="principal direction")
     if threshold is not None:
-        thr = np.broadcast_to(np.asarray(threshold, dtype=float), rmd2.shape)
+        thr = np.broadcast_to(threshold, rmd2.shape)
         ax_r.plot(j, thr, "--", color="tab:red", drawstyle="steps-mid", label=r"threshold $\delta$")
     ax_r.set_yscale("log")
     ax_r.set_xticks(j)
@@ -531,11 +808,11 @@ def discovery_rounds(rmd2: ArrayLike, *, threshold: ArrayLike | None = None, dim
     ax_r.set_ylabel(r"residual RMD$^2(\nu, P_j\#\nu)$")
     title = "discovery rounds"
     if principal_angles is not None and np.size(principal_angles):
-        title += "\nangles to $E^G$: " + ", ".join(f"{a:.1e}" for a in np.asarray(principal_angles).ravel())
+        title += "\nangles to $E^G$: " + ", ".join(f"{a:.1e}" for a in principal_angles.ravel())
     ax_r.set_title(title, fontsize=9)
     ax_r.legend(fontsize=7)
     if directions is not None and np.size(directions):
-        d = np.asarray(directions, dtype=float)
+        d = directions
         from matplotlib import colormaps
 
         image = ax_d.imshow(np.ma.masked_invalid(d), cmap=colormaps["RdBu_r"].with_extremes(bad="0.8"), vmin=-1,
@@ -563,17 +840,31 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
     axis is logarithmic and the mean and interval are those of log10 of the positive values (a geometric
     mean; exact zeros are left out). A numeric ``x`` is
     drawn at its values (log axis when positive over more than a decade), a categorical one at its
-    positions with the values as tick labels. Returns the axes.
+    positions with the values as tick labels. Returns the axes. When no run has a value the axes say so.
     """
     from wgf.validation import mean_interval
 
-    ax = _axes(ax, (5.0, 3.8))
+    if not (hasattr(values, "dims") and hasattr(values, "transpose") and hasattr(values, "sizes")):
+        raise TypeError(f"values must be an xarray.DataArray (wgf.sweep.read_sweep(path)[quantity]), "
+                        f"got {_kind(values)}")
+    dims = ", ".join(map(str, values.dims))
+    if "seed" not in values.dims:
+        raise ValueError(f"values has no seed dimension (dims: {dims})")
+    if not isinstance(x, str) or x not in values.dims or x == "seed":
+        raise ValueError(f"x = {x!r} is not a varied key of values (dims: {dims})")
+    if empty := [d for d, k in values.sizes.items() if k == 0]:
+        raise ValueError(f"values is empty along {empty[0]} (sizes {dict(values.sizes)})")
+    max_legend = _as_int("max_legend", max_legend, low=0)
     others = [d for d in values.dims if d not in (x, "seed")]
-    xs = values[x].values
-    numeric = np.issubdtype(xs.dtype, np.number)
+    xs = np.asarray(values[x].values) if x in values.coords else np.arange(values.sizes[x])
+    numeric = np.issubdtype(xs.dtype, np.number) and bool(np.all(np.isfinite(xs.astype(float))))
     pos = xs.astype(float) if numeric else np.arange(xs.size, dtype=float)
-    data = np.asarray(values.transpose(*others, x, "seed").values, dtype=float)  # (*others, len(x), S)
+    data = _as_array("values", values.transpose(*others, x, "seed").values,
+                     "of numbers (NaN: a run without a value)", nan=True)  # (*others, len(x), S)
+    ax = _axes(_as_ax(ax), (5.0, 3.8))
     finite = data[np.isfinite(data)]
+    if not finite.size:
+        ax.text(0.5, 0.5, "no run has a value", ha="center", va="center", transform=ax.transAxes)
     positive = finite[finite > 0]
     log = bool(positive.size and np.all(finite >= 0) and positive.max() > 100 * positive.min())
     for k, combo in enumerate(np.ndindex(*data.shape[:-2])):
@@ -584,7 +875,8 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
                 m, h = mean_interval((np.log10(row) if log else row)[None, :])
                 m, h = m[0], np.nan_to_num(h[0])
                 centre[i], low[i], high[i] = (10.0 ** np.array([m, m - h, m + h]) if log else (m, m - h, m + h))
-        label = ", ".join(f"{d}={values[d].values[j]}" for d, j in zip(others, combo)) or None
+        label = ", ".join(f"{d}={values[d].values[j] if d in values.coords else j}"
+                          for d, j in zip(others, combo)) or None
         ax.errorbar(pos, centre, yerr=[centre - low, high - centre], fmt="o-", ms=4, capsize=2, color=f"C{k % 10}",
                     label=label)
     if numeric and np.all(pos > 0) and pos.max() > 10 * pos.min():
@@ -618,9 +910,18 @@ def animate(source: ResultsSource | History, out_gif: PathLike, *, n: int | None
     from matplotlib.animation import PillowWriter
     from matplotlib.figure import Figure
 
+    fps = _as_real("fps", fps, low=1e-3)
+    dpi = _as_int("dpi", dpi)
+    if not isinstance(out_gif, (str, os.PathLike)):
+        raise TypeError(f"out_gif must be a file path, got {_kind(out_gif)}")
     data = _snapshots(source, None, n, seed, trajectory, max_points)
-    rho, axes_u, times = data["rho"], data["axes_u"], data["times"]
+    rho, axes_u = _as_density(data["rho"], data["axes_u"], stacked=True)  # every frame checked before the first
+    times = data["times"]
     m = rho.ndim - 1
+    dims = _as_dims(dims, m)
+    particles = data["particles"]
+    if particles is not None:
+        particles = [_as_points(f"the particles at t = {t:g}", p, data["basis"], m) for t, p in zip(times, particles)]
     fig = Figure(figsize=(5.0, 4.2) if m >= 2 else (5.0, 3.5), layout="constrained")
     ax = fig.add_subplot()
     norm = None
@@ -636,8 +937,7 @@ def animate(source: ResultsSource | History, out_gif: PathLike, *, n: int | None
     with writer.saving(fig, os.fspath(out_gif), dpi):
         for k, t in enumerate(times):
             ax.clear()
-            particles = None if data["particles"] is None else data["particles"][k]
-            density(rho[k], axes_u, particles=particles, basis=data["basis"], dims=dims, ax=ax, norm=norm,
+            density(rho[k], axes_u, particles=None if particles is None else particles[k], dims=dims, ax=ax, norm=norm,
                     colorbar=False, max_points=max_points, label=data["label"], title=f"t = {t:g}")
             if m < 2:
                 ax.set_ylim(0, top)
@@ -653,6 +953,9 @@ def _node(source):
         from wgf.io import open_results
 
         return open_results(source)
+    if not (hasattr(source, "keys") and hasattr(source, "__getitem__") and hasattr(source, "attrs")):
+        raise TypeError("source must be a results file: a path, the DataTree of wgf.open_results or an open "
+                        f"h5py File, got {_kind(source)}")
     return source
 
 
@@ -684,7 +987,12 @@ def _snapshots(source, indices, n, seed, trajectory, max_points) -> dict:
         axes_u = [_array(p[f"u{k}"]) for k in range(basis.shape[1])]
         all_times, density = _array(p["time"]), p["density"]
     count = len(all_times)
-    idx = list(range(count)) if indices is None else [range(count)[i] for i in indices]
+    if indices is not None and (isinstance(indices, (str, bytes)) or not hasattr(indices, "__iter__")):
+        raise TypeError(f"indices must be a sequence of snapshot indices, got {_kind(indices)}")
+    idx = list(range(count)) if indices is None else [_as_index("index", i, count, "snapshots") for i in indices]
+    if not idx:
+        raise ValueError("indices is empty: give at least one snapshot index")
+    max_points = _as_max_points(max_points)
     times = all_times[idx]
     parts, label = None, None
     if _is_history(source):
@@ -694,11 +1002,12 @@ def _snapshots(source, indices, n, seed, trajectory, max_points) -> dict:
                      for t in times]
             label = f"particles, N = {trajectory.n}"
     elif ns := _particle_counts(node):
-        n = ns[-1] if n is None else int(n)
+        n = ns[-1] if n is None else _as_int("n", n)
         if n not in ns:
             raise ValueError(f"no particles with N = {n} (the file has N = {', '.join(map(str, ns))})")
         g = node[particles_path(n)]
         held, pos = _array(g["time"]), g["positions"]
+        seed = _as_index("seed", seed, pos.shape[0], "seeds")
         step = 1 if max_points is None else max(1, -(-n // int(max_points)))
         parts = [np.asarray(pos[seed, int(np.argmin(np.abs(held - t))), ::step], dtype=float) for t in times]
         label = f"particles, N = {n} (seed {seed})"
@@ -750,9 +1059,17 @@ def read_distances(source: ResultsSource | Comparison, metric: str) -> dict:
     """The keyword arguments of ``distance_vs_time`` for one metric: times, values_by_n {N: (S, T)},
     floor, ylabel; from a results file (/compare) or a ``wgf.validation.Comparison``."""
     if hasattr(source, "values") and hasattr(source, "floor") and isinstance(source.values, dict):
+        if metric not in source.values:
+            raise ValueError(f"no metric {metric!r} in the comparison (it has: {', '.join(source.values)})")
         values, ns, times, floor = source.values[metric], source.n, source.times, source.floor.get(metric)
     else:
-        c = _node(source)[COMPARE]
+        node = _node(source)
+        if COMPARE not in node:
+            raise ValueError("the results have no /compare group (no distances to draw)")
+        c = node[COMPARE]
+        metrics = [k for k in c if k not in COMPARE_COORDINATES]
+        if metric not in metrics:
+            raise ValueError(f"no metric {metric!r} in /compare (it has: {', '.join(metrics)})")
         d = c[metric]
         values, ns, times, floor = _array(d), _array(c["N"]), _array(c["time"]), d.attrs.get("floor")
     values = np.asarray(values, dtype=float)
@@ -799,7 +1116,10 @@ def read_discovery(source: ResultsSource | Discovery, reference: ArrayLike | Non
                 "dims": np.array([r.dim for r in rounds]), "directions": dirs,
                 "principal": np.array([float(r.principal) for r in rounds]),
                 "principal_angles": None if reference is None else source.principal_angles(reference)}
-    d = _node(source)[DISCOVERY]
+    node = _node(source)
+    if DISCOVERY not in node:
+        raise ValueError("the results have no /discovery group (no discovery to draw)")
+    d = node[DISCOVERY]
     get = {k: (_array(d[k]) if k in d else None)
            for k in ("rmd2", "threshold", "dims", "directions", "principal", "principal_angles")}
     return get
