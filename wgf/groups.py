@@ -82,9 +82,13 @@ ACTION_CLASSES = ("trivial", "permutation", "signed_permutation", "orthogonal")
 def _signed_permutations(mats: np.ndarray, signed: bool = True) -> np.ndarray:
     """(n,) bool: which of the matrices (n, d, d) are (signed) permutation matrices, entries 0 and +-1 (0 and 1
     if not ``signed``), one nonzero per row and column."""
-    one = np.abs((np.abs(mats) if signed else mats) - 1.0) <= _ATOL
-    ok = np.all(one | (np.abs(mats) <= _ATOL), axis=(1, 2))
-    return ok & np.all(one.sum(axis=1) == 1, axis=1) & np.all(one.sum(axis=2) == 1, axis=1)
+    out = np.empty(len(mats), dtype=bool)
+    for start in range(0, len(mats), 16):  # in blocks: temporaries of 16 matrices, not of the whole group
+        block = mats[start:start + 16]
+        one = np.abs((np.abs(block) if signed else block) - 1.0) <= _ATOL
+        ok = np.all(one | (np.abs(block) <= _ATOL), axis=(1, 2))
+        out[start:start + 16] = ok & np.all(one.sum(axis=1) == 1, axis=1) & np.all(one.sum(axis=2) == 1, axis=1)
+    return out
 
 
 def action_class(mats: ArrayLike) -> str:
@@ -253,11 +257,12 @@ class FiniteGroup:
                         if len(elements) > max_order:
                             raise ValueError(f"generators produce more than {max_order} elements (not a finite group?)")
             frontier = nxt
-        rx = np.stack([e[0] for e in elements])
-        ry = np.stack([e[1] for e in elements])
-        # round exact permutation / sign entries to kill accumulated round-off
-        rx = np.where(np.abs(rx - np.round(rx)) < 1e-12, np.round(rx), rx)
-        ry = np.where(np.abs(ry - np.round(ry)) < 1e-12, np.round(ry), ry)
+        rx, ry = np.empty((len(elements), dx, dx)), np.empty((len(elements), dy, dy))
+        for i in range(len(elements)):  # one element at a time: no temporaries of the size of the group
+            (a, b), elements[i] = elements[i], None
+            for out, m in ((rx[i], a), (ry[i], b)):
+                r = np.round(m)  # round exact permutation / sign entries to kill accumulated round-off
+                np.copyto(out, np.where(np.abs(m - r) < 1e-12, r, m))
         return cls(rx, ry, name=name)
 
 

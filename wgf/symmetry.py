@@ -69,7 +69,9 @@ class Symmetry:
                 f"'{unit.name}' maps R^{unit.dim_x} to R^{unit.dim_y}"
             )
         self.unit, self.group = unit, group
-        self.matrices = np.stack([unit.action(rx, ry) for rx, ry in zip(group.rho_x, group.rho_y)])
+        self.matrices = np.empty((group.order, unit.dim, unit.dim))  # filled in place: no list of |G| copies
+        for g, (rx, ry) in enumerate(zip(group.rho_x, group.rho_y)):
+            self.matrices[g] = unit.action(rx, ry)
         if group.continuous:
             self.projector = self._infinitesimal_projector()
             self._check_quadrature()
