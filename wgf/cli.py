@@ -348,6 +348,7 @@ def _execute(work, dask_address) -> int:
     from wgf.grids import GridBlowUpError
     from wgf.io import OutputBusyError, ResumeError
     from wgf.particles import BlowUpError
+    from wgf.resources import ResourceError
 
     client = None
     try:
@@ -356,7 +357,7 @@ def _execute(work, dask_address) -> int:
         work(client)
     except SchedulerError as e:
         return _fail(f"--dask: {e}")
-    except (ResumeError, OutputBusyError) as e:
+    except (ResumeError, OutputBusyError, ResourceError) as e:  # refused before any work
         return _fail(str(e))
     except (BlowUpError, GridBlowUpError) as e:
         return _fail(f"numerical blow-up: {e}", code=1)

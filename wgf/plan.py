@@ -16,7 +16,8 @@ import math
 from typing import TYPE_CHECKING
 
 from wgf.schemes import SCHEMES
-from wgf.resources import CHUNK, F64, check_bytes, human_bytes
+from wgf.resources import (F64, SUPERLU_MAX_NONZEROS, ResourceError, check_bytes, human_bytes, lu_bytes,
+                           lu_nonzeros, particle_bytes)
 
 if TYPE_CHECKING:
     from wgf._typing import PathLike
@@ -91,24 +92,35 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     if exp.particles is not None:
         s = exp.particles
         scheme = SCHEMES[problem.scheme]
-        orbit = problem.group.order if scheme.augments else 1
-        rows = s.batch * orbit * max(1, problem.group.order if scheme.feature_maps else 1)
+        orbit = problem.group.order if scheme.augments and problem.da_mode == "orbit" else 1
+        rows = problem.unit.maps_in.shape[0]  # the scheme unit's feature maps (|G| for fa)
         for n in s.n:
-            memory = float(12 + times) * n * dim * F64 + math.ceil(n / CHUNK) * float(rows) * unit.dim_y * F64
+            memory = particle_bytes(n, dim, unit.dim_x, unit.dim_y, s.batch, orbit=orbit, rows=rows, snapshots=times)
             steps = problem.t_end / (s.step if s.alpha is None else s.alpha / n)
             records = steps / (s.record_every or max(1.0, math.ceil(steps / DEFAULT_RECORDS))) + 2  # the trace
             disk = float(s.seeds) * (times * (float(n) * dim + 3) + records * (3 + dim)) * F64
-            needs.append((f"[particles] n = {n} ({s.seeds} seeds, {times} snapshots, D = {dim})", memory, disk))
+            needs.append((f"[particles] n = {n} ({s.seeds} seeds, {times} snapshots, batch {s.batch}, D = {dim})",
+                          memory, disk))
     if exp.pde is not None:
         cells = exp.pde.cells_per_axis(problem)
         p = float(math.prod(cells))
-        needs.append((f"[pde] cells = {list(cells)} ({times} snapshots)", (times + 40) * p * F64, times * p * F64))
+        memory = (times + 40) * p * F64 + (lu_bytes(p, len(cells)) if exp.pde.method == "implicit" else 0.0)
+        needs.append((f"[pde] cells = {list(cells)} ({times} snapshots, method {exp.pde.method})", memory,
+                      times * p * F64))
     return needs
 
 
 def check_experiment(exp: Experiment, folder: PathLike | None = None, *, free_memory: float | None = None,
                      free_disk: float | None = None) -> None:
-    """ResourceError if a section of ``exp`` cannot fit in memory, or all of them on the disk of ``folder``."""
+    """ResourceError if a section of ``exp`` cannot fit in memory, or all of them on the disk of ``folder``, or
+    an implicit PDE solve would need more nonzeros in its LU factors than SuperLU indexes."""
+    if exp.pde is not None and exp.pde.method == "implicit":
+        cells = exp.pde.cells_per_axis(exp.problem)
+        fill = lu_nonzeros(math.prod(cells), len(cells))
+        if fill > SUPERLU_MAX_NONZEROS:
+            raise ResourceError(f"[pde] method: an implicit solve on {' x '.join(map(str, cells))} cells needs about "
+                                f"{fill:.2g} nonzeros in its LU factors, more than SuperLU indexes (2^31 - 1): use "
+                                "method = \"explicit\" or fewer cells")
     needs = experiment_needs(exp)
     for what, memory, _ in needs:
         check_bytes(what, memory, free_memory=free_memory)

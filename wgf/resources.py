@@ -6,12 +6,16 @@ whose estimate exceeds what the machine has is refused with one line that gives
 the estimate (``ResourceError``, a ``ConfigError``). The estimates are upper
 bounds of the dominant arrays (docs/outputs.md), not exact accounting:
 
-- particles, per (N, seed) job in memory: (12 + T) N D + ceil(N / 128) B_t dy float64
-  (positions and the engine's work arrays, the T snapshots a worker sends back, the
-  per-chunk partial sums of the B_t = B K rows of the scheme's batch);
-  on disk: seeds T (N D + 3) float64 per N;
-- PDE in memory: (T + 40) P float64 for P cells (snapshots, solver work arrays and factors);
-  on disk: T P float64;
+- particles, per (N, seed) job in memory (``particle_bytes``): the arrays the engine allocates for a run
+  (``wgf.particles.kernels``: positions, per-chunk lanes, the batch, its rows and per-chunk partial
+  sums) and the T snapshots a worker sends back; measured peak over the process's baseline on the
+  swap problem, batch 2e5 and 1e6: 23 (vanilla), 31 (fa) and 40 (da) float64 per batch sample, against
+  25, 33 and 42 counted; on disk: seeds T (N D + 3) float64 per N;
+- a worker process (``--workers``): PROCESS_BYTES for Python, numpy, numba and the compiled kernels
+  (225-252 MB measured) besides its job;
+- PDE in memory: (T + 40) P float64 for P cells (snapshots, solver work arrays), and for the implicit
+  integrator two sparse LU factors of I - dt A (``lu_nonzeros``: the fill measured with SuperLU,
+  minimum degree on A^T + A, up to 16^4 cells); on disk: T P float64;
 - data quadrature: q^dx (dx + dy + 1) float64 (tensor Gauss-Hermite nodes, augmented K times for da).
 """
 
@@ -25,12 +29,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from wgf._typing import PathLike
 
-__all__ = ["ResourceError", "available_memory", "check_bytes", "quadrature_bytes", "human_bytes"]
+__all__ = ["ResourceError", "available_memory", "check_bytes", "quadrature_bytes", "human_bytes", "particle_bytes",
+           "lu_nonzeros", "lu_bytes", "check_processes", "PROCESS_BYTES", "SUPERLU_MAX_NONZEROS"]
 
 F64 = 8
 CHUNK = 128  # particles per chunk of the engine (wgf.particles.kernels.CHUNK)
 # share of the available memory a run may plan to use
 MEMORY_SHARE = 0.8
+# memory of a worker process before its job: Python, numpy, scipy, numba and the compiled kernels (225-252 MB
+# measured)
+PROCESS_BYTES = 300e6
+# SuperLU indexes the nonzeros of its factors with 32-bit integers
+SUPERLU_MAX_NONZEROS = 2**31 - 1
+# bytes per nonzero of a sparse LU factor: the value and its row index
+LU_BYTES_PER_NONZERO = 12
 
 
 class ResourceError(ValueError):
@@ -80,3 +92,50 @@ def check_bytes(what: str, memory: float = 0.0, disk: float = 0.0, *, folder: Pa
 def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> float:
     """Memory of the tensor quadrature: points^dim_x nodes with x, y and a weight, times the orbit size."""
     return float(points) ** dim_x * (dim_x + dim_y + 1) * F64 * orbit
+
+
+def particle_bytes(n: int, dim: int, dim_x: int, dim_y: int, batch: int, *, orbit: int = 1, rows: int = 1,
+                   snapshots: int = 0) -> float:
+    """Memory of one particle run of N = ``n`` particles of D = ``dim`` parameters and minibatch B = ``batch``:
+    the arrays ``wgf.particles.kernels`` allocates for it (``advance``), in float64,
+
+        N D (12 + T)                       positions, their copies and the T snapshots a worker returns,
+        C CHUNK (3 D + dy + 3)             per-chunk lanes (C = ceil(N / CHUNK)): z, gradient, noise, output, work,
+        CHUNK (D + dy + 3)                 the teacher's lanes: z, output, work,
+        B' (dx + 3 dy + 1)                 the scheme's batch, B' = K B (K = |G| for da in orbit mode, else 1),
+        B (2 dx + 2 dy)                    the plain batch and its random numbers,
+        R (dx + (2 + C) dy)                the feature rows, R = r B' (r = |G| maps for fa), and the per-chunk
+                                           partial sums of the outputs,
+
+    ``orbit`` = K, ``rows`` = r, ``snapshots`` = T."""
+    chunks = -(-int(n) // CHUNK)
+    dx, dy = float(dim_x), float(dim_y)
+    b = float(batch)
+    b_scheme = b * orbit
+    r = b_scheme * max(1, rows)
+    floats = (float(n) * dim * (12 + snapshots) + chunks * CHUNK * (3.0 * dim + dy + 3) + CHUNK * (dim + dy + 3.0)
+              + b_scheme * (dx + 3 * dy + 1) + b * (2 * dx + 2 * dy) + r * (dx + (2 + chunks) * dy))
+    return floats * F64
+
+
+def lu_nonzeros(cells: float, axes: int) -> float:
+    """Nonzeros of the sparse LU factors of I - dt A on a grid of P = ``cells`` cells and ``axes`` axes (SuperLU,
+    minimum degree ordering on A^T + A, as ``wgf.grids``): 4 P (1 axis), 6 P^1.2 (2), 1.1 P^1.6 (3), 0.7 P^1.75 (4),
+    fitted to the fill measured at 10^4-10^5, 64^2-256^2, 16^3-32^3 and 8^4-16^4 cells (an upper bound there,
+    not on smaller grids, whose factors are small;
+    16^4 = 65536 cells: 1.7e8 nonzeros)."""
+    c = float(cells)
+    return {1: 4.0 * c, 2: 6.0 * c**1.2, 3: 1.1 * c**1.6}.get(axes, 0.7 * c**1.75)
+
+
+def lu_bytes(cells: float, axes: int) -> float:
+    """Memory of the two LU factors the implicit integrator keeps (the step and its half step)."""
+    return 2 * LU_BYTES_PER_NONZERO * lu_nonzeros(cells, axes)
+
+
+def check_processes(what: str, workers: int, job_memory: float, *, free_memory: float | None = None) -> None:
+    """ResourceError (one line) if ``workers`` local processes, each PROCESS_BYTES besides its job of
+    ``job_memory`` bytes (``what``), exceed MEMORY_SHARE of the available memory."""
+    if workers > 1:
+        check_bytes(f"--workers {workers} ({human_bytes(PROCESS_BYTES)} per process besides its job, {what})",
+                    workers * (PROCESS_BYTES + job_memory), free_memory=free_memory)

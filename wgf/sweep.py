@@ -40,6 +40,8 @@ from tqdm.auto import tqdm
 from wgf.config import (ConfigError, ConfigVariants, Experiment, apply_overrides, dump_toml, load_toml,
                         parse_config, parse_key, parse_value, read_section)
 from wgf.diagnostics import SWEEP_DIAGNOSTICS, measure, ot_limit, wi_skipped
+from wgf.plan import experiment_needs
+from wgf.resources import check_processes
 from wgf.schema import MISSING, STATUS, SWEEP, SWEEP_COORDINATES, SWEEP_QUANTITIES, SWEEP_VARIABLES
 from wgf.schema import read_sweep as _read_sweep
 
@@ -228,8 +230,8 @@ class Sweep:
         return sweep
 
     def plan(self) -> dict[tuple, tuple[int, float, bool]]:
-        """index -> (N, the cost of a run N t_end / eps, whether exact OT to nu^G fits the size guard) of every
-        combination, each checked as ``parse_config`` checks its config (``config.ConfigVariants``: each
+        """index -> (N, the cost of a run N t_end / eps, whether exact OT to nu^G fits the size guard, the memory of
+        a run in bytes) of every combination, each checked as ``parse_config`` checks its config (``config.ConfigVariants``: each
         distinct section table and problem once); computed once per Sweep object."""
         if "_plan" in self.__dict__:
             return self.__dict__["_plan"]
@@ -248,7 +250,8 @@ class Sweep:
             except ConfigError as err:
                 raise ConfigError(f"{err} (at {', '.join(self.overrides(index))})") from None
             n = int(e.particles.n[0])
-            out[index] = (n, n * e.problem.t_end / e.particles.eps(n), wi_skipped(n, e.problem.group.order, "end") is None)
+            out[index] = (n, n * e.problem.t_end / e.particles.eps(n), wi_skipped(n, e.problem.group.order, "end") is None,
+                          max(memory for _, memory, _ in experiment_needs(e)))
         object.__setattr__(self, "_plan", out)
         return out
 
@@ -356,9 +359,9 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
     Layout: /sweep/<dim> for each varied key (and keys varied with it as coordinates along it),
     /sweep/seed, /sweep/<quantity> (*shape, S) with long_name and units, /sweep/status (*shape, S)
     (0 pending, 1 finished, 2 blew up: its quantities hold -1, the netCDF _FillValue, read as NaN).
-    ``resume`` continues a partial file of the same sweep. Runs go to ``workers`` local processes
-    or the dask scheduler ``dask``; a failing run is retried ``retries`` times (a blow-up is not: it is
-    recorded), then stops the sweep with a JobError naming it.
+    ``resume`` continues a partial file of the same sweep. Runs go to ``workers`` local processes (their
+    memory checked first: ResourceError) or the dask scheduler ``dask``; a failing run is retried ``retries``
+    times (a blow-up is not: it is recorded), then stops the sweep with a JobError naming it.
     """
     from wgf.executors import DEFAULT_RETRIES, run_jobs
     from wgf.io import ResultsFile, intact
@@ -369,6 +372,8 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
     # per combination: N, the cost of a run (~ N^2 t_end / alpha, or N t_end / step) and whether exact OT
     # to nu^G fits the size guard (computed when the sweep was built)
     plan = sweep.plan()
+    if dask is None:  # local processes: each holds Python, numba and the kernels besides its run
+        check_processes("the largest run of the sweep", min(workers, sweep.n_jobs), max(p[3] for p in plan.values()))
     skipped_wi = sorted({plan[i][0] for i in plan if not plan[i][2]})
     with ResultsFile(out_path, text, resume=resume) as out:
         root = out.file.require_group(SWEEP)

@@ -1,0 +1,130 @@
+"""Memory estimates: the formulas of wgf.resources against the arrays the engines allocate and the memory measured."""
+
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _common import swap_config
+from wgf import ConfigError, parse_config
+from wgf.plan import experiment_needs
+from wgf.resources import (CHUNK, F64, PROCESS_BYTES, ResourceError, check_processes, lu_bytes, lu_nonzeros,
+                           particle_bytes)
+
+
+def _allocated_floats(**sizes) -> float:
+    """float64 numbers of the work arrays ``advance`` of wgf.particles.kernels allocates, read from its source
+    (every np.empty / np.zeros of the function, its shape evaluated at ``sizes``)."""
+    from wgf.particles import kernels
+    from wgf.unit_kernels import WORK_ROWS
+
+    source = inspect.getsource(kernels._build_advance)
+    body = source[source.index("    def advance(theta, k0, steps, seed, spec):"):]
+    body = body[:body.index("for step in range")]
+    shapes = re.findall(r"np\.(?:empty|zeros)\(\(?([^()]*?)\)?\)", body)
+    assert len(shapes) == 21, shapes  # the engine's arrays: a new one must be counted in particle_bytes
+    return sum(float(np.prod(eval(f"({shape},)", {"CHUNK": CHUNK, "WORK_ROWS": WORK_ROWS}, sizes)))
+               for shape in shapes)
+
+
+@pytest.mark.parametrize("n,dim,dx,dy,batch,orbit,rows", [
+    (8, 4, 2, 2, 10**6, 1, 1),      # vanilla, one chunk
+    (1000, 4, 2, 2, 20, 1, 2),      # fa: |G| rows per sample, 8 chunks
+    (300, 10, 3, 5, 1000, 6, 1),    # da in orbit mode: |G| B samples
+])
+def test_particle_memory_counts_every_array_of_the_engine(n, dim, dx, dy, batch, orbit, rows):
+    n_batch = batch * orbit
+    sizes = dict(n_batch=n_batch, n_rows=rows * n_batch, batch=batch, dx=dx, dy=dy, dim=dim,
+                 n_chunks=-(-n // CHUNK))
+    counted = _allocated_floats(**sizes)
+    estimate = particle_bytes(n, dim, dx, dy, batch, orbit=orbit, rows=rows) / F64 - 12.0 * n * dim
+    assert estimate == counted  # exactly the work arrays; the 12 N D positions and copies come on top
+
+
+def test_the_particle_estimate_scales_with_the_batch_and_refuses_what_does_not_fit():
+    exp = parse_config(swap_config(n=(8,), seeds=1).replace("batch = 5", "batch = 10000000"))
+    memory = experiment_needs(exp)[0][1]
+    assert 1.9e9 < memory < 2.1e9  # 25 numbers per sample (measured: 2.0 GB)
+    for batch in (10**8, 10**9):  # 20 and 200 GB
+        with pytest.raises(ConfigError, match=r"\[particles\] n = 8 .*batch %d.* needs about" % batch):
+            parse_config(swap_config(n=(8,), seeds=1).replace("batch = 5", f"batch = {batch}"))
+
+
+def test_lu_fill_bounds_the_fill_measured_with_superlu():
+    # nonzeros of L + U measured with SuperLU (minimum degree on A^T + A) on Laplacian-pattern grids
+    measured = {(1, 100000): 399998, (2, 65536): 3407022, (3, 32768): 15732582, (4, 20736): 23530118,
+                (4, 65536): 173724004}
+    for (axes, cells), nnz in measured.items():
+        assert nnz <= lu_nonzeros(cells, axes) <= 1.25 * nnz, (axes, cells)
+    assert lu_bytes(65536, 4) == 2 * 12 * lu_nonzeros(65536, 4)
+
+
+def test_lu_fill_of_the_grids_operator_is_bounded():
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import splu
+
+    from wgf.grids.flux import fokker_planck_operator
+
+    for shape in ((64, 64), (16, 16, 16), (8, 8, 8, 8)):  # the sizes the fill was fitted from on
+        rng = np.random.default_rng(0)
+        a = fokker_planck_operator(rng.normal(size=shape), [0.1] * len(shape), 1e-2)
+        m = (sp.identity(a.shape[0], format="csc") - 0.1 * a).tocsc()
+        lu = splu(m, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, relax=3, panel_size=10,
+                  options={"SymmetricMode": True})
+        assert lu.L.nnz + lu.U.nnz <= lu_nonzeros(m.shape[0], len(shape)), shape
+
+
+def test_an_implicit_solve_beyond_superlu_is_refused_naming_the_key():
+    text = swap_config(n=(8,), seeds=1) + '[pde]\nspace = "full"\ncells = 24\nhalf_width = 2.0\nmethod = "implicit"\n'
+    with pytest.raises(ConfigError, match=r"^\[pde\] method: an implicit solve on 24 x 24 x 24 x 24 cells needs "
+                                          r"about 3.2e\+09 nonzeros"):
+        parse_config(text.replace('init = "wi"', 'init = "wi"'))
+    exp = parse_config(text.replace("cells = 24", "cells = 8"))
+    assert experiment_needs(exp)[1][1] == pytest.approx((3 + 40) * 8**4 * 8 + lu_bytes(8**4, 4))
+
+
+def test_worker_processes_are_counted():
+    check_processes("a run", 1, 1e9, free_memory=1e9)  # one process: this one, already running
+    with pytest.raises(ResourceError, match=r"^--workers 4 \(300 MB per process besides its job, a run\) needs "
+                                            r"about 1.24 GB"):
+        check_processes("a run", 4, 10e6, free_memory=1.5e9)
+    check_processes("a run", 4, 10e6, free_memory=1.6e9)
+
+
+@pytest.mark.slow
+def test_measured_peak_memory_is_under_the_estimate():
+    """ru_maxrss of a run with a large batch, over the process's baseline, in a process of its own."""
+    code = f"""
+import resource, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from _common import swap_config
+from wgf import parse_config
+from wgf.particles import simulate
+p = parse_config(swap_config(n=(8,), seeds=1)).problem
+simulate(p, 8, 0, [0.0, 2.0], alpha=4.0, batch=5, store=False)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+simulate(p, 8, 0, [0.0, 0.01], alpha=0.08, batch=1000000, store=False)
+print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    base, extra = map(int, out.stdout.split())
+    estimate = particle_bytes(8, 4, 2, 2, 10**6)
+    assert 0.5 * estimate <= extra <= estimate, (extra, estimate)  # measured 184 MB against 200 MB
+    assert base <= PROCESS_BYTES  # measured 225-252 MB
+
+
+def test_a_sweep_on_more_worker_processes_than_memory_holds_is_refused_before_any_run(tmp_path, capsys, monkeypatch):
+    from wgf import resources
+    from wgf.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(swap_config())
+    monkeypatch.setattr(resources, "available_memory", lambda: 1.4e9)  # 4 processes of 300 MB exceed 80 %
+    assert main(["sweep", str(cfg), "--workers", "4", "-o", str(tmp_path / "x"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--workers 4 (300 MB per process besides its job, the largest run of the sweep)" in err[0]
+    assert not list((tmp_path / "x").glob("sweep.h5*"))
