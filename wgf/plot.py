@@ -349,7 +349,8 @@ def save(fig: Figure, path: PathLike, *, formats: Iterable[str] = ("png", "pdf")
         raise ValueError("formats is empty: give at least one file suffix such as 'png'")
     known = fig.canvas.get_supported_filetypes()
     if unknown := [e for e in formats if e.lower() not in known]:
-        raise ValueError(f"formats: '{unknown[0]}' is not a format matplotlib writes (one of {', '.join(sorted(known))})")
+        raise ValueError(f"formats: '{unknown[0]}' is not a format matplotlib writes "
+                         f"(one of {', '.join(sorted(known))})")
     dpi = _as_real("dpi", dpi, low=1.0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
