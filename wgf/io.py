@@ -302,8 +302,8 @@ def metadata_digest(obj: h5py.Group | h5py.Dataset) -> str:
     return h.hexdigest()
 
 
-def _objects(f: h5py.File, problems: list | None = None):
-    """The root and every group and dataset below it, depth first; an object that cannot be opened is
+def _objects(f: h5py.Group, problems: list | None = None):
+    """The group ``f`` (the root of a file) and every group and dataset below it, depth first; an object that cannot be opened is
     listed in ``problems`` as (path, why) and skipped."""
     yield f
     stack = [f]
@@ -844,9 +844,12 @@ class ResultsFile:
             code = int(found.group(1)) if found else errno.EIO
             raise OSError(code, f"{os.strerror(code)} (HDF5: {_first_line(e)})", str(self.tmp)) from None
 
-    def seal(self) -> None:
-        """Write the metadata checksum of every group and dataset that changed (``metadata_digest``)."""
-        _seal(self.file)
+    def seal(self, obj: h5py.Group | None = None) -> None:
+        """Write the metadata checksum of every group and dataset (of ``obj`` and below it; default: the whole
+        file) whose metadata changed (``metadata_digest``). Done when the file is opened and closed, by
+        ``mark_done`` for what it marks, and by the writers once their layout is set."""
+        with self._writing():
+            _seal(self.file if obj is None else obj)
 
     def __enter__(self) -> ResultsFile:
         return self
@@ -948,17 +951,15 @@ class ResultsFile:
         return ds
 
     def flush(self) -> None:
-        """Seal (``seal``) and flush HDF5's buffers."""
+        """Flush HDF5's buffers."""
         self.room()
         with self._writing():
-            self.seal()
             self.file.flush()
 
     def sync(self) -> None:
-        """Seal (``seal``), flush HDF5's buffers and ``fsync`` the file: what was written is on the disk."""
+        """Flush HDF5's buffers and ``fsync`` the file: what was written is on the disk."""
         self.room()
         with self._writing():
-            self.seal()
             self.file.flush()
         try:
             os.fsync(self.file.id.get_vfd_handle())
@@ -970,16 +971,18 @@ class ResultsFile:
         (sealed with the rest)."""
         self.sync()
         obj.attrs[key] = 1
+        self.seal(obj)
         self.sync()
 
     def unmark(self, obj: h5py.Group | h5py.Dataset, key: str = "done") -> None:
         """Remove a finished mark (its data failed the check and will be computed again)."""
         if key in obj.attrs:
             del obj.attrs[key]
+            self.seal(obj)
 
 
-def _seal(f: h5py.File) -> None:
-    for obj in _objects(f):
+def _seal(top: h5py.Group) -> None:
+    for obj in _objects(top):
         digest = metadata_digest(obj)
         if obj.attrs.get(METADATA_CHECKSUM) != digest:
             obj.attrs[METADATA_CHECKSUM] = digest

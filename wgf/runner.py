@@ -129,7 +129,6 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
                   out.label(var.dataset(out, trace.name, tuple(sizes[d] for d in var.dims)),
                             *(coords[d] for d in var.dims)))
             for key, var in TRACE_VARIABLES.items()}
-    out.flush()  # the groups' attributes sealed before any run ends
 
     def label_snapshots(n, eps):
         """The times the snapshots were taken at (the PDE's), known once a run has its eps, and the labels."""
@@ -158,6 +157,7 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
                             "again", n, s)
                 out.unmark(grp, f"done_{s}")
             jobs.append((n, s))
+    out.seal()  # the layout's metadata checksums written before any run ends
     bar = tqdm(total=len(settings.n) * seeds, initial=len(settings.n) * seeds - len(jobs), desc="particles",
                unit="run", disable=not progress)
 
@@ -224,6 +224,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     out.label(density, time, *axes)
     out.file[PDE].attrs["space"] = cfg.space
     out.file[PDE].attrs["cell_volume"] = grid.cell_volume
+    out.seal()  # the layout's metadata checksums written before the solve
     bar = tqdm(total=len(times), desc="pde", unit="snapshot", disable=not progress)
 
     def snapshot(j, t, rho):

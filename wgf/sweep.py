@@ -422,7 +422,7 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
             if extras:
                 status.attrs["coordinates"] = " ".join(extras)
             out.label(status, *coords)
-        out.flush()  # the layout sealed (its metadata checksums) before any run ends
+        out.seal()  # the layout's metadata checksums written before any run ends
         jobs = []
         for index in sweep.combinations():
             for s in range(seeds):
