@@ -151,7 +151,7 @@ def _summary(path) -> str:
         lines.append(f"wgf {f.attrs['wgf_version']}  {f.attrs.get('title', '')}".rstrip())
         if not _finished(f):
             lines.append(f"(a partial file: the run has not finished; what has not finished is shown as "
-                         f"'{NOT_FINISHED}')")
+                         f"'{NOT_FINISHED}', in a sweep's table as '-'; means are over the finished runs)")
         if PDE in f and not (_finished(f) or f[PDE].attrs.get("done")):
             lines.append(f"\nPDE: {NOT_FINISHED}")
         elif PDE in f:
@@ -238,15 +238,33 @@ def draw_figures(path: PathLike, folder: PathLike) -> list[Path]:
     """Draw every figure the file supports into ``folder`` (PNG and PDF, with ``wgf.plot``: ``FIGURES``
     names them) and the animation ``density.gif``; returns the PNG paths.
 
-    Raises ReportError (one line) for a damaged or foreign file and a folder that is a file or not
-    writable."""
-    figure_folder(folder)
+    All or nothing: the figures are drawn into a temporary folder inside ``folder`` and moved in
+    (``os.replace``, one file at a time) only once every one is drawn; on any failure or interrupt the
+    temporary folder is removed, so ``folder`` holds what it held before (an earlier report's figures are
+    not half overwritten). Raises ReportError (one line) for a damaged or foreign file, data a figure
+    refuses, and a folder that is a file or not writable."""
+    import shutil
+    import tempfile
+
+    folder = figure_folder(folder)
     try:
-        return _draw_figures(path, folder)
+        staging = Path(tempfile.mkdtemp(prefix=".wgf-figures-", dir=folder))
+    except OSError as e:
+        raise ReportError(f"--figures '{folder}' cannot be written: {e.strerror}") from None
+    try:
+        drawn = _draw_figures(path, staging)
+        for file in sorted(p for p in staging.rglob("*") if p.is_file()):
+            target = folder / file.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(file, target)
+        return [folder / p.relative_to(staging) for p in drawn]
     except ReportError:
         raise
     except _READ_ERRORS as e:
-        raise ReportError(f"'{path}' is damaged or not a complete wgf results file ({e})") from None
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ReportError(f"'{path}' is damaged or not a complete wgf results file ({reason})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _draw_figures(path, folder) -> list[Path]:
