@@ -256,3 +256,29 @@ def test_a_full_disk_stops_cleanly_and_resume_continues(tmp_path, reference):
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert main(["run", str(cfg), "-o", str(hard), "--quiet", "--resume"]) == 0
     _assert_same_arrays(hard, ref)
+
+
+def test_a_saved_object_with_a_flipped_attribute_is_refused(tmp_path):
+    from wgf.io import SavedFileError, read_object, save_object
+
+    def fill(f):
+        ds = f.create_dataset("x", data=np.arange(4.0))
+        ds.attrs["scale"] = 0.123456789
+
+    path = save_object(tmp_path / "o.h5", "History", fill)
+    with read_object(path, "History") as f:
+        assert f["x"].attrs["scale"] == 0.123456789
+    _flip_after(path, b"scale\x00", np.float64(0.123456789).tobytes())
+    with pytest.raises(SavedFileError, match=r"damaged saved History \(/x: its attributes, shape or type fail"):
+        with read_object(path, "History"):
+            pass
+
+
+def test_a_complete_file_with_a_flipped_config_is_not_taken_for_another_config(tmp_path, capsys, reference):
+    cfg, ref = reference
+    out = tmp_path / "out.h5"
+    shutil.copy(ref, out)
+    _flip_after(out, b"config\x00", b"[particles]", offset=3)
+    assert main(["run", str(cfg), "-o", str(out), "--quiet", "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a wgf results file that can be read" in err[0], err

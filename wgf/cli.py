@@ -385,10 +385,15 @@ def _config_of(path: Path) -> str | None:
     """The config text a results file was written with, or None if it cannot be read."""
     import h5py
 
+    from wgf.io import METADATA_CHECKSUM, metadata_digest
+
     try:
         with h5py.File(path, "r") as f:
             text = f.attrs.get("config")
-    except (OSError, ValueError):
+            stored = f.attrs.get(METADATA_CHECKSUM)
+            if stored is not None and stored != metadata_digest(f):  # a damaged header is not read as a config
+                return None
+    except (OSError, ValueError, TypeError, KeyError):
         return None
     return text if isinstance(text, str) else None
 

@@ -569,7 +569,8 @@ def save_object(path: PathLike, kind: str, fill: Callable[[h5py.File], object]) 
     """Write a small self-describing HDF5 file of one wgf object (docs/outputs.md, "Saved objects").
 
     ``fill(f)`` writes the object into the open h5py file ``f``, whose root attributes already hold
-    ``wgf_object = kind`` and ``wgf_version``. The file is written under a temporary name in the same
+    ``wgf_object = kind`` and ``wgf_version``; its metadata is sealed (``metadata_digest``) after
+    ``fill``. The file is written under a temporary name in the same
     folder, flushed, ``fsync``-ed and renamed to ``path`` (``os.replace``, atomic on POSIX): ``path``
     holds the old file or the complete new one, never a part. Raises an OSError naming ``path`` for a
     folder that does not exist and for a ``path`` that is a folder."""
@@ -585,6 +586,7 @@ def save_object(path: PathLike, kind: str, fill: Callable[[h5py.File], object]) 
             f.attrs["wgf_object"] = kind
             f.attrs["wgf_version"] = __version__
             fill(f)
+            _seal(f)
             f.flush()
             try:
                 os.fsync(f.id.get_vfd_handle())
@@ -610,7 +612,8 @@ def read_object(path: PathLike, kind: str) -> Iterator[h5py.File]:
 
     Raises FileNotFoundError or IsADirectoryError naming ``path`` for a missing file or a folder, and
     SavedFileError (a ValueError, one line naming ``path``) for a file that is not HDF5, not a saved
-    ``kind`` (a results file, a foreign file) or that fails to read (a checksum, a missing variable):
+    ``kind`` (a results file, a foreign file) or that fails to read (a checksum of its values or of its
+    metadata, a missing variable):
     any read error raised inside the block becomes a SavedFileError."""
     path = Path(path)
     if not path.exists():
@@ -629,6 +632,9 @@ def read_object(path: PathLike, kind: str) -> Iterator[h5py.File]:
             what = (f"it holds a saved {found}" if isinstance(found, str) else
                     "it is a wgf results file" if "wgf_version" in f.attrs else "no wgf_object attribute")
             raise SavedFileError(f"'{path}' is not a saved {kind} ({what})")
+        problems = damaged_metadata(f)
+        if problems:
+            raise SavedFileError(f"'{path}' is a damaged saved {kind} ({problems[0][0]}: {problems[0][1]})")
         yield f
     except SavedFileError:
         raise
