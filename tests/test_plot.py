@@ -242,3 +242,36 @@ def test_save_embeds_truetype_fonts_only(tmp_path):
 def test_import_does_not_load_matplotlib():
     code = "import sys, wgf.plot; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _tree_of(folder):
+    """{relative path: bytes} of every file under ``folder``, hidden ones included."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_report_figures_are_all_or_nothing(results, tmp_path, monkeypatch):
+    """A file refused after a figure is drawn (the first snapshot of its density damaged: the final density
+    is drawn, the snapshots figure refuses it) leaves the folder as it was: an earlier report's figures
+    untouched, no new file, no temporary folder left."""
+    import shutil
+
+    from wgf.report import ReportError, draw_figures
+
+    damaged = tmp_path / "damaged.h5"
+    shutil.copyfile(results, damaged)
+    with h5py.File(damaged, "r+") as f:  # valid HDF5 and checksums, a value the PDE's solver never writes
+        f["pde/density"][0, 3, 4] = np.nan
+    figs = tmp_path / "figs"
+    figs.mkdir()
+    before = {"density.png": b"an earlier report", "density.pdf": b"its pdf", "notes.txt": b"the user's"}
+    for name, data in before.items():
+        (figs / name).write_bytes(data)
+    saved = []
+    real_save = plot.save
+    monkeypatch.setattr(plot, "save", lambda fig, path, **kw: saved.extend(real_save(fig, path, **kw)) or saved)
+    with pytest.raises(ReportError, match=r"damaged or not a complete wgf results file \(rho has 1 non-finite "
+                                          r"entries \(NaN or inf\) of 768\)"):
+        draw_figures(damaged, figs)
+    assert [p.name for p in saved] == ["density.png", "density.pdf"]  # drawn before the refusal...
+    assert saved[0].parent.parent == figs and saved[0].parent.name.startswith(".wgf-figures-")  # ...aside
+    assert {p.name: p.read_bytes() for p in figs.iterdir()} == before

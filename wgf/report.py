@@ -252,11 +252,12 @@ def draw_figures(path: PathLike, folder: PathLike) -> list[Path]:
     except OSError as e:
         raise ReportError(f"--figures '{folder}' cannot be written: {e.strerror}") from None
     try:
-        drawn = _draw_figures(path, staging)
-        for file in sorted(p for p in staging.rglob("*") if p.is_file()):
-            target = folder / file.relative_to(staging)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(file, target)
+        drawn = _draw_figures(path, staging, folder)
+        with _writing(folder):
+            for file in sorted(p for p in staging.rglob("*") if p.is_file()):
+                target = folder / file.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(file, target)
         return [folder / p.relative_to(staging) for p in drawn]
     except ReportError:
         raise
@@ -267,7 +268,22 @@ def draw_figures(path: PathLike, folder: PathLike) -> list[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _draw_figures(path, folder) -> list[Path]:
+@contextmanager
+def _writing(folder):
+    """A failure to write a figure (a full disk, a quota, no permission, a read-only file system) as one
+    ReportError naming the ``--figures`` folder, not as a damaged results file."""
+    import errno
+
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG):
+            raise
+        raise ReportError(f"--figures '{folder}' cannot be written: {e.strerror}") from None
+
+
+def _draw_figures(path, folder, shown) -> list[Path]:
+    """The figures of ``path`` drawn into ``folder`` (``shown``: the folder named in messages)."""
     from matplotlib.figure import Figure  # no pyplot: the figures never touch the user's backend
 
     from wgf import plot
@@ -277,7 +293,8 @@ def _draw_figures(path, folder) -> list[Path]:
     written = []
 
     def keep(fig, name):
-        written.extend(p for p in plot.save(fig, folder / name) if p.suffix == ".png")
+        with _writing(shown):
+            written.extend(p for p in plot.save(fig, folder / name) if p.suffix == ".png")
 
     with _reading(path) as f:
         ns = _particle_ns(f)
@@ -294,7 +311,8 @@ def _draw_figures(path, folder) -> list[Path]:
             fig = Figure(figsize=(3.4 * m, 2.9), layout="constrained")
             plot.marginals(**snap, axes=fig.subplots(1, m, squeeze=False)[0])
             keep(fig, "marginals")
-            plot.animate(f, folder / "density.gif", max_points=plot.MAX_POINTS)
+            with _writing(shown):
+                plot.animate(f, folder / "density.gif", max_points=plot.MAX_POINTS)
         if ns:
             try:
                 off = plot.read_off_subspace(f)
@@ -316,12 +334,13 @@ def _draw_figures(path, folder) -> list[Path]:
             plot.discovery_rounds(**plot.read_discovery(f), axes=fig.subplots(1, 2))
             keep(fig, "discovery")
         has_study, has_sweep = is_study(f), SWEEP in f
-    if has_study:
-        from wgf.study import draw_study
+    with _writing(shown):
+        if has_study:
+            from wgf.study import draw_study
 
-        written.append(draw_study(path, folder)[0])
-    elif has_sweep:
-        written += draw_sweep(path, folder)
+            written.append(draw_study(path, folder)[0])
+        elif has_sweep:
+            written += draw_sweep(path, folder)
     return written
 
 
