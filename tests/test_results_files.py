@@ -237,26 +237,49 @@ def _limited(limit, argv, *, margin=None):
                           preexec_fn=limit_files)
 
 
-@pytest.mark.slow
-def test_a_full_disk_stops_cleanly_and_resume_continues(tmp_path, reference):
-    """The room check stops the run before HDF5 fails; a write that fails anyway (no margin) leaves a partial
-    that --resume rebuilds: both resume to the uninterrupted results, bit for bit."""
+def test_a_filling_disk_stops_the_run_before_hdf5_fails(tmp_path, capsys, monkeypatch, reference):
+    """A disk with room for about half the file: the room asked for before each write is refused, the run
+    stops in one line (exit 1) with its partial intact, and after space is freed --resume completes it."""
+    import os
+    from types import SimpleNamespace
+
     from wgf.io import WRITE_MARGIN
 
     cfg, ref = reference
     out = tmp_path / "out.h5"
-    res = _limited(WRITE_MARGIN + 60_000, ["run", str(cfg), "-o", str(out), "--quiet"])
-    assert res.returncode == 1, res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "File too large" in lines[0] and "--resume" in lines[0], lines
+    real = os.statvfs
+
+    def filling(path):  # free space: a fixed budget less what the partial file holds
+        st = real(path)
+        used = partial_path(out).stat().st_size if partial_path(out).exists() else 0
+        fields = {k: getattr(st, k) for k in dir(st) if k.startswith("f_")}
+        fields["f_bavail"] = fields["f_bfree"] = max(0, WRITE_MARGIN + 60_000 - used) // st.f_frsize
+        return SimpleNamespace(**fields)
+
+    monkeypatch.setattr(os, "statvfs", filling)
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0] and "--resume" in lines[0], lines
+    with h5py.File(partial_path(out), "r") as f:  # opens, verifies, and holds the finished runs
+        assert damaged_metadata(f, complete=False) == []
+        assert f["particles/N8"].attrs.get("done_0") == 1
+    monkeypatch.setattr(os, "statvfs", real)
     assert main(["run", str(cfg), "-o", str(out), "--quiet", "--resume"]) == 0
     _assert_same_arrays(out, ref)
-    hard = tmp_path / "hard.h5"
-    res = _limited(60_000, ["run", str(cfg), "-o", str(hard), "--quiet"], margin=-10**9)
-    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
-    assert main(["run", str(cfg), "-o", str(hard), "--quiet", "--resume"]) == 0
-    _assert_same_arrays(hard, ref)
 
+
+@pytest.mark.slow
+def test_a_write_that_fails_in_hdf5_leaves_a_partial_that_resume_rebuilds(tmp_path, reference):
+    """A real file size limit (RLIMIT_FSIZE: writes beyond fail with EFBIG) and no room asked for: HDF5 fails
+    in the middle of its writes; one line, exit 1, no traceback; --resume rebuilds the partial and completes
+    the results bit for bit."""
+    cfg, ref = reference
+    out = tmp_path / "hard.h5"
+    res = _limited(60_000, ["run", str(cfg), "-o", str(out), "--quiet"], margin=-10**9)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "File too large" in res.stderr
+    assert main(["run", str(cfg), "-o", str(out), "--quiet", "--resume"]) == 0
+    _assert_same_arrays(out, ref)
 
 def test_a_saved_object_with_a_flipped_attribute_is_refused(tmp_path):
     from wgf.io import SavedFileError, read_object, save_object

@@ -67,7 +67,8 @@ if TYPE_CHECKING:
 
     from wgf._typing import PathLike
 
-__all__ = ["ResultsFile", "OutputLock", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "intact",
+__all__ = ["ResultsFile", "OutputLock", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "NoRoomError",
+           "intact",
            "output_refused", "coordinate", "label", "variable", "save_object", "read_object", "SavedFileError",
            "METADATA_CHECKSUM", "metadata_digest", "damaged_metadata", "damaged_chunks", "rebuild", "WRITE_MARGIN"]
 
@@ -80,6 +81,11 @@ class ResumeError(ValueError):
 
 class OutputBusyError(RuntimeError):
     """Another process is writing the same output."""
+
+
+class NoRoomError(OSError):
+    """The disk (or the file size limit) cannot take the next write: raised before the write, so the file is
+    intact and is sealed and closed as usual."""
 
 
 class SavedFileError(ValueError):
@@ -812,13 +818,14 @@ class ResultsFile:
             return
         free = st.f_bavail * st.f_frsize
         if free < need:
-            raise OSError(errno.ENOSPC, f"No space left on device ({free} bytes free, a write needs {need})",
-                          str(self.tmp))
+            raise NoRoomError(errno.ENOSPC, f"No space left on device ({free} bytes free, a write needs {need})",
+                              str(self.tmp))
         limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
         if limit != resource.RLIM_INFINITY and self._claim is not None:
             size = os.fstat(self._claim).st_size
             if size + need > limit:
-                raise OSError(errno.EFBIG, f"File too large (the file size limit is {limit} bytes)", str(self.tmp))
+                raise NoRoomError(errno.EFBIG, f"File too large (the file size limit is {limit} bytes)",
+                                  str(self.tmp))
 
     def _abandon(self) -> None:
         """Point HDF5's descriptor of the file at /dev/null: nothing more reaches the disk
@@ -842,6 +849,8 @@ class ResultsFile:
         the file abandoned at once (``_abandon``)."""
         try:
             yield
+        except NoRoomError:
+            raise
         except (RuntimeError, OSError) as e:
             self._abandon()
             if isinstance(e, OSError):
@@ -873,7 +882,7 @@ class ResultsFile:
                     raise OSError(errno.ENOENT, "the partial results file was removed or replaced during the run",
                                   str(self.tmp))
                 os.replace(self.tmp, self.path)
-            elif issubclass(exc_type, OSError):
+            elif issubclass(exc_type, OSError) and not issubclass(exc_type, NoRoomError):
                 self._close_after_write_failure(tb)
             else:
                 try:
