@@ -71,12 +71,14 @@ def test_label_actions_are_classified_from_the_matrices():
 def test_da_with_componentwise_losses_under_rotation_is_not_called_invariant():
     huber = rotation_problem(scheme="da", loss=make_loss("huber"), noise="projected")
     assert not huber.risk_is_invariant and not huber.stays_in_fixed_subspace
-    assert huber.hypotheses() == (
+    assert huber.hypotheses()[:2] == (
         "risk invariant: NO, the huber loss is invariant only under signed permutation label actions and "
         "'rotation' acts on the labels by orthogonal matrices (Thms 3-4 do not apply)",
         "E^G kept from an SI start: NO, the risk is not G-invariant: the huber loss is invariant only under signed "
         "permutation label actions and 'rotation' acts on the labels by orthogonal matrices (Thms 5-6 do not apply)",
     )
+    # its particles may leave E^G, so DA orbit's quadrature error off E^G is estimated
+    assert huber.hypotheses()[2].startswith("DA quadrature accurate off E^G: yes, the 16-point Haar rule")
     squared = rotation_problem(scheme="da", noise="projected")
     assert squared.risk_is_invariant and squared.stays_in_fixed_subspace
     assert squared.hypotheses()[0] == ("risk invariant: yes, pi^G is G-equivariant and the squared loss is invariant "
@@ -114,18 +116,30 @@ def test_a_grid_on_the_fixed_subspace_is_refused_with_the_reason():
 # ------------------------------------------------------------------ FA's quadrature off E^G
 def test_fa_quadrature_error_is_estimated_where_the_particles_leave_the_fixed_subspace():
     si = parse_config(GATED.replace("[training]\n", '[training]\nscheme = "fa"\n')).problem
-    assert si.fa_quadrature_error is None and len(si.hypotheses()) == 2  # FA is exact on E^G
+    assert si.haar_quadrature_error is None and len(si.hypotheses()) == 2  # FA is exact on E^G
     wi_text = GATED.replace("[training]\n", '[training]\nscheme = "fa"\n').replace('init = "si"', 'init = "wi"')
     wi = parse_config(wi_text).problem
-    assert 1e-3 < wi.fa_quadrature_error < 1e-2
+    assert 1e-3 < wi.haar_quadrature_error < 1e-2
     assert wi.hypotheses()[2].startswith("FA quadrature accurate off E^G: yes, the 16-point Haar rule of 'rotation' "
                                          "is off the average over G by 0.00")
     coarse = parse_config(wi_text.replace("haar_points = 16", "haar_points = 8")).problem
-    assert 1e-2 < coarse.fa_quadrature_error < 5e-2
+    assert 1e-2 < coarse.haar_quadrature_error < 5e-2
     assert "FA quadrature accurate off E^G: NO" in coarse.hypotheses()[2]
     with pytest.raises(ConfigError, match=r"^\[group\] haar_points: the 4-point Haar quadrature of 'rotation' is off "
                                           r"FA's average over G by 0\.094 \(relative\) .* above 0\.05"):
         parse_config(wi_text.replace("haar_points = 16", "haar_points = 4").replace("beta", "init_std = 0.1\nbeta"))
+
+
+def test_da_orbit_quadrature_error_is_estimated_and_da_sample_has_none():
+    """DA orbit averages the first variation over the M rotations: estimated against the finer rule where the
+    particles leave E^G; DA sample draws from the Haar measure itself."""
+    text = GATED.replace("[training]\n", '[training]\nscheme = "da"\n').replace('init = "si"', 'init = "wi"')
+    orbit = parse_config(text.replace("haar_points = 16", "haar_points = 8")).problem
+    assert 1e-3 < orbit.haar_quadrature_error < 1e-2
+    assert orbit.hypotheses()[2].startswith("DA quadrature accurate off E^G: yes, the 8-point Haar rule of 'rotation' "
+                                            "is off the average over G by 0.00")
+    sample = parse_config(text.replace("[training]\n", '[training]\nda_mode = "sample"\n')).problem
+    assert sample.haar_quadrature_error is None and len(sample.hypotheses()) == 2
 
 
 # ------------------------------------------------------------------ groups on large spaces

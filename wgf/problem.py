@@ -16,7 +16,8 @@ from wgf.data import EmpiricalData, GaussianTeacherData, Quadrature
 from wgf.groups import FiniteGroup
 from wgf.losses import Loss, make_loss
 from wgf.schedules import Schedule, make_schedule
-from wgf.schemes import DA_MODES, SCHEMES, SchemeUnit, fa_quadrature_error, scheme_quadrature, scheme_unit
+from wgf.schemes import (DA_MODES, SCHEMES, SchemeUnit, da_quadrature_error, fa_quadrature_error, scheme_quadrature,
+                         scheme_unit)
 from wgf.registry import Registry
 from wgf.symmetry import InexactQuadratureError, Symmetry
 from wgf.units import Unit
@@ -34,10 +35,10 @@ NOISES.add("projected", lambda symmetry: symmetry.projector, doc="noise projecte
            projected=True)
 
 
-# FA's Haar quadrature off E^G (docs/groups.md): a relative error above FA_QUADRATURE_ACCURATE is reported as
-# approximate, one above FA_QUADRATURE_REFUSED refused, for flows whose particles leave E^G
-FA_QUADRATURE_ACCURATE = 1e-2
-FA_QUADRATURE_REFUSED = 5e-2
+# the Haar quadrature of FA and DA orbit off E^G (docs/groups.md): a relative error above QUADRATURE_ACCURATE is
+# reported as approximate, one above QUADRATURE_REFUSED refused, for flows whose particles leave E^G
+QUADRATURE_ACCURATE = 1e-2
+QUADRATURE_REFUSED = 5e-2
 
 
 @dataclass(frozen=True)
@@ -110,12 +111,13 @@ class Problem:
             raise ValueError(f"loss: '{self.loss.name}' trains on labels +-1, and scheme = '{self.scheme}' would move "
                              f"them off +-1 by the {action.replace('_', ' ')} label action of group "
                              f"'{self.group.name}'; use scheme fa or ea, or another loss")
-        err = self.fa_quadrature_error
-        if err is not None and err > FA_QUADRATURE_REFUSED:
+        err = self.haar_quadrature_error
+        if err is not None and err > QUADRATURE_REFUSED:
             raise InexactQuadratureError(
-                f"the {self.group.order}-point Haar quadrature of '{self.group.name}' is off FA's average over G by "
-                f"{err:.2g} (relative) where the particles leave E^G (init = '{self.init}', noise = '{self.noise}'), "
-                f"above {FA_QUADRATURE_REFUSED:g}: use more points, or init = \"si\" with noise = \"projected\"")
+                f"the {self.group.order}-point Haar quadrature of '{self.group.name}' is off {self.scheme.upper()}'s "
+                f"average over G by {err:.2g} (relative) where the particles leave E^G (init = '{self.init}', "
+                f"noise = '{self.noise}'), above {QUADRATURE_REFUSED:g}: use more points, or init = \"si\" with "
+                f"noise = \"projected\"")
 
     # ------------------------------------------------------------ structure
     @property
@@ -209,34 +211,45 @@ class Problem:
         """The particles may leave E^G: a WI start, or a flow not known to keep E^G."""
         return not (INITS[self.init].projected and self.stays_in_fixed_subspace)
 
+    @property
+    def uses_quadrature(self) -> bool:
+        """The scheme averages over a compact group's Haar quadrature: FA, or DA in a mode that does (orbit)."""
+        scheme = SCHEMES[self.scheme]
+        averages = scheme.feature_maps or (scheme.augments and DA_MODES[self.da_mode].quadrature)
+        return bool(averages and self.group.continuous)
+
     @cached_property
-    def fa_quadrature_error(self) -> float | None:
-        """The relative error of FA's Haar quadrature (``wgf.schemes.fa_quadrature_error``) on 64 inputs of pi and
-        32 parameters drawn from N(0, s^2 I), s = init_std for half and 2 init_std for the other half (seeded);
-        None where it does not enter: no FA, a finite group, or particles that stay in E^G (FA is exact there)."""
-        if not (SCHEMES[self.scheme].feature_maps and self.group.continuous and self.leaves_fixed_subspace):
+    def haar_quadrature_error(self) -> float | None:
+        """The relative error of the scheme's Haar quadrature off E^G, against a finer rule: FA's unit
+        (``wgf.schemes.fa_quadrature_error``) or DA orbit's first variation (``da_quadrature_error``), on 64 samples
+        of pi and 32 parameters drawn from N(0, s^2 I), s = init_std for half and 2 init_std for the other half
+        (seeded). None where it does not enter: no quadrature, or particles that stay in E^G (exact there)."""
+        if not (self.uses_quadrature and self.leaves_fixed_subspace):
             return None
         rng = np.random.default_rng(0)
-        x = self.data.sample(64, rng)[0]
-        scale = np.repeat([1.0, 2.0], 16)[:, None] * (self.init_std if self.init_std > 0 else 1.0)
-        return fa_quadrature_error(self.symmetry, x, scale * rng.normal(size=(32, self.dim)))
+        x, y = self.data.sample(64, rng)
+        z = np.repeat([1.0, 2.0], 16)[:, None] * (self.init_std if self.init_std > 0 else 1.0) * \
+            rng.normal(size=(32, self.dim))
+        if SCHEMES[self.scheme].feature_maps:
+            return fa_quadrature_error(self.symmetry, x, z)
+        return da_quadrature_error(self.symmetry, self.loss, x, self.loss.labels(y), z)
 
     @property
-    def fa_quadrature(self) -> Hypothesis | None:
-        """Whether FA's Haar quadrature is accurate where the particles go (None where it is exact or unused)."""
-        err = self.fa_quadrature_error
+    def haar_quadrature(self) -> Hypothesis | None:
+        """Whether the scheme's Haar quadrature is accurate where the particles go (None where exact or unused)."""
+        err = self.haar_quadrature_error
         if err is None:
             return None
-        holds = err <= FA_QUADRATURE_ACCURATE
-        return Hypothesis("FA quadrature accurate off E^G", holds,
+        holds, scheme = err <= QUADRATURE_ACCURATE, self.scheme.upper()
+        return Hypothesis(f"{scheme} quadrature accurate off E^G", holds,
                           f"the {self.group.order}-point Haar rule of '{self.group.name}' is off the average over G "
-                          f"by {err:.2g} (relative, against a finer rule; tolerance {FA_QUADRATURE_ACCURATE:g})",
-                          "" if holds else "FA averages over G only approximately off E^G")
+                          f"by {err:.2g} (relative, against a finer rule; tolerance {QUADRATURE_ACCURATE:g})",
+                          "" if holds else f"{scheme} averages over G only approximately off E^G")
 
     def hypotheses(self) -> tuple[str, ...]:
-        """One line per hypothesis of the paper's theorems (and of FA's quadrature of a compact group where the
+        """One line per hypothesis of the paper's theorems (and of the Haar quadrature of FA or DA orbit where the
         particles leave E^G): whether it holds for this problem and why."""
-        rows = (self.risk_invariance, self.fixed_subspace, self.fa_quadrature)
+        rows = (self.risk_invariance, self.fixed_subspace, self.haar_quadrature)
         return tuple(str(h) for h in rows if h is not None)
 
     def initial_particles(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -33,12 +33,16 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 __all__ = ["SCHEMES", "DA_MODES", "SchemeUnit", "scheme_unit", "scheme_quadrature", "fa_quadrature_error",
+           "da_quadrature_error",
            "expand_rows", "combine_rows", "pullback_rows"]
 
 SCHEMES = Registry("scheme", "symmetry-leveraging schemes; factory (symmetry) -> the SchemeUnit it trains")
 DA_MODES = Registry("DA mode", "how data augmentation averages over G")
-DA_MODES.add("orbit", doc="every SGD sample is replaced by its whole orbit (rho_g x, rhohat_g y), g in G", code=1)
-DA_MODES.add("sample", doc="every SGD sample is moved by one g drawn from the Haar measure of G", code=2)
+# quadrature: the mode averages over the group's Haar quadrature (an approximation of a compact group off E^G)
+DA_MODES.add("orbit", doc="every SGD sample is replaced by its whole orbit (rho_g x, rhohat_g y), g in G", code=1,
+             quadrature=True)
+DA_MODES.add("sample", doc="every SGD sample is moved by one g drawn from the Haar measure of G", code=2,
+             quadrature=False)
 
 
 # ------------------------------------------------------------------ the transform, written once
@@ -241,6 +245,24 @@ def scheme_quadrature(scheme: str, quadrature: Quadrature, group: FiniteGroup) -
     return quadrature.augment(group) if SCHEMES[scheme].augments else quadrature
 
 
+def _relative_error(approx: np.ndarray, ref: np.ndarray) -> float:
+    scale = float(np.abs(ref).max())
+    err = float(np.abs(approx - ref).max())
+    return err / scale if scale > 0 else err
+
+
+def _reference(symmetry: Symmetry):
+    from wgf.groups import reference_rule
+
+    group = symmetry.group
+    return reference_rule(group.kind, group.order, group.dim_x, group.dim_y)
+
+
+def _moved(mats: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """mats_k v_b for all k, b: mats (K, d, d), v (B, d) -> (K B, d), row k B + b."""
+    return np.einsum("kij,bj->kbi", mats, v).reshape(-1, v.shape[1])
+
+
 def fa_quadrature_error(symmetry: Symmetry, x: ArrayLike, z: ArrayLike) -> float:
     """The relative error of FA's Haar quadrature of a compact group, measured against a finer rule
     (``wgf.groups.reference_rule``, weights w_k):
@@ -249,16 +271,33 @@ def fa_quadrature_error(symmetry: Symmetry, x: ArrayLike, z: ArrayLike) -> float
 
     x (B, dx), z (N, D). Zero on E^G for a quadrature that fixes E^G; off E^G, the error of the M-point rule
     (the finer one's is far smaller where the error falls exponentially in M). 0 for a finite group (exact)."""
-    from wgf.groups import reference_rule
-
-    group = symmetry.group
-    if not group.continuous:
+    if not symmetry.group.continuous:
         return 0.0
     x, z = np.atleast_2d(np.asarray(x, dtype=float)), np.atleast_2d(np.asarray(z, dtype=float))
-    weights, rx, ry = reference_rule(group.kind, group.order, group.dim_x, group.dim_y)
-    k, n_batch = len(weights), x.shape[0]
-    vals = symmetry.unit.value(np.einsum("kij,bj->kbi", rx, x).reshape(k * n_batch, -1), z)  # (K B, N, dy)
-    ref = np.einsum("k,kac,kbna->bnc", weights, ry, vals.reshape(k, n_batch, z.shape[0], -1))
-    scale = float(np.abs(ref).max())
-    err = float(np.abs(scheme_unit("fa", symmetry).value(x, z) - ref).max())
-    return err / scale if scale > 0 else err
+    weights, rx, ry = _reference(symmetry)
+    vals = symmetry.unit.value(_moved(rx, x), z)  # (K B, N, dy)
+    ref = np.einsum("k,kac,kbna->bnc", weights, ry, vals.reshape(len(weights), x.shape[0], z.shape[0], -1))
+    return _relative_error(scheme_unit("fa", symmetry).value(x, z), ref)
+
+
+def _da_first_variation(symmetry: Symmetry, loss, x, y, z, weights, rx, ry) -> np.ndarray:
+    """V(z_j) = sum_k w_k mean_b < grad l(Phi(rho_k x_b), rhohat_k y_b), sigma_*(rho_k x_b, z_j) >, with
+    Phi = mean_i sigma_*(., z_i): the loss term of DA's first variation at mu = the cloud z, (N,)."""
+    vals = symmetry.unit.value(_moved(rx, x), z)  # (K B, N, dy)
+    grad = loss.grad(vals.mean(axis=1), _moved(ry, y))  # (K B, dy)
+    per = np.einsum("rna,ra->rn", vals, grad).reshape(len(weights), x.shape[0], z.shape[0]).mean(axis=1)
+    return weights @ per
+
+
+def da_quadrature_error(symmetry: Symmetry, loss, x: ArrayLike, y: ArrayLike, z: ArrayLike) -> float:
+    """The relative error of DA orbit's Haar quadrature of a compact group against a finer rule, on the loss
+    term of the first variation at mu = (1/N) sum_i delta_{z_i} (``_da_first_variation``), over the cloud:
+    max_j |V_M(z_j) - V_ref(z_j)| / max_j |V_ref(z_j)|; x (B, dx), y (B, dy) samples of pi, z (N, D).
+    0 for a finite group (the orbit is exact)."""
+    if not symmetry.group.continuous:
+        return 0.0
+    x, y, z = (np.atleast_2d(np.asarray(a, dtype=float)) for a in (x, y, z))
+    group = symmetry.group
+    approx = _da_first_variation(symmetry, loss, x, y, z, np.full(group.order, 1.0 / group.order), group.rho_x,
+                                 group.rho_y)
+    return _relative_error(approx, _da_first_variation(symmetry, loss, x, y, z, *_reference(symmetry)))
