@@ -74,6 +74,15 @@ CASES = [
     (plot.density, (RHO, [X, X]), {"levels": 0}, ValueError, r"levels must be an integer >= 1, got 0"),
     (plot.density, (RHO, [X, X]), {"max_points": 0}, ValueError, r"max_points must be an integer >= 1, got 0"),
     (plot.density, (RHO, [X, X]), {"max_points": 2.5}, ValueError, r"max_points must be an integer >= 1, got 2\.5"),
+    (plot.density, (RHO, [X, X]), {"levels": [0.1, 0.1, 0.2]}, ValueError, r"levels must be increasing contour"),
+    (plot.density, (RHO, [X, X]), {"cmap": "Bluez"}, ValueError, r"cmap must be a matplotlib colour map or its name"),
+    (plot.density, (RHO, [X, X]), {"cmap": [1.0]}, TypeError, r"cmap must be a matplotlib colour map"),
+    (plot.density, (RHO, [X, X]), {"norm": (0, 1)}, TypeError, r"norm must be a matplotlib\.colors\.Normalize"),
+    (plot.density, (RHO, [X, X]), {"colorbar": "no"}, TypeError, r"colorbar must be True or False, got str 'no'"),
+    (plot.density, (RHO, [X, X]), {"label": 3}, TypeError, r"label must be a string or None, got int 3"),
+    (plot.density, (RHO, [X, X]), {"basis": np.eye(3)}, ValueError, r"basis must be \(D, 2\) .* got shape \(3, 3\)"),
+    (plot.density, (RHO, [X, X]), {"dims": np.ones((3, 3))}, TypeError, r"dims must be two grid axes \(i, j\), "
+                                                                       r"got array\(\[\[1\., 1\., 1\.\], \[1"),
     (plot.density, (RHO, [X, X]), {"ax": "ax"}, TypeError, r"ax must be a matplotlib Axes or None, got str"),
     (plot.density, (RHO, [X, X]), {"ax": _axes(2)}, TypeError, r"ax must be a matplotlib Axes or None, got list"),
     # snapshots
@@ -143,6 +152,7 @@ CASES = [
      r"ax must be a matplotlib Axes or None, got Figure"),
     # training
     (plot.training, ({},), {}, ValueError, r"runs is empty"),
+    (plot.training, ({5: {**RUN, "wi_rmd2": [[0.0]]}},), {}, ValueError, r"runs\[5\]\['wi_rmd2'\] has 1 entries"),
     (plot.training, ([RUN],), {}, TypeError, r"runs must be a mapping \{N: diagnostics\}, got list"),
     (plot.training, ({5: {"time": [0.0, 1.0], "risk": [[0.2, 0.1]]}},), {}, ValueError, r"runs\[5\] has no 'si_rmd2'"),
     (plot.training, ({5: {**RUN, "risk": [[0.2, 0.1, 0.0]]}},), {}, ValueError,
@@ -165,6 +175,11 @@ CASES = [
     (plot.discovery_rounds, ([0.5, 1e-3],), {"directions": [[np.inf, 0.0], [0.0, 1.0]]}, ValueError,
      r"directions has 1 non-finite entries \(inf\)"),
     (plot.discovery_rounds, ("0.5",), {}, TypeError, r"rmd2 must be an array"),
+    (plot.discovery_rounds, ([0.5, 1e-3],), {"threshold": -1e-10}, ValueError, r"threshold must be >= 0"),
+    (plot.discovery_rounds, ([0.5, 1e-3],), {"principal_angles": [0.1, 2.0]}, ValueError,
+     r"principal_angles must be in \[0, pi/2\], got \[0\.1, 2\.0\]"),
+    (plot.discovery_rounds, ([0.5, 1e-3],), {"directions": [[1.0, 2.0], [3.0]]}, ValueError,
+     r"directions must be a rectangular array"),
     # sweeps
     (plot.sweep_quantity, (np.ones((2, 3)), "N"), {}, TypeError, r"values must be an xarray\.DataArray"),
     (plot.sweep_quantity, (_sweep(), "beta"), {}, ValueError, r"x = 'beta' is not a varied key of values \(dims: N, seed\)"),
@@ -174,6 +189,8 @@ CASES = [
     (plot.sweep_quantity, (_sweep(_with(np.ones((2, 3)), (0, 1), np.inf)), "N"), {}, ValueError,
      r"values has 1 non-finite entries \(inf\)"),
     (plot.sweep_quantity, (_sweep(), "N"), {"max_legend": -1}, ValueError, r"max_legend must be an integer >= 0"),
+    (plot.sweep_quantity, (_sweep(), ["N"]), {}, ValueError, r"x = \['N'\] is not a varied key"),
+    (plot.sweep_quantity, (_sweep(), "N"), {"ylabel": 1.0}, TypeError, r"ylabel must be a string or None"),
     # save and animate
     (plot.save, ("figure", "x"), {}, TypeError, r"fig must be a matplotlib Figure, got str"),
     (plot.save, (Figure(), "x"), {"formats": ()}, ValueError, r"formats is empty"),
@@ -228,6 +245,9 @@ def test_hostile_inputs_that_are_still_drawn():
     axes = _axes(2)
     plot.discovery_rounds([0.5, 1e-3], directions=[[1.0, 0.0], [np.nan, np.nan]], axes=axes)
     assert axes[1].images[0].get_array().mask[1].all()
+    axes = _axes(2)
+    plot.training({}, pde=PDE, axes=axes)  # a PDE without particles
+    assert [t.get_text() for t in axes[0].texts] == ["no particle runs"] and len(axes[1].lines) == 2
     ax = plot.distance_vs_n([10, 20], [[0.2], [0.1]], ax=Figure().add_subplot())  # one seed: no interval
     np.testing.assert_array_equal(ax.containers[0].lines[0].get_ydata(), [0.2, 0.1])
 

@@ -67,6 +67,19 @@ def _kind(x) -> str:
     return type(x).__name__
 
 
+def _show(x, limit: int = 60) -> str:
+    """``repr(x)`` on one line, cut at ``limit`` characters."""
+    text = " ".join(repr(x).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _as_text(name: str, x) -> str | None:
+    """A label: a string or None."""
+    if x is not None and not isinstance(x, str):
+        raise TypeError(f"{name} must be a string or None, got {_kind(x)} {_show(x)}")
+    return x
+
+
 def _as_array(name: str, x, doc: str, *, ndim: int | tuple[int, ...] | None = None, nan: bool = False,
               empty: bool = False) -> np.ndarray:
     """``x`` as a float array of ``ndim`` axes (``doc`` its expected shape, for the message): TypeError for
@@ -106,9 +119,10 @@ def _as_int(name: str, x, *, low: int = 1) -> int:
     import numbers
 
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be an integer >= {low}, got {_kind(x)} {x!r}")
-    if not (np.isfinite(x) and float(x) == int(x) and int(x) >= low):
-        raise ValueError(f"{name} must be an integer >= {low}, got {x!r}")
+        raise TypeError(f"{name} must be an integer >= {low}, got {_kind(x)} {_show(x)}")
+    integral = isinstance(x, numbers.Integral) or (np.isfinite(x) and float(x) == int(x))
+    if not integral or int(x) < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {_show(x)}")
     return int(x)
 
 
@@ -117,9 +131,9 @@ def _as_real(name: str, x, *, low: float = 0.0) -> float:
     import numbers
 
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a number >= {low:g}, got {_kind(x)} {x!r}")
+        raise TypeError(f"{name} must be a number >= {low:g}, got {_kind(x)} {_show(x)}")
     if not (np.isfinite(x) and x >= low):
-        raise ValueError(f"{name} must be a finite number >= {low:g}, got {x!r}")
+        raise ValueError(f"{name} must be a finite number >= {low:g}, got {_show(x)}")
     return float(x)
 
 
@@ -183,14 +197,20 @@ def _as_density(rho, axes_u, *, name: str = "rho", stacked: bool = False) -> tup
     return rho, _as_axes_u(axes_u, rho.shape[stacked:])
 
 
+def _as_basis(basis, m: int) -> np.ndarray:
+    """The grid's basis B (D, m): u = z @ B."""
+    b = _as_array("basis", basis, f"(D, {m}) with orthonormal columns", ndim=2)
+    if b.shape[1] != m:
+        raise ValueError(f"basis must be (D, {m}) for a density on {m} grid axes, got shape {b.shape}")
+    return b
+
+
 def _as_points(name: str, particles, basis, m: int) -> np.ndarray:
     """Particles (N, D) as grid coordinates u = z @ basis (N, m) (basis (D, m)); with basis None they
     already are (N, m). Finite, at least one."""
     p = _as_array(name, particles, "(N, D) of positions or (N, m) of grid coordinates", ndim=2)
     if basis is not None:
-        b = _as_array("basis", basis, f"(D, {m}) with orthonormal columns", ndim=2)
-        if b.shape[1] != m:
-            raise ValueError(f"basis must be (D, {m}) for a density on {m} grid axes, got shape {b.shape}")
+        b = _as_basis(basis, m)
         if b.shape[0] != p.shape[1]:
             raise ValueError(f"{name} have D = {p.shape[1]} coordinates but basis has {b.shape[0]} rows")
         return p @ b
@@ -205,10 +225,10 @@ def _as_dims(dims, m: int) -> tuple[int, int]:
     if m < 2:
         return (0, 0)
     if isinstance(dims, (str, bytes)) or not hasattr(dims, "__len__") or len(dims) != 2:
-        raise TypeError(f"dims must be two grid axes (i, j), got {dims!r}")
+        raise TypeError(f"dims must be two grid axes (i, j), got {_show(dims)}")
     i, j = (_as_int("dims", d, low=0) for d in dims)
     if i == j or max(i, j) >= m:
-        raise ValueError(f"dims must be two different grid axes in 0..{m - 1}, got {tuple(dims)}")
+        raise ValueError(f"dims must be two different grid axes in 0..{m - 1}, got ({i}, {j})")
     return i, j
 
 
@@ -234,6 +254,20 @@ def _as_panels(axes, count: int):
     if not all(isinstance(a, Axes) for a in flat):
         raise TypeError(f"axes must be {count} matplotlib Axes, got {', '.join(_kind(a) for a in flat)}")
     return flat
+
+
+def _as_style(cmap, norm, colorbar) -> None:
+    """A colour map (a name matplotlib knows or a Colormap), a Normalize or None, a bool."""
+    from matplotlib import colormaps
+    from matplotlib.colors import Colormap, Normalize
+
+    if not isinstance(cmap, Colormap) and not (isinstance(cmap, str) and cmap in colormaps):
+        raise (ValueError if isinstance(cmap, str) else TypeError)(
+            f"cmap must be a matplotlib colour map or its name such as 'Blues', got {_show(cmap)}")
+    if norm is not None and not isinstance(norm, Normalize):
+        raise TypeError(f"norm must be a matplotlib.colors.Normalize or None, got {_kind(norm)}")
+    if not isinstance(colorbar, (bool, np.bool_)):
+        raise TypeError(f"colorbar must be True or False, got {_kind(colorbar)} {_show(colorbar)}")
 
 
 def _as_max_points(max_points) -> int | None:
@@ -388,11 +422,17 @@ def density(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLike
     rho, axes_u = _as_density(rho, axes_u)
     m = rho.ndim
     points = None if particles is None else _as_points("particles", particles, basis, m)
+    if particles is None and basis is not None:
+        _as_basis(basis, m)
     i, j = _as_dims(dims, m)
     if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool):
         levels = _as_array("levels", levels, "(L,) of increasing contour levels or a count", ndim=1)
+        if np.any(np.diff(levels) <= 0):
+            raise ValueError(f"levels must be increasing contour levels, got {_show(levels.tolist())}")
     else:
         levels = _as_int("levels", levels)
+    label, title = _as_text("label", label), _as_text("title", title)
+    _as_style(cmap, norm, colorbar)
     max_points = _as_max_points(max_points)
     ax = _axes(_as_ax(ax))
     if m == 1:
@@ -459,6 +499,8 @@ def density_snapshots(times: ArrayLike, rho: ArrayLike, axes_u: Sequence[ArrayLi
         basis = None  # now grid coordinates
     dims = _as_dims(dims, m)
     max_points = _as_max_points(max_points)
+    label = _as_text("label", label)
+    _as_style(cmap, None, True)
     axes = _panels(axes, len(times), (3.4, 3.2))
     norm = None
     if m >= 2:
@@ -494,6 +536,7 @@ def marginals(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLi
     rho, axes_u = _as_density(rho, axes_u)
     m = rho.ndim
     points = None if particles is None else _as_points("particles", particles, basis, m)
+    label, title = _as_text("label", label), _as_text("title", title)
     axes = _panels(axes, m, (3.4, 2.8))
     for k, ax in enumerate(axes):
         x = axes_u[k]
@@ -623,6 +666,7 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
         rate = _as_array("rate", rate, "(slope, low, high, ...) a RateFit (NaN: not fitted)", ndim=1, nan=True)
         if rate.size < 3:
             raise ValueError(f"rate must be (slope, low, high, ...) a RateFit, got {rate.size} numbers")
+    ylabel = _as_text("ylabel", ylabel) or ""
     ax = _axes(_as_ax(ax))
     mean, half = mean_interval(values)
     above = mean > floor
@@ -669,6 +713,7 @@ def distance_vs_time(times: ArrayLike, values_by_n: Mapping[int, ArrayLike], *, 
         values_by_n[n] = _as_array(f"values_by_n[{n}]", values, "(S, T) the metric per seed and time", ndim=2)
         _as_length(f"values_by_n[{n}]", values_by_n[n], 1, times.size, "times")
     floor = None if floor is None else _as_real("floor", floor)
+    ylabel = _as_text("ylabel", ylabel) or ""
     ax = _axes(_as_ax(ax))
     colors = _colors(values_by_n)
     bottom = np.inf
@@ -751,7 +796,10 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
     ax_i.set_xlabel(TIME)
     ax_i.set_ylabel("RMD$^2$ (mean over seeds)")
     ax_i.set_title("invariance of the particles (SI: to $P_E\\#\\nu$, WI: to $\\nu^G$)", fontsize=9)
-    ax_i.legend(fontsize=7)
+    if checked:
+        ax_i.legend(fontsize=7)
+    else:
+        ax_i.text(0.5, 0.5, "no particle runs", ha="center", va="center", transform=ax_i.transAxes)
     if signed:
         ax_r.set_yscale("symlog", linthresh=1e-6)
     else:
@@ -784,17 +832,24 @@ def discovery_rounds(rmd2: ArrayLike, *, threshold: ArrayLike | None = None, dim
                                                                      ndim=1) > 0
     if threshold is not None:
         threshold = _as_array("threshold", threshold, "a number or (J,) per round", ndim=(0, 1))
+        if np.any(threshold < 0):
+            raise ValueError(f"threshold must be >= 0, got {_show(threshold.tolist())}")
         if threshold.ndim:
             _as_length("threshold", threshold, 0, count, "rmd2")
     for name, a in (("dims", j), ("principal", pc)):
         _as_length(name, a, 0, count, "rmd2")
-    if directions is not None and np.size(directions):
+    if directions is not None:
         directions = _as_array("directions", directions, "(J, D) the direction of each round (NaN rows: none)",
-                               ndim=2, nan=True)
-        _as_length("directions", directions, 0, count, "rmd2")
+                               ndim=(1, 2), nan=True, empty=True)
+        if directions.size:  # empty: no directions to draw
+            if directions.ndim != 2:
+                raise ValueError(f"directions must be (J, D) the direction of each round, got shape {directions.shape}")
+            _as_length("directions", directions, 0, count, "rmd2")
     if principal_angles is not None:
         principal_angles = _as_array("principal_angles", principal_angles, "(k,) angles in radians", ndim=(0, 1),
                                      empty=True)
+        if np.any((principal_angles < 0) | (principal_angles > np.pi / 2 + 1e-12)):
+            raise ValueError(f"principal_angles must be in [0, pi/2], got {_show(principal_angles.tolist())}")
     ax_r, ax_d = _panels(axes, 2, (4.4, 3.6))
     ax_r.plot(j, _positive(rmd2), color="k", lw=1)
     ax_r.plot(j[~pc], _positive(rmd2[~pc]), "o", color="k", label="mean residual")
@@ -812,7 +867,7 @@ def discovery_rounds(rmd2: ArrayLike, *, threshold: ArrayLike | None = None, dim
         title += "\nangles to $E^G$: " + ", ".join(f"{a:.1e}" for a in principal_angles.ravel())
     ax_r.set_title(title, fontsize=9)
     ax_r.legend(fontsize=7)
-    if directions is not None and np.size(directions):
+    if directions is not None and directions.size:
         d = directions
         from matplotlib import colormaps
 
@@ -852,10 +907,11 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
     if "seed" not in values.dims:
         raise ValueError(f"values has no seed dimension (dims: {dims})")
     if not isinstance(x, str) or x not in values.dims or x == "seed":
-        raise ValueError(f"x = {x!r} is not a varied key of values (dims: {dims})")
+        raise ValueError(f"x = {_show(x)} is not a varied key of values (dims: {dims})")
     if empty := [d for d, k in values.sizes.items() if k == 0]:
         raise ValueError(f"values is empty along {empty[0]} (sizes {dict(values.sizes)})")
     max_legend = _as_int("max_legend", max_legend, low=0)
+    ylabel = _as_text("ylabel", ylabel)
     others = [d for d in values.dims if d not in (x, "seed")]
     xs = np.asarray(values[x].values) if x in values.coords else np.arange(values.sizes[x])
     numeric = np.issubdtype(xs.dtype, np.number) and bool(np.all(np.isfinite(xs.astype(float))))
