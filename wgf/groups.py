@@ -375,9 +375,10 @@ class CompactGroup(FiniteGroup):
     def label_action(self) -> str:
         """How G (not only its quadrature) acts on labels: orthogonal if its Lie algebra moves them (a
         continuum of rotations is no set of signed permutations), else the class of its components."""
-        if np.abs(self.lie_y).max(initial=0.0) > _ATOL:
+        if self.lie_y is not None and np.abs(self.lie_y).max(initial=0.0) > _ATOL:
             return "orthogonal"
-        return action_class(np.concatenate([self.rho_y, self.components_y]))
+        extra = [] if self.components_y is None else [self.components_y]
+        return action_class(np.concatenate([self.rho_y, *extra]))
 
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """n independent Haar-distributed elements: (rho_x (n, dx, dx), rho_y (n, dy, dy))."""
