@@ -803,8 +803,8 @@ class ResultsFile:
             os.close(self._claim)
         self._claim = claim
         self.file = _open_h5(self.tmp, "r+")
-        log.warning("'%s' is damaged (%s): rebuilt from its verified parts; %d damaged item(s) (%s) will be "
-                    "computed again", self.tmp, what, len(left), ", ".join(left[:4]) + (", ..." if len(left) > 4 else ""))
+        log.warning("'%s' is damaged (%s): rebuilt from its verified parts; left out, to be computed or written "
+                    "again: %s", self.tmp, what, ", ".join(left[:4]) + (f" and {len(left) - 4} more" if len(left) > 4 else ""))
 
     def room(self, nbytes: int = 0) -> None:
         """Raise OSError (ENOSPC, or EFBIG for the process's file size limit) naming the partial file before a
