@@ -182,7 +182,8 @@ CASES = [
      r"directions must be a rectangular array"),
     # sweeps
     (plot.sweep_quantity, (np.ones((2, 3)), "N"), {}, TypeError, r"values must be an xarray\.DataArray"),
-    (plot.sweep_quantity, (_sweep(), "beta"), {}, ValueError, r"x = 'beta' is not a varied key of values \(dims: N, seed\)"),
+    (plot.sweep_quantity, (_sweep(), "beta"), {}, ValueError,
+     r"x = 'beta' is not a varied key of values \(dims: N, seed\)"),
     (plot.sweep_quantity, (_sweep(), "seed"), {}, ValueError, r"x = 'seed' is not a varied key"),
     (plot.sweep_quantity, (_sweep(dims=("N", "run")), "N"), {}, ValueError, r"values has no seed dimension"),
     (plot.sweep_quantity, (_sweep(np.ones((0, 3))), "N"), {}, ValueError, r"values is empty along N"),

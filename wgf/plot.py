@@ -684,7 +684,8 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
         slope, low, high = rate[0], rate[1], rate[2]
         n_mid = np.exp(np.mean(np.log(n[pos])))
         y_mid = np.exp(np.mean(np.log(mean[pos])))
-        ax.plot(nn, y_mid * (nn / n_mid) ** slope, color="tab:blue", label=f"slope {slope:+.2f} [{low:+.2f}, {high:+.2f}]")
+        ax.plot(nn, y_mid * (nn / n_mid) ** slope, color="tab:blue",
+                label=f"slope {slope:+.2f} [{low:+.2f}, {high:+.2f}]")
         band = np.stack([y_mid * (nn / n_mid) ** low, y_mid * (nn / n_mid) ** high])
         ax.fill_between(nn, band.min(axis=0), band.max(axis=0), color="tab:blue", alpha=0.15)
     if floor > 0:
