@@ -20,7 +20,8 @@ from wgf.io import (OutputBusyError, OutputLock, ResultsFile, damaged_metadata, 
 from wgf.report import ReportError, summary
 
 SMALL = swap_config()
-WITH_PDE = swap_config(n=(8,), seeds=1, training='init = "si"\nnoise = "projected"\n').replace('init = "wi"\n', "") + """
+WITH_PDE = swap_config(n=(8,), seeds=1, training='init = "si"\nnoise = "projected"\n').replace(
+    'init = "wi"\n', "") + """
 [pde]
 space = "fixed"
 cells = 8

@@ -309,8 +309,8 @@ def metadata_digest(obj: h5py.Group | h5py.Dataset) -> str:
 
 
 def _objects(f: h5py.Group, problems: list | None = None):
-    """The group ``f`` (the root of a file) and every group and dataset below it, depth first; an object that cannot be opened is
-    listed in ``problems`` as (path, why) and skipped."""
+    """The group ``f`` (the root of a file) and every group and dataset below it, depth first; an object that
+    cannot be opened is listed in ``problems`` as (path, why) and skipped."""
     yield f
     stack = [f]
     while stack:
@@ -803,8 +803,9 @@ class ResultsFile:
             os.close(self._claim)
         self._claim = claim
         self.file = _open_h5(self.tmp, "r+")
+        named = ", ".join(left[:4]) + (f" and {len(left) - 4} more" if len(left) > 4 else "")
         log.warning("'%s' is damaged (%s): rebuilt from its verified parts; left out, to be computed or written "
-                    "again: %s", self.tmp, what, ", ".join(left[:4]) + (f" and {len(left) - 4} more" if len(left) > 4 else ""))
+                    "again: %s", self.tmp, what, named)
 
     def room(self, nbytes: int = 0) -> None:
         """Raise OSError (ENOSPC, or EFBIG for the process's file size limit) naming the partial file before a
