@@ -91,7 +91,8 @@ def test_fixed_subspace_comes_from_the_generators_not_the_quadrature():
     for name, m in (("rotation", 3), ("rotation", 4), ("rotation", 7), ("rotation", 16), ("orthogonal", 6),
                     ("rotation3", 12), ("rotation3", 24), ("rotation3", 60)):
         sym = _conjugation(name, 3 if name == "rotation3" else 2, m)
-        assert sym.quadrature_defect() < 1e-14 and sym.dim_fixed == {"rotation": 2, "orthogonal": 1, "rotation3": 1}[name]
+        assert sym.quadrature_defect() < 1e-14
+        assert sym.dim_fixed == {"rotation": 2, "orthogonal": 1, "rotation3": 1}[name]
 
 
 def test_config_refuses_a_quadrature_that_does_not_fix_the_fixed_subspace():

@@ -174,19 +174,25 @@ class FiniteGroup:
         """table[a, b] = index of ab, found by its signature s_ab (``_signatures``): O(|G|^2 (dx^2 + dy^2))."""
         n, dx = self.order, self.dim_x
         sig = _signatures(self.rho_x, self.rho_y)
-        keys = {_signature_key(s): i for i, s in enumerate(sig)}
+        row = np.dtype((np.void, sig.itemsize * sig.shape[1]))  # a rounded signature as one sortable key
+
+        def keys(s):
+            return np.ascontiguousarray(np.round(s, 8) + 0.0).view(row).ravel()
+
+        order = np.argsort(keys(sig), kind="stable")
+        known = keys(sig)[order]
         table = np.empty((n, n), dtype=np.int64)
         sx, sy = np.ascontiguousarray(sig[:, :dx].T), np.ascontiguousarray(sig[:, dx:].T)
         for a in range(n):
             prods = np.concatenate([_left_multiplier(self.rho_x[a])(sx), _left_multiplier(self.rho_y[a])(sy)]).T
-            rounded = np.round(prods, 8) + 0.0
-            for b, s in enumerate(prods):
-                hit = keys.get(rounded[b].tobytes())
-                if hit is None:  # near a rounding boundary of the key: the nearest signature, within a tolerance
-                    dist = np.abs(sig - s).max(axis=1)
-                    hit = int(dist.argmin())
-                    if dist[hit] > 1e-8 * max(1.0, float(np.abs(s).max())):
-                        raise ValueError(f"group '{self.name}' is not closed under products (elements {a} and {b})")
+            k = keys(prods)
+            pos = np.minimum(np.searchsorted(known, k), n - 1)
+            table[a] = order[pos]
+            for b in np.flatnonzero(known[pos] != k):  # near a rounding boundary: the nearest one, within a tolerance
+                dist = np.abs(sig - prods[b]).max(axis=1)
+                hit = int(dist.argmin())
+                if dist[hit] > 1e-8 * max(1.0, float(np.abs(prods[b]).max())):
+                    raise ValueError(f"group '{self.name}' is not closed under products (elements {a} and {b})")
                 table[a, b] = hit
         return table
 
