@@ -376,9 +376,13 @@ def _execute(work, dask_address) -> int:
 
 
 def _write_failure(e: OSError) -> str:
+    import errno
+
     where = f" ('{e.filename}')" if getattr(e, "filename", None) else ""
+    full = e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # the advice to free space only where it helps
     return (f"cannot write the results{where}: {e.strerror or e}; finished runs are kept in the partial "
-            "file: free the space and run the same command with --resume")
+            f"file: {'free the space and ' if full else ''}run the same command with --resume"
+            + ("" if full else " once the cause is fixed"))
 
 
 def _config_of(path: Path) -> str | None:
