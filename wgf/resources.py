@@ -51,6 +51,8 @@ class ResourceError(ValueError):
 
 def human_bytes(n: float) -> str:
     """``n`` bytes as people read them: 3 significant digits and a decimal unit (kB, MB, ...)."""
+    if n == float("inf"):  # beyond a float: a tensor quadrature on R^300
+        return "> 1e308 B"
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if n < 1000 or unit == "PB":
             return f"{n:.3g} {unit}"
@@ -90,8 +92,12 @@ def check_bytes(what: str, memory: float = 0.0, disk: float = 0.0, *, folder: Pa
 
 
 def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> float:
-    """Memory of the tensor quadrature: points^dim_x nodes with x, y and a weight, times the orbit size."""
-    return float(points) ** dim_x * (dim_x + dim_y + 1) * F64 * orbit
+    """Memory of the tensor quadrature: points^dim_x nodes with x, y and a weight, times the orbit size
+    (infinite beyond what a float holds: 16 points on R^300 are 16^300 nodes)."""
+    try:
+        return float(points) ** dim_x * (dim_x + dim_y + 1) * F64 * orbit
+    except OverflowError:
+        return float("inf")
 
 
 def particle_bytes(n: int, dim: int, dim_x: int, dim_y: int, batch: int, *, orbit: int = 1, rows: int = 1,
