@@ -14,6 +14,8 @@ objects (``wgf.grids.History``, ``wgf.particles.Trajectory``, ``wgf.validation.C
     wgf.plot.save(ax_i.figure, "figures/training")          # PNG and PDF, TrueType fonts
 
 ``wgf report --figures`` and ``wgf demo`` draw their figures with these functions (docs/outputs.md).
+Every function checks its arguments before it draws or writes anything: a bad one is one TypeError or
+ValueError naming it (docs/outputs.md, "Figures"); a density with a NaN or negative cell is refused.
 Grid coordinates are u = B^T z, B = /pde/basis (D, m) with orthonormal columns: a particle z (D,) is
 drawn at u = z @ B. Matplotlib is imported only when a function draws.
 """
