@@ -149,3 +149,12 @@ def test_a_cyclic_group_on_a_large_space_is_built_by_signatures():
     n = np.arange(150)
     assert g.order == 150 and np.array_equal(g.table, (n[:, None] + n[None, :]) % 150)
     assert np.array_equal(g.inverse, (-n) % 150) and g.label_action == "trivial"
+
+
+def test_a_quadrature_on_a_large_space_is_sized_without_overflow():
+    """16 Gauss-Hermite points per axis on R^300 are 16^300 nodes: more than a float holds, refused as such."""
+    from wgf.resources import ResourceError, check_bytes, human_bytes, quadrature_bytes
+
+    assert quadrature_bytes(16, 300, 1) == float("inf") and human_bytes(float("inf")) == "> 1e308 B"
+    with pytest.raises(ResourceError, match=r"^\[data\] quadrature_points = 16 needs about > 1e308 B of memory"):
+        check_bytes("[data] quadrature_points = 16", quadrature_bytes(16, 300, 1))
