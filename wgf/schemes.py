@@ -31,6 +31,7 @@ from wgf.units import Unit
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
+    from wgf.losses import Loss
 
 __all__ = ["SCHEMES", "DA_MODES", "SchemeUnit", "scheme_unit", "scheme_quadrature", "fa_quadrature_error",
            "da_quadrature_error",
@@ -289,7 +290,7 @@ def _da_first_variation(symmetry: Symmetry, loss, x, y, z, weights, rx, ry) -> n
     return weights @ per
 
 
-def da_quadrature_error(symmetry: Symmetry, loss, x: ArrayLike, y: ArrayLike, z: ArrayLike) -> float:
+def da_quadrature_error(symmetry: Symmetry, loss: Loss, x: ArrayLike, y: ArrayLike, z: ArrayLike) -> float:
     """The relative error of DA orbit's Haar quadrature of a compact group against a finer rule, on the loss
     term of the first variation at mu = (1/N) sum_i delta_{z_i} (``_da_first_variation``), over the cloud:
     max_j |V_M(z_j) - V_ref(z_j)| / max_j |V_ref(z_j)|; x (B, dx), y (B, dy) samples of pi, z (N, D).
