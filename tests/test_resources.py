@@ -13,7 +13,7 @@ from _common import swap_config
 from wgf import ConfigError, parse_config
 from wgf.plan import experiment_needs
 from wgf.resources import (CHUNK, F64, PROCESS_BYTES, ResourceError, check_processes, lu_bytes, lu_nonzeros,
-                           particle_bytes)
+                           particle_bytes, structure_bytes)
 
 
 def _allocated_floats(**sizes) -> float:
@@ -84,7 +84,9 @@ def test_an_implicit_solve_beyond_superlu_is_refused_naming_the_key():
                                           r"about 3.2e\+09 nonzeros"):
         parse_config(text.replace('init = "wi"', 'init = "wi"'))
     exp = parse_config(text.replace("cells = 24", "cells = 8"))
-    assert experiment_needs(exp)[1][1] == pytest.approx((3 + 40) * 8**4 * 8 + lu_bytes(8**4, 4))
+    structure = structure_bytes(2, 4)  # the |G| = 2 matrices M_g, P_E, ... held by the process
+    assert experiment_needs(exp)[1][1] == pytest.approx(structure + (3 + 40) * 8**4 * 8 + lu_bytes(8**4, 4))
+    assert experiment_needs(exp)[0][1] == structure + particle_bytes(8, 4, 2, 2, 5, snapshots=3)
 
 
 def test_worker_processes_are_counted():

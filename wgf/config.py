@@ -25,7 +25,7 @@ from wgf.data import EmpiricalData, GaussianTeacherData, load_dataset, make_teac
 from wgf.groups import GROUPS, FiniteGroup, group_from_name
 from wgf.problem import Problem
 from wgf.plan import check_experiment
-from wgf.resources import ResourceError, available_memory, check_bytes, quadrature_bytes
+from wgf.resources import ResourceError, available_memory, check_bytes, quadrature_bytes, structure_bytes
 from wgf.settings import (
     METRICS,
     SECTIONS,
@@ -259,7 +259,7 @@ def _check_structure(m, g):
                           f"{MAX_GROUP_ORDER}: use a smaller dim_x")
     try:
         check_bytes(f"[model] unit '{unit}' with D = {dim} parameters under a group of {order} elements",
-                    (order + 4.0) * float(dim) ** 2 * 8)
+                    structure_bytes(order, dim))
     except ResourceError as e:
         raise ConfigError(str(e)) from None
 

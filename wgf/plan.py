@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from wgf.schemes import SCHEMES
 from wgf.resources import (F64, SUPERLU_MAX_NONZEROS, ResourceError, check_bytes, human_bytes, lu_bytes,
-                           lu_nonzeros, particle_bytes)
+                           lu_nonzeros, particle_bytes, structure_bytes)
 
 if TYPE_CHECKING:
     from wgf._typing import PathLike
@@ -88,6 +88,7 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     problem = exp.problem
     dim, times = problem.dim, problem.snapshots
     unit = problem.base_unit
+    structure = structure_bytes(problem.group.order, dim)  # held by every process that runs the problem
     needs = []
     if exp.particles is not None:
         s = exp.particles
@@ -95,7 +96,8 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
         orbit = problem.group.order if scheme.augments and problem.da_mode == "orbit" else 1
         rows = problem.unit.maps_in.shape[0]  # the scheme unit's feature maps (|G| for fa)
         for n in s.n:
-            memory = particle_bytes(n, dim, unit.dim_x, unit.dim_y, s.batch, orbit=orbit, rows=rows, snapshots=times)
+            memory = structure + particle_bytes(n, dim, unit.dim_x, unit.dim_y, s.batch, orbit=orbit, rows=rows,
+                                                snapshots=times)
             steps = problem.t_end / (s.step if s.alpha is None else s.alpha / n)
             records = steps / (s.record_every or max(1.0, math.ceil(steps / DEFAULT_RECORDS))) + 2  # the trace
             disk = float(s.seeds) * (times * (float(n) * dim + 3) + records * (3 + dim)) * F64
@@ -104,7 +106,7 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     if exp.pde is not None:
         cells = exp.pde.cells_per_axis(problem)
         p = float(math.prod(cells))
-        memory = (times + 40) * p * F64 + (lu_bytes(p, len(cells)) if exp.pde.method == "implicit" else 0.0)
+        memory = structure + (times + 40) * p * F64 + (lu_bytes(p, len(cells)) if exp.pde.method == "implicit" else 0.0)
         needs.append((f"[pde] cells = {list(cells)} ({times} snapshots, method {exp.pde.method})", memory,
                       times * p * F64))
     return needs

@@ -11,6 +11,9 @@ bounds of the dominant arrays (docs/outputs.md), not exact accounting:
   sums) and the T snapshots a worker sends back; measured peak over the process's baseline on the
   swap problem, batch 2e5 and 1e6: 23 (vanilla), 31 (fa) and 40 (da) float64 per batch sample, against
   25, 33 and 42 counted; on disk: seeds T (N D + 3) float64 per N;
+- the problem, held by every process that runs it (``structure_bytes``): (|G| + 4) D^2 float64 (the |G|
+  matrices M_g, the projector P_E, its basis and work copies; D = 10^4 on the trivial group: 4 GB
+  estimated, 4.1 GB measured);
 - a worker process (``--workers``): PROCESS_BYTES for Python, numpy, numba and the compiled kernels
   (225-252 MB measured) besides its job;
 - PDE in memory: (T + 40) P float64 for P cells (snapshots, solver work arrays), and for the implicit
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
 
 __all__ = ["ResourceError", "available_memory", "check_bytes", "quadrature_bytes", "human_bytes", "particle_bytes",
-           "lu_nonzeros", "lu_bytes", "check_processes", "PROCESS_BYTES", "SUPERLU_MAX_NONZEROS"]
+           "lu_nonzeros", "lu_bytes", "check_processes", "structure_bytes", "PROCESS_BYTES", "SUPERLU_MAX_NONZEROS"]
 
 F64 = 8
 CHUNK = 128  # particles per chunk of the engine (wgf.particles.kernels.CHUNK)
@@ -145,3 +148,8 @@ def check_processes(what: str, workers: int, job_memory: float, *, free_memory: 
     if workers > 1:
         check_bytes(f"--workers {workers} ({human_bytes(PROCESS_BYTES)} per process besides its job, {what})",
                     workers * (PROCESS_BYTES + job_memory), free_memory=free_memory)
+
+
+def structure_bytes(order: int, dim: int) -> float:
+    """Memory of the problem's structure on Z = R^D under a group of ``order`` elements: (|G| + 4) D^2 float64."""
+    return (order + 4.0) * float(dim) ** 2 * F64
