@@ -22,8 +22,9 @@ from wgf.resources import (F64, SUPERLU_MAX_NONZEROS, ResourceError, check_bytes
 if TYPE_CHECKING:
     from wgf._typing import PathLike
     from wgf.config import Experiment
+    from wgf.problem import Problem
 
-__all__ = ["plan", "particle_seconds", "experiment_needs", "check_experiment", "PARTICLE_SECONDS"]
+__all__ = ["plan", "particle_seconds", "particle_run_bytes", "experiment_needs", "check_experiment", "PARTICLE_SECONDS"]
 
 # seconds per particle x step x batch sample x parameter (the demo's runs on 2 cores: about 2e-9)
 PARTICLE_SECONDS = 2e-9
@@ -80,24 +81,30 @@ def plan(exp: Experiment) -> str:
     return "\n".join(lines)
 
 
+def particle_run_bytes(problem: Problem, n: int, batch: int, *, snapshots: int = 0, exact: bool = False) -> float:
+    """Memory of a particle run of ``problem`` (``wgf.resources.particle_bytes`` with the scheme's orbit and feature
+    maps, and the problem's structure): N = ``n`` particles, minibatches of ``batch`` samples (``exact``: the
+    quadrature of ``batch`` nodes as a fixed batch, as discovery's exact gradient), ``snapshots`` kept."""
+    unit = problem.base_unit
+    augments = SCHEMES[problem.scheme].augments and problem.da_mode == "orbit" and not exact
+    orbit = problem.group.order if augments else 1
+    rows = problem.unit.maps_in.shape[0]  # the scheme unit's feature maps (|G| for fa)
+    return (structure_bytes(problem.group.order, problem.dim)
+            + particle_bytes(n, problem.dim, unit.dim_x, unit.dim_y, batch, orbit=orbit, rows=rows, snapshots=snapshots))
+
+
 def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     """[(what, memory bytes, disk bytes)] of the sections of the experiment ``exp`` (the formulas of ``wgf.resources``)."""
     from wgf.particles import DEFAULT_RECORDS
-    from wgf.schemes import SCHEMES
 
     problem = exp.problem
     dim, times = problem.dim, problem.snapshots
-    unit = problem.base_unit
     structure = structure_bytes(problem.group.order, dim)  # held by every process that runs the problem
     needs = []
     if exp.particles is not None:
         s = exp.particles
-        scheme = SCHEMES[problem.scheme]
-        orbit = problem.group.order if scheme.augments and problem.da_mode == "orbit" else 1
-        rows = problem.unit.maps_in.shape[0]  # the scheme unit's feature maps (|G| for fa)
         for n in s.n:
-            memory = structure + particle_bytes(n, dim, unit.dim_x, unit.dim_y, s.batch, orbit=orbit, rows=rows,
-                                                snapshots=times)
+            memory = particle_run_bytes(problem, n, s.batch, snapshots=times)
             steps = problem.t_end / (s.step if s.alpha is None else s.alpha / n)
             records = steps / (s.record_every or max(1.0, math.ceil(steps / DEFAULT_RECORDS))) + 2  # the trace
             disk = float(s.seeds) * (times * (float(n) * dim + 3) + records * (3 + dim)) * F64

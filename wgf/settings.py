@@ -744,15 +744,19 @@ class DiscoverSettings(Section):
         return out
 
     def check(self, problem: Problem) -> None:
-        """Memory for n particles x replicas, at most MAX_STEPS steps per round, max_dim <= D."""
+        """Memory for n particles x replicas (``wgf.plan.particle_run_bytes`` per replica; the exact gradient's
+        batch is the quadrature), at most MAX_STEPS steps per round, max_dim <= D."""
+        from wgf.plan import particle_run_bytes
         from wgf.resources import ResourceError, check_bytes
 
         r = self.resolved()
         n, replicas, batch = self.n, r["replicas"], self.batch or _discover_default("batch")
+        exact = not GRADIENTS[self.gradient].batched
+        samples = len(problem.quadrature.weights) if exact else batch
         try:
-            check_bytes(f"[discover] n = {n} x replicas = {replicas} (D = {problem.dim})",
-                        12.0 * n * replicas * problem.dim * 8 + float(batch) * (problem.base_unit.dim_x + 4) * 8
-                        * max(1, -(-n // 128)))
+            check_bytes(f"[discover] n = {n} x replicas = {replicas} ({'quadrature of' if exact else 'batch'} "
+                        f"{samples}, D = {problem.dim})",
+                        replicas * particle_run_bytes(problem, n, samples, exact=exact))
         except ResourceError as e:
             raise ConfigError(str(e)) from None
         eps = self.step if self.step is not None else r["alpha"] / n
