@@ -985,6 +985,7 @@ class ResultsFile:
     def mark_done(self, obj: h5py.Group | h5py.Dataset, key: str = "done") -> None:
         """Set ``obj.attrs[key] = 1`` once everything written so far is on the disk, and sync the mark
         (sealed with the rest)."""
+        self.seal(obj)  # what was set on it before the mark (a run's eps) is sealed with its data
         self.sync()
         obj.attrs[key] = 1
         self.seal(obj)
