@@ -231,6 +231,8 @@ def test_an_integer_too_long_to_read_names_its_key():
         parse_config(BASE + "[particles]\nseeds = " + "1" * 5000 + "\n")
     with pytest.raises(ConfigError, match=r"^title: an integer of 4400 digits"):
         parse_config("title = " + "9" * 4400 + "\n" + BASE)
+    with pytest.raises(ConfigError, match=r"^\[particles\] n: an integer of 4301 digits"):  # a multi-line array
+        parse_config(BASE + "[particles] # N\nn = [\n  10,\n  " + "1" * 4301 + ",\n]\nseeds = 2\n")
 
 
 def test_cli_refuses_a_5000_digit_integer_naming_its_key(tmp_path, capsys):

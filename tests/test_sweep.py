@@ -60,6 +60,7 @@ def test_vary_values_are_toml_values_and_dims_are_named_after_keys():
     ("training={beta=1e-3}", "expected section.key=v1,v2"),
     ('training.scheme=fa,"da"\n[model]\ndim_x=3', "is not one value"),
     ("training.beta=1" + "0" * 5000, "--vary training.beta: an integer of more than 4300 digits"),
+    ("training.beta=1e-3,,2e-3", "an empty value"),
 ])
 def test_bad_vary_is_one_line_naming_it(text, message):
     with pytest.raises(ConfigError, match=message) as e:

@@ -163,17 +163,20 @@ def load_toml(text: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}") from None
-    except ValueError:  # int("...") beyond sys.get_int_max_str_digits: find the key on its line
-        section = ""
+    except ValueError:  # int("...") beyond sys.get_int_max_str_digits: find the key on its line (or the key
+        # whose value, a multi-line array, continues on it)
+        section, key = "", ""
         for line in text.splitlines():
-            header = re.match(r"\s*\[\s*([^\]]*?)\s*\]", line)
-            if header and "=" not in line.split("]")[0]:
-                section = header.group(1)
+            header = re.match(r"\s*\[\s*([^\]\[=]*?)\s*\]\s*(#.*)?$", line)
+            if header:
+                section, key = header.group(1), ""
+                continue
             name, eq, value = line.partition("=")
-            if eq and _LONG_INTEGER.search(value):
-                digits = max(len(m.group()) for m in _LONG_INTEGER.finditer(value))
-                key = name.strip().strip("\"'")
-                raise ConfigError(f"{where(section, key)}: an integer of {digits} digits is out of range "
+            if eq and re.fullmatch(r"\s*[\w.\"' -]+\s*", name):
+                key, line = name.strip().strip("\"'"), value
+            long = [len(m.group()) for m in _LONG_INTEGER.finditer(line)]
+            if long and key:
+                raise ConfigError(f"{where(section, key)}: an integer of {max(long)} digits is out of range "
                                   f"(magnitudes up to {MAX_MAGNITUDE:g})") from None
         raise ConfigError(f"not valid TOML: an integer of more than {_INT_DIGITS} digits") from None
 

@@ -143,6 +143,8 @@ def parse_vary(text: str) -> Vary:
     levels = []
     for level in _split_top(values_text, ","):
         parts = tuple(_split_top(level, "+")) if len(keys) > 1 else (level,)
+        if not level:
+            raise ConfigError(f"--vary {text!r}: an empty value (two commas in a row, or one at an end)")
         if len(parts) != len(keys) or not all(parts):
             raise ConfigError(f"--vary {text!r}: the value {level!r} needs {len(keys)} parts joined by + "
                               f"(one per key: {' + '.join(keys)})")
