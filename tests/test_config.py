@@ -181,7 +181,8 @@ def test_set_overrides_config_values_and_keeps_the_rest():
     assert (again.problem.beta, again.particles.n, again.problem.scheme) == (1e-2, (100, 200), "fa")
     assert apply_overrides(base.text, []) == base.text  # no override: the text is untouched
     for bad, message in (("training", "expected section.key=value"), ("a.b.c=1", "'a.b.c' is not a config key"),
-                         ("title.x=1", "unknown section 'title'"), ("training.betta=1", r"\[training\] betta: unknown key")):
+                         ("title.x=1", "unknown section 'title'"),
+                         ("training.betta=1", r"\[training\] betta: unknown key")):
         with pytest.raises(ConfigError, match=message):
             load_config(path, [bad])
 

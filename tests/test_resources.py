@@ -130,3 +130,16 @@ def test_a_sweep_on_more_worker_processes_than_memory_holds_is_refused_before_an
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--workers 4 (300 MB per process besides its job, the largest run of the sweep)" in err[0]
     assert not list((tmp_path / "x").glob("sweep.h5*"))
+
+
+def test_a_run_on_more_worker_processes_than_memory_holds_is_refused_before_any_run(tmp_path, capsys, monkeypatch):
+    from wgf import resources
+    from wgf.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(swap_config(n=(8, 16), seeds=2))
+    monkeypatch.setattr(resources, "available_memory", lambda: 1.4e9)
+    assert main(["run", str(cfg), "--workers", "4", "-o", str(tmp_path / "x.h5"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--workers 4 (300 MB per process besides its job, the largest particle run)" in err[0]
+    assert not list(tmp_path.glob("x.h5*"))

@@ -186,7 +186,7 @@ def _cmd_run(args) -> int:
     from wgf.resources import ResourceError
 
     try:
-        check_experiment(exp, folder=out.parent)
+        check_experiment(exp, folder=out.parent, workers=1 if args.dask else args.workers)
     except ResourceError as e:
         return _fail(str(e))
     if args.figures:

@@ -299,7 +299,8 @@ def _problem(s: dict[str, Section], base_dir: Path | None, cache: dict | None = 
     group = symmetry.group
     try:
         check_bytes(f"[data] quadrature_points = {d.quadrature_points} (per axis, dim_x = {m.dim_x})",
-                    quadrature_bytes(d.quadrature_points, m.dim_x, m.dim_y, group.order if SCHEMES[t.scheme].augments else 1))
+                    quadrature_bytes(d.quadrature_points, m.dim_x, m.dim_y,
+                                     group.order if SCHEMES[t.scheme].augments else 1))
     except ResourceError as e:
         raise ConfigError(str(e)) from None
     try:
@@ -364,7 +365,8 @@ class ConfigVariants:
             if name and not given and name not in self.raw and name not in PROBLEM_SECTIONS:
                 self._tables[at] = None
             else:
-                base = {k: v for k, v in self.raw.items() if not isinstance(v, dict)} if not name else self.raw.get(name, {})
+                top = {k: v for k, v in self.raw.items() if not isinstance(v, dict)}
+                base = self.raw.get(name, {}) if name else top
                 if not isinstance(base, dict):
                     raise ConfigError(f"[{name}]: expected a table of keys, got {base!r}")
                 self._tables[at] = SECTIONS[name].from_table({**base, **given})

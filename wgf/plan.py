@@ -16,8 +16,8 @@ import math
 from typing import TYPE_CHECKING
 
 from wgf.schemes import SCHEMES
-from wgf.resources import (F64, SUPERLU_MAX_NONZEROS, ResourceError, check_bytes, human_bytes, lu_bytes,
-                           lu_nonzeros, particle_bytes, structure_bytes)
+from wgf.resources import (F64, SUPERLU_MAX_NONZEROS, ResourceError, check_bytes, check_processes, human_bytes,
+                           lu_bytes, lu_nonzeros, particle_bytes, structure_bytes)
 
 if TYPE_CHECKING:
     from wgf._typing import PathLike
@@ -90,11 +90,13 @@ def particle_run_bytes(problem: Problem, n: int, batch: int, *, snapshots: int =
     orbit = problem.group.order if augments else 1
     rows = problem.unit.maps_in.shape[0]  # the scheme unit's feature maps (|G| for fa)
     return (structure_bytes(problem.group.order, problem.dim)
-            + particle_bytes(n, problem.dim, unit.dim_x, unit.dim_y, batch, orbit=orbit, rows=rows, snapshots=snapshots))
+            + particle_bytes(n, problem.dim, unit.dim_x, unit.dim_y, batch, orbit=orbit, rows=rows,
+                             snapshots=snapshots))
 
 
 def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
-    """[(what, memory bytes, disk bytes)] of the sections of the experiment ``exp`` (the formulas of ``wgf.resources``)."""
+    """[(what, memory bytes, disk bytes)] of the sections of the experiment ``exp`` (the formulas of
+    ``wgf.resources``)."""
     from wgf.particles import DEFAULT_RECORDS
 
     problem = exp.problem
@@ -120,9 +122,10 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
 
 
 def check_experiment(exp: Experiment, folder: PathLike | None = None, *, free_memory: float | None = None,
-                     free_disk: float | None = None) -> None:
+                     free_disk: float | None = None, workers: int = 1) -> None:
     """ResourceError if a section of ``exp`` cannot fit in memory, or all of them on the disk of ``folder``, or
-    an implicit PDE solve would need more nonzeros in its LU factors than SuperLU indexes."""
+    an implicit PDE solve would need more nonzeros in its LU factors than SuperLU indexes, or ``workers`` local
+    processes running its particle runs would not fit (``wgf.resources.check_processes``)."""
     if exp.pde is not None and exp.pde.method == "implicit":
         cells = exp.pde.cells_per_axis(exp.problem)
         fill = lu_nonzeros(math.prod(cells), len(cells))
@@ -133,6 +136,10 @@ def check_experiment(exp: Experiment, folder: PathLike | None = None, *, free_me
     needs = experiment_needs(exp)
     for what, memory, _ in needs:
         check_bytes(what, memory, free_memory=free_memory)
+    if exp.particles is not None and workers > 1:
+        runs = len(exp.particles.n) * exp.particles.seeds
+        largest = max(memory for what, memory, _ in needs if what.startswith("[particles]"))
+        check_processes("the largest particle run", min(workers, runs), largest, free_memory=free_memory)
     total = sum(d for _, _, d in needs)
     if needs and (folder is not None or free_disk is not None):
         what = needs[0][0] if len(needs) == 1 else "the results file"

@@ -865,8 +865,9 @@ its meaning. Every bad key or value is refused with one line naming it (exit cod
 starts; `--set section.key=value` overrides one value (a declared key, written without spaces; one
 TOML value such as `1e-3`, `"fa"` or `[10, 100]`, or a bare word read as a string, with nothing after
 it; each key at most once; a section is never replaced whole, its keys are set one by one), and
-`--dry-run` prints the plan of a config without writing anything. The results file records the config as written (root attribute `config`)
-and the value used for every key (root attribute `resolved_config`, defaults included).
+`--dry-run` prints the plan of a config without writing anything. The results file records the
+config as written (root attribute `config`) and the value used for every key (root attribute
+`resolved_config`, defaults included).
 """
 
 

@@ -232,9 +232,9 @@ class Sweep:
         return sweep
 
     def plan(self) -> dict[tuple, tuple[int, float, bool]]:
-        """index -> (N, the cost of a run N t_end / eps, whether exact OT to nu^G fits the size guard, the memory of
-        a run in bytes) of every combination, each checked as ``parse_config`` checks its config (``config.ConfigVariants``: each
-        distinct section table and problem once); computed once per Sweep object."""
+        """index -> (N, the cost of a run N t_end / eps, whether exact OT to nu^G fits the size guard, the memory
+        of a run in bytes) of every combination, each checked as ``parse_config`` checks its config
+        (``config.ConfigVariants``: each distinct section table and problem once); computed once per Sweep."""
         if "_plan" in self.__dict__:
             return self.__dict__["_plan"]
         variants = ConfigVariants(self.text, None if self.base_dir is None else Path(self.base_dir))
@@ -252,7 +252,8 @@ class Sweep:
             except ConfigError as err:
                 raise ConfigError(f"{err} (at {', '.join(self.overrides(index))})") from None
             n = int(e.particles.n[0])
-            out[index] = (n, n * e.problem.t_end / e.particles.eps(n), wi_skipped(n, e.problem.group.order, "end") is None,
+            out[index] = (n, n * e.problem.t_end / e.particles.eps(n),
+                          wi_skipped(n, e.problem.group.order, "end") is None,
                           max(memory for _, memory, _ in experiment_needs(e)))
         object.__setattr__(self, "_plan", out)
         return out
