@@ -379,5 +379,6 @@ def test_text_beyond_the_basic_plane_in_a_sweep():
     sweep = Sweep.build(swap_config(title="sweep \U0001F600"), ["training.scheme=vanilla,fa"])
     again = Sweep.from_json(sweep.to_json())
     assert again == sweep and again.title == "sweep \U0001F600" and "\\ud83d" not in sweep.text
+    assert "sweep \U0001F600" in sweep.to_json()  # as it is, never as surrogate escapes
     with pytest.raises(ConfigError, match="expected one of .*got '\U0001F600'"):
         Sweep.build(BASE, ["training.scheme=vanilla,\U0001F600"])

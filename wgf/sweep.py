@@ -292,9 +292,10 @@ class Sweep:
             raise ConfigError(f"{e} (at {', '.join(self.overrides(index))})") from None
 
     def to_json(self) -> str:
-        """Canonical text of the sweep (stored in the results file; a resume must match it)."""
+        """Canonical text of the sweep (stored in the results file; a resume must match it); text beyond ASCII as
+        it is (UTF-8 in the file), never as escapes."""
         return json.dumps({"text": self.text, "varies": [v.text() for v in self.varies], "base_dir": self.base_dir,
-                           "name": self.name, "meta": self.meta}, sort_keys=True)
+                           "name": self.name, "meta": self.meta}, sort_keys=True, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> "Sweep":
@@ -331,7 +332,8 @@ def _coordinate_values(vary: Vary, k: int):
         return np.array(values, dtype="f8"), "f8"
     import h5py
 
-    return np.array([v if isinstance(v, str) else json.dumps(v) for v in values], dtype=object), h5py.string_dtype()
+    return (np.array([v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values], dtype=object),
+            h5py.string_dtype())
 
 
 def _salvaged(group, name: str, fill: float):
