@@ -327,20 +327,24 @@ def test_a_damaged_chunk_is_run_again_on_resume(whole, tmp_path, damaged):
 
 
 def test_a_sweep_checks_the_configuration_it_runs(tmp_path, capsys):
-    # wgf run refuses this config for its N = 2 (eps = 2 exceeds the snapshot spacing 1) and its [pde] (a grid on
-    # E^G with a WI start); --vary particles.n replaces the one and a sweep does not read the other
-    text = swap_config(n=(2,)) + '[pde]\nspace = "fixed"\n'
+    # wgf run refuses this config: its N = 2 (eps = 2 for the snapshot spacing 0.02 of 101 snapshots) and its [pde]
+    # (a grid on E^G with a WI start); --vary particles.n replaces the one, a sweep does not read the other, and
+    # its runs go from 0 to t_end in one stretch (snapshots = 2, no record_every)
+    text = swap_config(n=(2,)).replace("snapshots = 3", "snapshots = 101")
+    text = text.replace("[particles]", "[particles]\nrecord_every = 1")
+    text += '[pde]\nspace = "fixed"\n'
     with pytest.raises(ConfigError, match=r"\[particles\] alpha"):
         parse_config(text.split("[pde]")[0])
     sweep = Sweep.build(text, ["particles.n=8,16"])
-    assert "[pde]" not in sweep.text and sweep.shape == (2,) and sweep.experiment((1,)).pde is None
+    assert "[pde]" not in sweep.text and "record_every" not in sweep.text and sweep.shape == (2,)
+    assert sweep.experiment((1,)).pde is None and sweep.experiment((1,)).problem.snapshots == 2
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)
     assert main(["sweep", str(cfg), "--vary", "particles.n=8,16", "--dry-run", "-o", str(tmp_path / "x")]) == 0
     assert "N (2) = 2 combinations x 2 seeds = 4 runs" in capsys.readouterr().out
-    # what runs is still checked, naming the combination
-    with pytest.raises(ConfigError, match=r"\[particles\] alpha: .* at N = 2 .*\(at particles.n=2\)"):
-        Sweep.build(text, ["particles.n=8,2"])
+    # what runs is still checked, naming the combination: eps = 4 at N = 1 exceeds t_end
+    with pytest.raises(ConfigError, match=r"\[particles\] alpha: .* at N = 1 .*\(at particles.n=1\)"):
+        Sweep.build(text, ["particles.n=8,1"])
 
 
 def test_many_combinations_are_checked_once_each_and_cheaply(monkeypatch):

@@ -160,6 +160,23 @@ def parse_vary(text: str) -> Vary:
     return vary
 
 
+def _what_runs(raw: dict) -> dict:
+    """The config (TOML tables) a sweep's runs take: without the sections it does not read ([pde], [compare],
+    [discover]) and [particles] record_every, with training.snapshots = 2 (each run goes from 0 to t_end in one
+    stretch), so that their rules (a grid, steps per snapshot interval, records) do not refuse what runs."""
+    out = {k: v for k, v in raw.items() if k not in UNUSED_SECTIONS}
+    left = [f"[{s}]" for s in UNUSED_SECTIONS if s in raw]
+    if isinstance(out.get("particles"), dict) and "record_every" in out["particles"]:
+        out["particles"] = {k: v for k, v in out["particles"].items() if k != "record_every"}
+        left.append("particles.record_every")
+    training = out.get("training", {})
+    if isinstance(training, dict) and training.get("snapshots") != 2:
+        out["training"] = {**training, "snapshots": 2}
+    if left:  # documented (README, "Sweeps"); a note for who asks (a refusal stays one line)
+        log.debug("the sweep does not read %s: left out", ", ".join(left))
+    return out
+
+
 def _base_value(text: str, section: str, key: str):
     """The checked value of one key of config ``text`` (its default when absent), the rest of the config
     unchecked (a sweep may replace it)."""
@@ -195,8 +212,7 @@ class Sweep:
         """The sweep of ``text`` over ``varies`` (Vary or ``--vary`` strings), checked before any run: the
         configuration each combination runs is checked as ``parse_config`` checks a config (a bad value is a
         one-line ConfigError naming it and the combination), the base config's values of varied keys are
-        not (they are replaced), and the sections a sweep does not read ([pde], [compare], [discover]) are
-        left out of its text."""
+        not (they are replaced), and what a sweep does not read is left out of its text (``_what_runs``)."""
         varies = [v if isinstance(v, Vary) else parse_vary(v) for v in varies]
         keys = [k for v in varies for k in v.keys]
         if len(set(keys)) != len(keys):
@@ -217,10 +233,9 @@ class Sweep:
         raw = load_toml(text)
         if not isinstance(raw.get("particles"), dict):
             raise ConfigError("[particles]: a sweep trains particles; the config has no [particles] section")
-        ignored = [s for s in UNUSED_SECTIONS if s in raw]
-        if ignored:  # the configuration that runs is checked, and recorded, without them
-            log.info("the sweep does not read %s: left out", ", ".join(f"[{s}]" for s in ignored))
-            text = dump_toml({k: v for k, v in raw.items() if k not in ignored})
+        ran = _what_runs(raw)
+        if ran != raw:  # the configuration that runs is checked, and recorded
+            text = dump_toml(ran)
         if "particles.n" not in keys:  # the config's list of N is a dimension too
             ns = _base_value(text, "particles", "n")
             varies.insert(0, Vary(("particles.n",), tuple((str(int(n)),) for n in ns)))
