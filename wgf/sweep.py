@@ -25,6 +25,7 @@ processes, a dask cluster); each result is written as it arrives and marked in
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -318,12 +319,19 @@ class Sweep:
         return cls(d["text"], tuple(parse_vary(v) for v in d["varies"]), d["base_dir"], d["name"], d["meta"])
 
 
+@functools.lru_cache(maxsize=4)
+def _sweep_of(sweep_json: str) -> Sweep:
+    """``Sweep.from_json``, once per process for the runs of one sweep (its --vary values are parsed and compared
+    once, not per run)."""
+    return Sweep.from_json(sweep_json)
+
+
 def sweep_job(sweep_json: str, index: tuple, seed: int, with_wi: bool) -> dict:
     """One run of a sweep: {quantity: value} of the particles at t_end (module docstring), or
     {"blew_up": message} when the run blew up. Picklable: it runs in a worker process or on a dask worker."""
     from wgf.particles import BlowUpError, simulate
 
-    sweep = Sweep.from_json(sweep_json)
+    sweep = _sweep_of(sweep_json)
     exp = sweep.experiment(index)
     problem, settings = exp.problem, exp.particles
     n = int(np.atleast_1d(settings.n)[0])
