@@ -91,10 +91,10 @@ def test_an_implicit_solve_beyond_superlu_is_refused_naming_the_key():
 
 def test_worker_processes_are_counted():
     check_processes("a run", 1, 1e9, free_memory=1e9)  # one process: this one, already running
-    with pytest.raises(ResourceError, match=r"^--workers 4 \(300 MB per process besides its job, a run\) needs "
-                                            r"about 1.24 GB"):
+    with pytest.raises(ResourceError, match=r"^--workers 4 \(350 MB per process besides its job, a run\) needs "
+                                            r"about 1.44 GB"):
         check_processes("a run", 4, 10e6, free_memory=1.5e9)
-    check_processes("a run", 4, 10e6, free_memory=1.6e9)
+    check_processes("a run", 4, 10e6, free_memory=1.9e9)
 
 
 @pytest.mark.slow
@@ -116,7 +116,7 @@ print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
     base, extra = map(int, out.stdout.split())
     estimate = particle_bytes(8, 4, 2, 2, 10**6)
     assert 0.5 * estimate <= extra <= estimate, (extra, estimate)  # measured 184 MB against 200 MB
-    assert base <= PROCESS_BYTES  # measured 225-252 MB
+    assert base <= PROCESS_BYTES  # measured 225 MB (kernels from numba's cache) to 334 MB (compiling them)
 
 
 def test_a_sweep_on_more_worker_processes_than_memory_holds_is_refused_before_any_run(tmp_path, capsys, monkeypatch):
@@ -125,10 +125,10 @@ def test_a_sweep_on_more_worker_processes_than_memory_holds_is_refused_before_an
 
     cfg = tmp_path / "c.toml"
     cfg.write_text(swap_config())
-    monkeypatch.setattr(resources, "available_memory", lambda: 1.4e9)  # 4 processes of 300 MB exceed 80 %
+    monkeypatch.setattr(resources, "available_memory", lambda: 1.4e9)  # 4 processes of 350 MB exceed 80 %
     assert main(["sweep", str(cfg), "--workers", "4", "-o", str(tmp_path / "x"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--workers 4 (300 MB per process besides its job, the largest run of the sweep)" in err[0]
+    assert len(err) == 1 and "--workers 4 (350 MB per process besides its job, the largest run of the sweep)" in err[0]
     assert not list((tmp_path / "x").glob("sweep.h5*"))
 
 
@@ -141,5 +141,5 @@ def test_a_run_on_more_worker_processes_than_memory_holds_is_refused_before_any_
     monkeypatch.setattr(resources, "available_memory", lambda: 1.4e9)
     assert main(["run", str(cfg), "--workers", "4", "-o", str(tmp_path / "x.h5"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--workers 4 (300 MB per process besides its job, the largest particle run)" in err[0]
+    assert len(err) == 1 and "--workers 4 (350 MB per process besides its job, the largest particle run)" in err[0]
     assert not list(tmp_path.glob("x.h5*"))

@@ -15,7 +15,7 @@ bounds of the dominant arrays (docs/outputs.md), not exact accounting:
   matrices M_g, the projector P_E, its basis and work copies; D = 10^4 on the trivial group: 4 GB
   estimated, 4.1 GB measured);
 - a worker process (``--workers``): PROCESS_BYTES for Python, numpy, numba and the compiled kernels
-  (225-252 MB measured) besides its job;
+  (225 MB measured with the kernels from numba's cache, 334 MB compiling them) besides its job;
 - PDE in memory: (T + 40) P float64 for P cells (snapshots, solver work arrays), and for the implicit
   integrator two sparse LU factors of I - dt A (``lu_nonzeros``: the fill measured with SuperLU,
   minimum degree on A^T + A, up to 16^4 cells); on disk: T P float64;
@@ -39,9 +39,9 @@ F64 = 8
 CHUNK = 128  # particles per chunk of the engine (wgf.particles.kernels.CHUNK)
 # share of the available memory a run may plan to use
 MEMORY_SHARE = 0.8
-# memory of a worker process before its job: Python, numpy, scipy, numba and the compiled kernels (225-252 MB
-# measured)
-PROCESS_BYTES = 300e6
+# memory of a worker process before its job: Python, numpy, scipy, numba and the compiled kernels (225 MB measured
+# with the kernels from numba's cache, 334 MB compiling them)
+PROCESS_BYTES = 350e6
 # SuperLU indexes the nonzeros of its factors with 32-bit integers
 SUPERLU_MAX_NONZEROS = 2**31 - 1
 # bytes per nonzero of a sparse LU factor: the value and its row index
