@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wgf.grids.flux import apply_operator, max_exit_rate
+from wgf.resources import SUPERLU_MAX_NONZEROS, lu_nonzeros
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -116,4 +117,9 @@ def choose_method(rho0: ArrayLike, u0: np.ndarray, spacing: Sequence[float] | np
     reason = (f"{method}: about {n_e:.3g} SSP-RK3 steps (CFL dt {span / n_e:.3g}), nominal {cost_e:.3g} s, "
               f"against about {n_i:.3g} implicit steps (dt {dt0:.3g} at the start for tol {tol:g}), "
               f"nominal {cost_i:.3g} s")
+    fill = lu_nonzeros(cells, ndim)
+    if method == "implicit" and fill > SUPERLU_MAX_NONZEROS:  # SuperLU could not factorize I - dt A
+        method = "explicit"
+        reason = (f"explicit: the LU factors of an implicit step would hold about {fill:.2g} nonzeros, more than "
+                  f"SuperLU indexes (2^31 - 1); about {n_e:.3g} SSP-RK3 steps, nominal {cost_e:.3g} s")
     return MethodChoice(method, reason, float(n_e), float(n_i), float(cost_e), float(cost_i))

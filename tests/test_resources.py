@@ -143,3 +143,17 @@ def test_a_run_on_more_worker_processes_than_memory_holds_is_refused_before_any_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--workers 4 (350 MB per process besides its job, the largest particle run)" in err[0]
     assert not list(tmp_path.glob("x.h5*"))
+
+
+def test_auto_never_chooses_an_implicit_step_superlu_cannot_factorize(monkeypatch):
+    from wgf.grids import Grid, choose_method
+    from wgf.grids import cost
+
+    grid = Grid([(-2.0, 2.0)] * 2, 96)  # the case where a costly potential makes implicit steps cheaper
+    rho = np.exp(-0.5 * np.sum(grid.centers**2, axis=-1) / 0.0625)
+    rho /= rho.sum() * grid.cell_volume
+    u = 0.3 * np.sum(grid.centers**2, axis=-1)
+    assert choose_method(rho, u, grid.spacing, 1e-3, 1.0, tol=1e-3, potential_seconds=10.0).method == "implicit"
+    monkeypatch.setattr(cost, "SUPERLU_MAX_NONZEROS", lu_nonzeros(96**2, 2) - 1)  # as 24^4 cells against 2^31
+    choice = choose_method(rho, u, grid.spacing, 1e-3, 1.0, tol=1e-3, potential_seconds=10.0)
+    assert choice.method == "explicit" and "more than SuperLU indexes" in choice.reason
