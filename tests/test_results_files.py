@@ -306,3 +306,16 @@ def test_a_complete_file_with_a_flipped_config_is_not_taken_for_another_config(t
     assert main(["run", str(cfg), "-o", str(out), "--quiet", "--resume"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a wgf results file that can be read" in err[0], err
+
+
+# ------------------------------------------------------------------ the hypotheses a run states
+def test_a_run_states_its_hypotheses_in_the_file_and_the_report(reference):
+    from wgf.config import load_config
+    from wgf.report import summary
+
+    cfg, ref = reference
+    expected = load_config(cfg).problem.hypotheses()
+    with h5py.File(ref, "r") as f:
+        assert f.attrs["hypotheses"].splitlines() == list(expected)
+    text = summary(ref)
+    assert "risk invariant: yes" in expected[0] and all(line in text for line in expected)

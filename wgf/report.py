@@ -149,6 +149,8 @@ def _summary(path) -> str:
     lines = []
     with _reading(path) as f:
         lines.append(f"wgf {f.attrs['wgf_version']}  {f.attrs.get('title', '')}".rstrip())
+        if f.attrs.get("hypotheses"):
+            lines.extend("  " + line for line in str(f.attrs["hypotheses"]).splitlines())
         if not _finished(f):
             lines.append(f"(a partial file: the run has not finished; what has not finished is shown as "
                          f"'{NOT_FINISHED}', in a sweep's table as '-'; means are over the finished runs)")

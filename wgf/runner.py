@@ -301,6 +301,10 @@ def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, 
         resolved = resolved_config(exp)
         if resolved is not None:  # an experiment built in Python has its objects, not settings
             out.file.attrs["resolved_config"] = resolved
+        hypotheses = exp.problem.hypotheses()  # which of the paper's hypotheses hold, and why (docs/theory.md)
+        out.file.attrs["hypotheses"] = "\n".join(hypotheses)
+        for line in hypotheses:
+            log.info("%s", line)
         history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None
         if exp.particles is not None:
             run_particles(exp, out, progress=not quiet, workers=workers, dask=dask)

@@ -124,6 +124,8 @@ ROOT_ATTRS = (
     ("config", "the config (TOML text; a sweep: its canonical JSON, base config, --vary arguments and name)"),
     ("resolved_config", "wgf run: every key of every present section with the value used (TOML)"),
     ("title", "the config's title"),
+    ("hypotheses", "wgf run: one line per hypothesis of the paper's theorems, whether it holds for this problem and "
+                   "why (``Problem.hypotheses()``)"),
     ("python_version, numpy_version, numba_version, h5py_version", "versions"),
     ("command, cpu, host", "the command line and the machine"),
     ("started, finished", "UTC times of the (last resumed) run and of its completion"),
