@@ -107,7 +107,7 @@ from _common import swap_config
 from wgf import parse_config
 from wgf.particles import simulate
 p = parse_config(swap_config(n=(8,), seeds=1)).problem
-simulate(p, 8, 0, [0.0, 2.0], alpha=4.0, batch=5, store=False)
+simulate(p, 8, 0, [0.0, 0.01], alpha=0.08, batch=5, store=False)  # the same run with a batch of 5
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 simulate(p, 8, 0, [0.0, 0.01], alpha=0.08, batch=1000000, store=False)
 print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
