@@ -105,9 +105,10 @@ def test_a_lost_worker_has_its_job_run_again(cluster, tmp_path):
 
 
 def test_a_job_always_failing_is_reported_by_name(cluster):
-    with pytest.raises(JobError, match=r"job always_fails\((\d),\) failed \(2 times\): ValueError: bad input \1") as e:
+    """A deterministic failure (ValueError) is not retried on the cluster either: one attempt, named."""
+    with pytest.raises(JobError, match=r"job always_fails\((\d),\) failed \(once\): ValueError: bad input \1") as e:
         list(run_jobs(always_fails, [(x,) for x in range(4)], dask=cluster.scheduler_address, retries=1))
-    assert e.value.attempts == 2 and isinstance(e.value.cause, ValueError)
+    assert e.value.attempts == 1 and isinstance(e.value.cause, ValueError)
 
 
 def test_a_blow_up_names_the_run_and_exits_1(cluster, tmp_path, capsys):
