@@ -82,6 +82,19 @@ def test_every_combination_is_checked_before_any_run(varies, message):
         Sweep.build(BASE, varies)
 
 
+def test_a_large_sweep_refused_at_a_combination_prints_one_line(tmp_path, capsys, monkeypatch):
+    """The check of a large sweep shows a progress bar only on a terminal, erased before the refusal."""
+    from wgf import sweep as sweep_module
+    from wgf.cli import main
+
+    monkeypatch.setattr(sweep_module, "LARGE_SWEEP", 1)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(BASE)
+    assert main(["sweep", str(cfg), "--vary", "training.scheme=vanilla,gd", "-o", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "(at particles.n=8, training.scheme=gd)" in err, err
+
+
 def test_a_sweep_needs_particles():
     with pytest.raises(ConfigError, match=r"\[particles\]"):
         Sweep.build(BASE[: BASE.index("[particles]")], [])

@@ -256,10 +256,11 @@ class Sweep:
         variants = ConfigVariants(self.text, None if self.base_dir is None else Path(self.base_dir))
         settings = [v.settings() for v in self.varies]
         combinations = self.combinations()
-        if len(combinations) >= LARGE_SWEEP:
-            log.info("checking the %d combinations of the sweep", len(combinations))
         out = {}
-        for index in combinations:
+        # a large sweep shows its check as a progress bar on a terminal (none in a pipe or a file), erased when
+        # done and before a refusal's one line
+        for index in tqdm(combinations, desc="checking the combinations", unit="combination", leave=False,
+                          disable=True if len(combinations) < LARGE_SWEEP else None):
             values = {}
             for levels, k in zip(settings, index):
                 values.update(levels[k])
