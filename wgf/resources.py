@@ -106,7 +106,7 @@ def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> flo
 def particle_bytes(n: int, dim: int, dim_x: int, dim_y: int, batch: int, *, orbit: int = 1, rows: int = 1,
                    snapshots: int = 0) -> float:
     """Memory of one particle run of N = ``n`` particles of D = ``dim`` parameters and minibatch B = ``batch``:
-    the arrays ``wgf.particles.kernels`` allocates for it (``advance``), in float64,
+    the arrays ``wgf.particles.kernels`` allocates for it (``advance``), in float64::
 
         N D (12 + T)                       positions, their copies and the T snapshots a worker returns,
         C CHUNK (3 D + dy + 3)             per-chunk lanes (C = ceil(N / CHUNK)): z, gradient, noise, output, work,
