@@ -576,13 +576,6 @@ def _interrupted(written: Path | None) -> str:
     return "interrupted before any result was written"
 
 
-def _log_around_progress_bars():
-    """Log lines printed above the progress bars instead of into them (tqdm.write)."""
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
-    return logging_redirect_tqdm()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     # a crash in compiled code (e.g. a damaged numba cache) prints a Python traceback instead of dying silently
     try:
@@ -597,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "discover": _cmd_discover, "paper-study": _cmd_paper_study, "sweep": _cmd_sweep,
                 "config": _cmd_config}
     try:
-        with interruptible(), _log_around_progress_bars():
+        with interruptible():
             return commands[args.command](args)
     except KeyboardInterrupt:
         return _fail(_interrupted(getattr(args, "written", None)), code=130)
