@@ -18,6 +18,29 @@ quadrature_points = 8
 """
 
 
+# gated units under SO(2) (16 Haar points), an arbitrary teacher, SI start with projected noise
+GATED = """
+[model]
+unit = "gated_matrix"
+dim_x = 2
+dim_y = 2
+[group]
+name = "rotation"
+haar_points = 16
+[data]
+teacher = "arbitrary"
+teacher_particles = [[0.8, -0.3, 0.5, 0.2], [-0.4, 0.6, 0.1, 0.9]]
+quadrature_points = 6
+x_std = 1.5
+[training]
+beta = 1e-4
+init = "si"
+noise = "projected"
+t_end = 1.0
+snapshots = 3
+"""
+
+
 def swap_config(n=(8, 16), seeds=2, *, training="", title=None) -> str:
     """SWAP_PROBLEM with a WI start, t_end = 2 (3 snapshots), alpha = 4, B = 5, and the given N and seeds."""
     head = f'title = "{title}"\n' if title else ""

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from _common import GATED
 
 from wgf.config import ConfigError, parse_config
 from wgf.groups import group_from_name, haar_elements, orthogonal_group, rotation3_group, rotation_group
@@ -153,28 +154,6 @@ def test_group_config_errors(change, expected):
 
 
 # ------------------------------------------------------------------ the schemes under SO(2)
-GATED = """
-[model]
-unit = "gated_matrix"
-dim_x = 2
-dim_y = 2
-[group]
-name = "rotation"
-haar_points = 16
-[data]
-teacher = "arbitrary"
-teacher_particles = [[0.8, -0.3, 0.5, 0.2], [-0.4, 0.6, 0.1, 0.9]]
-quadrature_points = 6
-x_std = 1.5
-[training]
-beta = 1e-4
-init = "si"
-noise = "projected"
-t_end = 1.0
-snapshots = 3
-"""
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["da-orbit", "fa", "ea"])
 def test_si_start_stays_in_the_fixed_subspace(scheme):

@@ -4,33 +4,12 @@ fix E^G refused, FA's quadrature error off E^G estimated; and groups on large sp
 
 import numpy as np
 import pytest
+from _common import GATED
 
 from wgf.config import ConfigError, parse_config
 from wgf.groups import ACTION_CLASSES, action_class, cyclic_group, group_from_name, rotation_matrix
 from wgf.losses import LOSSES, make_loss
 from wgf.validation.checks import base_problem, rotation_problem
-
-GATED = """
-[model]
-unit = "gated_matrix"
-dim_x = 2
-dim_y = 2
-[group]
-name = "rotation"
-haar_points = 16
-[data]
-teacher = "arbitrary"
-teacher_particles = [[0.8, -0.3, 0.5, 0.2], [-0.4, 0.6, 0.1, 0.9]]
-quadrature_points = 6
-x_std = 1.5
-[training]
-beta = 1e-4
-init = "si"
-noise = "projected"
-t_end = 1.0
-snapshots = 3
-"""
-
 
 # ------------------------------------------------------------------ which label actions a loss is invariant under
 def _signed_permutation(rng, d):

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from wgf.schema import COMPARE, DISCOVERY, PDE, SWEEP, particle_counts, particles_path, read_diagnostics
+from wgf.schema import (COMPARE, DISCOVERY, HYPOTHESES_ATTR, PDE, SWEEP, particle_counts, particles_path,
+                        read_diagnostics)
 
 if TYPE_CHECKING:
     from wgf._typing import PathLike
@@ -149,8 +150,8 @@ def _summary(path) -> str:
     lines = []
     with _reading(path) as f:
         lines.append(f"wgf {f.attrs['wgf_version']}  {f.attrs.get('title', '')}".rstrip())
-        if f.attrs.get("hypotheses"):
-            lines.extend("  " + line for line in str(f.attrs["hypotheses"]).splitlines())
+        if f.attrs.get(HYPOTHESES_ATTR):
+            lines.extend("  " + line for line in str(f.attrs[HYPOTHESES_ATTR]).splitlines())
         if not _finished(f):
             lines.append(f"(a partial file: the run has not finished; what has not finished is shown as "
                          f"'{NOT_FINISHED}', in a sweep's table as '-'; means are over the finished runs)")

@@ -15,9 +15,9 @@ from wgf.config import Experiment, resolved_config
 from wgf.diagnostics import measure, wi_skipped
 from wgf.executors import DEFAULT_RETRIES, run_jobs
 from wgf.io import ResultsFile, intact
-from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, PARTICLE_COORDINATES, PARTICLE_VARIABLES, PDE,
-                        PDE_COORDINATES, PDE_FIELDS, PDE_VARIABLES, TRACE_COORDINATES, TRACE_VARIABLES,
-                        particles_path)
+from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, HYPOTHESES_ATTR, PARTICLE_COORDINATES,
+                        PARTICLE_VARIABLES, PDE, PDE_COORDINATES, PDE_FIELDS, PDE_VARIABLES, TRACE_COORDINATES,
+                        TRACE_VARIABLES, particles_path)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -302,7 +302,7 @@ def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, 
         if resolved is not None:  # an experiment built in Python has its objects, not settings
             out.file.attrs["resolved_config"] = resolved
         hypotheses = exp.problem.hypotheses()  # which of the paper's hypotheses hold, and why (docs/theory.md)
-        out.file.attrs["hypotheses"] = "\n".join(hypotheses)
+        out.file.attrs[HYPOTHESES_ATTR] = "\n".join(hypotheses)
         for line in hypotheses:
             log.info("%s", line)
         history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
     from wgf.io import ResultsFile
 
-__all__ = ["Variable", "Section", "SECTIONS", "ROOT_ATTRS",
+__all__ = ["Variable", "Section", "SECTIONS", "ROOT_ATTRS", "HYPOTHESES_ATTR",
            "PDE", "PARTICLES", "TRACE", "COMPARE", "DISCOVERY", "SWEEP", "STUDY_NAME",
            "PDE_COORDINATES", "PDE_FIELDS", "PDE_VARIABLES", "PARTICLE_COORDINATES", "PARTICLE_VARIABLES",
            "TRACE_COORDINATES", "TRACE_VARIABLES", "COMPARE_COORDINATES", "COMPARE_VARIABLES", "DISCOVERY_COORDINATES",
@@ -119,12 +119,15 @@ def _table(*variables: Variable) -> dict:
 
 
 # ------------------------------------------------------------------ root
+# root attribute of ``wgf run``: Problem.hypotheses(), one line each
+HYPOTHESES_ATTR = "hypotheses"
+
 ROOT_ATTRS = (
     ("wgf_version", "the version of wgf that wrote the file"),
     ("config", "the config (TOML text; a sweep: its canonical JSON, base config, --vary arguments and name)"),
     ("resolved_config", "wgf run: every key of every present section with the value used (TOML)"),
     ("title", "the config's title"),
-    ("hypotheses", "wgf run: one line per hypothesis of the paper's theorems, whether it holds for this problem and "
+    (HYPOTHESES_ATTR, "wgf run: one line per hypothesis of the paper's theorems, whether it holds for this problem and "
                    "why (``Problem.hypotheses()``)"),
     ("python_version, numpy_version, numba_version, h5py_version", "versions"),
     ("command, cpu, host", "the command line and the machine"),
