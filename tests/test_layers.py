@@ -13,11 +13,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"wgf": "wgf", "grids": "wgf.grids", "particles": "wgf.particles", "validation": "wgf.validation"}
 
-UTILITIES = {"_typing", "_version", "registry", "jit", "vector_math", "io", "resources"}
+UTILITIES = {"_typing", "_version", "registry", "jit", "vector_math", "io", "resources", "layout"}
 PROBLEM = {"units", "activations", "losses", "schedules", "groups", "symmetry", "data", "schemes", "problem",
            "functionals", "unit_kernels", "unit_sums"}
 ENGINES = {"grids", "particles", "validation"}
-APPLICATION = {"settings", "config", "plan", "runner", "executors", "sweep", "study", "discovery", "report", "plot",
+APPLICATION = {"settings", "config", "plan", "runner", "executors", "sweep", "study", "discovery", "report", "plot", "labels",
                "cli", "demo", "schema", "diagnostics", "interrupts", "__main__"}
 RANK = {**{m: 0 for m in UTILITIES}, **{m: 1 for m in PROBLEM}, **{m: 2 for m in ENGINES},
         **{m: 3 for m in APPLICATION}}

@@ -12,9 +12,12 @@ tables of docs/outputs.md are rendered from the same sections (``render_docs``):
     python -m wgf.schema --check-docs      # exit 1 when they differ from the schema
 
 A name in braces (``u{k}``, ``{metric}``, ``{key}``) is a template: ``Variable.format(k=0)`` fills it in.
-The PDE trackers' attributes are ``wgf.grids.solver.TRACKER_ATTRS`` (the engine writes them in a saved
-History too; it does not import the application layer): ``PDE_VARIABLES`` and ``SECTIONS`` are built on
-first use, so that reading a file does not import the grid solver.
+The arrays of /pde, /particles/N<N> and /compare (``Variable`` and their tables) are defined in ``wgf.layout``,
+below the engines, whose ``History``, ``Trajectory`` and ``Comparison`` convert themselves to the same
+structure (``to_xarray``); they are re-exported here with the rest of the layout. The PDE trackers'
+attributes are ``wgf.grids.solver.TRACKER_ATTRS`` (the engine writes them in a saved History too; it does
+not import the application layer): ``PDE_VARIABLES`` and ``SECTIONS`` are built on first use, so that
+reading a file does not import the grid solver.
 """
 
 from __future__ import annotations
@@ -23,19 +26,19 @@ import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from wgf.layout import (COMPARE_COORDINATES, COMPARE_VARIABLES, PARTICLE_COORDINATES, PARTICLE_VARIABLES,
+                        PDE_COORDINATES, PDE_FIELDS, Variable, _table)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    import h5py
     import xarray as xr
-    from numpy.typing import ArrayLike
 
     from wgf._typing import PathLike
-    from wgf.io import ResultsFile
 
 __all__ = ["Variable", "Section", "SECTIONS", "ROOT_ATTRS", "HYPOTHESES_ATTR",
            "PDE", "PARTICLES", "TRACE", "COMPARE", "DISCOVERY", "SWEEP", "STUDY_NAME",
@@ -45,48 +48,6 @@ __all__ = ["Variable", "Section", "SECTIONS", "ROOT_ATTRS", "HYPOTHESES_ATTR",
            "STUDY_DIMS", "STUDY_QUANTITIES", "STATUS", "MISSING",
            "particles_path", "trace_path", "particle_counts", "read_diagnostics", "read_sweep",
            "render_section", "render_docs", "write_docs", "docs_drift", "main"]
-
-
-@dataclass(frozen=True)
-class Variable:
-    """One array of a results file: its name in its group, the names of its dimensions, its ``long_name``
-    and ``units`` attributes (written with it), its dtype, and ``doc``: what docs/outputs.md says besides
-    (not written)."""
-
-    name: str
-    dims: tuple
-    long_name: str
-    units: str = "1"
-    dtype: str = "f8"
-    doc: str = ""
-
-    @property
-    def attrs(self) -> dict:
-        """The attributes written with the array: {"long_name": ..., "units": ...}."""
-        return {"long_name": self.long_name, "units": self.units}
-
-    def format(self, **fields: Any) -> "Variable":
-        """The variable with the braces of its name, dims and long_name filled in (``u{k}`` with k=0 is u0)."""
-        return replace(self, name=self.name.format(**fields), long_name=self.long_name.format(**fields),
-                       dims=tuple(d.format(**fields) for d in self.dims))
-
-    def coordinate(self, out: ResultsFile, group: str, values: ArrayLike, **fields: Any) -> h5py.Dataset:
-        """Write it as a 1D coordinate (an HDF5 dimension scale) of ``group`` of the open ``wgf.io.ResultsFile``
-        ``out``."""
-        v = self.format(**fields) if fields else self
-        return out.coordinate(f"{group}/{v.name}", values, long_name=v.long_name, units=v.units, dtype=v.dtype)
-
-    def dataset(self, out: ResultsFile, group: str, shape: tuple[int, ...], *,
-                chunks: tuple[int, ...] | None = None) -> h5py.Dataset:
-        """A float64 dataset of ``shape`` in ``group`` of ``out``, filled as runs finish (``ResultsFile.dataset``)."""
-        return out.dataset(f"{group}/{self.name}", shape, attrs=self.attrs, chunks=chunks)
-
-    def write(self, out: ResultsFile, group: str, values: ArrayLike, *coordinates: h5py.Dataset,
-              **attrs: Any) -> h5py.Dataset:
-        """Write ``values`` as this variable of ``group`` of ``out`` with its attributes (and ``attrs``), each
-        axis labelled with one of ``coordinates``."""
-        ds = out.write(f"{group}/{self.name}", values, attrs={**self.attrs, **attrs}, dtype=self.dtype)
-        return out.label(ds, *coordinates) if coordinates else ds
 
 
 @dataclass(frozen=True)
@@ -114,10 +75,6 @@ class Section:
         return tuple(v.name for v in self.coordinates + self.variables)
 
 
-def _table(*variables: Variable) -> dict:
-    return {v.name: v for v in variables}
-
-
 # ------------------------------------------------------------------ root
 # root attribute of ``wgf run``: Problem.hypotheses(), one line each
 HYPOTHESES_ATTR = "hypotheses"
@@ -138,17 +95,7 @@ ROOT_ATTRS = (
 
 # ------------------------------------------------------------------ /pde
 PDE = "pde"
-PDE_COORDINATES = _table(
-    Variable("time", ("time",), "mean-field time"),
-    Variable("u{k}", ("u{k}",), "cell centre, coordinate {k} in the grid basis", doc="one per grid axis k = 0 .. m-1"),
-    Variable("parameter", ("parameter",), "coordinate of z", dtype="i8"),
-    Variable("axis", ("axis",), "grid axis", dtype="i8"),
-)
-PDE_FIELDS = _table(
-    Variable("basis", ("parameter", "axis"), "grid basis B: z = B u"),
-    Variable("density", ("time", "u0", "...", "u{m-1}"), "density of the mean-field law on the grid (cell averages)",
-             "1 / cell volume in u", doc="sum(density) * cell_volume = 1"),
-)
+# PDE_COORDINATES, PDE_FIELDS: wgf.layout (a History's to_xarray uses them too)
 
 
 def _pde_variables() -> dict:
@@ -163,20 +110,7 @@ def _pde_variables() -> dict:
 # ------------------------------------------------------------------ /particles/N<N>
 PARTICLES = "particles"
 TRACE = "trace"  # the trace's group in each /particles/N<N>
-PARTICLE_COORDINATES = _table(
-    Variable("seed", ("seed",), "seed", dtype="i8"),
-    Variable("time", ("time",), "mean-field time of the snapshot, the PDE's (t = k eps, or a split step)",
-             doc="written when the first run ends; docs/kernels.md, \"Snapshot times\""),
-    Variable("particle", ("particle",), "particle index", dtype="i8"),
-    Variable("coordinate", ("coordinate",), "coordinate of z in Z = R^D", dtype="i8"),
-)
-PARTICLE_VARIABLES = _table(
-    Variable("positions", ("seed", "time", "particle", "coordinate"), "particle positions z_i"),
-    Variable("risk", ("seed", "time"), "risk R of the scheme at the particles' empirical measure"),
-    Variable("si_rmd2", ("seed", "time"), "RMD^2 to the projection P_E # nu (0 = strongly invariant)"),
-    Variable("wi_rmd2", ("seed", "time"), "RMD^2 to the symmetrization nu^G (0 = weakly invariant)",
-             doc="exact OT; absent beyond 2.5e7 pairs (`wi_rmd2_skipped`)"),
-)
+# PARTICLE_COORDINATES, PARTICLE_VARIABLES: wgf.layout (a Trajectory's to_xarray uses them too)
 
 # ------------------------------------------------------------------ /particles/N<N>/trace
 TRACE_COORDINATES = _table(
@@ -194,16 +128,7 @@ TRACE_VARIABLES["wi_rmd2"] = replace(TRACE_VARIABLES["wi_rmd2"], doc="exact OT; 
 
 # ------------------------------------------------------------------ /compare
 COMPARE = "compare"
-COMPARE_COORDINATES = _table(
-    Variable("N", ("N",), "number of particles", dtype="i8"),
-    Variable("seed", ("seed",), "seed", dtype="i8"),
-    Variable("time", ("time",), "mean-field time"),
-)
-COMPARE_VARIABLES = _table(
-    Variable("{metric}", ("N", "seed", "time"), "{metric} between the particles and the PDE density",
-             doc="one per metric; attributes slope, slope_low, slope_high (or slope_skipped), n_points, floor, "
-                 "floor_order, time"),
-)
+# COMPARE_COORDINATES, COMPARE_VARIABLES: wgf.layout (a Comparison's to_xarray uses them too)
 
 # ------------------------------------------------------------------ /discovery
 DISCOVERY = "discovery"
