@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
 
 __all__ = ["ResultsFile", "OutputLock", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "NoRoomError",
-           "intact",
+           "intact", "open_results",
            "output_refused", "coordinate", "label", "variable", "save_object", "read_object", "SavedFileError",
            "METADATA_CHECKSUM", "metadata_digest", "damaged_metadata", "damaged_chunks", "rebuild", "WRITE_MARGIN"]
 
