@@ -11,6 +11,8 @@ Scharfetter-Gummel finite volumes of ``wgf.grids.flux`` and integrated by
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,17 +29,49 @@ if TYPE_CHECKING:
 
     from wgf.problem import Problem
 
-__all__ = ["solve", "make_grid", "wi_defect", "interpolated_wi_defect", "interpolation_maps", "RefusedGrid"]
+__all__ = ["solve", "make_grid", "wi_defect", "interpolated_wi_defect", "interpolation_maps", "RefusedGrid", "GridRole"]
 
 log = logging.getLogger("wgf")
 
 
 # mass in the outermost cell layer above which the box is reported as too small
 BOUNDARY_WARNING = 1e-3
+# a marginal narrower than this many cells is reported as under-resolved
+RESOLUTION_CELLS = 1.5
 
 
 class RefusedGrid(ValueError):
     """The grid cannot carry this problem's flow (docs/theory.md §4)."""
+
+
+@dataclass(frozen=True)
+class GridRole:
+    """Which grid a solve runs on, as its warnings name it: the grid the user chose, with ``cells`` per axis
+    (set by ``setting``, e.g. "[pde]" in a config; None: a grid built in Python), or one ``factor`` times
+    coarser per axis that serves ``purpose`` (e.g. "the floor estimate's", docs/pde.md). A warning names the
+    user's setting and says what to change there, not on the coarse grid they never chose."""
+
+    cells: tuple
+    setting: str | None = None
+    factor: int = 1
+    purpose: str | None = None
+
+    def named(self) -> str:
+        """"[pde] cells = 48" or, without a setting, "the grid of 48 cells"."""
+        cells = _cells_text(self.cells)
+        return f"{self.setting} cells = {cells}" if self.setting else f"the grid of {cells} cells"
+
+    def where(self, grid: Grid) -> str:
+        """"" on the user's own grid, else "on the floor estimate's 12-cell grid (48 // 4), "."""
+        if self.factor == 1:
+            return ""
+        return f"on {self.purpose or 'a coarser'} {_cells_text(grid.cells)}-cell grid ({_cells_text(self.cells)} // {self.factor}), "
+
+
+def _cells_text(cells) -> str:
+    """48 for [48, 48], else 48 x 24."""
+    cells = [int(c) for c in np.atleast_1d(cells)]
+    return str(cells[0]) if len(set(cells)) == 1 else " x ".join(map(str, cells))
 
 
 def make_grid(problem: Problem, space: str = "full", cells: int | Sequence[int] = 64, half_width: float = 2.0,
@@ -127,13 +161,14 @@ def interpolated_wi_defect(rho: np.ndarray, weights: Iterable[tuple[np.ndarray, 
 
 def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, method: str = "auto",
           tol: float = DEFAULT_TOLERANCE, potential_path: str = "auto",
-          on_snapshot: Callable[[int, float, np.ndarray], object] | None = None, label: str | None = None) -> History:
+          on_snapshot: Callable[[int, float, np.ndarray], object] | None = None, role: GridRole | None = None) -> History:
     """Solve the mean-field WGF of ``problem`` on ``grid`` from its initial law through ``times``.
 
     Trackers (arrays over snapshots): mass, risk, free_energy, wi_defect (when the
     grid is G-symmetric), si_defect, boundary_mass (mass in the outermost cell
-    layer). Under-resolution (a marginal narrower than 1.5 cells) and mass in the outer layer are logged,
-    each warning preceded by ``label`` (which grid this is) when given.
+    layer). Under-resolution (a marginal of standard deviation below 1.5 cells) and more than 1e-3 of the mass
+    in the outer layer are each logged once per solve, at the worst snapshot, naming the grid by ``role``
+    (default: the grid itself, as the user's) and the cells or box that would carry the flow.
     on_snapshot(j, t, rho) is called after each snapshot. ``method`` "auto" takes the
     integrator with the lower estimated cost at the tolerance ``tol`` (``wgf.grids.cost``);
     ``History.stats`` says which and why.
@@ -143,7 +178,8 @@ def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, metho
     state there (``wgf.schedules``).
     """
     times = problem.times if times is None else np.asarray(times, dtype=float)
-    prefix = f"{label}: " if label else ""
+    role = GridRole(tuple(grid.cells)) if role is None else role
+    worst = _Worst()
     pot = MeanFieldPotential(problem, grid, path=potential_path)
     sym = problem.symmetry
     try:
@@ -174,29 +210,61 @@ def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, metho
         trackers["si_defect"].append(float(np.sum(rho * si_weights) * vol))
         boundary = mass - rho[interior].sum() * vol
         trackers["boundary_mass"].append(boundary)
-        if boundary > BOUNDARY_WARNING:
-            log.warning("%st = %.4g: mass %.3g in the outermost cell layer (no-flux wall): enlarge the box",
-                        prefix, t, boundary)
-        _warn_resolution(grid, rho, t, prefix)
+        worst.see(grid, rho, t, boundary)
         if on_snapshot is not None:
             on_snapshot(j, t, rho)
 
     rho0 = initial_density(grid, initial_law(problem, grid))
     stats = StepStats()
     internal = problem.schedule.elapsed(times)
-    dens = integrate(rho0, internal, pot, grid.spacing, problem.beta, method=method, tol=tol,
-                     on_snapshot=lambda j, s, rho: record(j, times[j], rho), stats=stats)
+    try:
+        dens = integrate(rho0, internal, pot, grid.spacing, problem.beta, method=method, tol=tol,
+                         on_snapshot=lambda j, s, rho: record(j, times[j], rho), stats=stats)
+    finally:
+        worst.warn(grid, role)
     out = {k: np.asarray(v, dtype=float) for k, v in trackers.items() if v}
     return History(grid, times, np.stack(dens), out, stats)
 
 
-def _warn_resolution(grid: Grid, rho, t, prefix=""):
-    mass = rho.sum()
-    for k in range(grid.ndim):
-        marg = rho.sum(axis=tuple(j for j in range(grid.ndim) if j != k)) / mass
-        mean = np.dot(marg, grid.axes[k])
-        std = np.sqrt(max(np.dot(marg, (grid.axes[k] - mean) ** 2), 0.0))
-        if std < 1.5 * grid.spacing[k]:
-            log.warning("%st = %.4g: density under-resolved on axis %d (std %.3g < 1.5 cells of %.3g)",
-                        prefix, t, k, std, grid.spacing[k])
-            return
+class _Worst:
+    """The worst snapshot of one solve for its two warnings: the narrowest marginal in cells,
+    std_k / h_k = min over axes k and snapshots, and the most mass in the outermost cell layer."""
+
+    def __init__(self):
+        self.narrow = None  # (std / h, t, axis k, std)
+        self.boundary = None  # (mass, t)
+
+    def see(self, grid: Grid, rho: np.ndarray, t: float, boundary: float) -> None:
+        mass = rho.sum()
+        for k in range(grid.ndim):
+            marg = rho.sum(axis=tuple(j for j in range(grid.ndim) if j != k)) / mass
+            mean = np.dot(marg, grid.axes[k])
+            std = float(np.sqrt(max(np.dot(marg, (grid.axes[k] - mean) ** 2), 0.0)))
+            ratio = std / grid.spacing[k]
+            if ratio < RESOLUTION_CELLS and (self.narrow is None or ratio < self.narrow[0]):
+                self.narrow = (ratio, t, k, std)
+        if boundary > BOUNDARY_WARNING and (self.boundary is None or boundary > self.boundary[0]):
+            self.boundary = (boundary, t)
+
+    def warn(self, grid: Grid, role: GridRole) -> None:
+        """One line per fault, naming the user's setting, the grid (if not theirs) and what to change:
+        cells per axis >= factor * ceil(1.5 (b_k - a_k) / max(std, h_k / 2)), rounded up to a multiple of 8
+        (a density within a cell or two has a std the grid cannot measure: the advice is then about 3x)."""
+        where = role.where(grid)
+        if self.narrow is not None:
+            _, t, k, std = self.narrow
+            width = grid.bounds[k][1] - grid.bounds[k][0]
+            need = role.factor * math.ceil(RESOLUTION_CELLS * width / max(std, 0.5 * grid.spacing[k]))
+            need = 8 * math.ceil(need / 8)
+            log.warning("%s is under-resolved for this flow: %st = %.4g: density std %.3g < %.3g cells of %.3g on "
+                        "axis %d; use >= %d cells", role.named(), where, t, std,
+                        RESOLUTION_CELLS, grid.spacing[k], k, need)
+        if self.boundary is not None:
+            mass, t = self.boundary
+            box = " x ".join(f"[{lo:.4g}, {hi:.4g}]" for lo, hi in grid.bounds)
+            owner, fix = (f"the {role.setting} box", f"{role.setting} half_width (or bounds)") if role.setting else \
+                ("the box", "it")
+            if role.factor > 1:
+                fix += f" or refine {role.setting + ' cells' if role.setting else 'the grid'} (its outer layer is {role.factor} of your cells wide)"
+            log.warning("%s %s is too small for this flow: %st = %.4g: mass %.3g in the outermost cell layer "
+                        "(no-flux wall); enlarge %s", owner, box, where, t, mass, fix)

@@ -65,6 +65,22 @@ def test_coarse_grid_warnings_say_they_are_the_floors(caplog):
     with caplog.at_level(logging.WARNING, logger="wgf"):
         coarse_measures(problem, history)
     lines = [r.getMessage() for r in caplog.records]
-    assert lines and all(line.startswith("the floor's coarse grid of ") for line in lines)
-    assert any(line.startswith("the floor's coarse grid of 3 x 3 cells (the PDE's 12 x 12 // 4, docs/pde.md): "
-                               "t = 0: density under-resolved") for line in lines)
+    # one line per coarse grid (not one per snapshot), naming the user's grid and the floor's
+    assert len(lines) == 3
+    assert lines[0].startswith("the grid of 12 cells is under-resolved for this flow: on the floor estimate's "
+                               "6-cell grid (12 // 2), t = 0: density std 0.341 < 1.5 cells of 0.667 on axis 0; "
+                               "use >= 40 cells")
+    assert lines[1] == ("the grid of 12 cells is under-resolved for this flow: on the floor estimate's 3-cell grid "
+                        "(12 // 4), t = 0: density std 0.0659 < 1.5 cells of 1.33 on axis 0; use >= 40 cells")
+    assert lines[2].startswith("the box [-2, 2] x [-2, 2] is too small for this flow: on the floor estimate's "
+                               "3-cell grid (12 // 4), t = 0.1: mass ")
+    assert lines[2].endswith("enlarge it or refine the grid (its outer layer is 4 of your cells wide)")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="wgf"):
+        coarse_measures(problem, history, factors=(4,), setting="[pde]")
+    cells, box = [r.getMessage() for r in caplog.records]
+    assert cells.startswith("[pde] cells = 12 is under-resolved for this flow: on the floor estimate's 3-cell grid "
+                            "(12 // 4), t = 0: density std ")
+    assert box.startswith("the [pde] box [-2, 2] x [-2, 2] is too small for this flow: on the floor estimate's ")
+    assert box.endswith("enlarge [pde] half_width (or bounds) or refine [pde] cells (its outer layer is 4 of your "
+                        "cells wide)")

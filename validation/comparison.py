@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wgf.layout import COMPARE_COORDINATES, COMPARE_VARIABLES, xarray_dataset
 from wgf.validation.measures import as_measure
 from wgf.validation.rates import fit_rate, richardson_floor
 from wgf.validation.distances import TooLargeForExactOT
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     import h5py
+    import xarray as xr
     from numpy.typing import ArrayLike
 
     from wgf.grids import History
@@ -77,21 +79,21 @@ def floor_grids(cells: ArrayLike, factors: Iterable[int] = FLOOR_FACTORS) -> str
 
 
 def coarse_measures(problem: Problem, history: History, factors: Iterable[int] = FLOOR_FACTORS, *,
-                    method: str = "auto", tol: float | None = None) -> list:
+                    method: str = "auto", tol: float | None = None, setting: str | None = None) -> list:
     """The final density of the same flow on ``history.grid`` with cells // factor per axis, as CellMeasures.
-    The solver's warnings (under-resolution, mass in the outer layer) name the coarse grid and say it is the
-    floor's, not the PDE's own."""
+    The solver's warnings (under-resolution, mass in the outer layer) name the user's grid (by its config
+    ``setting``, e.g. "[pde]", when given), say they come from the floor estimate's coarse grid and what to
+    set instead (``wgf.grids.mean_field.GridRole``)."""
     from wgf.grids import DEFAULT_TOLERANCE, Grid, solve
+    from wgf.grids.mean_field import GridRole
 
     grid = history.grid
     out = []
     for factor in factors:
-        cells = coarse_cells(grid.cells, factor)
-        coarse = Grid(grid.bounds, cells, grid.basis)
-        label = (f"the floor's coarse grid of {_cells_text(cells)} cells (the PDE's {_cells_text(grid.cells)} "
-                 f"// {factor}, docs/pde.md)")
+        coarse = Grid(grid.bounds, coarse_cells(grid.cells, factor), grid.basis)
+        role = GridRole(tuple(int(c) for c in grid.cells), setting, factor, "the floor estimate's")
         h = solve(problem, coarse, [0.0, history.times[-1]], method=method,
-                  tol=DEFAULT_TOLERANCE if tol is None else tol, label=label)
+                  tol=DEFAULT_TOLERANCE if tol is None else tol, role=role)
         out.append(as_measure(h, 1))
     return out
 
@@ -112,6 +114,60 @@ class Comparison:
     floor_order: dict = field(default_factory=dict)
     rate: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)
+
+    @staticmethod
+    def metric_attrs(floor: float, order: float, rate: RateFit, time: float) -> dict:
+        """The attributes of a metric's array in /compare: n_points, floor, floor_order, time (the final time, where
+        the rate is fitted) and slope, slope_low, slope_high, or, when no rate was fitted, slope_skipped: why (the
+        floor's grids do not converge, or too few values above the floor). Nothing non-finite but the floor."""
+        attrs = {"n_points": int(rate.n_points), "floor": float(floor), "floor_order": float(order),
+                 "time": float(time)}
+        if np.isfinite(rate.slope):
+            attrs.update(slope=rate.slope, slope_low=rate.low, slope_high=rate.high)
+        elif not np.isfinite(floor):
+            attrs["slope_skipped"] = ("the PDE's own error is unknown: its grids of 1/2 and 1/4 the cells do not "
+                                      f"converge (order {order:.3g}), so no particle error lies above the floor")
+        else:
+            attrs["slope_skipped"] = (f"{rate.n_points} positive values above the floor at distinct N: a rate needs "
+                                      "at least 3 over 2 values of N")
+        return attrs
+
+    def to_xarray(self) -> xr.Dataset:
+        """The ``xarray.Dataset`` of the /compare group of a results file (``wgf.open_results``): each metric
+        (N, seed, time) with its long_name, units and ``metric_attrs``, on the coordinates N, seed (0 .. S-1),
+        time (``wgf.layout``). Skipped metrics are left out, as ``wgf run`` leaves them out of the file."""
+        seeds = next((v.shape[1] for v in self.values.values()), 0)
+        arrays = [(COMPARE_COORDINATES["N"], self.n), (COMPARE_COORDINATES["seed"], np.arange(seeds)),
+                  (COMPARE_COORDINATES["time"], self.times)]
+        time = float(np.asarray(self.times, dtype=float)[-1]) if len(self.times) else np.nan
+        for name, values in self.values.items():
+            attrs = self.metric_attrs(self.floor[name], self.floor_order[name], self.rate[name], time)
+            arrays.append((COMPARE_VARIABLES["{metric}"].format(metric=name), values, attrs))
+        return xarray_dataset(arrays)
+
+    def __repr__(self) -> str:
+        """A few lines: the N, seeds and times compared, then per metric its rate at the final time (or why there
+        is none) and its floor; the metrics skipped by name."""
+        ns = [int(n) for n in np.ravel(self.n)]
+        n_text = ", ".join(map(str, ns)) if len(ns) <= 6 else f"{ns[0]} .. {ns[-1]} ({len(ns)} values)"
+        times = np.asarray(self.times, dtype=float).ravel()
+        seeds = next((v.shape[1] for v in self.values.values()), 0)
+        head = (f"Comparison(N = {n_text}; {seeds} seeds; {times.size} times"
+                + (f" t = {times[0]:.4g} .. {times[-1]:.4g}" if times.size else ""))
+        rows = []
+        for name in self.values:
+            fit, floor = self.rate.get(name), self.floor.get(name, np.nan)
+            slope = (f"slope {fit.slope:+.2f} [{fit.low:+.2f}, {fit.high:+.2f}] ({fit.n_points} points)"
+                     if fit is not None and np.isfinite(fit.slope) else
+                     f"no slope ({fit.n_points if fit is not None else 0} points above the floor)")
+            rows.append(f"{name}: {slope}, floor {floor:.2g}")
+        if self.skipped:
+            rows.append("skipped: " + ", ".join(self.skipped))
+        text = head + "".join(f"\n  {row}" for row in rows) + ")"
+        if len(text) > 560:  # many metrics: their names only
+            text = head + f"\n  metrics: {', '.join(self.values)}" + (f"; skipped: {', '.join(self.skipped)}"
+                                                                       if self.skipped else "") + ")"
+        return text if len(text) <= 560 else text[:540] + " ...)"
 
 
 def _batches(ns, seeds, points=BATCH_POINTS):

@@ -12,7 +12,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wgf.config import Experiment, resolved_config
-from wgf.diagnostics import measure, wi_skipped
+from wgf.diagnostics import measure, wi_skipped, wi_skipped_note
 from wgf.executors import DEFAULT_RETRIES, run_jobs
 from wgf.io import ResultsFile, intact
 from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, HYPOTHESES_ATTR, PARTICLE_COORDINATES,
@@ -103,6 +103,9 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
 
     problem, settings = exp.problem, exp.particles
     n_times, seeds = len(problem.times), settings.seeds
+    note = wi_skipped_note(settings.n, problem.group.order)
+    if note:  # once per run (the file's attributes say it per N)
+        log.warning("%s", note)
     sets = {}
     for n in settings.n:
         grp = out.file.require_group(particles_path(n))
@@ -110,7 +113,6 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
         skip = _wi_limits(problem, n)
         for g, why in zip((grp, trace), skip):
             if why:
-                log.warning("N = %d: %s/wi_rmd2 skipped: %s", n, g.name, why)
                 g.attrs["wi_rmd2_skipped"] = why
         t_trace = trace_times(problem, settings, n)
         shapes = {"positions": (seeds, n_times, n, problem.dim), "risk": (seeds, n_times),
@@ -200,6 +202,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     HDF5 dimension scales of /pde/density.
     """
     from wgf.grids import History, solve
+    from wgf.grids.mean_field import GridRole
 
     problem, cfg = exp.problem, exp.pde
     grid = cfg.make_grid(problem)
@@ -233,7 +236,8 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
         out.flush()
         bar.update()
 
-    history = solve(problem, grid, times, method=cfg.method, tol=cfg.tolerance, on_snapshot=snapshot)
+    history = solve(problem, grid, times, method=cfg.method, tol=cfg.tolerance, on_snapshot=snapshot,
+                    role=GridRole(tuple(grid.cells), "[pde]"))
     bar.close()
     for name, values in history.trackers.items():
         PDE_VARIABLES[name].write(out, PDE, values, time)
@@ -251,11 +255,11 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     floor_order: the Richardson estimate of the PDE's own error from the same PDE on grids of 1/2
     and 1/4 the cells per axis (docs/pde.md); no point at or below the floor enters the fit.
     """
-    from wgf.validation import coarse_measures, compare
+    from wgf.validation import Comparison, coarse_measures, compare
 
     problem, cfg, pde = exp.problem, exp.compare, exp.pde
     ns, times = exp.particles.n, problem.times
-    coarse = coarse_measures(problem, history, method=pde.method, tol=pde.tolerance)
+    coarse = coarse_measures(problem, history, method=pde.method, tol=pde.tolerance, setting="[pde]")
     coords = (COMPARE_COORDINATES["N"].coordinate(out, COMPARE, ns),
               COMPARE_COORDINATES["seed"].coordinate(out, COMPARE, np.arange(exp.particles.seeds)),
               COMPARE_COORDINATES["time"].coordinate(out, COMPARE, times))
@@ -263,15 +267,7 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     bar = tqdm(total=len(names) + ("moments" in names), desc="compare", unit="metric", disable=not progress)
 
     def write(name, values, floor, order, fit):
-        attrs = {"n_points": fit.n_points, "floor": floor, "floor_order": order, "time": times[-1]}
-        if np.isfinite(fit.slope):
-            attrs.update(slope=fit.slope, slope_low=fit.low, slope_high=fit.high)
-        elif not np.isfinite(floor):  # nothing non-finite is written but the floor itself: say why there is no rate
-            attrs["slope_skipped"] = ("the PDE's own error is unknown: its grids of 1/2 and 1/4 the cells do not "
-                                      f"converge (order {order:.3g}), so no particle error lies above the floor")
-        else:
-            attrs["slope_skipped"] = (f"{fit.n_points} positive values above the floor at distinct N: a rate needs "
-                                      "at least 3 over 2 values of N")
+        attrs = Comparison.metric_attrs(floor, order, fit, times[-1])  # what Comparison.to_xarray gives too
         COMPARE_VARIABLES["{metric}"].format(metric=name).write(out, COMPARE, values, *coords, **attrs)
         bar.update()
 
@@ -303,14 +299,14 @@ def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, 
             out.file.attrs["resolved_config"] = resolved
         hypotheses = exp.problem.hypotheses()  # which of the paper's hypotheses hold, and why (docs/theory.md)
         out.file.attrs[HYPOTHESES_ATTR] = "\n".join(hypotheses)
-        for line in hypotheses:
-            log.info("%s", line)
+        for line in hypotheses:  # the summary states them (wgf.report.summary); here for --verbose
+            log.debug("%s", line)
         history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None
         if exp.particles is not None:
             run_particles(exp, out, progress=not quiet, workers=workers, dask=dask)
         if exp.compare is not None:
             fits = run_compare(exp, out, history, progress=not quiet)
-            for name, fit in fits.items():
-                log.info("%-20s slope %+.3f  [%+.3f, %+.3f]  (%d points above the PDE floor)",
-                         name, fit.slope, fit.low, fit.high, fit.n_points)
+            for name, fit in fits.items():  # the summary states them (wgf.report.summary); here for --verbose
+                if np.isfinite(fit.slope):
+                    log.debug("%s: slope %+.3f [%+.3f, %+.3f] from %d values above the PDE floor", name, *fit)
     return out_path
