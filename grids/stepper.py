@@ -128,7 +128,7 @@ def integrate(rho0: ArrayLike, times: ArrayLike, potential_of: Callable[[np.ndar
                                fixed_potential=fixed_potential)
         method = choice.method
         stats.reason = choice.reason
-        log.info("time integrator %s", choice.reason)
+        log.debug("time integrator %s", choice.reason)  # wgf run --verbose shows it
     stats.method = method
     explicit = _FixedOperator(u, spacing, beta) if fixed_potential else _Operator(spacing, beta)
     for j, target in enumerate(times):

@@ -80,7 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="local processes for the particle runs (default 1)")
     run.add_argument("--dask", metavar="ADDRESS",
                      help="run the particle runs on the dask.distributed scheduler at ADDRESS (tcp://HOST:PORT)")
-    run.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    loud = run.add_mutually_exclusive_group()
+    loud.add_argument("--quiet", action="store_true", help="no progress bars or logs (the summary is printed)")
+    loud.add_argument("-v", "--verbose", action="store_true",
+                      help="also log the details: the PDE's time integrator and its cost, the hypotheses and the "
+                           "rates as they are found")
     run.add_argument("--dry-run", action="store_true",
                      help="check the config and sizes, print the plan (sections, runs, grid, memory, disk and time) "
                           "and exit without writing anything")
@@ -201,18 +205,7 @@ def _cmd_run(args) -> int:
                     args.dask if exp.particles is not None else None)
     if code:
         return code
-    if not args.quiet:
-        print(f"wrote {out}")
-    if args.figures:
-        from wgf.report import ReportError, draw_figures
-
-        try:
-            for path in draw_figures(out, args.figures):
-                if not args.quiet:
-                    print(f"wrote {path}")
-        except ReportError as e:
-            return _fail(str(e))
-    return 0
+    return _report(out, args.figures, written=True)
 
 
 def _cmd_demo(args) -> int:
@@ -551,17 +544,27 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    return _report(args.results, args.figures)
+
+
+def _report(results, figures: str | None, *, written: bool = False) -> int:
+    """Print the summary of ``results`` (``wgf.report.summary``) and draw its figures into ``figures`` if
+    given, naming each file written: what ``wgf report`` prints, and how ``wgf run`` ends (``written``: the
+    results file was just written, and is named last)."""
     from wgf.report import ReportError, draw_figures, figure_folder, summary
 
     try:
-        if args.figures:
-            figure_folder(args.figures)
-        text = summary(args.results)
-        print(text)
-        for path in draw_figures(args.results, args.figures) if args.figures else ():
-            print(f"wrote {path}")
+        if figures:
+            figure_folder(figures)
+        print(summary(results))
+        paths = draw_figures(results, figures) if figures else ()
     except ReportError as e:
         return _fail(str(e))
+    files = [*paths, results] if written else list(paths)
+    if files:
+        print()
+    for path in files:
+        print(f"wrote {path}")
     return 0
 
 
@@ -585,7 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # wgf's own progress notes at INFO; other libraries (e.g. fontTools writing PDF fonts) only from WARNING on
     logging.basicConfig(level=logging.WARNING, format="wgf: %(message)s", stream=sys.stderr)
-    logging.getLogger("wgf").setLevel(logging.ERROR if getattr(args, "quiet", False) else logging.INFO)
+    logging.getLogger("wgf").setLevel(logging.ERROR if getattr(args, "quiet", False) else
+                                      logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     commands = {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report, "check": _cmd_check,
                 "discover": _cmd_discover, "paper-study": _cmd_paper_study, "sweep": _cmd_sweep,
                 "config": _cmd_config}

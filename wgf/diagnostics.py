@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from wgf.problem import Problem
 
 __all__ = ["Diagnostic", "DIAGNOSTICS", "SWEEP_DIAGNOSTICS", "TRACE_OT_MAX_PAIRS", "KINDS", "ot_limit", "wi_skipped",
-           "second_moment", "check_finite", "measure"]
+           "wi_skipped_note", "second_moment", "check_finite", "measure"]
 
 # the trace takes WI RMD^2 by exact OT only up to this many pairs (0.1 s per record); the snapshots and the end
 # of a sweep's run up to wgf.validation.EXACT_OT_MAX_PAIRS
@@ -106,6 +106,25 @@ def wi_skipped(n: int, order: int, kind: str) -> str | None:
     if n * n * order <= limit:
         return None
     return f"exact OT between {n} and {n * order} points exceeds the limit of {limit} pairs"
+
+
+# where a run is measured, as the note of ``wi_skipped_note`` says it
+_WHERE = {"snapshot": "at the snapshots", "trace": "along the trace", "end": "at the end of training"}
+
+
+def wi_skipped_note(ns: Iterable[int], order: int, kinds: Iterable[str] = ("snapshot", "trace")) -> str | None:
+    """One line saying where wi_rmd2 = RMD^2(nu, nu^G) is not computed for the particle counts ``ns`` under a
+    group of ``order`` (``wi_skipped`` per kind of ``KINDS``) and why: exact OT between N and |G| N points
+    takes N^2 |G| pairs, more than the limit of that kind (``ot_limit``). None when it is computed everywhere."""
+    parts = []
+    for kind in kinds:
+        skipped = [int(n) for n in ns if wi_skipped(int(n), order, kind)]
+        if skipped:
+            parts.append(f"{_WHERE[kind]} for N = {', '.join(map(str, skipped))} (limit {ot_limit(kind):.3g} pairs)")
+    if not parts:
+        return None
+    return (f"wi_rmd2 skipped {' and '.join(parts)}: exact OT between N and |G| N points takes N^2 |G| pairs "
+            f"(|G| = {order})")
 
 
 def check_finite(values: dict, *, t: float, n: int, seed: int) -> None:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wgf")
 
-__all__ = ["summary", "draw_figures", "draw_sweep", "figure_folder", "ReportError"]
+__all__ = ["summary", "what_ran", "no_slope", "draw_figures", "draw_sweep", "figure_folder", "ReportError"]
 
 
 class ReportError(ValueError):
@@ -131,6 +131,48 @@ def _done_seeds(f, n: int) -> list[int]:
 NOT_FINISHED = "not finished"
 
 
+# the settings that say what ran, in the order ``what_ran`` states them: (section, key, label)
+RAN = (("model", "unit", "unit"), ("model", "activation", "activation"), ("group", "name", "group"),
+       ("training", "scheme", "scheme"), ("training", "loss", "loss"), ("training", "huber_delta", "delta"),
+       ("training", "schedule", "schedule"), ("training", "schedule_t0", "t0"), ("training", "init", "init"),
+       ("training", "noise", "noise"), ("training", "beta", "beta"))
+
+
+def what_ran(resolved: str | None) -> str | None:
+    """The line "ran: unit ..., group ..., scheme ..., loss ..., schedule ..., init ..., noise ..., beta ..." of
+    the settings a run used (its ``resolved_config`` attribute: the config with every ``--set`` applied and
+    the defaults filled in), so that a title written for another setting is not read as what ran; None
+    without it (a file not written by ``wgf run``)."""
+    if not isinstance(resolved, str):
+        return None
+    from wgf.config import ConfigError, load_toml
+
+    try:
+        cfg = load_toml(resolved)
+    except ConfigError:
+        return None
+    parts = [f"{label} {cfg[section][key]:g}" if isinstance(cfg[section][key], float)
+             else f"{label} {cfg[section][key]}"
+             for section, key, label in RAN if isinstance(cfg.get(section), dict) and key in cfg[section]]
+    return "ran: " + ", ".join(parts) if parts else None
+
+
+def no_slope(ns, values: np.ndarray, floor: float, order: float) -> str:
+    """Why the final-time values (K, S) of a distance at the particle counts ``ns`` (K,) have no rate:
+    ``wgf.validation.fit_rate`` fits log(value) on log(N) over the values above the PDE's floor and needs at
+    least 3 of them at 2 or more values of N."""
+    if not np.isfinite(floor):
+        return (f"no slope: the PDE's own error is unknown (its grids of 1/2 and 1/4 the cells do not converge, "
+                f"order {order:.3g}), so no value lies above the floor")
+    values = np.asarray(values, dtype=float)
+    above = np.isfinite(values) & (values > floor) & (values > 0)
+    n_above = int(np.any(above, axis=1).sum())
+    if n_above < 2:
+        return (f"no slope: {n_above} value{'' if n_above == 1 else 's'} of N above the PDE floor {floor:.2e}, "
+                "2 needed" + (" (one N was run)" if len(ns) == 1 else ""))
+    return f"no slope: {int(above.sum())} values (N, seed) above the PDE floor {floor:.2e}, 3 needed"
+
+
 def summary(path: PathLike) -> str:
     """The report of a results file as text (PDE trackers, particles per N, distances and rates).
 
@@ -150,6 +192,9 @@ def _summary(path) -> str:
     lines = []
     with _reading(path) as f:
         lines.append(f"wgf {f.attrs['wgf_version']}  {f.attrs.get('title', '')}".rstrip())
+        ran = what_ran(f.attrs.get("resolved_config"))
+        if ran:
+            lines.append(ran)
         if f.attrs.get(HYPOTHESES_ATTR):
             lines.extend("  " + line for line in str(f.attrs[HYPOTHESES_ATTR]).splitlines())
         if not _finished(f):
@@ -191,13 +236,17 @@ def _summary(path) -> str:
             cn = c["N"][()].astype(int)
             lines.append("\nParticles vs PDE density at the final time (mean over seeds):")
             lines.append("  %-20s" % "metric" + "".join("%11s" % f"N={n}" for n in cn) + "   slope [95%]          floor")
+            why = []
             for name in sorted(k for k in c if c[k].ndim == 3):
                 d = c[name]
                 vals = d[()][:, :, -1].mean(axis=1)
-                lines.append("  %-20s" % name + "".join("%11.3e" % v for v in vals)
-                             + "   %+.2f [%+.2f, %+.2f]   %.2e" % (d.attrs.get("slope", np.nan),
-                                                                   d.attrs.get("slope_low", np.nan),
-                                                                   d.attrs.get("slope_high", np.nan), d.attrs["floor"]))
+                if "slope" in d.attrs:
+                    slope = "%+.2f [%+.2f, %+.2f]" % (d.attrs["slope"], d.attrs["slope_low"], d.attrs["slope_high"])
+                else:  # never a NaN slope: the reason follows the table
+                    slope = "none (see below)"
+                    why.append(f"  {name}: {no_slope(cn, d[()][:, :, -1], d.attrs['floor'], d.attrs.get('floor_order', np.nan))}")
+                lines.append("  %-20s" % name + "".join("%11.3e" % v for v in vals) + "   %-20s %.2e" % (slope, d.attrs["floor"]))
+            lines.extend(why)
             lines.append("  (the mean-field limit predicts a slope of -1/2 for mmd, energy and output_l2;"
                          " values below the floor are the PDE's own error and are not fitted)")
         if DISCOVERY in f:
