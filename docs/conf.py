@@ -26,7 +26,10 @@ source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-n
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "api/generated/*.md"]
 templates_path = ["_templates"]
 root_doc = "index"
-suppress_warnings = ["myst.header"]  # pages number their sections (§1 ...) rather than nest them strictly
+suppress_warnings = [
+    "myst.header",  # pages number their sections (§1 ...) rather than nest them strictly
+    "config.cache",  # autosummary_context holds a function (module_members): the environment is rebuilt
+]
 
 # MyST: $...$ and $$...$$ mathematics, amsmath environments (aligned, ...), anchors for headings
 myst_enable_extensions = ["dollarmath", "amsmath"]
@@ -87,6 +90,26 @@ def defining_module(package: str, name: str) -> str:
 def _submodules(package: str) -> list:
     root = Path(importlib.import_module(package).__file__).parent
     return [f"{package}.{p.stem}" for p in sorted(root.glob("*.py")) if not p.stem.startswith("_")]
+
+
+def module_members(fullname: str) -> list:
+    """(directive, name) for every name of a module's ``__all__``, in that order: ``autoclass`` for classes
+    and exceptions, ``autofunction`` for other callables (numba dispatchers too), ``autodata`` for values
+    (registries, constants), so that every public name has its entry on the module's page."""
+    module = importlib.import_module(fullname)
+    entries = []
+    for name in getattr(module, "__all__", ()):
+        value = getattr(module, name)
+        if isinstance(value, type):
+            entries.append(("autoclass", name))
+        elif callable(value):
+            entries.append(("autofunction", name))
+        elif not isinstance(value, type(importlib)):
+            entries.append(("autodata", name))
+    return entries
+
+
+autosummary_context = {"module_members": module_members}
 
 
 def _package_page(package: str) -> str:
