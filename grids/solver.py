@@ -17,16 +17,18 @@ import numpy as np
 
 from wgf.grids.grid import Grid
 from wgf.grids.stepper import DEFAULT_TOLERANCE, StepStats, integrate
+from wgf.layout import PDE_COORDINATES, PDE_FIELDS, Variable, xarray_dataset
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    import xarray as xr
     from numpy.typing import ArrayLike
 
     from wgf._typing import PathLike
 
-__all__ = ["History", "solve_fokker_planck", "initial_density", "potential_on_cells"]
+__all__ = ["History", "solve_fokker_planck", "initial_density", "potential_on_cells", "tracker_variable"]
 
 
 # long_name and units of the trackers of ``wgf.grids.solve`` in a saved History (others: their name, units 1)
@@ -38,6 +40,14 @@ TRACKER_ATTRS = {
     "si_defect": {"long_name": "int |z - P_E z|^2 dmu (0 = on E^G)", "units": "1"},
     "boundary_mass": {"long_name": "mass in the outermost cell layer", "units": "1"},
 }
+
+
+def tracker_variable(name: str) -> Variable:
+    """The array /pde/<name> of a tracker on the time axis, with its ``TRACKER_ATTRS`` (others: long_name its name,
+    units 1)."""
+    return Variable(name, ("time",), **TRACKER_ATTRS.get(name, {"long_name": name, "units": "1"}))
+
+
 # names a saved History uses for itself (and u0, u1, ...): not tracker names
 _RESERVED = {"time", "density", "basis", "lower", "upper", "cells", "axis", "parameter"}
 
@@ -58,6 +68,43 @@ class History:
     stats: StepStats | None = None
 
     KIND = "History"
+
+    def __repr__(self) -> str:
+        """One line: snapshots and times, the grid (cells, box, basis), the trackers and the integrator's work."""
+        grid, times = self.grid, np.asarray(self.times, dtype=float).ravel()
+        when = f"t = {times[0]:.4g} .. {times[-1]:.4g}" if times.size else "no times"
+        cells = " x ".join(str(int(c)) for c in grid.cells)
+        lo, hi = grid.bounds[:, 0], grid.bounds[:, 1]
+        box = (f"[{lo[0]:.4g}, {hi[0]:.4g}]^{grid.ndim}" if np.all(lo == lo[0]) and np.all(hi == hi[0]) else
+               " x ".join(f"[{a:.4g}, {b:.4g}]" for a, b in zip(lo, hi)))
+        text = (f"History({times.size} snapshots {when}, density {tuple(np.shape(self.density))} on {cells} cells "
+                f"of {box} in u, z = B u in R^{grid.basis.shape[0]}")
+        if self.trackers:
+            text += ", trackers " + ", ".join(self.trackers)
+        if self.stats is not None:
+            text += f", {self.stats.steps} steps" + (f" ({self.stats.method})" if self.stats.method else "")
+        return text + ")"
+
+    def to_xarray(self) -> xr.Dataset:
+        """This history as the ``xarray.Dataset`` of the /pde group of a results file (``wgf.open_results``, then
+        ``tree["pde"].to_dataset()``): density (time, u0, .., u{m-1}), basis (parameter, axis) and each tracker
+        (time,) with the coordinates time, u0.., parameter, axis and their long_name and units
+        (``wgf.layout``); the attributes cell_volume and, with stats, steps. The group attributes a run adds
+        (space, done, metadata_checksum) are the file's, not the History's."""
+        grid = self.grid
+        dims = ("time",) + tuple(f"u{k}" for k in range(grid.ndim))
+        arrays = [(PDE_COORDINATES["time"], self.times),
+                  *((PDE_COORDINATES["u{k}"].format(k=k), centres) for k, centres in enumerate(grid.axes)),
+                  (PDE_COORDINATES["parameter"], np.arange(grid.basis.shape[0])),
+                  (PDE_COORDINATES["axis"], np.arange(grid.ndim)),
+                  (PDE_FIELDS["basis"], grid.basis),
+                  (Variable("density", dims, PDE_FIELDS["density"].long_name, PDE_FIELDS["density"].units),
+                   self.density),
+                  *((tracker_variable(name), values) for name, values in self.trackers.items())]
+        attrs = {"cell_volume": grid.cell_volume}
+        if self.stats is not None:
+            attrs["steps"] = self.stats.steps
+        return xarray_dataset(arrays, attrs)
 
     def save(self, path: PathLike) -> Path:
         """Write this history to ``path`` (HDF5, netCDF conventions), atomically: a temporary file in the same

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wgf.layout import PARTICLE_COORDINATES, PARTICLE_VARIABLES, xarray_dataset
 from wgf.particles.kernels import engine_spec, make_advance
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    import xarray as xr
     from numpy.typing import ArrayLike
 
     from wgf._typing import PathLike
@@ -72,6 +74,31 @@ class Trajectory:
     eps: float
 
     KIND = "Trajectory"
+
+    def __repr__(self) -> str:
+        """One line: N, seed, eps, the snapshots held and their times, the shape of the positions."""
+        times, shape = np.asarray(self.times, dtype=float).ravel(), tuple(np.shape(self.positions))
+        held = shape[0] if shape else 0
+        when = f"t = {times[0]:.4g} .. {times[-1]:.4g}" if times.size else "no times"
+        snaps = (f"{times.size} snapshots {when}" if held == times.size else
+                 f"the last {held} of {times.size} snapshots ({when})")
+        return f"Trajectory(N = {self.n}, seed {self.seed}, eps = {self.eps:.4g}, {snaps}, positions {shape})"
+
+    def to_xarray(self) -> xr.Dataset:
+        """This run as the ``xarray.Dataset`` of the /particles/N<n> group of a results file (``wgf.open_results``)
+        restricted to its own seed and to the positions: positions (seed, time, particle, coordinate) with a seed
+        dimension of length 1 (the coordinate holding ``seed``), the coordinates time, particle, coordinate and
+        their long_name and units (``wgf.layout``), and the attribute eps. ``tree[f"particles/N{n}"].to_dataset()
+        [["positions"]].sel(seed=[seed])`` of a run of the same problem and settings is equal to it; the group's
+        diagnostics (risk, si_rmd2, wi_rmd2), its trace and the attributes batch and done_<seed> are the
+        runner's. A trajectory run with ``store=False`` has the last snapshot only: time holds its time."""
+        positions = np.asarray(self.positions, dtype=float)
+        times = np.asarray(self.times, dtype=float)[len(self.times) - positions.shape[0]:]
+        arrays = [(PARTICLE_COORDINATES["seed"], [self.seed]), (PARTICLE_COORDINATES["time"], times),
+                  (PARTICLE_COORDINATES["particle"], np.arange(positions.shape[1])),
+                  (PARTICLE_COORDINATES["coordinate"], np.arange(positions.shape[2])),
+                  (PARTICLE_VARIABLES["positions"], positions[None])]
+        return xarray_dataset(arrays, {"eps": float(self.eps)})
 
     @property
     def final(self) -> np.ndarray:

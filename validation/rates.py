@@ -20,12 +20,23 @@ __all__ = ["RateFit", "fit_rate", "richardson_floor", "mean_interval", "MAX_FLOO
 
 
 class RateFit(tuple):
-    """(slope, low, high, n_points) of a log-log least-squares fit with a 95% interval."""
+    """(slope, low, high, n_points) of a log-log least-squares fit with its ``level`` interval [low, high] (the
+    tuple holds the four numbers; ``level``, default 0.95, is an attribute)."""
 
-    __slots__ = ()
+    def __new__(cls, slope: float, low: float, high: float, n_points: int, *, level: float = 0.95) -> RateFit:
+        fit = super().__new__(cls, (float(slope), float(low), float(high), int(n_points)))
+        fit.level = float(level)
+        return fit
 
-    def __new__(cls, slope: float, low: float, high: float, n_points: int) -> RateFit:
-        return super().__new__(cls, (float(slope), float(low), float(high), int(n_points)))
+    def __getnewargs_ex__(self) -> tuple:
+        return tuple(self), {"level": self.level}
+
+    def __repr__(self) -> str:
+        """``RateFit(slope=-0.47, 95% [-0.52, -0.43], n_points=9)``; without a slope, why (too few points)."""
+        if not np.isfinite(self.slope):
+            return f"RateFit(no slope: {self.n_points} points, a rate needs at least 3 over 2 values of N)"
+        return (f"RateFit(slope={self.slope:.3g}, {100 * self.level:.4g}% [{self.low:.3g}, {self.high:.3g}], "
+                f"n_points={self.n_points})")
 
     slope = property(lambda self: self[0])
     low = property(lambda self: self[1])
@@ -50,10 +61,10 @@ def fit_rate(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, level: floa
     keep = np.isfinite(ys) & (ys > floor) & (ys > 0)
     xs, ys = xs[keep], np.log(ys[keep])
     if xs.size < 3 or np.unique(xs).size < 2:
-        return RateFit(np.nan, np.nan, np.nan, xs.size)
+        return RateFit(np.nan, np.nan, np.nan, xs.size, level=level)
     fit = stats.linregress(xs, ys)
     half = stats.t.ppf(0.5 + level / 2, xs.size - 2) * fit.stderr
-    return RateFit(fit.slope, fit.slope - half, fit.slope + half, xs.size)
+    return RateFit(fit.slope, fit.slope - half, fit.slope + half, xs.size, level=level)
 
 
 # the largest order the floor uses: the finite volumes' order in the diffusive limit (docs/theory.md §4)

@@ -119,6 +119,22 @@ class Problem:
                 f"noise = '{self.noise}'), above {QUADRATURE_REFUSED:g}: use more points, or init = \"si\" with "
                 f"noise = \"projected\"")
 
+    def __repr__(self) -> str:
+        """A few lines, no arrays: the symmetry (unit, group, dim E^G), the data, loss and schedule, the scheme,
+        the initial law and noise, the constants tau and beta and the time horizon."""
+        data = self.data
+        if isinstance(data, GaussianTeacherData):
+            source = (f"teacher {data.teacher_kind!r} of {len(data.teacher)} particles, x ~ N(0, {data.x_std:g}^2 I), "
+                      f"{self.quadrature_points} quadrature points per axis"
+                      + (f", label noise {data.label_noise:g}" if data.label_noise else ""))
+        else:
+            source = f"{type(data).__name__} of {len(data.x)} samples"
+        scheme = self.scheme + (f" ({self.da_mode} mode)" if SCHEMES[self.scheme].augments else "")
+        return (f"Problem({self.symmetry!r},\n"
+                f"  data: {source}; loss {self.loss!r}, schedule {self.schedule!r},\n"
+                f"  scheme {scheme}, init {self.init} (std {self.init_std:g}), noise {self.noise}, "
+                f"tau = {self.tau:g}, beta = {self.beta:g}, t_end = {self.t_end:g} ({self.snapshots} snapshots))")
+
     # ------------------------------------------------------------ structure
     @property
     def base_unit(self) -> Unit:

@@ -99,12 +99,11 @@ PDE = "pde"
 
 
 def _pde_variables() -> dict:
-    """basis, density and the solver's trackers (``wgf.grids.solver.TRACKER_ATTRS``)."""
-    from wgf.grids.solver import TRACKER_ATTRS
+    """basis, density and the solver's trackers (``wgf.grids.solver.TRACKER_ATTRS``, ``tracker_variable``)."""
+    from wgf.grids.solver import TRACKER_ATTRS, tracker_variable
 
-    return {**PDE_FIELDS, **_table(*(Variable(name, ("time",), attrs["long_name"], attrs["units"],
-                                              doc="a solver tracker (those it has)")
-                                     for name, attrs in TRACKER_ATTRS.items()))}
+    return {**PDE_FIELDS, **_table(*(replace(tracker_variable(name), doc="a solver tracker (those it has)")
+                                     for name in TRACKER_ATTRS))}
 
 
 # ------------------------------------------------------------------ /particles/N<N>

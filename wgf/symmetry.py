@@ -85,6 +85,16 @@ class Symmetry:
         if check:
             self.check_equivariance()
 
+    def __repr__(self) -> str:
+        """One line: the unit (its name and description), the group (name, order or Haar points) and dim E^G of
+        dim Z."""
+        unit, group = self.unit, self.group
+        description = str(getattr(unit, "description", "") or "")
+        what = f" ({description if len(description) <= 80 else description[:77] + '...'})" if description else ""
+        order = f"compact, {group.order} Haar points" if group.continuous else f"|G| = {group.order}"
+        return (f"Symmetry(unit {unit.name!r}{what}, group {group.name!r} ({order}), dim E^G = {self.dim_fixed}, "
+                f"dim Z = {unit.dim})")
+
     def generator_actions(self, t: float = 0.05) -> np.ndarray:
         """dM(A_l) (L, D, D): the Lie algebra generators of a compact group acting on Z (module docstring)."""
         from scipy.linalg import expm, logm
