@@ -17,8 +17,8 @@ UTILITIES = {"_typing", "_version", "registry", "jit", "vector_math", "io", "res
 PROBLEM = {"units", "activations", "losses", "schedules", "groups", "symmetry", "data", "schemes", "problem",
            "functionals", "unit_kernels", "unit_sums"}
 ENGINES = {"grids", "particles", "validation"}
-APPLICATION = {"settings", "config", "plan", "runner", "executors", "sweep", "study", "discovery", "report", "plot", "labels",
-               "cli", "demo", "schema", "diagnostics", "interrupts", "__main__"}
+APPLICATION = {"settings", "config", "plan", "runner", "executors", "sweep", "study", "discovery", "report", "plot",
+               "labels", "cli", "demo", "schema", "diagnostics", "interrupts", "__main__"}
 RANK = {**{m: 0 for m in UTILITIES}, **{m: 1 for m in PROBLEM}, **{m: 2 for m in ENGINES},
         **{m: 3 for m in APPLICATION}}
 

@@ -123,24 +123,26 @@ def test_off_subspace_measures_the_component_off_e_g(tree):
     ax_t, ax_h = plot.off_subspace([0.0, 1.0, 2.0], {50: pos}, proj)
     expected = (pos[..., 2:] ** 2).sum(-1).mean(-1).mean(0)
     y = ax_t.lines[0].get_ydata()
-    assert np.isnan(y[0]) and np.allclose(y[1:], expected[1:])  # 0 is not on a log axis
+    assert np.isnan(y[0]) and np.allclose(y[1:], expected[1:])  # 0 is round-off: not a value on the line
+    level2 = plot.round_off(np.abs(pos).max(), squared=True)
+    np.testing.assert_allclose(ax_t.lines[1].get_xydata(), [[0.0, level2]])  # a mark on the band instead
     assert ax_t.get_yscale() == "log" and ax_h.get_xscale() == "log" and len(ax_h.patches) == 1
     # a run that never leaves E is named as such
     ax_t, _ = plot.off_subspace([0.0, 1.0], {5: np.zeros((2, 5, 4))}, proj)
-    assert ax_t.get_legend().get_texts()[0].get_text() == "N = 5: = 0"
+    assert ax_t.get_legend().get_texts()[1].get_text() == "$N = 5$: at round-off"
     # from the results file: P_E = B B^T of the grid on E^G, one line per N
     data = plot.read_off_subspace(tree)
     basis = np.asarray(tree["pde"]["basis"])
     np.testing.assert_allclose(data["projector"], basis @ basis.T)
     ax_t, _ = plot.off_subspace(**data)
-    assert len(ax_t.lines) == 3
+    assert _labels(ax_t) == ["$N = 10$", "$N = 20$", "$N = 40$"]
 
 
 def test_distance_vs_time_mean_over_seeds_and_floor(tree):
     data = plot.read_distances(tree, "energy")
     assert sorted(data["values_by_n"]) == [10, 20, 40] and data["values_by_n"][10].shape == (2, 3)
     ax = plot.distance_vs_time(**data)
-    assert len(ax.lines) == 4 and ax.get_ylabel() == "energy"  # one per N and the floor
+    assert len(ax.lines) == 4 and ax.get_ylabel() == "energy distance"  # one per N and the floor
     # the geometric mean over seeds (the scale of the rate fit)
     np.testing.assert_allclose(ax.lines[2].get_ydata(), 10 ** np.log10(data["values_by_n"][40]).mean(axis=0))
     assert ax.lines[3].get_ydata()[0] == pytest.approx(data["floor"])
@@ -164,8 +166,9 @@ def test_training_draws_the_fine_trace(tree, results):
         else:
             np.testing.assert_array_equal(data["runs"][20]["time"], g["time"][()])
     ax_i, ax_r = plot.training(**data)
-    assert len(ax_i.lines) == 6  # SI and WI per N
-    assert len(ax_r.lines) == 5  # risk per N, the PDE's risk and free energy
+    assert len(_labels(ax_i)) == 6  # SI and WI per N (and unlabelled marks on the round-off band)
+    right = [a for a in ax_r.figure.axes if a is not ax_i]  # a signed free energy: on a twin axis
+    assert sum(len(_labels(a)) for a in right) == 5  # risk per N, the PDE's risk and free energy
     np.testing.assert_allclose(ax_r.lines[1].get_ydata(), data["runs"][20]["risk"].mean(axis=0))
 
 
@@ -181,7 +184,7 @@ def test_training_falls_back_to_the_snapshots_without_a_trace(tmp_path):
         data = plot.read_training(f)
     assert data["pde"] is None and data["runs"][8]["wi_rmd2"] is None
     ax_i, ax_r = plot.training(**data)
-    assert len(ax_i.lines) == 1 and len(ax_r.lines) == 1
+    assert _labels(ax_i) == ["SI, $N = 8$"] and len(ax_r.lines) == 1
     np.testing.assert_allclose(ax_r.lines[0].get_ydata(), [0.4, 0.2, 0.1])
 
 
@@ -228,6 +231,8 @@ def test_animate_writes_one_frame_per_snapshot(tmp_path):
     gif = plot.animate(history, tmp_path / "a.gif", trajectory=traj)
     with Image.open(gif) as im:
         assert im.n_frames == 4
+        assert im.size == (1100, 920)  # 5.5 x 4.6 inches at 200 dpi: publication resolution
+    assert gif.stat().st_size < 2_000_000
 
 
 def test_save_embeds_truetype_fonts_only(tmp_path):
@@ -275,3 +280,121 @@ def test_report_figures_are_all_or_nothing(results, tmp_path, monkeypatch):
     assert [p.name for p in saved] == ["density.png", "density.pdf"]  # drawn before the refusal...
     assert saved[0].parent.parent == figs and saved[0].parent.name.startswith(".wgf-figures-")  # ...aside
     assert {p.name: p.read_bytes() for p in figs.iterdir()} == before
+
+
+# ------------------------------------------------------------------ figures that do not mislead
+def _labels(ax):
+    return [line.get_label() for line in ax.lines if not line.get_label().startswith("_")]
+
+
+def test_every_metric_and_quantity_has_a_display_name_that_mathtext_reads():
+    from matplotlib.mathtext import MathTextParser
+
+    from wgf.labels import DISPLAY_NAMES, display_name
+    from wgf.sweep import SWEEP_QUANTITIES
+    from wgf.validation.metrics import METRICS
+
+    written = [name for _, entry in METRICS.items() for name in entry.writes]
+    assert "moments_cov_error" in written
+    keys = written + list(SWEEP_QUANTITIES) + ["free_energy", "N", "time"]
+    assert [k for k in keys if k not in DISPLAY_NAMES] == []
+    parser = MathTextParser("path")
+    for key in keys:  # every label parses: no raw identifier, no broken TeX
+        assert "_" not in display_name(key).replace("$", " $").split("$")[0]
+        for k, part in enumerate(display_name(key).split("$")):
+            if k % 2:
+                parser.parse(f"${part}$")
+    assert display_name("moments_cov_error") == r"covariance error $\|C_\mu - C_\nu\|_F$"
+    assert display_name("my_metric") == "my metric" and display_name("$u_0$ [m]") == "$u_0$ [m]"
+
+
+def test_distance_vs_n_clips_intervals_to_the_log_axis_with_tex_labels():
+    n = np.array([10, 100, 1000])
+    values = np.array([[0.3, 0.25, 0.28], [0.1, 0.001, 0.2], [0.02, 0.03, 0.025]])  # N = 100: interval < 0
+    ax = plot.distance_vs_n(n, values, floor=1e-3, rate=(-0.5, -0.7, -0.3, 3), ylabel="moments_cov_error")
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert ax.get_ylabel() == r"covariance error $\|C_\mu - C_\nu\|_F$"
+    assert ax.get_xlabel() == "number of particles $N$"
+    assert ax.get_title() == "slope $-0.50$  $[-0.70, -0.30]$"
+    assert _labels(ax)[:2] == ["interval reaches 0 (clipped)", "$N^{-1/2}$"]
+    bottom = ax.get_ylim()[0]
+    assert bottom == pytest.approx(1e-3 / 3)  # a third of the smallest positive value drawn (the floor)
+    segments = np.concatenate([s for c in ax.collections[:1] for s in c.get_segments()])
+    assert segments[:, 1].min() == pytest.approx(bottom)  # the bar reaching 0 ends at the axis bottom
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), values.mean(axis=1))  # the mean is drawn
+    (mark,) = [line for line in ax.lines if line.get_label() == "interval reaches 0 (clipped)"]
+    np.testing.assert_allclose(mark.get_xydata(), [[100, bottom]])  # and the clipped end marked
+
+
+def test_off_subspace_at_round_off_is_a_band_and_a_statement_not_data():
+    proj = np.diag([1.0, 1.0, 0.0, 0.0])
+    pos = np.random.default_rng(4).normal(size=(1, 3, 20, 4))
+    pos[..., 2:] = 1e-17  # off E only by round-off: |v|^2 = 2e-34
+    ax_t, ax_h = plot.off_subspace([0.0, 1.0, 2.0], {20: pos}, proj)
+    level2 = plot.round_off(np.abs(pos).max(), squared=True)
+    assert 1e-27 < level2 < 1e-24
+    band = [p for p in ax_t.patches if p.get_label().startswith("at round-off")]
+    assert len(band) == 1 and band[0].get_label() == f"at round-off (< {level2:.1e})"
+    assert ax_t.get_ylim()[0] < level2 and [np.isfinite(line.get_ydata()).all() for line in ax_t.lines] == [True]
+    assert _labels(ax_t) == ["$N = 20$: at round-off"] and np.all(ax_t.lines[0].get_ydata() == level2)
+    assert not ax_h.axison and not ax_h.lines and not ax_h.patches  # the right panel is the statement
+    assert "every particle is in $E^G$" in ax_h.texts[0].get_text()
+
+
+def test_training_draws_a_signed_free_energy_on_a_linear_axis():
+    runs = {8: {"time": [0.0, 1.0, 2.0], "risk": [[0.3, 0.2, 0.1]], "si_rmd2": [[0.0, 1e-3, 2e-3]], "wi_rmd2": None}}
+    pde = {"time": [0.0, 1.0, 2.0], "risk": [0.3, 0.2, 0.1], "free_energy": [2.5e-5, 0.0, -1e-4]}
+    ax_i, ax_r = plot.training(runs, pde=pde)
+    assert ax_r.get_yscale() == "log"  # the risk stays on log
+    (twin,) = [a for a in ax_r.figure.axes if a not in (ax_i, ax_r)]
+    assert twin.get_yscale() == "linear" and twin.get_ylabel() == "free energy $F$ (linear)"
+    np.testing.assert_allclose(twin.lines[-1].get_ydata(), [2.5e-5, 0.0, -1e-4])
+    assert all(a.get_yscale() != "symlog" for a in ax_r.figure.axes)
+    labels = [t.get_text() for t in ax_r.get_legend().get_texts()]
+    assert labels[-1] == r"PDE free energy $F(\mu_t)$ (right axis, from -0.0001 to 2.5e-05)"
+    # the SI at t = 0 is at round-off: a mark on the band, the line from t = 1
+    assert _labels(ax_i) == ["SI, $N = 8$"] and np.isnan(ax_i.lines[0].get_ydata()[0])
+    # a risk that is not positive: the panel is linear, its range in the title
+    ax_i, ax_r = plot.training({}, pde={"time": [0.0, 1.0], "risk": [0.1, -0.2]})
+    assert ax_r.get_yscale() == "linear" and ax_r.get_title() == "training (risk from -0.2 to 0.1)"
+    assert not ax_i.axison and ax_i.texts[0].get_text() == "no particle runs"
+
+
+def test_a_legend_on_data_is_moved_outside_and_a_free_corner_is_kept(tmp_path):
+    fig, (full, free) = plt.subplots(1, 2, layout="constrained")
+    x = np.linspace(0, 1, 50)
+    for k in range(12):  # lines across the whole panel: no place inside is free
+        full.plot(x, np.full_like(x, k), label=f"line {k}" if k < 3 else None)
+    free.plot(x, x**4, label="x^4")  # the upper left corner is free
+    full.legend(), free.legend()
+    assert plot.place_legends(fig) == [full]
+    fig.draw_without_rendering()
+    assert full.get_legend().get_window_extent().x0 > full.bbox.x1  # outside, right of the axes
+    box = free.get_legend().get_window_extent()
+    assert free.bbox.x0 < box.x0 < box.x1 < free.bbox.x1  # inside, where "best" put it
+    assert not plot._legend_overlaps(free, free.get_legend())
+
+
+def test_sweep_puts_n_on_a_log_axis_with_display_names():
+    import xarray as xr
+
+    da = xr.DataArray([[0.1, 0.2], [0.05, 0.06]], dims=("N", "seed"), coords={"N": [10, 100]}, name="m2")
+    ax = plot.sweep_quantity(da, "N")
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "number of particles $N$"
+    assert ax.get_ylabel() == r"second moment $\frac{1}{N}\sum_i |z_i|^2$"
+
+
+def test_report_rates_figure_has_one_legend_below_the_panels(results, tmp_path):
+    from matplotlib.figure import Figure
+
+    from wgf.report import _rates_figure
+
+    with h5py.File(results) as f:
+        fig = _rates_figure(Figure, plot, f)
+    panels = [a for a in fig.axes if a.axison]
+    assert [a.get_ylabel() for a in panels] == ["energy distance", r"$\mathrm{MMD}$"]
+    assert all(a.get_legend() is None for a in panels) and len(fig.legends) == 1
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "$N^{-1/2}$" in labels and len(labels) == len(set(labels))
+    fig.draw_without_rendering()
+    assert fig.legends[0].get_window_extent().y1 <= min(a.get_tightbbox().y0 for a in panels) + 1

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wgf.labels import N_RATE, display_name
 from wgf.schema import COMPARE, COMPARE_COORDINATES, DISCOVERY, PDE, particle_counts, particles_path, read_diagnostics
 
 if TYPE_CHECKING:
@@ -52,12 +53,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "density", "density_snapshots", "marginals", "off_subspace", "distance_vs_n", "distance_vs_time", "training",
-    "discovery_rounds", "sweep_quantity", "animate", "save",
+    "discovery_rounds", "sweep_quantity", "animate", "save", "legend_below", "place_legends", "round_off",
     "read_snapshot", "read_snapshots", "read_training", "read_distances", "read_off_subspace", "read_discovery",
 ]
 
 MAX_POINTS = 2000  # particles drawn over a density at most (every k-th one)
-TIME = "mean-field time t"
+TIME = display_name("time")
+ROUND_OFF_FACTOR = 1e3  # a length below ROUND_OFF_FACTOR * eps * (its scale) is round-off (``round_off``)
+GIF_DPI = 200  # the animation's resolution: 1100 x 920 pixels, 10-point type about 28 pixels high
 PDF_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}  # TrueType fonts embedded, not Type 3
 
 
@@ -277,6 +280,123 @@ def _as_max_points(max_points) -> int | None:
 
 
 # ------------------------------------------------------------------ helpers
+def round_off(scale: float, *, squared: bool = False, dtype=np.float64) -> float:
+    """The level below which a length computed in ``dtype`` from coordinates of size ``scale`` is
+    round-off: r = ROUND_OFF_FACTOR * eps * scale (eps the machine epsilon of ``dtype``, 2.2e-16 for
+    float64), r^2 for a squared length (``squared``). Computing z - P_E z in floating point leaves a few
+    eps |z| per coordinate; the factor 1000 leaves room for D coordinates and the accumulated error of
+    many SGD steps of a flow that keeps E^G exactly (for |z| ~ 1: r^2 = 4.9e-26). Figures draw values
+    below it as a band "at round-off", not as data."""
+    scale = float(scale) if scale > 0 else 1.0  # all zeros: the round-off of numbers of size 1
+    r = ROUND_OFF_FACTOR * float(np.finfo(dtype).eps) * scale
+    return r * r if squared else r
+
+
+def _round_off_band(ax, level: float, label: str = "at round-off") -> None:
+    """The band [axis bottom, ``level``] on a log axis, labelled "at round-off (< level)": values below
+    ``level`` are drawn as this band, not as data."""
+    ax.axhspan(level * 1e-3, level, color="0.85", linewidth=0, zorder=0,
+               label=f"{label} (< {level:.1e})")
+
+
+def _above_round_off(ax, t, values, level: float, label: str, **style) -> bool:
+    """``values`` (T,) against ``t`` on a log axis: a line through the values above ``level``, a
+    downward triangle on the round-off band (``_round_off_band``) at the times where they are not.
+    Returns whether every value is at round-off; then the label says so (no line is drawn under it)."""
+    values = np.asarray(values, dtype=float)
+    high, low = values > level, ~(values > level)
+    color = style.pop("color", None)
+    if low.all():
+        ax.plot(t, np.full(values.size, level), "v", ms=4, color=color, clip_on=False, label=f"{label}: at round-off")
+        return True
+    ax.plot(t, np.where(high, values, np.nan), color=color, label=label, **style)
+    if low.any():
+        ax.plot(np.asarray(t)[low], np.full(low.sum(), level), "v", ms=4, color=color, clip_on=False)
+    return False
+
+
+def _legend_overlaps(ax, legend) -> bool:
+    """Whether ``legend`` covers data of any axes of its figure, in display coordinates: a vertex of a
+    line or a point along its segments, a vertex of a collection's paths (bands, error bars, contours)
+    or one of its points (scatter), a vertex of a patch (bars, spans). Colour meshes (a density's
+    background) are not counted."""
+    from matplotlib.collections import PathCollection, QuadMesh
+
+    box = legend.get_window_extent()
+
+    def along(xy):  # points along each segment: a line crossing the legend covers it
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        if len(xy) < 2:
+            return xy
+        f = np.linspace(0, 1, 16)[:, None, None]
+        return xy[:-1] + f * (xy[1:] - xy[:-1])
+
+    def covered(xy, clip):
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        xy = xy[(xy[:, 0] >= clip.x0) & (xy[:, 0] <= clip.x1) & (xy[:, 1] >= clip.y0) & (xy[:, 1] <= clip.y1)]
+        return bool(np.any((xy[:, 0] > box.x0) & (xy[:, 0] < box.x1) & (xy[:, 1] > box.y0) & (xy[:, 1] < box.y1)))
+
+    for a in ax.figure.axes:
+        clip = a.bbox
+        for line in a.lines:
+            if covered(along(line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))), clip):
+                return True
+        for c in a.collections:
+            if isinstance(c, QuadMesh):
+                continue
+            if isinstance(c, PathCollection):  # scatter: markers at the offsets
+                if covered(c.get_offset_transform().transform(np.asarray(c.get_offsets(), dtype=float)), clip):
+                    return True
+                continue
+            if any(covered(along(c.get_transform().transform(p.vertices)), clip) for p in c.get_paths()
+                   if len(p.vertices)):
+                return True
+        if any(covered(along(p.get_transform().transform(p.get_path().vertices)), clip) for p in a.patches):
+            return True
+    return False
+
+
+def _legend(ax, **kw):
+    """The legend of ``ax`` at matplotlib's "best" place inside the axes; ``place_legends`` moves it
+    outside, to the right, when it still covers data once the figure is laid out."""
+    kw.setdefault("fontsize", 7)
+    return ax.legend(loc="best", **kw)
+
+
+def legend_below(fig: Figure, axes: Sequence[Axes]) -> None:
+    """One legend for the panels ``axes`` of ``fig`` below them (their entries, each label once), in
+    place of a legend per panel: the panels keep their width and no legend sits on data."""
+    entries = {}
+    for a in axes:
+        for handle, label in zip(*a.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+        if a.get_legend() is not None:
+            a.get_legend().remove()
+    if entries:
+        fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=min(4, len(entries)),
+                   fontsize=8, frameon=False)
+
+
+def place_legends(fig: Figure) -> list:
+    """Move every legend of ``fig`` that covers data (``_legend_overlaps``: a line, band, bar or point
+    under it) outside its axes, upper left of the right edge; returns the axes whose legend moved.
+    ``save`` calls it before it writes."""
+    legends = [(a, a.get_legend()) for a in fig.axes if a.get_legend() is not None]
+    if not legends:
+        return []
+    fig.draw_without_rendering()
+    moved = []
+    for a, legend in legends:
+        if getattr(legend, "_bbox_to_anchor", None) is not None:
+            continue  # placed by its caller
+        if _legend_overlaps(a, legend):
+            legend.set_loc("upper left")
+            legend.set_bbox_to_anchor((1.02, 1.0), transform=a.transAxes)
+            moved.append(a)
+    return moved
+
+
 def _axes(ax, figsize=(4.2, 3.5)):
     if ax is None:
         import matplotlib.pyplot as plt
@@ -371,7 +491,8 @@ def save(fig: Figure, path: PathLike, *, formats: Iterable[str] = ("png", "pdf")
     """Write ``fig`` as ``path`` with each suffix of ``formats`` (the suffix of ``path`` is replaced);
     returns the paths. PDF and PS files embed TrueType fonts (``pdf.fonttype = 42``: editable text, no
     Type 3 fonts), set for this call only. A figure without a layout engine is cropped to its content
-    (``bbox_inches="tight"``)."""
+    (``bbox_inches="tight"``). A legend that covers data is moved outside its axes first
+    (``place_legends``)."""
     import matplotlib
 
     if not hasattr(fig, "savefig") or not hasattr(fig, "canvas"):
@@ -391,6 +512,7 @@ def save(fig: Figure, path: PathLike, *, formats: Iterable[str] = ("png", "pdf")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []
+    place_legends(fig)
     with matplotlib.rc_context(PDF_FONTS):
         for ext in formats:
             target = path.with_suffix(f".{ext}")
@@ -565,8 +687,11 @@ def off_subspace(times: ArrayLike | Mapping[int, ArrayLike],
     at a time); projector (D, D) P_E (``problem.symmetry.projector``; B B^T for a grid on E^G).
     Left: the mean of |v|^2 over the particles per N against time (mean over seeds, the band from the
     smallest to the largest seed), log scale. Right: the histogram of |v| over the particles of all
-    seeds at the snapshot ``index``, per N, on log-spaced bins. Zeros (exactly in E^G) are not on log
-    axes: a run that never leaves E^G is named in the legend as "= 0". Returns the two axes.
+    seeds at the snapshot ``index``, per N, on log-spaced bins. Values at round-off (``round_off`` of the
+    largest coordinate: |v| < 1000 eps max|z|, 2.2e-13 for |z| ~ 1, squared 4.9e-26) are not data: they
+    are drawn as a grey band "at round-off (< level)" at the bottom of the left panel, a run that
+    stays below it throughout is named in a note, and when no particle is above it the right panel is
+    that statement (no empty axes). Returns the two axes.
     """
     positions_by_n = _as_by_n("positions_by_n", positions_by_n, "positions (S, T, N, D) or (T, N, D)")
     proj = _as_array("projector", projector, "(D, D) the projector P_E", ndim=2)
@@ -577,6 +702,7 @@ def off_subspace(times: ArrayLike | Mapping[int, ArrayLike],
     else:
         times = dict.fromkeys(positions_by_n, times)
     sq_by_n, norms, picked = {}, {}, {}
+    level = 0.0  # |v| below it is round-off (``round_off`` of the largest coordinate drawn)
     for n, pos in positions_by_n.items():  # every position read and checked before anything is drawn
         where = f"positions_by_n[{n}]"
         if not hasattr(pos, "shape") or not hasattr(pos, "__getitem__"):
@@ -598,52 +724,63 @@ def off_subspace(times: ArrayLike | Mapping[int, ArrayLike],
         seeds = shape[0] if seeded else 1
         sq = np.zeros((seeds, t.size))
         last = []
+        scale = 0.0
         for s in range(seeds):
             for j in range(t.size):
                 z = np.asarray(pos[s, j] if seeded else pos[j], dtype=float)
                 if not np.isfinite(z).all():
                     raise ValueError(f"{where} has non-finite positions at seed {s}, snapshot {j}")
                 v2 = np.sum((z - z @ proj.T) ** 2, axis=1)
+                scale = max(scale, float(np.abs(z).max(initial=0.0)))
                 sq[s, j] = v2.mean()
                 if j == pick:
                     last.append(np.sqrt(v2))
         sq_by_n[n], norms[n], picked[n] = sq, np.concatenate(last), (t, t[pick])
+        level = max(level, round_off(scale))
     ax_t, ax_h = _panels(axes, 2)
     colors = _colors(positions_by_n)
-    zero = []
+    level = level if level > 0 else round_off(1.0)
+    level2 = level * level
+    _round_off_band(ax_t, level2)
+    top = level2
+    at_round_off = []
     for n, sq in sq_by_n.items():
         t, t_pick = picked[n]
-        if not sq.any():
-            zero.append(n)
-            ax_t.plot([], [], color=colors[n], label=f"N = {n}: = 0")
-            continue
         mean = sq.mean(axis=0)
-        ax_t.plot(t, _positive(mean), color=colors[n], label=f"N = {n}")
+        if _above_round_off(ax_t, t, mean, level2, f"$N = {n}$", color=colors[n], marker="o", ms=3):
+            at_round_off.append(n)
+            continue
+        top = max(top, float(mean.max()))
         if sq.shape[0] > 1:
-            ax_t.fill_between(t, _positive(sq.min(axis=0)), _positive(sq.max(axis=0)), color=colors[n], alpha=0.2,
-                              linewidth=0)
+            ax_t.fill_between(t, np.maximum(sq.min(axis=0), level2), np.maximum(sq.max(axis=0), level2),
+                              where=mean > level2, color=colors[n], alpha=0.2, linewidth=0)
     ax_t.set_yscale("log")
+    ax_t.set_ylim(level2 * 1e-3, top * 10)
     ax_t.set_xlabel(TIME)
     ax_t.set_ylabel(r"mean $|z - P_E z|^2$ over particles")
     ax_t.set_title("distance to $E^G$", fontsize=9)
-    ax_t.legend(fontsize=7)
-    pooled = np.concatenate([v[v > 0] for v in norms.values()] + [np.zeros(0)])
+    if at_round_off:
+        ns = ", ".join(map(str, at_round_off))
+        ax_t.text(0.5, 0.5, f"$N = {ns}$: every $|z - P_E z|^2$ at round-off\n(in $E^G$ up to floating point)",
+                  ha="center", va="center", fontsize=8, transform=ax_t.transAxes)
+    _legend(ax_t)
+    pooled = np.concatenate([v[v > level] for v in norms.values()] + [np.zeros(0)])
+    ax_h.set_title(f"off-$E^G$ component at $t = {t_pick:g}$", fontsize=9)
     if pooled.size:
         lo, hi = pooled.min(), pooled.max()
         bins = np.geomspace(lo, hi * (1 + 1e-9), 40) if hi > lo else np.geomspace(lo / 2, lo * 2, 3)
         for n, v in norms.items():
-            if n in zero or not (v > 0).any():
-                continue
-            ax_h.hist(v[v > 0], bins=bins, weights=np.full((v > 0).sum(), 1.0 / v.size), histtype="step",
-                      color=colors[n], label=f"N = {n}")
+            if (v > level).any():
+                ax_h.hist(v[v > level], bins=bins, weights=np.full((v > level).sum(), 1.0 / v.size),
+                          histtype="step", color=colors[n], label=f"$N = {n}$")
         ax_h.set_xscale("log")
-        ax_h.legend(fontsize=7)
-    else:
-        ax_h.text(0.5, 0.5, "every particle is in $E^G$ ($|v| = 0$)", ha="center", va="center",
-                  transform=ax_h.transAxes)
-    ax_h.set_xlabel(r"$|z - P_E z|$")
-    ax_h.set_ylabel("fraction of particles")
-    ax_h.set_title(f"off-$E^G$ component at t = {t_pick:g}", fontsize=9)
+        ax_h.set_xlabel(r"$|z - P_E z|$ (above round-off, " + f"{level:.1e})")
+        ax_h.set_ylabel("fraction of particles")
+        _legend(ax_h)
+    else:  # nothing above round-off: a statement, no empty axes
+        ax_h.set_axis_off()
+        ax_h.text(0.5, 0.5, f"every particle is in $E^G$:\n$|z - P_E z| < {level:.1e}$ (round-off)",
+                  ha="center", va="center", fontsize=9, transform=ax_h.transAxes)
     return ax_t, ax_h
 
 
@@ -653,10 +790,13 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
     """One metric between particles and the PDE against N, on log-log axes.
 
     n (K,) particle counts; values (K, S) the metric per N and seed at one time; floor the PDE's own
-    error (``wgf.validation.richardson_floor``); rate a RateFit (slope, low, high, n_points) or None.
-    Draws the mean over seeds with its 95% t-interval (``mean_interval``), points at or below the floor
-    as open markers (they are not fitted), the fitted rate with its interval as a band, the floor, and
-    an N^(-1/2) guide through the largest N.
+    error (``wgf.validation.richardson_floor``); rate a RateFit (slope, low, high, n_points) or None;
+    ylabel a key of ``wgf.labels.DISPLAY_NAMES`` (shown by its display name) or a label.
+    Draws the mean over seeds (markers) with its 95% t-interval (``mean_interval``) as error bars,
+    points at or below the floor as open markers (they are not fitted), the fitted rate with its
+    interval as a band and in the title, the floor, and an $N^{-1/2}$ guide through the largest N. An
+    interval reaching 0 or below is not on a log axis: its bar is clipped at the axis bottom (a third of
+    the smallest positive mean, lower bound or floor) and marked there with a downward triangle.
     """
     from wgf.validation import mean_interval
 
@@ -668,35 +808,48 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
         rate = _as_array("rate", rate, "(slope, low, high, ...) a RateFit (NaN: not fitted)", ndim=1, nan=True)
         if rate.size < 3:
             raise ValueError(f"rate must be (slope, low, high, ...) a RateFit, got {rate.size} numbers")
-    ylabel = _as_text("ylabel", ylabel) or ""
+    ylabel = display_name(_as_text("ylabel", ylabel) or "")
     ax = _axes(_as_ax(ax))
     mean, half = mean_interval(values)
+    half = np.nan_to_num(half)  # one seed: no interval
+    low, high = mean - half, mean + half
+    shown = np.concatenate([mean[mean > 0], low[low > 0], [floor] if floor > 0 else []])
+    bottom = shown.min() / 3 if shown.size else 1e-12
+    clipped = (low <= 0) & (mean > 0)
+    low = np.where(low > 0, low, bottom)
     above = mean > floor
-    ax.errorbar(n[above], mean[above], yerr=half[above], fmt="o", color="k", capsize=3,
-                label=f"mean, 95% t-interval ({values.shape[1]} seeds)")
-    if not above.all():
-        ax.errorbar(n[~above], mean[~above], yerr=half[~above], fmt="o", mfc="none", color="k", capsize=3,
-                    label="at or below the floor (not fitted)")
+    for mask, face, label in ((above, "k", f"mean, 95% t-interval ({values.shape[1]} seeds)"),
+                              (~above, "none", "at or below the floor (not fitted)")):
+        if mask.any():
+            ax.errorbar(n[mask], _positive(mean[mask]), yerr=[(mean - low)[mask], (high - mean)[mask]], fmt="o",
+                        mfc=face, color="k", capsize=3, label=label)
+    if clipped.any():
+        ax.plot(n[clipped], np.full(clipped.sum(), bottom), "v", color="k", ms=5, clip_on=False,
+                label="interval reaches 0 (clipped)")
     pos = mean > 0
     nn = np.geomspace(n.min(), n.max(), 50)
     if pos.any():
         ref = np.flatnonzero(pos)[-1]
-        ax.plot(nn, mean[ref] * (nn / n[ref]) ** -0.5, color="tab:gray", ls=":", label="N^(-1/2)")
+        ax.plot(nn, mean[ref] * (nn / n[ref]) ** -0.5, color="tab:gray", ls=":", label=N_RATE)
+    title = None
     if rate is not None and np.isfinite(rate[0]) and pos.any():
-        slope, low, high = rate[0], rate[1], rate[2]
+        slope, lo, hi = rate[0], rate[1], rate[2]
         n_mid = np.exp(np.mean(np.log(n[pos])))
         y_mid = np.exp(np.mean(np.log(mean[pos])))
-        ax.plot(nn, y_mid * (nn / n_mid) ** slope, color="tab:blue",
-                label=f"slope {slope:+.2f} [{low:+.2f}, {high:+.2f}]")
-        band = np.stack([y_mid * (nn / n_mid) ** low, y_mid * (nn / n_mid) ** high])
-        ax.fill_between(nn, band.min(axis=0), band.max(axis=0), color="tab:blue", alpha=0.15)
+        title = f"slope ${slope:+.2f}$  $[{lo:+.2f}, {hi:+.2f}]$"
+        ax.plot(nn, y_mid * (nn / n_mid) ** slope, color="tab:blue", label="fitted rate, 95% interval")
+        band = np.stack([y_mid * (nn / n_mid) ** lo, y_mid * (nn / n_mid) ** hi])
+        ax.fill_between(nn, band.min(axis=0), band.max(axis=0), color="tab:blue", alpha=0.15, linewidth=0)
     if floor > 0:
         ax.axhline(floor, color="tab:gray", ls="--", label="PDE floor (Richardson)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("N (particles)")
+    ax.set_ylim(bottom=bottom)
+    ax.set_xlabel(display_name("N"))
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    _legend(ax)
     return ax
 
 
@@ -708,7 +861,8 @@ def distance_vs_time(times: ArrayLike, values_by_n: Mapping[int, ArrayLike], *, 
     (``/compare/<metric>[k]``, ``Comparison.values[metric][k]``). Draws the geometric mean over seeds
     with the 95% t-interval of log10 of the values (``wgf.validation.mean_interval``) as a band, on a
     log scale (with a zero among them: the arithmetic mean, zeros not drawn),
-    and the PDE's own error at the final time (``floor``) as a dashed line. Returns the axes.
+    and the PDE's own error at the final time (``floor``) as a dashed line; ylabel a key of
+    ``wgf.labels.DISPLAY_NAMES`` (shown by its display name) or a label. Returns the axes.
     """
     times = _as_array("times", times, "(T,) snapshot times", ndim=1)
     values_by_n = _as_by_n("values_by_n", values_by_n, "(S, T) the metric per seed and time")
@@ -716,14 +870,14 @@ def distance_vs_time(times: ArrayLike, values_by_n: Mapping[int, ArrayLike], *, 
         values_by_n[n] = _as_array(f"values_by_n[{n}]", values, "(S, T) the metric per seed and time", ndim=2)
         _as_length(f"values_by_n[{n}]", values_by_n[n], 1, times.size, "times")
     floor = None if floor is None else _as_real("floor", floor)
-    ylabel = _as_text("ylabel", ylabel) or ""
+    ylabel = display_name(_as_text("ylabel", ylabel) or "")
     ax = _axes(_as_ax(ax))
     colors = _colors(values_by_n)
     bottom = np.inf
     for n, values in values_by_n.items():
         mean, low = _log_band(ax, times, values, colors[n])
         bottom = min(bottom, low)
-        ax.plot(times, _positive(mean), "o-", ms=3, color=colors[n], label=f"N = {n} ({values.shape[0]} seeds)")
+        ax.plot(times, _positive(mean), "o-", ms=3, color=colors[n], label=f"$N = {n}$ ({values.shape[0]} seeds)")
     if floor is not None and floor > 0:
         ax.axhline(floor, color="tab:gray", ls="--", label="PDE floor (final time)")
         bottom = min(bottom, floor)
@@ -731,7 +885,7 @@ def distance_vs_time(times: ArrayLike, values_by_n: Mapping[int, ArrayLike], *, 
     _set_log_bottom(ax, bottom)
     ax.set_xlabel(TIME)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    _legend(ax)
     return ax
 
 
@@ -745,9 +899,12 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
     diagnostics of S seeds at R times (the fine trace of a run, or its snapshots); pde None or
     {"time": (T,), "risk": (T,), "free_energy": (T,)} (or a ``wgf.grids.History``: its times and
     trackers). Left: RMD^2(nu, P_E#nu) (SI, solid) and RMD^2(nu, nu^G) (WI, dotted) per N, mean over
-    seeds, log scale (zeros are not drawn). Right: the risk per N (mean over seeds) and the PDE's risk
-    and free energy (black), on a log scale (symmetric log when a value is not positive). Every time
-    of ``runs`` is drawn (runs may be empty when ``pde`` is given). Returns the two axes.
+    seeds, log scale; values at round-off (``round_off(1, squared=True)``, 4.9e-26) are the hatched
+    band, not data. Right: the risk per N (mean over seeds) and the PDE's risk and free energy (black)
+    on a log scale. Never a symmetric log: a free energy that is not positive (the entropy term
+    beta int mu log mu is signed) is drawn on a linear right-hand axis of its own, its range in the
+    legend; a risk that is not positive puts the panel on a linear axis, its range in the title. Every
+    time of ``runs`` is drawn (runs may be empty when ``pde`` is given). Returns the two axes.
     """
     if not isinstance(runs, Mapping):
         raise TypeError(f"runs must be a mapping {{N: diagnostics}}, got {_kind(runs)}")
@@ -780,37 +937,57 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
             _as_length(f"pde['{k}']", v, 0, t.size, "pde['time']")
     ax_i, ax_r = _panels(axes, 2, (5.0, 3.8))
     colors = _colors(checked)
-    signed = False
+    level = round_off(1.0, squared=True)
+    low_rmd2 = False
     for n, run in checked.items():
-        t = run["time"]
-        ax_i.plot(t, _positive(np.mean(run["si_rmd2"], axis=0)), color=colors[n], label=f"SI, N = {n}")
-        if "wi_rmd2" in run:
-            ax_i.plot(t, _positive(np.mean(run["wi_rmd2"], axis=0)), color=colors[n], ls=":", label=f"WI, N = {n}")
-        risk = run["risk"].mean(axis=0)
-        ax_r.plot(t, risk, color=colors[n], label=f"particles, N = {n}")
-        signed |= bool(np.any(risk <= 0))
+        for key, ls, what in (("si_rmd2", "-", "SI"), ("wi_rmd2", ":", "WI")):
+            if key in run:
+                mean = np.mean(run[key], axis=0)
+                low_rmd2 |= bool(np.any(mean <= level))
+                _above_round_off(ax_i, run["time"], mean, level, f"{what}, $N = {n}$", color=colors[n], ls=ls)
+    if low_rmd2:
+        _round_off_band(ax_i, level)
+    risks = [(t, run["risk"].mean(axis=0), colors[n], f"particles, $N = {n}$")
+             for n, run in checked.items() for t in [run["time"]]]
     if pde is not None:
-        ax_r.plot(pde["time"], pde["risk"], color="k", lw=2, label="PDE risk")
-        signed |= bool(np.any(pde["risk"] <= 0))
-        if "free_energy" in pde:
-            ax_r.plot(pde["time"], pde["free_energy"], color="k", ls="--", label="PDE free energy")
-            signed |= bool(np.any(pde["free_energy"] <= 0))
+        risks.append((pde["time"], pde["risk"], "k", r"PDE risk $R(\mu_t)$"))
+    signed = any(np.any(r <= 0) for _, r, _, _ in risks)
+    for t, r, c, label in risks:
+        ax_r.plot(t, r, color=c, lw=2 if c == "k" else 1.5, label=label)
+    energy = None if pde is None else pde.get("free_energy")
+    ax_f = ax_r
+    if energy is not None:
+        label = r"PDE free energy $F(\mu_t)$"
+        if np.any(energy <= 0) and not signed:  # a signed F on its own linear axis, the risk stays on log
+            ax_f = ax_r.twinx()
+            label += f" (right axis, from {energy.min():.2g} to {energy.max():.2g})"
+            ax_f.set_ylabel(r"free energy $F$ (linear)")
+            ax_f.axhline(0.0, color="0.6", lw=0.5)
+        ax_f.plot(pde["time"], energy, color="k", ls="--", label=label)
     ax_i.set_yscale("log")
     ax_i.set_xlabel(TIME)
-    ax_i.set_ylabel("RMD$^2$ (mean over seeds)")
+    ax_i.set_ylabel(r"$\mathrm{RMD}^2$ (mean over seeds)")
     ax_i.set_title("invariance of the particles (SI: to $P_E\\#\\nu$, WI: to $\\nu^G$)", fontsize=9)
     if checked:
-        ax_i.legend(fontsize=7)
+        _legend(ax_i)
     else:
+        ax_i.set_axis_off()
         ax_i.text(0.5, 0.5, "no particle runs", ha="center", va="center", transform=ax_i.transAxes)
-    if signed:
-        ax_r.set_yscale("symlog", linthresh=1e-6)
+    if signed:  # a risk that is not positive: linear, with its range
+        lo = min(float(np.min(r)) for _, r, _, _ in risks)
+        hi = max(float(np.max(r)) for _, r, _, _ in risks)
+        ax_r.axhline(0.0, color="0.6", lw=0.5)
+        ax_r.set_title(f"training (risk from {lo:.2g} to {hi:.2g})", fontsize=9)
     else:
         ax_r.set_yscale("log")
+        ax_r.set_title("training", fontsize=9)
     ax_r.set_xlabel(TIME)
-    ax_r.set_ylabel("risk R / free energy F")
-    ax_r.set_title("training", fontsize=9)
-    ax_r.legend(fontsize=7)
+    ax_r.set_ylabel(r"risk $R$" + (r" / free energy $F$" if ax_f is ax_r and energy is not None else ""))
+    handles, labels = ax_r.get_legend_handles_labels()
+    if ax_f is not ax_r:
+        more = ax_f.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    ax_r.legend(handles, labels, fontsize=7)
     return ax_i, ax_r
 
 
@@ -899,7 +1076,10 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
     axis is logarithmic and the mean and interval are those of log10 of the positive values (a geometric
     mean; exact zeros are left out). A numeric ``x`` is
     drawn at its values (log axis when positive over more than a decade), a categorical one at its
-    positions with the values as tick labels. Returns the axes. When no run has a value the axes say so.
+    positions with the values as tick labels. The particle count N is always on a log axis (when
+    positive), another numeric key when it spans a decade or more; labels are display names
+    (``wgf.labels.display_name``: ylabel or the quantity's name, and the key). Returns the axes. When no
+    run has a value the axes say so.
     """
     from wgf.validation import mean_interval
 
@@ -939,31 +1119,34 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
                           for d, j in zip(others, combo)) or None
         ax.errorbar(pos, centre, yerr=[centre - low, high - centre], fmt="o-", ms=4, capsize=2, color=f"C{k % 10}",
                     label=label)
-    if numeric and np.all(pos > 0) and pos.max() > 10 * pos.min():
+    if numeric and np.all(pos > 0) and (x == "N" or pos.max() >= 10 * pos.min()):
         ax.set_xscale("log")
     if log:
         ax.set_yscale("log")
     if not numeric:
         ax.set_xticks(pos, [str(v) for v in xs])
         ax.set_xlim(-0.5, xs.size - 0.5)
-    ax.set_xlabel("N (particles)" if x == "N" else f"{x} ({values[x].attrs.get('config_key', x)})")
-    ax.set_ylabel(ylabel or values.attrs.get("long_name", values.name or ""))
+    key = values[x].attrs.get("config_key", x) if x in values.coords else x
+    ax.set_xlabel(display_name(x) + ("" if x == "N" or key == x else f" ({key})"))
+    ax.set_ylabel(display_name(ylabel or str(values.name or values.attrs.get("long_name", ""))))
     what = "geometric mean" if log else "mean"
     ax.set_title(f"{what} over {values.sizes['seed']} seeds, 95% t-interval", fontsize=9)
     if others and data[..., 0, 0].size <= max_legend:
-        ax.legend(fontsize=7)
+        _legend(ax)
     return ax
 
 
 # ------------------------------------------------------------------ animation
 def animate(source: ResultsSource | History, out_gif: PathLike, *, n: int | None = None, seed: int = 0,
-            trajectory: Trajectory | None = None, dims: tuple[int, int] = (0, 1), fps: float = 2, dpi: int = 80,
+            trajectory: Trajectory | None = None, dims: tuple[int, int] = (0, 1), fps: float = 2, dpi: int = GIF_DPI,
             max_points: int | None = MAX_POINTS) -> Path:
     """A GIF of the density and the particles over the snapshot times; returns its path.
 
     source: a results file (path, DataTree, h5py.File; particles of N = ``n``, default the largest, and
     ``seed``) or a ``wgf.grids.History`` (particles from ``trajectory``, a ``wgf.particles.Trajectory``).
-    One frame per PDE snapshot (``density`` on one colour scale), written by matplotlib's PillowWriter.
+    One frame per PDE snapshot (``density`` on one colour scale), written by matplotlib's PillowWriter;
+    a 5.5 x 4.6 inch figure at ``dpi`` (default ``GIF_DPI`` = 200: 1100 x 920 pixels, a 10-point label
+    about 28 pixels high).
     """
     import matplotlib.cm as cm
     import matplotlib.colors as mcolors
@@ -982,7 +1165,7 @@ def animate(source: ResultsSource | History, out_gif: PathLike, *, n: int | None
     particles = data["particles"]
     if particles is not None:
         particles = [_as_points(f"the particles at t = {t:g}", p, data["basis"], m) for t, p in zip(times, particles)]
-    fig = Figure(figsize=(5.0, 4.2) if m >= 2 else (5.0, 3.5), layout="constrained")
+    fig = Figure(figsize=(5.5, 4.6) if m >= 2 else (5.5, 3.9), layout="constrained")
     ax = fig.add_subplot()
     norm = None
     if m >= 2:
