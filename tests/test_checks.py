@@ -59,3 +59,21 @@ def test_check_list_names_every_check_without_running_it(monkeypatch, capsys):
     assert [line.split()[0] for line in lines] == list(CHECKS)
     assert all(len(line.split(None, 1)[1]) > 10 for line in lines)  # each with what it measures
     assert main(["check", "--list", "nope"]) == 2
+
+
+def test_check_table_columns_align_whatever_the_names(monkeypatch, capsys):
+    """A long check name or quantity does not shift the columns: value, tolerance and result start where the
+    header puts them, the quantity last."""
+    from wgf.validation import checks
+
+    monkeypatch.setitem(checks.CHECKS, "a_check_with_a_very_long_name",
+                        lambda: checks._row("a_check_with_a_very_long_name", "q " * 40, 2.5e-3, 1e-2))
+    monkeypatch.setitem(checks.CHECKS, "p", lambda: checks._row("p", "short", 0.5, 1e-2))
+    assert main(["check", "a_check_with_a_very_long_name", "p"]) == 1
+    header, long_row, short_row = capsys.readouterr().out.splitlines()[:3]
+    for column in ("result", "quantity"):
+        at = header.index(column)
+        assert long_row[at - 1] == short_row[at - 1] == " " and long_row[at] != " " and short_row[at] != " "
+    assert long_row[header.index("result"):].startswith("pass  ") and short_row[header.index("result"):].startswith("FAIL")
+    assert long_row.index("2.50e-03") == short_row.index("5.00e-01")
+    assert short_row.endswith("short")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from wgf.problem import Problem
 
-__all__ = ["Check", "CHECKS", "run_checks", "base_problem"]
+__all__ = ["Check", "CHECKS", "run_checks", "base_problem", "table_header", "table_row"]
 
 PAPER_TEACHER = 0.5 * np.array(
     [[-1, 0, 0, 0.5], [0.5, 1, 0, 1], [-0.5, 0.3, 1, 0], [0, -1, -0.5, 1], [0.7, -0.7, 0.5, 0.7]]
@@ -31,6 +31,20 @@ class Check:
     tolerance: float
     passed: bool
     relation: str = "<="
+
+
+def table_header(names: Iterable[str]) -> str:
+    """The header of the table of the checks ``names`` (``table_row``): the check column as wide as the
+    longest name, the quantity last, so that every column is aligned whatever the names and quantities."""
+    width = max(len("check"), *(len(n) for n in names))
+    return f"{'check':<{width}}  {'value':>9}  {'tolerance':>12}  {'result':<6}  quantity"
+
+
+def table_row(row: Check, names: Iterable[str]) -> str:
+    """One row of the table of the checks ``names`` (aligned with ``table_header(names)``)."""
+    width = max(len("check"), *(len(n) for n in names))
+    return (f"{row.name:<{width}}  {row.value:9.2e}  {row.relation:>2} {row.tolerance:9.1e}  "
+            f"{'pass' if row.passed else 'FAIL':<6}  {row.quantity}")
 
 
 def _row(name, quantity, value, tolerance, relation="<="):

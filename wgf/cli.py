@@ -228,20 +228,21 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from wgf.validation.checks import CHECKS, run_checks
+    from wgf.validation.checks import CHECKS, run_checks, table_header, table_row
 
     unknown = [n for n in args.names if n not in CHECKS]
     if unknown:
         return _fail(f"unknown check '{unknown[0]}' (choose from {', '.join(CHECKS)})")
+    names = args.names or list(CHECKS)
     if args.list:
-        for name in args.names or CHECKS:
-            print("%-17s %s" % (name, (CHECKS[name].__doc__ or "").strip().splitlines()[0]))
+        width = max(len(name) for name in names)
+        for name in names:
+            print(f"{name:<{width}}  {(CHECKS[name].__doc__ or '').strip().splitlines()[0]}")
         return 0
-    print("%-13s %-58s %10s %12s  %s" % ("check", "quantity", "value", "tolerance", "result"))
+    print(table_header(names))
 
     def show(row):
-        print("%-13s %-58s %10.2e %2s %9.1e  %s" % (row.name, row.quantity, row.value, row.relation, row.tolerance,
-                                                   "pass" if row.passed else "FAIL"), flush=True)
+        print(table_row(row, names), flush=True)
 
     rows = run_checks(args.names or None, on_result=show)
     failed = [r.name for r in rows if not r.passed]
