@@ -1,17 +1,22 @@
-"""Scharfetter-Gummel finite-volume operator of d_t rho = div(rho grad U) + beta Lap rho.
+r"""Scharfetter-Gummel finite-volume operator of
+:math:`\partial_t \rho = \nabla \cdot (\rho \nabla U) + \beta \Delta \rho`.
 
-On a tensor grid with spacing h_k, the flux through the face between cell c and
-its right neighbour c+ along axis k (dU = U[c+] - U[c]) is
+On a tensor grid with spacing :math:`h_k`, the flux through the face between cell :math:`c` and
+its right neighbour :math:`c^+` along axis :math:`k` (:math:`\delta U = U_{c^+} - U_c`) is
 
-    J = (1 / h_k) [ beta B(dU / beta) rho[c] - beta B(-dU / beta) rho[c+] ],
-    B(x) = x / (exp(x) - 1)     (Bernoulli function, B(0) = 1),
+.. math::
 
-which is zero exactly when rho[c+] / rho[c] = exp(-dU / beta): the discrete Gibbs
-density exp(-U / beta) is a steady state. As beta -> 0 it tends to the upwind
-flux (1 / h_k) [max(-dU, 0) rho[c] - max(dU, 0) rho[c+]]. Faces on the boundary
-carry no flux. The resulting linear operator A (d_t rho = A rho) has
+    J = \frac{1}{h_k} \Big[ \beta B\Big(\frac{\delta U}{\beta}\Big) \rho_c
+        - \beta B\Big(-\frac{\delta U}{\beta}\Big) \rho_{c^+} \Big],
+    \qquad B(x) = \frac{x}{e^x - 1} \quad \text{(Bernoulli function, } B(0) = 1\text{)},
+
+which is zero exactly when :math:`\rho_{c^+} / \rho_c = e^{-\delta U / \beta}`: the discrete Gibbs
+density :math:`e^{-U / \beta}` is a steady state. As :math:`\beta \to 0` it tends to the upwind
+flux :math:`\frac{1}{h_k} [\max(-\delta U, 0)\, \rho_c - \max(\delta U, 0)\, \rho_{c^+}]`. Faces on the
+boundary carry no flux. The resulting linear operator :math:`A` (:math:`\partial_t \rho = A \rho`) has
 nonnegative off-diagonal entries and zero column sums: it conserves mass, and
-I - dt A is an M-matrix for every dt > 0 (implicit steps keep rho >= 0).
+:math:`I - \Delta t\, A` is an M-matrix for every :math:`\Delta t > 0` (implicit steps keep
+:math:`\rho \ge 0`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ __all__ = ["bernoulli_flux_weights", "fokker_planck_operator", "apply_operator",
 
 
 def bernoulli_flux_weights(du: ArrayLike, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """(beta B(du / beta), beta B(-du / beta)) elementwise; the upwind limit when beta == 0."""
+    r""":math:`(\beta B(\delta u / \beta),\ \beta B(-\delta u / \beta))` elementwise; the upwind limit
+    :math:`(\max(-\delta u, 0), \max(\delta u, 0))` when ``beta == 0``."""
     du = np.asarray(du, dtype=float)
     if beta == 0.0:
         return np.maximum(-du, 0.0), np.maximum(du, 0.0)
@@ -57,7 +63,8 @@ def _face_coefficients(potential, spacing, beta):
 
 def fokker_planck_operator(potential: ArrayLike, spacing: Sequence[float] | np.ndarray,
                            beta: float) -> sp.csr_matrix:
-    """Sparse matrix A with d_t rho = A rho (rho flattened C-order) for the potential on the cells.
+    r"""Sparse matrix :math:`A` with :math:`\partial_t \rho = A \rho` (rho flattened C-order) for the
+    potential on the cells.
 
     potential : array of the grid's shape; spacing : (m,) cell widths.
     """
@@ -79,7 +86,8 @@ def fokker_planck_operator(potential: ArrayLike, spacing: Sequence[float] | np.n
 
 def apply_operator(rho: ArrayLike, potential: np.ndarray, spacing: Sequence[float] | np.ndarray,
                    beta: float) -> np.ndarray:
-    """A rho without assembling A (the explicit path): -div of the SG fluxes, same shape as rho."""
+    r""":math:`A \rho` without assembling :math:`A` (the explicit path): minus the divergence of the SG
+    fluxes, same shape as rho."""
     rho = np.asarray(rho, dtype=float)
     out = np.zeros_like(rho)
     for k, (a, b) in enumerate(_face_coefficients(potential, spacing, beta)):
@@ -95,7 +103,8 @@ def apply_operator(rho: ArrayLike, potential: np.ndarray, spacing: Sequence[floa
 
 
 def max_exit_rate(potential: ArrayLike, spacing: Sequence[float] | np.ndarray, beta: float) -> float:
-    """max_c |A_cc|: the largest total rate at which mass leaves a cell (the explicit CFL bound is 1 / it)."""
+    r""":math:`\max_c |A_{cc}|`: the largest total rate at which mass leaves a cell (the explicit CFL
+    bound is one over it)."""
     potential = np.asarray(potential, dtype=float)
     out = np.zeros(potential.shape)
     for k, (a, b) in enumerate(_face_coefficients(potential, spacing, beta)):

@@ -1,9 +1,10 @@
-"""Tensor grids of cells on a linear subspace of the parameter space Z.
+r"""Tensor grids of cells on a linear subspace of the parameter space :math:`\mathcal Z`.
 
-A grid lives on the box prod_k [lo_k, hi_k] in coordinates u in R^m (m <= 4) of
-the subspace spanned by the orthonormal columns of ``basis`` (D, m): the point
-u is z = basis @ u in Z. Cells are the tensor products of equal intervals;
-densities are cell averages, normalized so that sum(rho) * cell_volume = 1.
+A grid lives on the box :math:`\prod_k [\mathrm{lo}_k, \mathrm{hi}_k]` in coordinates
+:math:`u \in \mathbb R^m` (:math:`m \le 4`) of the subspace spanned by the orthonormal columns of
+``basis`` (D, m): the point :math:`u` is :math:`z = B u` in :math:`\mathcal Z` (``basis @ u``). Cells are
+the tensor products of equal intervals; densities are cell averages, normalized so that
+``sum(rho) * cell_volume = 1``.
 
 fenics-basix supplies the per-cell Gauss rule (``cell_quadrature``) and the
 Lagrange basis used to interpolate a cell-centered field at arbitrary points
@@ -133,7 +134,8 @@ class Grid:
         return _CellPoints(self.points - 0.5 * self.spacing, ref * self.spacing), wts * self.cell_volume
 
     def cell_average(self, f: Callable[[np.ndarray], ArrayLike], degree: int = 5, chunk: int = 2**16) -> np.ndarray:
-        """Cell averages (1/|C|) int_C f(u) du of a callable f: (..., m) -> (...), shape ``self.shape``.
+        r"""Cell averages :math:`\frac{1}{|C|} \int_C f(u)\, du` of a callable f: (..., m) -> (...),
+        shape ``self.shape``.
 
         Evaluated ``chunk`` cells at a time (memory O(chunk q m), q points per cell).
         """
@@ -145,10 +147,11 @@ class Grid:
         return out.reshape(self.shape)
 
     def interpolation_weights(self, u: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """Multilinear (basix P1 Lagrange) interpolation of a cell-centered field at points u (P, m).
+        r"""Multilinear (basix P1 Lagrange) interpolation of a cell-centered field at points u (P, m).
 
         Returns (index (P, 2^m) flat cell indices, weights (P, 2^m)); points outside the
-        box of cell centers are clamped to it. value(u) = sum_j weights[:, j] * field.ravel()[index[:, j]].
+        box of cell centers are clamped to it:
+        ``value(u) = sum_j weights[:, j] * field.ravel()[index[:, j]]``.
         """
         u = np.atleast_2d(np.asarray(u, dtype=float))
         m = self.ndim
@@ -178,12 +181,13 @@ class Grid:
 
     # ------------------------------------------------------------ symmetry
     def index_map(self, matrix: ArrayLike) -> np.ndarray:
-        """Flat cell permutation of a linear map M of Z that maps the grid onto itself.
+        r"""Flat cell permutation of a linear map M of Z that maps the grid onto itself.
 
-        In grid coordinates M acts as R = basis^T M basis; it must keep span(basis)
-        (M basis = basis R), be a signed permutation of the axes, and map the cell
-        centers onto cell centers. Returns perm with (rho o M)[c] = rho[perm[c]], i.e.
-        perm[c] is the cell containing M applied to the center of cell c.
+        In grid coordinates :math:`M` acts as :math:`R = B^\top M B`; it must keep
+        :math:`\operatorname{span}(B)` (:math:`M B = B R`), be a signed permutation of the axes, and map
+        the cell centers onto cell centers. Returns ``perm`` with
+        :math:`(\rho \circ M)_c = \rho_{\mathrm{perm}[c]}`, i.e. ``perm[c]`` is the cell containing
+        :math:`M` applied to the center of cell :math:`c`.
         """
         matrix = np.asarray(matrix, dtype=float)
         r = self.basis.T @ matrix @ self.basis

@@ -1,23 +1,27 @@
-"""The mean-field potential U(mu, z) = dR/dmu(mu, z) + tau |z|^2 on the cells of a grid.
+r"""The mean-field potential :math:`U(\mu, z) = \frac{\delta R}{\delta \mu}(\mu, z) + \tau |z|^2` on the
+cells of a grid.
 
-For a cell density rho (sum rho |cell| = 1), with the problem's scheme unit sigma
-and quadrature (x_q, y_q, w_q), cells z_c = B u_c:
+For a cell density :math:`\rho` (:math:`\sum_c \rho_c |\mathrm{cell}| = 1`), with the problem's scheme
+unit :math:`\sigma` and quadrature :math:`(x_q, y_q, w_q)`, cells :math:`z_c = B u_c`:
 
-    Phi(x_q) = sum_c rho_c |cell| sigma(x_q, z_c)
-    U_c      = sum_q w_q < grad_1 l(Phi(x_q), y_q), sigma(x_q, z_c) > + tau |z_c|^2
+.. math::
+
+    \Phi(x_q) &= \sum_c \rho_c\, |\mathrm{cell}|\, \sigma(x_q, z_c), \\
+    U_c &= \sum_q w_q \big\langle \nabla_1 \ell(\Phi(x_q), y_q),\, \sigma(x_q, z_c) \big\rangle + \tau |z_c|^2 .
 
 Three evaluation paths, equal up to round-off:
 
-- ``table``: sigma(x_q, z_c) stored once (when C Q dy doubles fit the memory budget);
+- ``table``: :math:`\sigma(x_q, z_c)` stored once (when C Q dy doubles fit the memory budget);
   each evaluation is then two matrix-vector products.
-- ``direct``: sigma recomputed in chunks by the unit's compiled sums at every evaluation.
+- ``direct``: :math:`\sigma` recomputed in chunks by the unit's compiled sums at every evaluation.
 - ``separable``: for units additively separable over parameter blocks,
-  sigma(x, z) = sum_k f_k(x, z_k), on a full-space grid whose axes are the
-  parameters: U(z) = sum_k U_k(z_k) + tau |z|^2 needs only the block marginals of
-  rho, so a 4D grid costs a few 2D evaluations. With
-  g_k(x, z_k) = sigma(x, z_k embedded with zeros elsewhere) - sigma(x, 0),
-  Phi = sigma(., 0) + sum_k int g_k dmu_k and U_k = sum_q w_q <r_q, g_k(x_q, .)>
-  (U is determined up to a constant, which the flux never sees).
+  :math:`\sigma(x, z) = \sum_k f_k(x, z_k)`, on a full-space grid whose axes are the
+  parameters: :math:`U(z) = \sum_k U_k(z_k) + \tau |z|^2` needs only the block marginals of
+  :math:`\rho`, so a 4D grid costs a few 2D evaluations. With
+  :math:`g_k(x, z_k) = \sigma(x, z_k \text{ embedded with zeros elsewhere}) - \sigma(x, 0)`,
+  :math:`\Phi = \sigma(\cdot, 0) + \sum_k \int g_k\, d\mu_k` and
+  :math:`U_k = \sum_q w_q \langle r_q, g_k(x_q, \cdot) \rangle`
+  (:math:`U` is determined up to a constant, which the flux never sees).
 """
 
 from __future__ import annotations
@@ -37,11 +41,11 @@ DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes for stored unit tables
 
 
 class MeanFieldPotential:
-    """U(mu, .) on the cells of ``grid`` for ``problem``; call it with a cell density.
+    r""":math:`U(\mu, \cdot)` on the cells of ``grid`` for ``problem``; call it with a cell density.
 
     ``path`` is "auto" (separable when possible, else table within the memory
     budget, else direct), or one of "separable", "table", "direct".
-    After a call, ``last_output`` holds Phi at the quadrature nodes (Q, dy).
+    After a call, ``last_output`` holds :math:`\Phi` at the quadrature nodes (Q, dy).
     """
 
     def __init__(self, problem: Problem, grid: Grid, *, path: str = "auto",
@@ -113,7 +117,7 @@ class MeanFieldPotential:
 
     # ----------------------------------------------------------- evaluation
     def output(self, rho: np.ndarray) -> np.ndarray:
-        """Phi at the quadrature nodes, (Q, dy), for the cell density rho (grid shape)."""
+        r""":math:`\Phi` at the quadrature nodes, (Q, dy), for the cell density rho (grid shape)."""
         vol = self.grid.cell_volume
         if self.path == "table":
             return vol * np.einsum("c,cqa->qa", rho.ravel(), self.table)
@@ -127,7 +131,7 @@ class MeanFieldPotential:
         return phi
 
     def __call__(self, rho: np.ndarray) -> np.ndarray:
-        """U(mu, z_c) on the cells (grid shape)."""
+        r""":math:`U(\mu, z_c)` on the cells (grid shape)."""
         phi = self.output(rho)
         self.last_output = phi
         r = self.problem.loss.grad(phi, self.y) * self.qw[:, None]  # (Q, dy)
@@ -148,7 +152,8 @@ class MeanFieldPotential:
         return v + self.penalty
 
     def risk(self, phi: np.ndarray | None = None) -> float:
-        """R(mu) = sum_q w_q l(Phi(x_q), y_q) (+ noise variance), from the last (or given) Phi."""
+        r""":math:`R(\mu) = \sum_q w_q\, \ell(\Phi(x_q), y_q)` (+ noise variance), from the last (or given)
+        :math:`\Phi`."""
         from wgf.functionals import quadrature_risk
 
         return quadrature_risk(self.problem, self.last_output if phi is None else phi)

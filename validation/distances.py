@@ -1,13 +1,15 @@
-"""Distances between weighted point clouds in Z.
+r"""Distances between weighted point clouds in :math:`\mathcal Z`.
 
 A cloud is x (n, D) with weights a (n,) summing to 1 (uniform when omitted).
 
 - ``w2``: exact 2-Wasserstein distance by optimal transport (POT's network simplex),
-      W2(mu, nu)^2 = min_{P in Pi(a, b)} sum_ij P_ij |x_i - y_j|^2
+  :math:`W_2(\mu, \nu)^2 = \min_{P \in \Pi(a, b)} \sum_{i,j} P_{ij} |x_i - y_j|^2`;
 - ``rmd2``: relative measure distance of the paper,
-      RMD^2(mu, nu) = W2^2(mu, nu) / (2 (m2(mu) + m2(nu))),  m2 = E|z|^2,  in [0, 1].
-- ``output_l2``, ``risk_gap``: distances seen through the network, || Phi_mu - Phi_nu ||_{L2(pi_X)} and
-  |R(mu) - R(nu)| (these need the problem; they accept grid densities as ``CellMeasure``).
+  :math:`\mathrm{RMD}^2(\mu, \nu) = W_2^2(\mu, \nu) / \big(2 (m_2(\mu) + m_2(\nu))\big)`,
+  :math:`m_2 = \mathbb E|z|^2`, in :math:`[0, 1]`;
+- ``output_l2``, ``risk_gap``: distances seen through the network,
+  :math:`\|\Phi_\mu - \Phi_\nu\|_{L^2(\pi_X)}` and :math:`|R(\mu) - R(\nu)|` (these need the problem; they
+  accept grid densities as ``CellMeasure``).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def _cloud(x, weights):
 
 
 def second_moment(x: ArrayLike | CellMeasure, weights: ArrayLike | None = None) -> float:
-    """m2 = sum_i a_i |x_i|^2."""
+    r""":math:`m_2 = \sum_i a_i |x_i|^2`."""
     x, w = _cloud(x, weights)
     return float(np.dot(w, np.einsum("na,na->n", x, x)))
 
@@ -86,7 +88,8 @@ def w2(x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *, x_weights: Arr
 
 def rmd2(x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *, x_weights: ArrayLike | None = None,
          y_weights: ArrayLike | None = None, max_pairs: int = EXACT_OT_MAX_PAIRS) -> float:
-    """RMD^2(mu, nu) = W2^2 / (2 (m2(mu) + m2(nu))) in [0, 1]; 0 when both are delta_0."""
+    r""":math:`\mathrm{RMD}^2(\mu, \nu) = W_2^2 / \big(2 (m_2(\mu) + m_2(\nu))\big)` in :math:`[0, 1]`; 0 when
+    both are :math:`\delta_0`."""
     denom = 2.0 * (second_moment(x, x_weights) + second_moment(y, y_weights))
     if denom == 0.0:
         return 0.0
@@ -96,7 +99,8 @@ def rmd2(x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *, x_weights: A
 
 def output_l2(problem: Problem, x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *,
               x_weights: ArrayLike | None = None, y_weights: ArrayLike | None = None) -> float:
-    """|| Phi_mu - Phi_nu ||_{L2(pi_X)} = sqrt(sum_q w_q |Phi_mu(x_q) - Phi_nu(x_q)|^2) with the scheme's unit
+    r""":math:`\|\Phi_\mu - \Phi_\nu\|_{L^2(\pi_X)} = \big(\sum_q w_q |\Phi_\mu(x_q) - \Phi_\nu(x_q)|^2\big)^{1/2}`
+    with the scheme's unit
     and the problem's quadrature of X; clouds or CellMeasures (through their cell centres)."""
     from wgf.functionals import model
 
@@ -110,7 +114,7 @@ def output_l2(problem: Problem, x: ArrayLike | CellMeasure, y: ArrayLike | CellM
 
 def risk_gap(problem: Problem, x: ArrayLike | CellMeasure, y: ArrayLike | CellMeasure, *,
              x_weights: ArrayLike | None = None, y_weights: ArrayLike | None = None) -> float:
-    """|R(mu) - R(nu)| with the scheme's risk."""
+    r""":math:`|R(\mu) - R(\nu)|` with the scheme's risk."""
     from wgf.functionals import risk
 
 

@@ -1,33 +1,41 @@
-"""Probability measures on Z that the distances accept: weighted point clouds and grid densities.
+r"""Probability measures on :math:`\mathcal Z` that the distances accept: weighted point clouds and grid
+densities.
 
-A grid density is piecewise constant: on the cell with centre u_c (grid coordinates) and
-widths h_k it is uniform, so in Z it is
+A grid density is piecewise constant: on the cell with centre :math:`u_c` (grid coordinates) and
+widths :math:`h_k` it is uniform, so in :math:`\mathcal Z` it is
 
-    mu = sum_c w_c Unif(z_c + S [-1/2, 1/2]^m),   z_c = B u_c,   S = B diag(h)   (D, m),
+.. math::
 
-with w_c = rho_c |cell|.  ``CellMeasure`` keeps (z_c, w_c, S); a point cloud is the same
-object with m = 0 (S of shape (D, 0)).  The finite volumes carry cell averages
-w_c = int_cell rho of a smooth density rho.  Point masses at the centres make the sliced
-distances and the energy distance see the lattice at first order in h; here:
+    \mu = \sum_c w_c\, \mathrm{Unif}\big(z_c + S [-\tfrac12, \tfrac12]^m\big), \qquad z_c = B u_c, \qquad
+    S = B \operatorname{diag}(h) \quad (D \times m),
 
-- ``mean`` and ``covariance`` are those of rho to O(h^4): a cell average is rho convolved with the
-  cell's uniform law, which keeps the mean and adds S S^T / 12 to the covariance, and the
-  centre sums are the midpoint rule of the convolved density (spectrally accurate where it is
-  smooth and negligible at the box's walls), so::
+with :math:`w_c = \rho_c |\mathrm{cell}|`.  ``CellMeasure`` keeps :math:`(z_c, w_c, S)`; a point cloud is
+the same object with :math:`m = 0` (S of shape (D, 0)).  The finite volumes carry cell averages
+:math:`w_c = \int_{\mathrm{cell}} \rho` of a smooth density :math:`\rho`.  Point masses at the centres make
+the sliced distances and the energy distance see the lattice at first order in :math:`h`; here:
 
-      m = sum_c w_c z_c,   Cov = sum_c w_c (z_c - m)(z_c - m)^T - S S^T / 12.
+- ``mean`` and ``covariance`` are those of :math:`\rho` to :math:`O(h^4)`: a cell average is :math:`\rho`
+  convolved with the cell's uniform law, which keeps the mean and adds :math:`S S^\top / 12` to the
+  covariance, and the centre sums are the midpoint rule of the convolved density (spectrally
+  accurate where it is smooth and negligible at the box's walls), so
 
-  (The centres alone are biased high by S S^T / 12, the piecewise-constant density by S S^T / 6.)
-- one-dimensional projections <theta, z> (sliced W2, sliced energy) replace each cell's
-  projection, the law of <theta, z_c> + sum_k (S^T theta)_k V_k with V_k ~ Unif(-1/2, 1/2)
-  independent, by the uniform law of the same mean and variance, width
-  W(theta) = |S^T theta|.  That is exact when S^T theta has at most one nonzero entry (a
-  direction along a grid axis, or a 1-axis grid); otherwise the two laws share their moments
-  up to order 3, and the projected CDF errs by O(h^4) where the density is smooth.  The
-  projected CDF is then piecewise linear and every 1D quantity is computed exactly from it
-  (``wgf.validation.metrics``).
+  .. math::
+
+      m = \sum_c w_c z_c, \qquad \mathrm{Cov} = \sum_c w_c (z_c - m)(z_c - m)^\top - S S^\top / 12.
+
+  (The centres alone are biased high by :math:`S S^\top / 12`, the piecewise-constant density by
+  :math:`S S^\top / 6`.)
+- one-dimensional projections :math:`\langle \theta, z \rangle` (sliced W2, sliced energy) replace each
+  cell's projection, the law of :math:`\langle \theta, z_c \rangle + \sum_k (S^\top \theta)_k V_k` with
+  :math:`V_k \sim \mathrm{Unif}(-\tfrac12, \tfrac12)` independent, by the uniform law of the same mean and
+  variance, width :math:`W(\theta) = |S^\top \theta|`.  That is exact when :math:`S^\top \theta` has at most
+  one nonzero entry (a direction along a grid axis, or a 1-axis grid); otherwise the two laws share
+  their moments up to order 3, and the projected CDF errs by :math:`O(h^4)` where the density is
+  smooth.  The projected CDF is then piecewise linear and every 1D quantity is computed exactly
+  from it (``wgf.validation.metrics``).
 - kernels (MMD, the network output) see the cells through their centres: the midpoint rule,
-  whose relative error is about sum_k h_k^2 / (24 bandwidth^2) for the Gaussian kernel.
+  whose relative error is about :math:`\sum_k h_k^2 / (24\, \mathrm{bandwidth}^2)` for the Gaussian
+  kernel.
 """
 
 from __future__ import annotations
@@ -47,7 +55,8 @@ __all__ = ["CellMeasure", "cell_measure", "as_cloud", "as_measure"]
 
 @dataclass(frozen=True)
 class CellMeasure:
-    """sum_c weights[c] Unif(points[c] + cell [-1/2, 1/2]^m) on Z.
+    r""":math:`\sum_c w_c\, \mathrm{Unif}(z_c + S [-\tfrac12, \tfrac12]^m)` on :math:`\mathcal Z`, with
+    :math:`w` = ``weights``, :math:`z` = ``points`` and :math:`S` = ``cell``.
 
     points : (C, D) cell centres in Z;  weights : (C,) nonnegative, summing to 1;
     cell : (D, m) edge vectors of a cell in Z (m = 0 for point masses).
@@ -63,18 +72,19 @@ class CellMeasure:
         return self.points.shape[1]
 
     def mean(self) -> np.ndarray:
-        """m = sum_c w_c z_c, (D,)."""
+        r""":math:`m = \sum_c w_c z_c`, (D,)."""
         return self.weights @ self.points
 
     def covariance(self) -> np.ndarray:
-        """sum_c w_c (z_c - m)(z_c - m)^T - S S^T / 12, (D, D): the covariance of the smooth density whose
-        cell averages the weights are, to O(h^4) (module docstring); the plain covariance for a cloud."""
+        r""":math:`\sum_c w_c (z_c - m)(z_c - m)^\top - S S^\top / 12`, (D, D): the covariance of the smooth
+        density whose cell averages the weights are, to :math:`O(h^4)` (module docstring); the plain
+        covariance for a cloud."""
         c = self.points - self.mean()
         return (c * self.weights[:, None]).T @ c - self.cell @ self.cell.T / 12.0
 
     def widths(self, theta: np.ndarray) -> np.ndarray:
-        """W_l = |S^T theta_l| for directions theta (L, D): the width of the uniform law that stands for a
-        cell's projection on theta_l (zeros for point masses), (L,)."""
+        r""":math:`W_l = |S^\top \theta_l|` for directions theta (L, D): the width of the uniform law that
+        stands for a cell's projection on :math:`\theta_l` (zeros for point masses), (L,)."""
         return np.sqrt(np.einsum("lk,lk->l", theta @ self.cell, theta @ self.cell))
 
 
