@@ -142,8 +142,8 @@ def test_distance_vs_n_draws_on_the_given_axes():
     fig, ax = plt.subplots()
     fit = fit_rate(n, values, floor=0.005)
     assert distance_vs_n(n, values, floor=0.005, rate=fit, ax=ax, ylabel="energy") is ax
-    assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and ax.get_ylabel() == "energy"
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and ax.get_ylabel() == "energy distance"
     labels = ax.get_legend_handles_labels()[1]
     assert "at or below the floor (not fitted)" in labels  # the N = 1e4 mean (0.005) is at the floor
-    assert any(label.startswith(f"slope {fit.slope:+.2f}") for label in labels) and "N^(-1/2)" in labels
+    assert ax.get_title().startswith(f"slope ${fit.slope:+.2f}$") and "$N^{-1/2}$" in labels
     plt.close(fig)

@@ -275,6 +275,13 @@ def _as_style(cmap, norm, colorbar) -> None:
         raise TypeError(f"colorbar must be True or False, got {_kind(colorbar)} {_show(colorbar)}")
 
 
+def _as_figure(fig):
+    """A matplotlib Figure."""
+    if not hasattr(fig, "savefig") or not hasattr(fig, "canvas"):
+        raise TypeError(f"fig must be a matplotlib Figure, got {_kind(fig)}")
+    return fig
+
+
 def _as_max_points(max_points) -> int | None:
     return None if max_points is None else _as_int("max_points", max_points)
 
@@ -287,8 +294,14 @@ def round_off(scale: float, *, squared: bool = False, dtype=np.float64) -> float
     eps |z| per coordinate; the factor 1000 leaves room for D coordinates and the accumulated error of
     many SGD steps of a flow that keeps E^G exactly (for |z| ~ 1: r^2 = 4.9e-26). Figures draw values
     below it as a band "at round-off", not as data."""
-    scale = float(scale) if scale > 0 else 1.0  # all zeros: the round-off of numbers of size 1
-    r = ROUND_OFF_FACTOR * float(np.finfo(dtype).eps) * scale
+    scale = _as_real("scale", scale)
+    if not isinstance(squared, (bool, np.bool_)):
+        raise TypeError(f"squared must be True or False, got {_kind(squared)} {_show(squared)}")
+    try:
+        eps = float(np.finfo(dtype).eps)
+    except (TypeError, ValueError):
+        raise TypeError(f"dtype must be a floating-point dtype such as numpy.float64, got {_show(dtype)}") from None
+    r = ROUND_OFF_FACTOR * eps * (scale if scale > 0 else 1.0)  # all zeros: the round-off of numbers of size 1
     return r * r if squared else r
 
 
@@ -367,6 +380,12 @@ def _legend(ax, **kw):
 def legend_below(fig: Figure, axes: Sequence[Axes]) -> None:
     """One legend for the panels ``axes`` of ``fig`` below them (their entries, each label once), in
     place of a legend per panel: the panels keep their width and no legend sits on data."""
+    _as_figure(fig)
+    axes = list(np.asarray(axes, dtype=object).ravel()) if hasattr(axes, "__len__") and not isinstance(
+        axes, (str, bytes, Mapping)) else axes
+    if not isinstance(axes, list) or not all(hasattr(a, "get_legend_handles_labels") for a in axes):
+        raise TypeError("axes must be matplotlib Axes, got "
+                        + (", ".join(_kind(a) for a in axes) if isinstance(axes, list) else _kind(axes)))
     entries = {}
     for a in axes:
         for handle, label in zip(*a.get_legend_handles_labels()):
@@ -382,6 +401,7 @@ def place_legends(fig: Figure) -> list:
     """Move every legend of ``fig`` that covers data (``_legend_overlaps``: a line, band, bar or point
     under it) outside its axes, upper left of the right edge; returns the axes whose legend moved.
     ``save`` calls it before it writes."""
+    _as_figure(fig)
     legends = [(a, a.get_legend()) for a in fig.axes if a.get_legend() is not None]
     if not legends:
         return []
@@ -495,8 +515,7 @@ def save(fig: Figure, path: PathLike, *, formats: Iterable[str] = ("png", "pdf")
     (``place_legends``)."""
     import matplotlib
 
-    if not hasattr(fig, "savefig") or not hasattr(fig, "canvas"):
-        raise TypeError(f"fig must be a matplotlib Figure, got {_kind(fig)}")
+    _as_figure(fig)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file path, got {_kind(path)}")
     formats = [formats] if isinstance(formats, str) else list(formats) if hasattr(formats, "__iter__") else formats

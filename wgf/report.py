@@ -371,9 +371,12 @@ def _draw_figures(path, folder, shown) -> list[Path]:
             except ValueError as e:  # no projector: a config that cannot be built here
                 log.warning("figure off_subspace skipped: %s", str(e).splitlines()[0] if str(e) else e)
             else:
-                fig = Figure(figsize=(9.0, 3.6), layout="constrained")
-                plot.off_subspace(**off, axes=fig.subplots(1, 2))
-                keep(fig, "off_subspace")
+                if np.allclose(off["projector"], np.eye(len(off["projector"]))):  # E^G = Z: nothing is off it
+                    log.debug("figure off_subspace not drawn: E^G is the whole parameter space")
+                else:
+                    fig = Figure(figsize=(9.0, 3.6), layout="constrained")
+                    plot.off_subspace(**off, axes=fig.subplots(1, 2))
+                    keep(fig, "off_subspace")
         if COMPARE in f:
             keep(_rates_figure(Figure, plot, f), "distances")
             keep(_distance_time_figure(Figure, plot, f), "distances_time")
@@ -459,7 +462,8 @@ def _rates_figure(Figure, plot, f):
         d = c[name]
         rate = tuple(d.attrs.get(k, np.nan) for k in ("slope", "slope_low", "slope_high"))
         plot.distance_vs_n(n, d[()][:, :, -1], floor=d.attrs["floor"], rate=rate, ax=ax, ylabel=name)
-    fig.suptitle(f"particles vs PDE at t = {c[names[0]].attrs['time']:g}")
+    plot.legend_below(fig, axs[:len(names)])
+    fig.suptitle(f"particles vs PDE at $t = {c[names[0]].attrs['time']:g}$")
     return fig
 
 
@@ -468,5 +472,6 @@ def _distance_time_figure(Figure, plot, f):
     fig, axs = _metric_grid(Figure, len(names))
     for ax, name in zip(axs, names):
         plot.distance_vs_time(**plot.read_distances(f, name), ax=ax)
+    plot.legend_below(fig, axs[:len(names)])
     fig.suptitle("particles vs PDE over time (geometric mean over seeds, 95% t-interval of the logarithm)")
     return fig
