@@ -1,19 +1,19 @@
-"""Scalar activations s(u) with their derivatives s'(u), compiled once and shared by every engine.
+r"""Scalar activations :math:`s(u)` with their derivatives :math:`s'(u)`, compiled once and shared by every engine.
 
 An ``Activation`` is a pair of numba scalar functions ``value(u) -> s(u)`` and
 ``slope(u) -> s'(u)``. They are inlined into the unit kernels, whose loops over
 particles they must not stop from vectorising: no calls into libm where a
 vectorisable form exists (the exponential is ``wgf.vector_math.fast_exp``).
 
-=============  ==============================  =====================================
-name           s(u)                            s'(u)
-=============  ==============================  =====================================
-``identity``   u                               1
-``sigmoid``    1 / (1 + e^-u)                  s (1 - s)
-``tanh``       1 - 2 / (1 + e^2u)              1 - s^2
-``relu``       max(u, 0)                       1 if u > 0 else 0
-``softplus``   max(u, 0) + log1p(e^-|u|)       sigmoid(u)
-=============  ==============================  =====================================
+============  ===================================================  =========================================
+name          :math:`s(u)`                                         :math:`s'(u)`
+============  ===================================================  =========================================
+``identity``  :math:`u`                                            :math:`1`
+``sigmoid``   :math:`1 / (1 + e^{-u})`                             :math:`s (1 - s)`
+``tanh``      :math:`1 - 2 / (1 + e^{2u})`                         :math:`1 - s^2`
+``relu``      :math:`\max(u, 0)`                                   :math:`1` if :math:`u > 0` else :math:`0`
+``softplus``  :math:`\max(u, 0) + \operatorname{log1p}(e^{-|u|})`  :math:`\mathrm{sigmoid}(u)`
+============  ===================================================  =========================================
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Finite and compact groups acting orthogonally on features and labels.
+r"""Finite and compact groups acting orthogonally on features and labels.
 
-A finite group G is stored as the list of its elements, each a pair of
-orthogonal matrices (rho_g, rhohat_g) acting on X = R^dx and on Y = R^dy.
+A finite group :math:`G` is stored as the list of its elements, each a pair of
+orthogonal matrices :math:`(\rho_g, \hat\rho_g)` acting on :math:`\mathcal X = \mathbb R^{d_x}` and on
+:math:`\mathcal Y = \mathbb R^{d_y}`.
 Element 0 is the identity. The Haar measure is uniform over the elements.
 
 A compact group (``CompactGroup``: SO(2), O(2), SO(3)) keeps its structure: a
@@ -103,14 +104,14 @@ def action_class(mats: ArrayLike) -> str:
 
 @dataclass(frozen=True)
 class FiniteGroup:
-    """A finite group as its elements' representation matrices.
+    r"""A finite group as its elements' representation matrices.
 
     Parameters
     ----------
     rho_x : array (|G|, dx, dx)
-        Orthogonal matrices rho_g acting on features.
+        Orthogonal matrices :math:`\rho_g` acting on features.
     rho_y : array (|G|, dy, dy)
-        Orthogonal matrices rhohat_g acting on labels.
+        Orthogonal matrices :math:`\hat\rho_g` acting on labels.
     name : str
         A label for reports.
 
@@ -147,7 +148,7 @@ class FiniteGroup:
     # ------------------------------------------------------------------ algebra
     @property
     def order(self) -> int:
-        """|G|, the number of elements."""
+        r""":math:`|G|`, the number of elements."""
         return self.rho_x.shape[0]
 
     @property
@@ -198,7 +199,7 @@ class FiniteGroup:
 
     @property
     def inverse(self) -> np.ndarray:
-        """inverse[g] = index of g^{-1}."""
+        r"""``inverse[g]`` = index of :math:`g^{-1}`."""
         return np.argmax(self.table == 0, axis=1)
 
     @property
@@ -208,7 +209,7 @@ class FiniteGroup:
 
     @property
     def label_action(self) -> str:
-        """How G acts on the labels: the smallest of ``ACTION_CLASSES`` holding every rhohat_g."""
+        r"""How :math:`G` acts on the labels: the smallest of ``ACTION_CLASSES`` holding every :math:`\hat\rho_g`."""
         return action_class(self.rho_y)
 
     @property
@@ -393,14 +394,14 @@ class CompactGroup(FiniteGroup):
 
 
 def reference_rule(kind: str, points: int, dim_x: int, dim_y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A finer quadrature of the Haar measure than the ``points``-point rule of a compact group, to estimate the
+    r"""A finer quadrature of the Haar measure than the ``points``-point rule of a compact group, to estimate the
     latter's error: (weights (K,), rho_x (K, dx, dx), rho_y (K, dy, dy)).
 
-    so2: the K = max(4M, 64) + 1 rotations by 2 pi k / K (an odd K: the M-point rule's points are no subset
-    of it, so an integrand of period pi cannot make both agree by aliasing); o2: the dihedral group with as
-    many rotations; so3: the ZYZ Euler product rule, alpha and gamma on 12 equispaced angles and cos(beta) on 6
-    Gauss-Legendre nodes (864 rotations, exact for polynomials of degree 11 in the entries of R; the polyhedral
-    rules are exact to degree 5 at most)."""
+    so2: the :math:`K = \max(4M, 64) + 1` rotations by :math:`2 \pi k / K` (an odd K: the M-point rule's points
+    are no subset of it, so an integrand of period :math:`\pi` cannot make both agree by aliasing); o2: the
+    dihedral group with as many rotations; so3: the ZYZ Euler product rule, :math:`\alpha` and :math:`\gamma` on
+    12 equispaced angles and :math:`\cos \beta` on 6 Gauss-Legendre nodes (864 rotations, exact for polynomials
+    of degree 11 in the entries of R; the polyhedral rules are exact to degree 5 at most)."""
     if kind in ("so2", "o2"):
         count = max(4 * points, 64) + 1
         rots = np.stack([rotation_matrix(2 * pi * k / count) for k in range(count)])
@@ -420,8 +421,9 @@ def reference_rule(kind: str, points: int, dim_x: int, dim_y: int) -> tuple[np.n
 
 
 def haar_elements(kind: str, draws: np.ndarray, dim_x: int, dim_y: int) -> tuple[np.ndarray, np.ndarray]:
-    """Group elements from random draws (n, 4): for so2 and o2, theta = 2 pi u_0 and (o2) a reflection
-    if u_1 < 1/2; for so3 the rotation of the unit quaternion q = draws / |draws| (draws normal).
+    r"""Group elements from random draws (n, 4): for so2 and o2, :math:`\theta = 2 \pi u_0` and (o2) a
+    reflection if :math:`u_1 < 1/2`; for so3 the rotation of the unit quaternion
+    :math:`q = \mathrm{draws} / |\mathrm{draws}|` (draws normal).
     The label action is the same matrix (dim_y = dim_x) or trivial (dim_y = 1)."""
     n = draws.shape[0]
     if kind in ("so2", "o2"):
@@ -472,7 +474,8 @@ def _check_points(name, points, low):
 
 
 def rotation_group(dim_x: int, dim_y: int, haar_points: int | None = None) -> CompactGroup:
-    """SO(2) acting on R^2 by rotations; Haar quadrature: the M = haar_points rotations by 2 pi k / M."""
+    r"""SO(2) acting on :math:`\mathbb R^2` by rotations; Haar quadrature: the M = ``haar_points`` rotations by
+    :math:`2 \pi k / M`."""
     if dim_x != 2:
         raise ValueError(f"group 'rotation' (SO(2)) acts on R^2: dim_x must be 2, got {dim_x}")
     haar_points = GROUPS["rotation"].haar_points if haar_points is None else haar_points
@@ -482,8 +485,8 @@ def rotation_group(dim_x: int, dim_y: int, haar_points: int | None = None) -> Co
 
 
 def orthogonal_group(dim_x: int, dim_y: int, haar_points: int | None = None) -> CompactGroup:
-    """O(2) acting on R^2; Haar quadrature: the dihedral group of M = haar_points elements
-    (M / 2 rotations by 4 pi k / M and as many reflections)."""
+    r"""O(2) acting on :math:`\mathbb R^2`; Haar quadrature: the dihedral group of M = ``haar_points`` elements
+    (M / 2 rotations by :math:`4 \pi k / M` and as many reflections)."""
     if dim_x != 2:
         raise ValueError(f"group 'orthogonal' (O(2)) acts on R^2: dim_x must be 2, got {dim_x}")
     haar_points = GROUPS["orthogonal"].haar_points if haar_points is None else haar_points
@@ -504,7 +507,7 @@ def _axis_rotation(axis, angle) -> np.ndarray:
 
 
 def rotation3_group(dim_x: int, dim_y: int, haar_points: int | None = None) -> CompactGroup:
-    """SO(3) acting on R^3 by rotations; Haar quadrature: the rotation group of the tetrahedron (12),
+    r"""SO(3) acting on :math:`\mathbb R^3` by rotations; Haar quadrature: the rotation group of the tetrahedron (12),
     octahedron (24) or icosahedron (60 = default), exact for polynomials in the entries of R of degree
     2, 3 and 5 respectively (docs/groups.md)."""
     if dim_x != 3:

@@ -1,32 +1,35 @@
-"""Convex losses l(yhat, y), summed over the output components, with their gradients in yhat.
+r"""Convex losses :math:`\ell(\hat y, y)`, summed over the output components, with their gradients in
+:math:`\hat y`.
 
 Each loss is a pair of compiled scalar functions of one output component and a
 parameter p, shared by the particle engine, the PDE potential and the
 functionals:
 
-- ``value(yhat, y, p)``: l_a,        the loss is l(yhat, y) = sum_a l_a(yhat_a, y_a)
-- ``grad(yhat, y, p)``:  d l_a / d yhat_a
+- ``value(yhat, y, p)``: :math:`\ell_a`; the loss is :math:`\ell(\hat y, y) = \sum_a \ell_a(\hat y_a, y_a)`
+- ``grad(yhat, y, p)``: :math:`\partial \ell_a / \partial \hat y_a`
 
-==============  ===================================================================  ======================
-name            l_a(yhat, y)                                                         d/dyhat
-==============  ===================================================================  ======================
-``squared``     (yhat - y)^2                                                         2 (yhat - y)
-``logistic``    log(1 + exp(-y yhat)),  labels y = +-1                               -y sigmoid(-y yhat)
-``huber``       r^2 / 2 if |r| <= delta, else delta (|r| - delta/2),  r = yhat - y   clip(r, -delta, delta)
-==============  ===================================================================  ======================
+============  =============================================================================  ========
+name          :math:`\ell_a(\hat y, y)`                                                      :math:`\partial \ell_a / \partial \hat y`
+============  =============================================================================  ========
+``squared``   :math:`(\hat y - y)^2`                                                         :math:`2 (\hat y - y)`
+``logistic``  :math:`\log(1 + e^{-y \hat y})`, labels :math:`y = \pm 1`                      :math:`-y\, \mathrm{sigmoid}(-y \hat y)`
+``huber``     :math:`r^2/2` if :math:`|r| \le \delta`, else :math:`\delta (|r| - \delta/2)`  :math:`\mathrm{clip}(r, -\delta, \delta)`
+============  =============================================================================  ========
+
+with :math:`r = \hat y - y` for huber.
 
 With the logistic loss the labels are the signs of the teacher's output (+1
 where it is 0). The first variation of the risk uses ``grad``:
-dR/dmu(mu, z) = E_pi < grad l(Phi_mu(X), Y), sigma(X, z) >.
+:math:`\frac{\delta R}{\delta \mu}(\mu, z) = \mathbb E_\pi \langle \nabla \ell(\Phi_\mu(X), Y), \sigma(X, z) \rangle`.
 
-Invariance under the label action (docs/groups.md): l(Q yhat, Q y) = l(yhat, y) for
-every orthogonal Q for the squared loss (|Q r|^2 = |r|^2); a componentwise loss with one
-l_a for every component is invariant under permutations of the components, and under
-sign flips too when l_a(-yhat, -y) = l_a(yhat, y) (huber: a function of |yhat - y|;
-logistic: of y yhat), so under signed permutations, and under no other orthogonal Q
-(huber's |r| -> infinity limit is delta |r|_1, whose isometries are the signed
-permutations). Labels +-1 stay +-1 under Q exactly for the signed permutations.
-Each loss's entry names that class (``label_invariance``).
+Invariance under the label action (docs/groups.md): :math:`\ell(Q \hat y, Q y) = \ell(\hat y, y)` for
+every orthogonal :math:`Q` for the squared loss (:math:`|Q r|^2 = |r|^2`); a componentwise loss with one
+:math:`\ell_a` for every component is invariant under permutations of the components, and under
+sign flips too when :math:`\ell_a(-\hat y, -y) = \ell_a(\hat y, y)` (huber: a function of
+:math:`|\hat y - y|`; logistic: of :math:`y \hat y`), so under signed permutations, and under no other
+orthogonal :math:`Q` (huber's :math:`|r| \to \infty` limit is :math:`\delta \|r\|_1`, whose isometries are
+the signed permutations). Labels :math:`\pm 1` stay :math:`\pm 1` under :math:`Q` exactly for the signed
+permutations. Each loss's entry names that class (``label_invariance``).
 """
 
 from __future__ import annotations
@@ -113,13 +116,13 @@ LABEL_SETS_KEPT_BY = {"real": "orthogonal", "sign": "signed_permutation"}
 
 @dataclass(frozen=True, eq=False)
 class Loss:
-    """A convex loss (module docstring); ``param`` is its parameter (huber's delta; unused otherwise).
+    r"""A convex loss (module docstring); ``param`` is its parameter (huber's delta; unused otherwise).
 
     ``convention``: the labels it trains on, "real" (the teacher's output) or "sign" (its signs, +-1); ``param_name``:
     the config key of ``param`` or None; ``additive_noise``: label noise enters the risk as the constant
-    E|eta|^2 (the squared loss); ``label_invariance``: the largest class of label actions Q (``ACTION_CLASSES``)
-    with l(Q yhat, Q y) = l(yhat, y) (module docstring). ``make_loss`` sets these from the loss's entry in
-    ``LOSSES``.
+    :math:`\mathbb E|\eta|^2` (the squared loss); ``label_invariance``: the largest class of label actions
+    :math:`Q` (``ACTION_CLASSES``) with :math:`\ell(Q \hat y, Q y) = \ell(\hat y, y)` (module docstring).
+    ``make_loss`` sets these from the loss's entry in ``LOSSES``.
     """
 
     name: str

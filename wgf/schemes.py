@@ -1,15 +1,15 @@
-"""Symmetry-leveraging schemes as transforms of (unit, data) (docs/theory.md §3).
+r"""Symmetry-leveraging schemes as transforms of (unit, data) (docs/theory.md §3).
 
 Every scheme is vanilla training of a transformed problem:
 
-=========  =============================================================  ===================
-scheme     unit                                                           data
-=========  =============================================================  ===================
-vanilla    sigma_*                                                        pi
-da         sigma_*                                                        pi^G (orbit of pi)
-fa         sigma^FA(x, z) = (1/|G|) sum_g rhohat_g^T sigma_*(rho_g x, z)  pi
-ea         sigma^EA(x, z) = sigma_*(x, P_E z)                             pi
-=========  =============================================================  ===================
+=======  ======================================================================================  ====================================
+scheme   unit                                                                                    data
+=======  ======================================================================================  ====================================
+vanilla  :math:`\sigma_*`                                                                        :math:`\pi`
+da       :math:`\sigma_*`                                                                        :math:`\pi^G` (orbit of :math:`\pi`)
+fa       :math:`\sigma^{FA}(x, z) = \frac{1}{|G|} \sum_g \hat\rho_g^\top \sigma_*(\rho_g x, z)`  :math:`\pi`
+ea       :math:`\sigma^{EA}(x, z) = \sigma_*(x, P_E z)`                                          :math:`\pi`
+=======  ======================================================================================  ====================================
 
 ``scheme_unit`` and ``scheme_quadrature`` are the only places where a scheme is
 turned into mathematics; the PDE solver and the particle engine both consume
@@ -118,9 +118,10 @@ def _pullback(rout, c, ce):
 
 
 class SchemeUnit:
-    """The unit a scheme trains, sigma(x, z) = (1/K) sum_k Rout_k sigma_*(Rin_k x, P z), at NumPy level.
+    r"""The unit a scheme trains, :math:`\sigma(x, z) = \frac1K \sum_k R^{\mathrm{out}}_k
+    \sigma_*(R^{\mathrm{in}}_k x, P z)`, at NumPy level.
 
-    ``base`` is sigma_*; maps_in (K, dx, dx), maps_out (K, dy, dy) (K = 0: none);
+    ``base`` is :math:`\sigma_*`; maps_in (K, dx, dx), maps_out (K, dy, dy) (K = 0: none);
     ``projector`` (D, D) symmetric or None. The batch transforms ``expand_rows``,
     ``combine_rows`` and ``pullback_rows`` are the compiled functions the particle
     engine runs too.
@@ -176,13 +177,13 @@ class SchemeUnit:
         return ce
 
     def value(self, x: ArrayLike, z: ArrayLike) -> np.ndarray:
-        """sigma(x_b, z_i): x (B, dx), z (N, D) -> (B, N, dy)."""
+        r""":math:`\sigma(x_b, z_i)`: x (B, dx), z (N, D) -> (B, N, dy)."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         vals = self.base.value(self.rows(x), self.params(z))  # (R, N, dy)
         return self.combine(vals.transpose(0, 2, 1), x.shape[0]).transpose(0, 2, 1)
 
     def vjp(self, x: ArrayLike, z: ArrayLike, c: ArrayLike) -> np.ndarray:
-        """sum_b J_z sigma(x_b, z_i)^T c_b: c (B, dy) or (B, N, dy) -> (N, D)."""
+        r""":math:`\sum_b J_z \sigma(x_b, z_i)^\top c_b`: c (B, dy) or (B, N, dy) -> (N, D)."""
         c = np.asarray(c, dtype=float)
         if c.ndim == 3:  # one cotangent per (sample, particle)
             z = np.atleast_2d(np.asarray(z, dtype=float))
@@ -191,13 +192,13 @@ class SchemeUnit:
         return g if self.projector is None else g @ self.projector
 
     def output(self, x: ArrayLike, z: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
-        """Phi(x_b) = sum_i w_i sigma(x_b, z_i) (w = 1/N by default), (B, dy)."""
+        r""":math:`\Phi(x_b) = \sum_i w_i\, \sigma(x_b, z_i)` (:math:`w = 1/N` by default), (B, dy)."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         s = self.base.output(self.rows(x), self.params(z), weights)
         return self.combine(s[:, :, None], x.shape[0])[:, :, 0]
 
     def dual(self, x: ArrayLike, r: ArrayLike, z: ArrayLike) -> np.ndarray:
-        """sum_b < r_b, sigma(x_b, z_i) > for r (B, dy): (N,)."""
+        r""":math:`\sum_b \langle r_b, \sigma(x_b, z_i) \rangle` for r (B, dy): (N,)."""
         zz = np.ascontiguousarray(self.params(z).T)
         out = np.empty(zz.shape[1])
         self.base.sums.dual(self.rows(x), self.pullback(r), zz, out)
@@ -237,7 +238,8 @@ def _ea(symmetry: Symmetry) -> SchemeUnit:
 
 
 def scheme_unit(scheme: str, symmetry: Symmetry) -> SchemeUnit:
-    """The unit trained by ``scheme`` (docs/theory.md §3): sigma_* for vanilla and da, sigma^FA, sigma^EA."""
+    r"""The unit trained by ``scheme`` (docs/theory.md §3): :math:`\sigma_*` for vanilla and da,
+    :math:`\sigma^{FA}`, :math:`\sigma^{EA}`."""
     return SCHEMES[scheme](symmetry)
 
 
@@ -265,13 +267,17 @@ def _moved(mats: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def fa_quadrature_error(symmetry: Symmetry, x: ArrayLike, z: ArrayLike) -> float:
-    """The relative error of FA's Haar quadrature of a compact group, measured against a finer rule
-    (``wgf.groups.reference_rule``, weights w_k):
+    r"""The relative error of FA's Haar quadrature of a compact group, measured against a finer rule
+    (``wgf.groups.reference_rule``, weights :math:`w_k`):
 
-        max_{b,i} |sigma^FA_M(x_b, z_i) - sum_k w_k rhohat_k^T sigma_*(rho_k x_b, z_i)| / max |the latter|,
+    .. math::
 
-    x (B, dx), z (N, D). Zero on E^G for a quadrature that fixes E^G; off E^G, the error of the M-point rule
-    (the finer one's is far smaller where the error falls exponentially in M). 0 for a finite group (exact)."""
+        \frac{\max_{b,i} \big|\sigma^{FA}_M(x_b, z_i) - \sum_k w_k \hat\rho_k^\top \sigma_*(\rho_k x_b, z_i)\big|}
+             {\max_{b,i} \big|\sum_k w_k \hat\rho_k^\top \sigma_*(\rho_k x_b, z_i)\big|},
+
+    x (B, dx), z (N, D). Zero on :math:`E^G` for a quadrature that fixes :math:`E^G`; off :math:`E^G`, the
+    error of the M-point rule (the finer one's is far smaller where the error falls exponentially in M).
+    0 for a finite group (exact)."""
     if not symmetry.group.continuous:
         return 0.0
     x, z = np.atleast_2d(np.asarray(x, dtype=float)), np.atleast_2d(np.asarray(z, dtype=float))
@@ -282,8 +288,9 @@ def fa_quadrature_error(symmetry: Symmetry, x: ArrayLike, z: ArrayLike) -> float
 
 
 def _da_first_variation(symmetry: Symmetry, loss, x, y, z, weights, rx, ry) -> np.ndarray:
-    """V(z_j) = sum_k w_k mean_b < grad l(Phi(rho_k x_b), rhohat_k y_b), sigma_*(rho_k x_b, z_j) >, with
-    Phi = mean_i sigma_*(., z_i): the loss term of DA's first variation at mu = the cloud z, (N,)."""
+    r""":math:`V(z_j) = \sum_k w_k \operatorname{mean}_b \langle \nabla \ell(\Phi(\rho_k x_b), \hat\rho_k y_b),
+    \sigma_*(\rho_k x_b, z_j) \rangle`, with :math:`\Phi = \operatorname{mean}_i \sigma_*(\cdot, z_i)`: the loss
+    term of DA's first variation at :math:`\mu` = the cloud z, (N,)."""
     vals = symmetry.unit.value(_moved(rx, x), z)  # (K B, N, dy)
     grad = loss.grad(vals.mean(axis=1), _moved(ry, y))  # (K B, dy)
     per = np.einsum("rna,ra->rn", vals, grad).reshape(len(weights), x.shape[0], z.shape[0]).mean(axis=1)
@@ -291,10 +298,10 @@ def _da_first_variation(symmetry: Symmetry, loss, x, y, z, weights, rx, ry) -> n
 
 
 def da_quadrature_error(symmetry: Symmetry, loss: Loss, x: ArrayLike, y: ArrayLike, z: ArrayLike) -> float:
-    """The relative error of DA orbit's Haar quadrature of a compact group against a finer rule, on the loss
-    term of the first variation at mu = (1/N) sum_i delta_{z_i} (``_da_first_variation``), over the cloud:
-    max_j |V_M(z_j) - V_ref(z_j)| / max_j |V_ref(z_j)|; x (B, dx), y (B, dy) samples of pi, z (N, D).
-    0 for a finite group (the orbit is exact)."""
+    r"""The relative error of DA orbit's Haar quadrature of a compact group against a finer rule, on the loss
+    term of the first variation at :math:`\mu = \frac1N \sum_i \delta_{z_i}` (``_da_first_variation``), over
+    the cloud: :math:`\max_j |V_M(z_j) - V_{\mathrm{ref}}(z_j)| / \max_j |V_{\mathrm{ref}}(z_j)|`;
+    x (B, dx), y (B, dy) samples of :math:`\pi`, z (N, D). 0 for a finite group (the orbit is exact)."""
     if not symmetry.group.continuous:
         return 0.0
     x, y, z = (np.atleast_2d(np.asarray(a, dtype=float)) for a in (x, y, z))
