@@ -98,7 +98,7 @@ def test_density_snapshots_share_one_colour_scale(tree):
     axes = plot.density_snapshots(**plot.read_snapshots(tree, [0, -1]))
     assert len(axes) == 2 and len(axes[0].figure.axes) == 3  # two panels and one colour bar
     assert axes[0].collections[0].get_clim() == axes[1].collections[0].get_clim()
-    assert [a.get_title() for a in axes] == ["t = 0", "t = 1"]
+    assert [a.get_title() for a in axes] == ["$t = 0$", "$t = 1$"]
 
 
 def test_marginals_are_the_summed_density_against_the_histograms():
@@ -125,7 +125,7 @@ def test_off_subspace_measures_the_component_off_e_g(tree):
     y = ax_t.lines[0].get_ydata()
     assert np.isnan(y[0]) and np.allclose(y[1:], expected[1:])  # 0 is round-off: not a value on the line
     level2 = plot.round_off(np.abs(pos).max(), squared=True)
-    np.testing.assert_allclose(ax_t.lines[1].get_xydata(), [[0.0, level2]])  # a mark on the band instead
+    np.testing.assert_allclose(ax_t.lines[1].get_xydata(), [[0.0, 0.1 * level2]])  # a mark in the band instead
     assert ax_t.get_yscale() == "log" and ax_h.get_xscale() == "log" and len(ax_h.patches) == 1
     # a run that never leaves E is named as such
     ax_t, _ = plot.off_subspace([0.0, 1.0], {5: np.zeros((2, 5, 4))}, proj)
@@ -336,7 +336,7 @@ def test_off_subspace_at_round_off_is_a_band_and_a_statement_not_data():
     band = [p for p in ax_t.patches if p.get_label().startswith("at round-off")]
     assert len(band) == 1 and band[0].get_label() == f"at round-off (< {level2:.1e})"
     assert ax_t.get_ylim()[0] < level2 and [np.isfinite(line.get_ydata()).all() for line in ax_t.lines] == [True]
-    assert _labels(ax_t) == ["$N = 20$: at round-off"] and np.all(ax_t.lines[0].get_ydata() == level2)
+    assert _labels(ax_t) == ["$N = 20$: at round-off"] and np.all(ax_t.lines[0].get_ydata() == 0.1 * level2)
     assert not ax_h.axison and not ax_h.lines and not ax_h.patches  # the right panel is the statement
     assert "every particle is in $E^G$" in ax_h.texts[0].get_text()
 

@@ -60,6 +60,7 @@ __all__ = [
 MAX_POINTS = 2000  # particles drawn over a density at most (every k-th one)
 TIME = display_name("time")
 ROUND_OFF_FACTOR = 1e3  # a length below ROUND_OFF_FACTOR * eps * (its scale) is round-off (``round_off``)
+ROUND_OFF_MARK = 0.1  # a value at round-off is marked at this fraction of the level, inside the band
 GIF_DPI = 200  # the animation's resolution: 1100 x 920 pixels, 10-point type about 28 pixels high
 PDF_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}  # TrueType fonts embedded, not Type 3
 
@@ -306,9 +307,9 @@ def round_off(scale: float, *, squared: bool = False, dtype=np.float64) -> float
 
 
 def _round_off_band(ax, level: float, label: str = "at round-off") -> None:
-    """The band [axis bottom, ``level``] on a log axis, labelled "at round-off (< level)": values below
-    ``level`` are drawn as this band, not as data."""
-    ax.axhspan(level * 1e-3, level, color="0.85", linewidth=0, zorder=0,
+    """The band [level / 100, ``level``] at the bottom of a log axis, labelled "at round-off (< level)":
+    values below ``level`` are drawn as this band (a mark at ``ROUND_OFF_MARK`` * level), not as data."""
+    ax.axhspan(level * 1e-2, level, color="0.85", linewidth=0, zorder=0,
                label=f"{label} (< {level:.1e})")
 
 
@@ -320,11 +321,12 @@ def _above_round_off(ax, t, values, level: float, label: str, **style) -> bool:
     high, low = values > level, ~(values > level)
     color = style.pop("color", None)
     if low.all():
-        ax.plot(t, np.full(values.size, level), "v", ms=4, color=color, clip_on=False, label=f"{label}: at round-off")
+        ax.plot(t, np.full(values.size, ROUND_OFF_MARK * level), "v", ms=4, color=color,
+                label=f"{label}: at round-off")
         return True
     ax.plot(t, np.where(high, values, np.nan), color=color, label=label, **style)
     if low.any():
-        ax.plot(np.asarray(t)[low], np.full(low.sum(), level), "v", ms=4, color=color, clip_on=False)
+        ax.plot(np.asarray(t)[low], np.full(low.sum(), ROUND_OFF_MARK * level), "v", ms=4, color=color)
     return False
 
 
@@ -584,7 +586,7 @@ def density(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLike
         if points is not None:
             h = _spacing(x)
             ax.hist(points[:, 0], bins=_edges(x), weights=np.full(len(points), 1.0 / (len(points) * h)),
-                    color="tab:red", alpha=0.4, label=label or f"particles (N = {len(points)})")
+                    color="tab:red", alpha=0.4, label=label or f"particles ($N = {len(points)}$)")
         ax.set_xlabel("$u_0$")
         ax.set_ylabel("density")
         ax.legend(fontsize=7)
@@ -602,7 +604,7 @@ def density(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLike
             shown = _thin(points, max_points)
             size, alpha = (8.0, 0.8) if len(shown) <= 200 else (4.0, 0.5) if len(shown) <= 1000 else (2.0, 0.35)
             ax.scatter(shown[:, i], shown[:, j], s=size, c="tab:red", alpha=alpha, linewidths=0, rasterized=True,
-                       label=(label or f"particles (N = {len(points)})")
+                       label=(label or f"particles ($N = {len(points)}$)")
                        + (f", {len(shown)} drawn" if len(shown) < len(points) else ""))
             ax.legend(fontsize=7, loc="upper right", markerscale=3)
         ax.set_xlim(x[0] - _spacing(x) / 2, x[-1] + _spacing(x) / 2)
@@ -652,7 +654,7 @@ def density_snapshots(times: ArrayLike, rho: ArrayLike, axes_u: Sequence[ArrayLi
     for k, ax in enumerate(axes):
         density(rho[k], axes_u, particles=None if particles is None else particles[k], basis=basis, dims=dims,
                 ax=ax, cmap=cmap, norm=norm, colorbar=False, max_points=max_points, label=label,
-                title=f"t = {times[k]:g}")
+                title=f"$t = {times[k]:g}$")
     if m >= 2:
         import matplotlib.cm as cm
 
@@ -686,7 +688,7 @@ def marginals(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLi
         ax.plot(x, _marginal(rho, axes_u, (k,)), color="k", drawstyle="steps-mid", label="PDE")
         if points is not None:
             ax.hist(points[:, k], bins=_edges(x), weights=np.full(len(points), 1.0 / (len(points) * _spacing(x))),
-                    color="tab:red", alpha=0.4, label=label or f"particles (N = {len(points)})")
+                    color="tab:red", alpha=0.4, label=label or f"particles ($N = {len(points)}$)")
         ax.set_xlabel(f"$u_{k}$")
         ax.set_ylabel(f"marginal density of $u_{k}$")
         if title is not None:
@@ -774,7 +776,7 @@ def off_subspace(times: ArrayLike | Mapping[int, ArrayLike],
             ax_t.fill_between(t, np.maximum(sq.min(axis=0), level2), np.maximum(sq.max(axis=0), level2),
                               where=mean > level2, color=colors[n], alpha=0.2, linewidth=0)
     ax_t.set_yscale("log")
-    ax_t.set_ylim(level2 * 1e-3, top * 10)
+    ax_t.set_ylim(level2 * 1e-2, top * 10)
     ax_t.set_xlabel(TIME)
     ax_t.set_ylabel(r"mean $|z - P_E z|^2$ over particles")
     ax_t.set_title("distance to $E^G$", fontsize=9)
@@ -1200,7 +1202,7 @@ def animate(source: ResultsSource | History, out_gif: PathLike, *, n: int | None
         for k, t in enumerate(times):
             ax.clear()
             density(rho[k], axes_u, particles=None if particles is None else particles[k], dims=dims, ax=ax, norm=norm,
-                    colorbar=False, max_points=max_points, label=data["label"], title=f"t = {t:g}")
+                    colorbar=False, max_points=max_points, label=data["label"], title=f"$t = {t:g}$")
             if m < 2:
                 ax.set_ylim(0, top)
             writer.grab_frame()
@@ -1262,7 +1264,7 @@ def _snapshots(source, indices, n, seed, trajectory, max_points) -> dict:
             held = np.asarray(trajectory.times, dtype=float)[-len(trajectory.positions):]  # the stored snapshots
             parts = [_thin(np.asarray(trajectory.positions[int(np.argmin(np.abs(held - t)))]), max_points)
                      for t in times]
-            label = f"particles, N = {trajectory.n}"
+            label = f"particles, $N = {trajectory.n}$"
     elif ns := _particle_counts(node):
         n = ns[-1] if n is None else _as_int("n", n)
         if n not in ns:
@@ -1272,7 +1274,7 @@ def _snapshots(source, indices, n, seed, trajectory, max_points) -> dict:
         seed = _as_index("seed", seed, pos.shape[0], "seeds")
         step = 1 if max_points is None else max(1, -(-n // int(max_points)))
         parts = [np.asarray(pos[seed, int(np.argmin(np.abs(held - t))), ::step], dtype=float) for t in times]
-        label = f"particles, N = {n} (seed {seed})"
+        label = f"particles, $N = {n}$ (seed {seed})"
     return {"times": times, "rho": np.stack([np.asarray(density[i], dtype=float) for i in idx]), "axes_u": axes_u,
             "basis": basis, "particles": None if parts is None else np.stack(parts), "label": label}
 
@@ -1290,7 +1292,7 @@ def read_snapshot(source: ResultsSource | History, index: int = -1, *, n: int | 
     data = _snapshots(source, [index], n, seed, trajectory, max_points)
     return {"rho": data["rho"][0], "axes_u": data["axes_u"], "basis": data["basis"],
             "particles": None if data["particles"] is None else data["particles"][0], "label": data["label"],
-            "title": f"t = {data['times'][0]:g}"}
+            "title": f"$t = {data['times'][0]:g}$"}
 
 
 def read_snapshots(source: ResultsSource | History, indices: Sequence[int] | None = None, *, n: int | None = None,
