@@ -121,3 +121,30 @@ def test_the_docstring_hook_keeps_latex():
     assert lines[0] == r"The norm :math:`\|x\|_2^2` of sigma\_\*(x) and \|z\|."
     assert lines[2:5] == [".. math::", "", r"    \partial_t \mu = \nabla \cdot (\mu \nabla V)"]
     assert lines[6] == r"* a bullet with a\_\* here"
+
+
+def test_the_guide_includes_sections_the_readme_has():
+    """docs/guide.md is built from README sections between two headings: each heading it names exists
+    (a renamed README section would otherwise break the docs build)."""
+    guide = (DOCS / "guide.md").read_text()
+    readme = (ROOT / "README.md").read_text().splitlines()
+    markers = re.findall(r'^:(?:start-after|end-before): "(.*)"$', guide, flags=re.M)
+    assert len(markers) >= 10
+    missing = [m for m in markers if m not in readme]
+    assert missing == [], f"docs/guide.md names README headings that do not exist: {missing}"
+
+
+def test_the_html_check_names_what_fails(tmp_path):
+    """docs/check_html.py reports a page without MathJax, emphasis made from ``sigma_*`` and a missing
+    reference entry, one line each."""
+    import check_html
+
+    for page in check_html.MATH_PAGES:
+        (tmp_path / f"{page}.html").write_text('<script src="mathjax.js"></script><span class="math">x</span>')
+    (tmp_path / "theory.html").write_text("<p>sigma_<em>(x, z) and sigma_</em>(x, z)</p>")
+    (tmp_path / "api" / "generated").mkdir(parents=True)
+    lines = check_html.failures(tmp_path)
+    assert "theory.html: no MathJax-rendered equation" in lines
+    assert any(line.startswith("theory.html: emphasis from plain-text formulas") for line in lines)
+    assert "wgf.open_results: no reference entry in api/generated/wgf.io.html" in lines
+    assert not any(line.startswith(("groups.html", "pde.html")) for line in lines)
