@@ -1095,7 +1095,9 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
     mean over seeds with its 95% t-interval (``wgf.validation.mean_interval``); when the values are
     nonnegative and the positive ones span more than two decades (RMD^2 from round-off to O(1)), the
     axis is logarithmic and the mean and interval are those of log10 of the positive values (a geometric
-    mean; exact zeros are left out). A numeric ``x`` is
+    mean; exact zeros are left out), and a mean at round-off (below ``round_off(1, squared=True)``,
+    4.9e-26: an RMD^2 of a scheme that keeps E^G) is a mark in the round-off band, not a value. A
+    numeric ``x`` is
     drawn at its values (log axis when positive over more than a decade), a categorical one at its
     positions with the values as tick labels. The particle count N is always on a log axis (when
     positive), another numeric key when it spans a decade or more; labels are display names
@@ -1128,6 +1130,7 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
         ax.text(0.5, 0.5, "no run has a value", ha="center", va="center", transform=ax.transAxes)
     positive = finite[finite > 0]
     log = bool(positive.size and np.all(finite >= 0) and positive.max() > 100 * positive.min())
+    level, rounded = round_off(1.0, squared=True), False
     for k, combo in enumerate(np.ndindex(*data.shape[:-2])):
         centre, low, high = (np.full(xs.size, np.nan) for _ in range(3))
         for i, row in enumerate(data[combo]):
@@ -1138,12 +1141,18 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
                 centre[i], low[i], high[i] = (10.0 ** np.array([m, m - h, m + h]) if log else (m, m - h, m + h))
         label = ", ".join(f"{d}={values[d].values[j] if d in values.coords else j}"
                           for d, j in zip(others, combo)) or None
+        if log and (tiny := centre <= level).any():  # at round-off: a mark in the band, not a value
+            rounded = True
+            ax.plot(pos[tiny], np.full(tiny.sum(), ROUND_OFF_MARK * level), "v", ms=5, color=f"C{k % 10}")
+            centre, low, high = (np.where(tiny, np.nan, a) for a in (centre, low, high))
         ax.errorbar(pos, centre, yerr=[centre - low, high - centre], fmt="o-", ms=4, capsize=2, color=f"C{k % 10}",
                     label=label)
     if numeric and np.all(pos > 0) and (x == "N" or pos.max() >= 10 * pos.min()):
         ax.set_xscale("log")
     if log:
         ax.set_yscale("log")
+        if rounded:
+            _round_off_band(ax, level)
     if not numeric:
         ax.set_xticks(pos, [str(v) for v in xs])
         ax.set_xlim(-0.5, xs.size - 0.5)
