@@ -107,7 +107,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="a varied key and its values, e.g. --vary training.scheme=vanilla,fa (repeatable); keys "
                             "varied together: --vary training.init+training.noise=si+projected,wi+full")
     sweep.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                       help="override a value of the base config, e.g. --set particles.seeds=5 (repeatable)")
+                       help="override a value of the base config, e.g. --set particles.seeds=5 (repeatable). "
+                            "Precedence: --vary over --set over a built-in sweep's levels over the base config; a "
+                            "--set key a built-in sweep varies is fixed (keys varied with it keep their levels); "
+                            "the base's value of a varied key is replaced before anything is checked")
     sweep.add_argument("-o", "--output", help="output folder: sweep.h5 and the figures (default: CONFIG-sweep)")
     sweep.add_argument("--x", metavar="KEY", help="the varied key on the figures' x axis, by its dimension name "
                                                   "(scheme) or config key (training.scheme); default: N")
@@ -483,25 +486,42 @@ def _cmd_paper_study(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from wgf.config import ConfigError, apply_overrides, read_config
+    from wgf.config import ConfigError, apply_overrides, parse_override, read_config
     from wgf.study import NAMED_SWEEPS
     from wgf.sweep import Sweep, parse_vary, run_sweep, sweep_table
 
     try:
         named = NAMED_SWEEPS[args.config]() if args.config in NAMED_SWEEPS and not Path(args.config).exists() else None
-        varies = (list(named.varies) if named else []) + [parse_vary(v) for v in args.vary]
-        varied = {key for v in varies for key in v.keys}
-        clash = [s for s in args.set if s.partition("=")[0].strip() in varied]
-        if clash:
-            raise ConfigError(f"--set {clash[0]}: the sweep varies that key (give its values with --vary)")
+        given = [parse_vary(v) for v in args.vary]
+        varied = {key for v in given for key in v.keys}
+        overrides, fixed = [], set()
+        for item in args.set:  # --vary over --set: the value of a key --vary gives is never checked or run
+            section, key, _ = parse_override(item)
+            dotted = f"{section}.{key}" if section else key
+            if dotted in varied:
+                logging.getLogger("wgf").warning("--set %s is not used: --vary %s gives its values (--vary takes "
+                                                 "precedence over --set)", item.strip(), dotted)
+            else:
+                overrides.append(item)
+                fixed.add(dotted)
+        # --set and --vary over a built-in sweep's levels: a key given on the command line leaves its variation
+        # (a --vary of it takes its place among the dimensions)
+        varies, placed = [], []
+        for v in named.varies if named else ():
+            replacing = [g for g in given if set(g.keys) & set(v.keys) and g not in placed]
+            left = v.without(fixed | varied)
+            varies += replacing + ([left] if left else [])
+            placed += replacing
+        varies += [g for g in given if g not in placed]
         if named is not None:
             # changed by --set or --vary, it is a sweep of its own, no longer the named one
             same = not (args.set or args.vary)
-            sweep = Sweep.build(apply_overrides(named.text, args.set), varies, name=named.name if same else "",
+            sweep = Sweep.build(apply_overrides(named.text, overrides), varies, name=named.name if same else "",
                                 meta=named.meta if same else None)
         else:
-            # the configuration each combination runs is checked (Sweep.build), not the base config on its own
-            sweep = Sweep.build(read_config(args.config, args.set), varies, base_dir=Path(args.config).parent.resolve())
+            # the configuration each combination runs is checked (Sweep.build), not the base config on its own: the
+            # base's values of the varied keys are replaced first
+            sweep = Sweep.build(read_config(args.config, overrides), varies, base_dir=Path(args.config).parent.resolve())
     except ConfigError as e:
         return _fail(str(e))
     dims = {v.dim: v.keys[0] for v in sweep.varies}

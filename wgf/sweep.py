@@ -112,6 +112,15 @@ class Vary:
         columns = [self.values(k) for k in range(len(self.keys))]
         return [dict(zip(keys, level)) for level in zip(*columns)]
 
+    def without(self, keys: Iterable[str]) -> "Vary | None":
+        """This Vary with ``keys`` left out (given elsewhere, e.g. by ``--set``): the other keys keep their
+        levels, each distinct level once; None when none of its keys is left."""
+        kept = [k for k, key in enumerate(self.keys) if key not in set(keys)]
+        if not kept:
+            return None
+        levels = tuple(dict.fromkeys(tuple(level[k] for k in kept) for level in self.levels))
+        return Vary(tuple(self.keys[k] for k in kept), levels)
+
     def text(self) -> str:
         """The ``--vary`` argument that gives this Vary."""
         return "+".join(self.keys) + "=" + ",".join("+".join(level) for level in self.levels)
