@@ -108,6 +108,8 @@ def test_marginals_are_the_summed_density_against_the_histograms():
     pts = np.random.default_rng(1).normal(scale=0.4, size=(500, 2))
     axes = plot.marginals(rho, [x, y], particles=pts)
     assert len(axes) == 2
+    assert all(a.get_legend() is None for a in axes) and len(axes[0].figure.legends) == 1  # one, below
+    assert [t.get_text() for t in axes[0].figure.legends[0].get_texts()] == ["PDE", "particles ($N = 500$)"]
     for k, ax in enumerate(axes):
         line = ax.lines[0].get_ydata()
         h = [x, y][k][1] - [x, y][k][0]

@@ -413,7 +413,10 @@ def place_legends(fig: Figure) -> list:
         if getattr(legend, "_bbox_to_anchor", None) is not None:
             continue  # placed by its caller
         if _legend_overlaps(a, legend):
-            legend.set_loc("upper left")
+            if hasattr(legend, "set_loc"):  # matplotlib >= 3.8
+                legend.set_loc("upper left")
+            else:
+                legend._loc = 2  # "upper left" in matplotlib 3.7
             legend.set_bbox_to_anchor((1.02, 1.0), transform=a.transAxes)
             moved.append(a)
     return moved
@@ -676,7 +679,8 @@ def marginals(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLi
     rho (n_0, ..., n_{m-1}); axes_u m arrays (n_k,); particles (N, D) with basis (D, m), or (N, m) grid
     coordinates, or None. Panel k: the marginal density of u_k (rho summed over the other axes times
     their cell widths) as a step line, and the histogram of the particles' u_k on the same cells
-    (counts / (N h), so particles outside the box are not drawn). Returns the m axes.
+    (counts / (N h), so particles outside the box are not drawn); one legend below the panels
+    (``legend_below``). Returns the m axes.
     """
     rho, axes_u = _as_density(rho, axes_u)
     m = rho.ndim
@@ -693,7 +697,7 @@ def marginals(rho: ArrayLike, axes_u: Sequence[ArrayLike], *, particles: ArrayLi
         ax.set_ylabel(f"marginal density of $u_{k}$")
         if title is not None:
             ax.set_title(title, fontsize=9)
-    axes[0].legend(fontsize=7)
+    legend_below(axes[0].figure, axes)
     return axes
 
 
