@@ -986,7 +986,7 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
         if np.any(energy <= 0) and not signed:  # a signed F on its own linear axis, the risk stays on log
             ax_f = ax_r.twinx()
             label += f" (right axis, from {energy.min():.2g} to {energy.max():.2g})"
-            ax_f.set_ylabel(r"free energy $F$ (linear)")
+            ax_f.set_ylabel(display_name("free_energy") + " (linear)")
             ax_f.axhline(0.0, color="0.6", lw=0.5)
         ax_f.plot(pde["time"], energy, color="k", ls="--", label=label)
     ax_i.set_yscale("log")
@@ -1007,7 +1007,8 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
         ax_r.set_yscale("log")
         ax_r.set_title("training", fontsize=9)
     ax_r.set_xlabel(TIME)
-    ax_r.set_ylabel(r"risk $R$" + (r" / free energy $F$" if ax_f is ax_r and energy is not None else ""))
+    ax_r.set_ylabel(display_name("risk") + (" / " + display_name("free_energy") if ax_f is ax_r and energy is not None
+                                             else ""))
     handles, labels = ax_r.get_legend_handles_labels()
     if ax_f is not ax_r:
         more = ax_f.get_legend_handles_labels()
