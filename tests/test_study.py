@@ -97,6 +97,25 @@ def test_report_reads_a_study_file(tiny, tmp_path, capsys):
     assert (tmp_path / "paper_study.png").exists() and (tmp_path / "paper_study.pdf").exists()
 
 
+def test_study_figure_draws_round_off_as_a_band_not_as_data(tiny, tmp_path, monkeypatch):
+    """SI starts: DA, FA and EA keep E^G, their RMD^2 is round-off: a mark in the grey band, no value on the
+    log axis (they were drawn at 1e-16 as if measured)."""
+    from wgf import plot
+
+    figures = []
+    monkeypatch.setattr(plot, "save", lambda fig, path, **kw: figures.append(fig) or [])
+    study.draw_study(tiny, tmp_path)
+    (fig,) = figures
+    si_wi = next(a for a in fig.axes if a.get_title() == "SI start, wi teacher")
+    level = plot.round_off(1.0, squared=True)
+    assert [p.get_label() for p in fig.axes[0].patches] == [f"at round-off (< {level:.1e})"]
+    marks = [line for line in si_wi.lines if line.get_linestyle() == "None" and line.get_marker() in "s^v"]
+    assert len(marks) == 3 and all(np.allclose(m.get_ydata(), 0.1 * level) for m in marks)  # da, fa, ea
+    drawn = np.concatenate([c.lines[0].get_ydata() for c in si_wi.containers]).astype(float)
+    assert np.nanmin(drawn) > level  # no value at round-off drawn as data
+    assert si_wi.get_xscale() == "log" and fig.axes[-1].get_xlabel() == "number of particles $N$"
+
+
 @pytest.mark.slow
 def test_local_processes_give_the_same_file(tmp_path):
     serial, pool = tmp_path / "a.h5", tmp_path / "b.h5"

@@ -269,11 +269,13 @@ def verdicts(path: PathLike) -> list:
 def draw_study(path: PathLike, folder: PathLike) -> list:
     """Figure ``paper_study`` (PNG and PDF): RMD^2 to E^G vs N, one panel per (start, teacher), one
     color and marker per scheme, geometric mean over seeds with the 95% interval of the mean of
-    log RMD^2; dashed: RMD^2 to nu^G (WI starts)."""
+    log RMD^2; dashed: RMD^2 to nu^G (WI starts). A mean at round-off (``wgf.plot.round_off(1,
+    squared=True)``, 4.9e-26: a scheme that keeps E^G) is a mark in the grey round-off band, not a value."""
     from matplotlib.figure import Figure
     from scipy import stats
 
-    from wgf.plot import save
+    from wgf.labels import display_name
+    from wgf.plot import ROUND_OFF_MARK, round_off, save
 
     plan, ns, values = read_study(path)
     folder = Path(folder)
@@ -281,7 +283,7 @@ def draw_study(path: PathLike, folder: PathLike) -> list:
     markers = {"vanilla": "o", "da": "s", "fa": "^", "ea": "v"}
     fig = Figure(figsize=(4.2 * len(plan.teachers), 3.4 * len(plan.starts)))
     axes = fig.subplots(len(plan.starts), len(plan.teachers), squeeze=False, sharex=True)
-    floor = 1e-16
+    floor = round_off(1.0, squared=True)  # below it: round-off, drawn in the band
     for r, start in enumerate(plan.starts):
         for c, teacher in enumerate(plan.teachers):
             ax = axes[r, c]
@@ -290,25 +292,31 @@ def draw_study(path: PathLike, folder: PathLike) -> list:
                 for q, style in (("si_rmd2", "-"), ("wi_rmd2", "--")):
                     if q == "wi_rmd2" and start != "wi":
                         continue
-                    logs = np.log10(np.maximum(values[(start, teacher, scheme)][q], floor))
+                    logs = np.log10(np.maximum(values[(start, teacher, scheme)][q], floor))  # round-off: at floor
                     mean = logs.mean(axis=1)
                     half = (stats.t.ppf(0.975, logs.shape[1] - 1) * logs.std(axis=1, ddof=1) / np.sqrt(logs.shape[1])
                             if logs.shape[1] > 1 else np.zeros_like(mean))
                     centre = 10.0 ** mean
+                    if (low := centre <= floor * (1 + 1e-9)).any():  # every seed at round-off: a mark in the band
+                        ax.plot(x[low], np.full(low.sum(), ROUND_OFF_MARK * floor), markers[scheme],
+                                mfc="none", color=colors[scheme], ms=4)
+                        mean, half = np.where(low, np.nan, mean), np.where(low, 0.0, half)
+                        centre = 10.0 ** mean
                     ax.errorbar(x, centre, yerr=[centre - 10.0 ** (mean - half), 10.0 ** (mean + half) - centre],
                                 fmt=markers[scheme] + style, color=colors[scheme], ms=4, capsize=2, lw=1.2,
                                 label=scheme if q == "si_rmd2" else None)
+            ax.axhspan(floor * 1e-2, floor, color="0.85", linewidth=0, zorder=0,
+                       label=f"at round-off (< {floor:.1e})" if (r, c) == (0, 0) else None)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"{start.upper()} start, {teacher} teacher", fontsize=10)
             if r == len(plan.starts) - 1:
-                ax.set_xlabel("number of particles N")
+                ax.set_xlabel(display_name("N"))
             if c == 0:
                 ax.set_ylabel("RMD$^2$ at the end of training")
             ax.grid(True, which="major", alpha=0.3)
     axes[0, 0].legend(title="scheme", fontsize=8)
     fig.suptitle(f"Distance to $E^G$ (solid) and to $\\nu^G$ (dashed, WI starts) at MF time {plan.t_end:g}: "
-                 f"geometric mean and 95% interval over {plan.seeds} seeds; values below {floor:g} "
-                 f"(round-off) drawn at {floor:g}", fontsize=9)
+                 f"geometric mean and 95% interval over {plan.seeds} seeds; grey band: round-off", fontsize=9)
     fig.tight_layout()
     return save(fig, folder / "paper_study")  # PNG and PDF, TrueType fonts
