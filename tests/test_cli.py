@@ -198,6 +198,12 @@ def test_compare_section_writes_metrics_and_slopes(tmp_path):
         final_mmd = f["compare/mmd"][()][:, :, -1].mean(axis=1)
     line = next(row for row in text.splitlines() if row.strip().startswith("mmd"))
     assert f"{slope:+.2f}" in line and f"{final_mmd[0]:.3e}" in line
+    # never a NaN slope: a metric without one says why, in a line of its own
+    assert "nan" not in text.lower() and "ran: unit sigmoid_matrix, group swap, scheme vanilla" in text
+    with h5py.File(out, "r") as f:
+        unfitted = [name for name in f["compare"] if f["compare"][name].ndim == 3 and "slope" not in f["compare"][name].attrs]
+    for name in unfitted:
+        assert f"  {name}: no slope: " in text
     pngs = draw_figures(out, tmp_path / "figs")
     assert [p.name for p in pngs] == ["density.png", "snapshots.png", "marginals.png", "off_subspace.png",
                                       "distances.png", "distances_time.png", "training.png"]

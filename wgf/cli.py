@@ -157,6 +157,22 @@ def _clear_progress_bars() -> None:
         bar.close()
 
 
+class _AboveProgressBars:
+    """The stream of the log lines: stderr, where a line written while progress bars are on the screen goes
+    above them (``tqdm.write`` erases the bars, writes the line and draws them again below it) instead of
+    being glued to the end of a bar's line."""
+
+    def write(self, text: str) -> None:
+        bars = sys.modules["tqdm"].tqdm._instances if "tqdm" in sys.modules else ()
+        if bars and text.endswith("\n"):
+            sys.modules["tqdm"].tqdm.write(text[:-1], file=sys.stderr)
+        else:
+            sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _cmd_run(args) -> int:
     from wgf.config import ConfigError, load_config
     from wgf.runner import run_experiment
@@ -608,7 +624,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     args = _parser().parse_args(argv)
     # wgf's own progress notes at INFO; other libraries (e.g. fontTools writing PDF fonts) only from WARNING on
-    logging.basicConfig(level=logging.WARNING, format="wgf: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="wgf: %(message)s", stream=_AboveProgressBars())
+    if args.command not in ("config",):
+        import tqdm
+
+        # no monitor thread: nothing redraws a bar behind the command's back (after the error line that erased it)
+        tqdm.tqdm.monitor_interval = 0
     logging.getLogger("wgf").setLevel(logging.ERROR if getattr(args, "quiet", False) else
                                       logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     commands = {"run": _cmd_run, "demo": _cmd_demo, "report": _cmd_report, "check": _cmd_check,
