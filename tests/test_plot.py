@@ -354,8 +354,10 @@ def test_training_draws_a_signed_free_energy_on_a_linear_axis():
     assert all(a.get_yscale() != "symlog" for a in ax_r.figure.axes)
     labels = [t.get_text() for t in ax_r.get_legend().get_texts()]
     assert labels[-1] == r"PDE free energy $F(\mu_t)$ (right axis, from -0.0001 to 2.5e-05)"
-    # the SI at t = 0 is at round-off: a mark on the band, the line from t = 1
+    # the SI at t = 0 is at round-off: a mark in the band, the line from t = 1
     assert _labels(ax_i) == ["SI, $N = 8$"] and np.isnan(ax_i.lines[0].get_ydata()[0])
+    np.testing.assert_allclose(ax_i.lines[1].get_xydata(), [[0.0, 0.1 * plot.rmd2_round_off()]])
+    assert [p.get_label() for p in ax_i.patches] == ["at round-off (< 2.2e-13)"]
     # a risk that is not positive: the panel is linear, its range in the title
     ax_i, ax_r = plot.training({}, pde={"time": [0.0, 1.0], "risk": [0.1, -0.2]})
     assert ax_r.get_yscale() == "linear" and ax_r.get_title() == "training (risk from -0.2 to 0.1)"

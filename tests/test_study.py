@@ -107,7 +107,7 @@ def test_study_figure_draws_round_off_as_a_band_not_as_data(tiny, tmp_path, monk
     study.draw_study(tiny, tmp_path)
     (fig,) = figures
     si_wi = next(a for a in fig.axes if a.get_title() == "SI start, wi teacher")
-    level = plot.round_off(1.0, squared=True)
+    level = plot.rmd2_round_off()
     assert [p.get_label() for p in fig.axes[0].patches] == [f"at round-off (< {level:.1e})"]
     marks = [line for line in si_wi.lines if line.get_linestyle() == "None" and line.get_marker() in "s^v"]
     assert len(marks) == 3 and all(np.allclose(m.get_ydata(), 0.1 * level) for m in marks)  # da, fa, ea

@@ -314,8 +314,8 @@ def test_sweep_quantity_draws_one_line_per_combination_with_geometric_means():
     lines = [c.lines[0] for c in ax.containers]
     # geometric means over seeds; the first (1e-31) is at round-off: a mark in the band, not a value
     np.testing.assert_allclose(lines[0].get_ydata(), [np.nan, 1e-2], rtol=1e-12)
-    assert [p.get_label() for p in ax.patches] == ["at round-off (< 4.9e-26)"]
-    np.testing.assert_allclose(ax.lines[0].get_xydata(), [[10, 4.9e-27]], rtol=0.01)
+    assert [p.get_label() for p in ax.patches] == ["at round-off (< 2.2e-13)"]  # an RMD^2: 1000 eps
+    np.testing.assert_allclose(ax.lines[0].get_xydata(), [[10, 2.2e-14]], rtol=0.01)
     y = np.asarray(lines[1].get_ydata(), dtype=float)  # the exact zeros are left out on a log axis
     assert y[0] == pytest.approx(2e-2, rel=1e-12) and np.isnan(y[1])
     assert sweep_quantity(da.sel(scheme=["vanilla"]) + 1.0, "N").get_yscale() == "linear"

@@ -306,6 +306,20 @@ def round_off(scale: float, *, squared: bool = False, dtype=np.float64) -> float
     return r * r if squared else r
 
 
+def rmd2_round_off() -> float:
+    """The round-off level of an RMD^2 = W_2^2 / (2 (m_2(mu) + m_2(nu))), a ratio: ``round_off(1)`` =
+    1000 eps = 2.2e-13. The weak-invariance one is an exact OT on the cost |x|^2 + |y|^2 - 2 x.y, which
+    loses eps m_2 to cancellation (an SI start measures 1e-17 where the exact value is 0), so an RMD^2
+    below it, SI or WI, is drawn as round-off."""
+    return round_off(1.0)
+
+
+def _round_off_level(name) -> float:
+    """The round-off level of the quantity ``name``: ``rmd2_round_off`` for an RMD^2, else the squared
+    ``round_off(1, squared=True)`` (risks and second moments: sums of squares of numbers of size 1)."""
+    return rmd2_round_off() if "rmd2" in str(name) else round_off(1.0, squared=True)
+
+
 def _round_off_band(ax, level: float, label: str = "at round-off") -> None:
     """The band [level / 100, ``level``] at the bottom of a log axis, labelled "at round-off (< level)":
     values below ``level`` are drawn as this band (a mark at ``ROUND_OFF_MARK`` * level), not as data."""
@@ -924,7 +938,7 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
     diagnostics of S seeds at R times (the fine trace of a run, or its snapshots); pde None or
     {"time": (T,), "risk": (T,), "free_energy": (T,)} (or a ``wgf.grids.History``: its times and
     trackers). Left: RMD^2(nu, P_E#nu) (SI, solid) and RMD^2(nu, nu^G) (WI, dotted) per N, mean over
-    seeds, log scale; values at round-off (``round_off(1, squared=True)``, 4.9e-26) are the hatched
+    seeds, log scale; values at round-off (``rmd2_round_off``, 2.2e-13) are marks in the grey
     band, not data. Right: the risk per N (mean over seeds) and the PDE's risk and free energy (black)
     on a log scale. Never a symmetric log: a free energy that is not positive (the entropy term
     beta int mu log mu is signed) is drawn on a linear right-hand axis of its own, its range in the
@@ -962,7 +976,7 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
             _as_length(f"pde['{k}']", v, 0, t.size, "pde['time']")
     ax_i, ax_r = _panels(axes, 2, (5.0, 3.8))
     colors = _colors(checked)
-    level = round_off(1.0, squared=True)
+    level = rmd2_round_off()
     low_rmd2 = False
     for n, run in checked.items():
         for key, ls, what in (("si_rmd2", "-", "SI"), ("wi_rmd2", ":", "WI")):
@@ -1100,8 +1114,9 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
     mean over seeds with its 95% t-interval (``wgf.validation.mean_interval``); when the values are
     nonnegative and the positive ones span more than two decades (RMD^2 from round-off to O(1)), the
     axis is logarithmic and the mean and interval are those of log10 of the positive values (a geometric
-    mean; exact zeros are left out), and a mean at round-off (below ``round_off(1, squared=True)``,
-    4.9e-26: an RMD^2 of a scheme that keeps E^G) is a mark in the round-off band, not a value. A
+    mean; exact zeros are left out), and a mean at round-off (``rmd2_round_off``, 2.2e-13, for an RMD^2
+    such as that of a scheme that keeps E^G; else ``round_off(1, squared=True)``, 4.9e-26) is a mark in
+    the round-off band, not a value. A
     numeric ``x`` is
     drawn at its values (log axis when positive over more than a decade), a categorical one at its
     positions with the values as tick labels. The particle count N is always on a log axis (when
@@ -1135,7 +1150,7 @@ def sweep_quantity(values: xr.DataArray, x: str, *, ax: Axes | None = None, ylab
         ax.text(0.5, 0.5, "no run has a value", ha="center", va="center", transform=ax.transAxes)
     positive = finite[finite > 0]
     log = bool(positive.size and np.all(finite >= 0) and positive.max() > 100 * positive.min())
-    level, rounded = round_off(1.0, squared=True), False
+    level, rounded = _round_off_level(ylabel or values.name), False
     for k, combo in enumerate(np.ndindex(*data.shape[:-2])):
         centre, low, high = (np.full(xs.size, np.nan) for _ in range(3))
         for i, row in enumerate(data[combo]):

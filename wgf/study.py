@@ -269,13 +269,13 @@ def verdicts(path: PathLike) -> list:
 def draw_study(path: PathLike, folder: PathLike) -> list:
     """Figure ``paper_study`` (PNG and PDF): RMD^2 to E^G vs N, one panel per (start, teacher), one
     color and marker per scheme, geometric mean over seeds with the 95% interval of the mean of
-    log RMD^2; dashed: RMD^2 to nu^G (WI starts). A mean at round-off (``wgf.plot.round_off(1,
-    squared=True)``, 4.9e-26: a scheme that keeps E^G) is a mark in the grey round-off band, not a value."""
+    log RMD^2; dashed: RMD^2 to nu^G (WI starts). A mean at round-off (``wgf.plot.rmd2_round_off``,
+    2.2e-13: a scheme that keeps E^G) is a mark in the grey round-off band, not a value."""
     from matplotlib.figure import Figure
     from scipy import stats
 
     from wgf.labels import display_name
-    from wgf.plot import ROUND_OFF_MARK, round_off, save
+    from wgf.plot import ROUND_OFF_MARK, rmd2_round_off, save
 
     plan, ns, values = read_study(path)
     folder = Path(folder)
@@ -283,7 +283,7 @@ def draw_study(path: PathLike, folder: PathLike) -> list:
     markers = {"vanilla": "o", "da": "s", "fa": "^", "ea": "v"}
     fig = Figure(figsize=(4.2 * len(plan.teachers), 3.4 * len(plan.starts)))
     axes = fig.subplots(len(plan.starts), len(plan.teachers), squeeze=False, sharex=True)
-    floor = round_off(1.0, squared=True)  # below it: round-off, drawn in the band
+    floor = rmd2_round_off()  # below it: round-off, drawn in the band
     for r, start in enumerate(plan.starts):
         for c, teacher in enumerate(plan.teachers):
             ax = axes[r, c]
