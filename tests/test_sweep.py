@@ -241,6 +241,9 @@ def test_cli_sweep_writes_file_table_and_figures(tmp_path, capsys):
                  "-o", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "vanilla" in text and "si_rmd2" in text
+    # what wgf report prints, with the settings the runs share and the varied keys
+    assert ("ran: unit sigmoid_matrix, group swap, loss squared, schedule constant, init wi, noise full, beta 0.0001; "
+            "varied: N, scheme\n") in text
     ds = read_sweep(out / "sweep.h5")
     assert dict(ds.sizes) == {"N": 2, "scheme": 2, "seed": 1}
     assert (out / "si_rmd2_vs_N.png").exists() and (out / "si_rmd2_vs_N.pdf").exists()

@@ -504,7 +504,7 @@ def _cmd_paper_study(args) -> int:
 def _cmd_sweep(args) -> int:
     from wgf.config import ConfigError, apply_overrides, parse_override, read_config
     from wgf.study import NAMED_SWEEPS
-    from wgf.sweep import Sweep, parse_vary, run_sweep, sweep_table
+    from wgf.sweep import Sweep, parse_vary, run_sweep
 
     try:
         named = NAMED_SWEEPS[args.config]() if args.config in NAMED_SWEEPS and not Path(args.config).exists() else None
@@ -572,8 +572,9 @@ def _cmd_sweep(args) -> int:
                                                  progress=not args.quiet), args.dask)
         if code:
             return code
-    print(sweep_table(out))
-    from wgf.report import draw_sweep
+    from wgf.report import draw_sweep, summary
+
+    print(summary(out))  # what wgf report prints for the file
 
     paths = draw_sweep(out, folder, x=x)
     print(f"\nresults: {out}; figures: " + ", ".join(str(p) for p in paths))

@@ -20,6 +20,8 @@ from wgf.schema import (COMPARE, DISCOVERY, HYPOTHESES_ATTR, PDE, SWEEP, particl
                         read_diagnostics)
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from wgf._typing import PathLike
 
 log = logging.getLogger("wgf")
@@ -138,11 +140,12 @@ RAN = (("model", "unit", "unit"), ("model", "activation", "activation"), ("group
        ("training", "noise", "noise"), ("training", "beta", "beta"))
 
 
-def what_ran(resolved: str | None) -> str | None:
+def what_ran(resolved: str | None, varied: Iterable[str] = ()) -> str | None:
     """The line "ran: unit ..., group ..., scheme ..., loss ..., schedule ..., init ..., noise ..., beta ..." of
     the settings a run used (its ``resolved_config`` attribute: the config with every ``--set`` applied and
     the defaults filled in), so that a title written for another setting is not read as what ran; None
-    without it (a file not written by ``wgf run``)."""
+    without it (a file not written by ``wgf run``). The keys ``varied`` by a sweep ("section.key") are left
+    out (``_sweep_ran``)."""
     if not isinstance(resolved, str):
         return None
     from wgf.config import ConfigError, load_toml
@@ -151,10 +154,28 @@ def what_ran(resolved: str | None) -> str | None:
         cfg = load_toml(resolved)
     except ConfigError:
         return None
+    varied = set(varied)
     parts = [f"{label} {cfg[section][key]:g}" if isinstance(cfg[section][key], float)
              else f"{label} {cfg[section][key]}"
-             for section, key, label in RAN if isinstance(cfg.get(section), dict) and key in cfg[section]]
+             for section, key, label in RAN
+             if isinstance(cfg.get(section), dict) and key in cfg[section] and f"{section}.{key}" not in varied]
     return "ran: " + ", ".join(parts) if parts else None
+
+
+def _sweep_ran(f) -> str | None:
+    """``what_ran`` for a sweep's file: the settings every run shares (those of its first combination, the
+    varied keys left out), then the varied keys; None when the file's sweep cannot be read back."""
+    from wgf.config import ConfigError, resolved_config
+    from wgf.sweep import Sweep
+
+    try:
+        sweep = Sweep.from_json(f.attrs["config"])
+        exp = sweep.experiment(sweep.combinations()[0])
+    except (ConfigError, KeyError, ValueError, TypeError, IndexError):
+        return None
+    line = what_ran(resolved_config(exp), {key for v in sweep.varies for key in v.keys})
+    names = ["+".join(["N" if k == "particles.n" else k.rsplit(".", 1)[-1] for k in v.keys]) for v in sweep.varies]
+    return line and f"{line}; varied: {', '.join(names)}"
 
 
 def no_slope(ns, values: np.ndarray, floor: float, order: float) -> str:
@@ -192,7 +213,7 @@ def _summary(path) -> str:
     lines = []
     with _reading(path) as f:
         lines.append(f"wgf {f.attrs['wgf_version']}  {f.attrs.get('title', '')}".rstrip())
-        ran = what_ran(f.attrs.get("resolved_config"))
+        ran = what_ran(f.attrs.get("resolved_config")) if SWEEP not in f else _sweep_ran(f)
         if ran:
             lines.append(ran)
         if f.attrs.get(HYPOTHESES_ATTR):
