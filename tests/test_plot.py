@@ -205,8 +205,10 @@ def test_discovery_rounds_from_memory_and_from_a_file(tmp_path):
 
     disc = _discovery()
     ax_r, ax_d = plot.discovery_rounds(**plot.read_discovery(disc, reference=disc.basis))
-    assert ax_r.get_yscale() == "log" and len(ax_r.lines) == 4  # residuals, mean / principal markers, delta
-    np.testing.assert_allclose(ax_r.lines[0].get_ydata(), [0.5, 2e-5, 1e-31])
+    assert ax_r.get_yscale() == "log" and len(ax_r.lines) == 5  # residuals, mean / principal, delta, round-off
+    np.testing.assert_allclose(ax_r.lines[0].get_ydata(), [0.5, 2e-5, np.nan])  # 1e-31 is round-off:
+    np.testing.assert_allclose(ax_r.lines[3].get_xydata(), [[2, 0.1 * plot.rmd2_round_off()]])  # in the band
+    assert [p.get_label() for p in ax_r.patches] == ["at round-off (< 2.2e-13)"]
     image = ax_d.images[0].get_array()
     np.testing.assert_allclose(image[:2], disc.basis.T)
     assert image.mask[2].all()  # no direction in the last round

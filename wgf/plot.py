@@ -1042,7 +1042,9 @@ def discovery_rounds(rmd2: ArrayLike, *, threshold: ArrayLike | None = None, dim
     dim E_j (default 0, 1, ...); directions (J, D) the direction v_j each round added (NaN rows: none);
     principal (J,) 1 where v_j is the top principal direction of the residuals rather than their mean;
     principal_angles the angles (rad) between the subspace found and E^G. Left: the residual per round on
-    a log scale against the threshold (open squares: principal directions), the angles in the title.
+    a log scale against the threshold (open squares: principal directions), the angles in the title; a
+    residual at round-off (``rmd2_round_off``, 2.2e-13: the round that trains in E^G) is a triangle in
+    the grey round-off band, not a value.
     Right: the directions as a (round, coordinate) map with a colour bar. Returns the two axes.
     """
     rmd2 = _as_array("rmd2", rmd2, "(J,) the residual of each round", ndim=1)
@@ -1071,10 +1073,15 @@ def discovery_rounds(rmd2: ArrayLike, *, threshold: ArrayLike | None = None, dim
         if np.any((principal_angles < 0) | (principal_angles > np.pi / 2 + 1e-12)):
             raise ValueError(f"principal_angles must be in [0, pi/2], got {_show(principal_angles.tolist())}")
     ax_r, ax_d = _panels(axes, 2, (4.4, 3.6))
-    ax_r.plot(j, _positive(rmd2), color="k", lw=1)
-    ax_r.plot(j[~pc], _positive(rmd2[~pc]), "o", color="k", label="mean residual")
+    level = rmd2_round_off()
+    shown = np.where(rmd2 > level, rmd2, np.nan)  # at round-off: a mark in the band, not a value
+    ax_r.plot(j, shown, color="k", lw=1)
+    ax_r.plot(j[~pc], shown[~pc], "o", color="k", label="mean residual")
     if pc.any():
-        ax_r.plot(j[pc], _positive(rmd2[pc]), "s", mfc="none", color="k", label="principal direction")
+        ax_r.plot(j[pc], shown[pc], "s", mfc="none", color="k", label="principal direction")
+    if (rmd2 <= level).any():
+        ax_r.plot(j[rmd2 <= level], np.full((rmd2 <= level).sum(), ROUND_OFF_MARK * level), "v", color="k")
+        _round_off_band(ax_r, level)
     if threshold is not None:
         thr = np.broadcast_to(threshold, rmd2.shape)
         ax_r.plot(j, thr, "--", color="tab:red", drawstyle="steps-mid", label=r"threshold $\delta$")
