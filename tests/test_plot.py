@@ -404,3 +404,17 @@ def test_report_rates_figure_has_one_legend_below_the_panels(results, tmp_path):
     assert "$N^{-1/2}$" in labels and len(labels) == len(set(labels))
     fig.draw_without_rendering()
     assert fig.legends[0].get_window_extent().y1 <= min(a.get_tightbbox().y0 for a in panels) + 1
+
+
+def test_report_draws_no_off_subspace_figure_when_e_g_is_the_whole_space(results, tmp_path, monkeypatch):
+    """E^G = Z (a group acting on labels only, examples/logistic_huber.toml): every particle is in E^G by
+    definition, so the report draws no off-E^G figure instead of an empty one."""
+    from wgf.report import draw_figures
+
+    names = []
+    monkeypatch.setattr(plot, "save", lambda fig, path, **kw: names.append(path.name) or [])
+    monkeypatch.setattr(plot, "animate", lambda *a, **kw: None)
+    whole = plot.read_off_subspace(results)  # drawn for this file (tests/test_cli.py), E^G a plane of R^4
+    monkeypatch.setattr(plot, "read_off_subspace", lambda f: {**whole, "projector": np.eye(4)})
+    draw_figures(results, tmp_path)
+    assert names == ["density", "snapshots", "marginals", "distances", "distances_time", "training"]
