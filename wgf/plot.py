@@ -833,7 +833,7 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
     ylabel a key of ``wgf.labels.DISPLAY_NAMES`` (shown by its display name) or a label.
     Draws the mean over seeds (markers) with its 95% t-interval (``mean_interval``) as error bars,
     points at or below the floor as open markers (they are not fitted), the fitted rate with its
-    interval as a band and in the title, the floor, and an $N^{-1/2}$ guide through the largest N. An
+    interval as a band and in the title, the floor, and an :math:`N^{-1/2}` guide through the largest N. An
     interval reaching 0 or below is not on a log axis: its bar is clipped at the axis bottom (a third of
     the smallest positive mean, lower bound or floor) and marked there with a downward triangle.
     """
