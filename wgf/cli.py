@@ -59,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the built-in experiment: results.h5, figures and a summary")
     demo.add_argument("-o", "--output", default="wgf-demo", help="output folder (default: wgf-demo)")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing results.h5 in the folder")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    demo_loud = demo.add_mutually_exclusive_group()
+    demo_loud.add_argument("--quiet", action="store_true", help="no progress bars or logs")
+    demo_loud.add_argument("-v", "--verbose", action="store_true",
+                           help="also log the details: the PDE's time integrator and its cost, the hypotheses")
     check = sub.add_parser("check", help="run the paper's results as measured checks; exit 0 iff all pass")
     check.add_argument("names", nargs="*", help="checks to run (default: all)")
     check.add_argument("--quiet", action="store_true", help="print only the table")
