@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import h5py
     import xarray as xr
     from matplotlib.axes import Axes
+    from numpy.typing import DTypeLike
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
     from numpy.typing import ArrayLike
@@ -288,7 +289,7 @@ def _as_max_points(max_points) -> int | None:
 
 
 # ------------------------------------------------------------------ helpers
-def round_off(scale: float, *, squared: bool = False, dtype=np.float64) -> float:
+def round_off(scale: float, *, squared: bool = False, dtype: "DTypeLike" = np.float64) -> float:
     """The level below which a length computed in ``dtype`` from coordinates of size ``scale`` is
     round-off: r = ROUND_OFF_FACTOR * eps * scale (eps the machine epsilon of ``dtype``, 2.2e-16 for
     float64), r^2 for a squared length (``squared``). Computing z - P_E z in floating point leaves a few

@@ -22,6 +22,8 @@ from wgf.schema import (COMPARE, DISCOVERY, HYPOTHESES_ATTR, PDE, SWEEP, particl
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from numpy.typing import ArrayLike
+
     from wgf._typing import PathLike
 
 log = logging.getLogger("wgf")
@@ -178,7 +180,7 @@ def _sweep_ran(f) -> str | None:
     return line and f"{line}; varied: {', '.join(names)}"
 
 
-def no_slope(ns, values: np.ndarray, floor: float, order: float) -> str:
+def no_slope(ns: "ArrayLike", values: np.ndarray, floor: float, order: float) -> str:
     """Why the final-time values (K, S) of a distance at the particle counts ``ns`` (K,) have no rate:
     ``wgf.validation.fit_rate`` fits log(value) on log(N) over the values above the PDE's floor and needs at
     least 3 of them at 2 or more values of N."""
