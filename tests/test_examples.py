@@ -60,7 +60,7 @@ EXAMPLES = {
     "fixed_subspace_pde": Claim(sets=("particles.n=[100, 1000]", "training.snapshots=3",
                                       'compare.metrics=["mmd", "energy", "sliced_w2"]'),
                                 rate=("mmd", "energy", "sliced_w2")),
-    "rotation_gated": Claim(rate=("mmd", "energy", "sliced_w2"), si_max=1e-26),
+    "rotation_gated": Claim(sets=("particles.n=[250, 1000]",), rate=("mmd", "energy", "sliced_w2"), si_max=1e-26),
     "relu_matrix": Claim(sets=("training.t_end=2.0", "training.snapshots=3"), si_min=1e-4, si_falls=0.2),
     "two_layer_permutation": Claim(sets=("training.t_end=0.5", "training.snapshots=2", "particles.n=[100]",
                                          "particles.seeds=1"), si_max=1e-26, pde_si_max=1e-28),
