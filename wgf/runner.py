@@ -160,8 +160,9 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
                 out.unmark(grp, f"done_{s}")
             jobs.append((n, s))
     out.seal()  # the layout's metadata checksums written before any run ends
+    # progress bars on a terminal only (tqdm's disable=None): none in a pipe or a log file
     bar = tqdm(total=len(settings.n) * seeds, initial=len(settings.n) * seeds - len(jobs), desc="particles",
-               unit="run", disable=not progress)
+               unit="run", disable=None if progress else True)
 
     def finish(n, seed, eps):
         grp = out.file[particles_path(n)]
@@ -228,7 +229,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     out.file[PDE].attrs["space"] = cfg.space
     out.file[PDE].attrs["cell_volume"] = grid.cell_volume
     out.seal()  # the layout's metadata checksums written before the solve
-    bar = tqdm(total=len(times), desc="pde", unit="snapshot", disable=not progress)
+    bar = tqdm(total=len(times), desc="pde", unit="snapshot", disable=None if progress else True)
 
     def snapshot(j, t, rho):
         out.room(rho.nbytes)
@@ -264,7 +265,8 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
               COMPARE_COORDINATES["seed"].coordinate(out, COMPARE, np.arange(exp.particles.seeds)),
               COMPARE_COORDINATES["time"].coordinate(out, COMPARE, times))
     names = cfg.metrics
-    bar = tqdm(total=len(names) + ("moments" in names), desc="compare", unit="metric", disable=not progress)
+    bar = tqdm(total=len(names) + ("moments" in names), desc="compare", unit="metric",
+               disable=None if progress else True)
 
     def write(name, values, floor, order, fit):
         attrs = Comparison.metric_attrs(floor, order, fit, times[-1])  # what Comparison.to_xarray gives too

@@ -477,7 +477,8 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
                 jobs.append((text, index, s, plan[index][2]))
         n_total = sweep.n_jobs
         jobs.sort(key=lambda job: -plan[job[1]][1])  # the longest runs first: better load balance
-        bar = tqdm(total=n_total, initial=n_total - len(jobs), desc="sweep", unit="run", disable=not progress)
+        bar = tqdm(total=n_total, initial=n_total - len(jobs), desc="sweep", unit="run",
+                   disable=None if progress else True)  # on a terminal only: none in a pipe or a log file
         runs = run_jobs(sweep_job, jobs, workers=workers, dask=dask,
                         retries=DEFAULT_RETRIES if retries is None else retries,
                         describe=lambda j: f"sweep run {', '.join(sweep.overrides(j[1]))}, seed {j[2]}")
