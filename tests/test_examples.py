@@ -79,9 +79,26 @@ EXAMPLES = {
 }
 
 
+# run as `wgf run` in a process of their own: after the other examples in one process, rotation_gated's mmd
+# slope comes out -0.14 [-0.47, +0.19] (alone: inside its interval), a state shared between compiled kernels
+OWN_PROCESS = {"rotation_gated"}
+
+
 def run(stem: str, claim: Claim, tmp_path) -> Path:
+    """The example's results file, written with the overrides ``claim.sets``: by ``run_experiment`` in this
+    process, or by ``wgf run --set ...`` in a process of its own for OWN_PROCESS."""
+    out = tmp_path / f"{stem}.h5"
+    if stem in OWN_PROCESS:
+        import subprocess
+        import sys
+
+        sets = [arg for s in claim.sets for arg in ("--set", s)]
+        done = subprocess.run([sys.executable, "-m", "wgf", "run", str(EXAMPLES_DIR / f"{stem}.toml"), *sets,
+                               "-o", str(out), "--quiet"], capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr
+        return out
     exp = load_config(EXAMPLES_DIR / f"{stem}.toml", claim.sets)
-    return run_experiment(exp, tmp_path / f"{stem}.h5", quiet=True)
+    return run_experiment(exp, out, quiet=True)
 
 
 def final(f, name):
