@@ -22,6 +22,10 @@ safe to cache on disk:
   that depend on the order of first use and on the disk cache (1 ulp apart).
   ``jit`` gives every separately compiled function ``fastmath=False`` unless it
   asks for flags; inlined helpers take their caller's flags by design.
+- **Distinct symbols.** numba names a compiled function after its qualified
+  name and a per-process counter; ``jit`` adds the fingerprint to the name, so
+  two specializations of one closure compiled in different processes never share
+  a symbol when a third process loads both from the cache (``_named_by``).
 - **One compiler at a time.** ``compile_for`` compiles an entry point for the
   argument types of a call under an exclusive file lock, so that processes
   starting together compile once and the others load the result from the cache.
@@ -119,9 +123,28 @@ def jit(py_func: Callable[..., Any] | None = None,
         # explicit flags: numba compiles a callee that has none with the flags of its first jitted caller,
         # so its numerics would depend on who compiled it first (or on what the disk cache holds)
         options.setdefault("fastmath", False)
-    disp = numba.njit(**options)(py_func)
-    disp._set_uuid(f"wgf-{fingerprint(py_func)}")
+    digest = fingerprint(py_func)
+    disp = numba.njit(**options)(_named_by(py_func, digest))
+    disp._set_uuid(f"wgf-{digest}")
     return disp
+
+
+def _named_by(py_func: pytypes.FunctionType, digest: str) -> pytypes.FunctionType:
+    """A copy of ``py_func`` whose qualified name ends with its fingerprint.
+
+    numba names a compiled function's symbol after its qualified name and a per-process counter. The
+    closures of one ``make_...`` factory share a qualified name, so two specializations compiled in two
+    processes can get the same symbol; a process that loads both from the disk cache links calls of the
+    second to the first one's code (a step loop of one unit running another unit's kernels). With the
+    fingerprint in the name, equal symbols mean equal code. The copy shares the code object, so the disk
+    cache still finds the source file."""
+    f = pytypes.FunctionType(py_func.__code__, py_func.__globals__, py_func.__name__, py_func.__defaults__,
+                             py_func.__closure__)
+    f.__kwdefaults__ = py_func.__kwdefaults__
+    f.__dict__.update(py_func.__dict__)
+    f.__doc__, f.__module__ = py_func.__doc__, py_func.__module__
+    f.__qualname__ = f"{py_func.__qualname__}_{digest[:12]}"
+    return f
 
 
 def _lock_path() -> Path:
@@ -160,5 +183,5 @@ def check_compiles(dispatcher: Dispatcher, signature: tuple[numba.types.Type, ..
         lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
         lines = [line for line in lines if line and not line.startswith("Failed in")]
         first = lines[0] if lines else type(exc).__name__
-        raise KernelCompileError(f"{what} ({dispatcher.py_func.__qualname__}) does not compile with numba: "
+        raise KernelCompileError(f"{what} ({dispatcher.py_func.__name__}) does not compile with numba: "
                                  f"{first}") from None
