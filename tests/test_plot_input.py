@@ -311,3 +311,23 @@ def test_reading_refuses_what_the_file_does_not_hold(small_file, call, error, me
     with pytest.raises(error, match=message):
         call(small_file)
     assert not (tmp_path / "a.gif").exists()  # the animation checks every frame before it writes
+
+
+def test_a_floor_that_could_not_be_estimated_draws_no_line_and_says_why():
+    """An infinite floor (the Richardson grids do not converge) is what the runner writes; the figures draw
+    every value as not fitted, no floor line, and a title saying why there is no rate. NaN stays refused."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, values = np.array([100, 1000]), np.array([[0.2, 0.25], [0.07, 0.06]])
+    ax = plot.distance_vs_n(n, values, floor=np.inf, rate=(np.nan, np.nan, np.nan, 0))
+    assert ax.get_title() == "no rate: the PDE floor's grids do not converge"
+    assert not [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert ax.get_ylim()[0] > 0 and ax.get_yscale() == "log"
+    ax2 = plot.distance_vs_time(np.array([0.0, 1.0]), {100: np.array([[0.1, 0.2]])}, floor=np.inf)
+    assert not [line for line in ax2.get_lines() if line.get_linestyle() == "--"]
+    with pytest.raises(ValueError, match="floor must be a finite number >= 0, got nan"):
+        plot.distance_vs_n(n, values, floor=float("nan"))
+    plt.close("all")

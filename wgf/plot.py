@@ -133,6 +133,14 @@ def _as_int(name: str, x, *, low: int = 1) -> int:
     return int(x)
 
 
+def _as_floor(floor) -> float:
+    """A PDE floor: a finite number >= 0, or +inf where it could not be estimated (the Richardson grids do
+    not converge, ``wgf.validation.richardson_floor``): then no value lies above it and none is fitted."""
+    if isinstance(floor, (float, np.floating)) and floor == np.inf:
+        return np.inf
+    return _as_real("floor", floor)
+
+
 def _as_real(name: str, x, *, low: float = 0.0) -> float:
     """``x`` as a finite number >= ``low``."""
     import numbers
@@ -830,7 +838,8 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
     """One metric between particles and the PDE against N, on log-log axes.
 
     n (K,) particle counts; values (K, S) the metric per N and seed at one time; floor the PDE's own
-    error (``wgf.validation.richardson_floor``); rate a RateFit (slope, low, high, n_points) or None;
+    error (``wgf.validation.richardson_floor``; +inf where it could not be estimated: nothing is above it,
+    the title says why there is no rate); rate a RateFit (slope, low, high, n_points) or None;
     ylabel a key of ``wgf.labels.DISPLAY_NAMES`` (shown by its display name) or a label.
     Draws the mean over seeds (markers) with its 95% t-interval (``mean_interval``) as error bars,
     points at or below the floor as open markers (they are not fitted), the fitted rate with its
@@ -843,7 +852,7 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
     n = _as_counts("n", n)
     values = _as_array("values", values, "(K, S) the metric per N and seed", ndim=2)
     _as_length("values", values, 0, n.size, "n")
-    floor = _as_real("floor", floor)
+    floor = _as_floor(floor)
     if rate is not None:
         rate = _as_array("rate", rate, "(slope, low, high, ...) a RateFit (NaN: not fitted)", ndim=1, nan=True)
         if rate.size < 3:
@@ -853,7 +862,7 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
     mean, half = mean_interval(values)
     half = np.nan_to_num(half)  # one seed: no interval
     low, high = mean - half, mean + half
-    shown = np.concatenate([mean[mean > 0], low[low > 0], [floor] if floor > 0 else []])
+    shown = np.concatenate([mean[mean > 0], low[low > 0], [floor] if 0 < floor < np.inf else []])
     bottom = shown.min() / 3 if shown.size else 1e-12
     clipped = (low <= 0) & (mean > 0)
     low = np.where(low > 0, low, bottom)
@@ -880,8 +889,10 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
         ax.plot(nn, y_mid * (nn / n_mid) ** slope, color="tab:blue", label="fitted rate, 95% interval")
         band = np.stack([y_mid * (nn / n_mid) ** lo, y_mid * (nn / n_mid) ** hi])
         ax.fill_between(nn, band.min(axis=0), band.max(axis=0), color="tab:blue", alpha=0.15, linewidth=0)
-    if floor > 0:
+    if 0 < floor < np.inf:
         ax.axhline(floor, color="tab:gray", ls="--", label="PDE floor (Richardson)")
+    elif floor == np.inf and title is None:
+        title = "no rate: the PDE floor's grids do not converge"
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(bottom=bottom)
@@ -909,7 +920,7 @@ def distance_vs_time(times: ArrayLike, values_by_n: Mapping[int, ArrayLike], *, 
     for n, values in values_by_n.items():
         values_by_n[n] = _as_array(f"values_by_n[{n}]", values, "(S, T) the metric per seed and time", ndim=2)
         _as_length(f"values_by_n[{n}]", values_by_n[n], 1, times.size, "times")
-    floor = None if floor is None else _as_real("floor", floor)
+    floor = None if floor is None else _as_floor(floor)
     ylabel = display_name(_as_text("ylabel", ylabel) or "")
     ax = _axes(_as_ax(ax))
     colors = _colors(values_by_n)
@@ -918,7 +929,7 @@ def distance_vs_time(times: ArrayLike, values_by_n: Mapping[int, ArrayLike], *, 
         mean, low = _log_band(ax, times, values, colors[n])
         bottom = min(bottom, low)
         ax.plot(times, _positive(mean), "o-", ms=3, color=colors[n], label=f"$N = {n}$ ({values.shape[0]} seeds)")
-    if floor is not None and floor > 0:
+    if floor is not None and 0 < floor < np.inf:
         ax.axhline(floor, color="tab:gray", ls="--", label="PDE floor (final time)")
         bottom = min(bottom, floor)
     ax.set_yscale("log")
