@@ -3,6 +3,8 @@
 from wgf.grids.flux import apply_operator, bernoulli_flux_weights, fokker_planck_operator
 from wgf.grids.grid import Grid, NotSymmetricError
 from wgf.grids.mean_field import RefusedGrid, make_grid, solve, wi_defect
+from wgf.grids.minimizer import (DEFAULT_MINIMIZER_TOLERANCE, Minimizer, MinimizerError, gibbs_density,
+                                  minimize_free_energy)
 from wgf.grids.potential import MeanFieldPotential
 from wgf.grids.solver import History, initial_density, potential_on_cells, solve_fokker_planck
 from wgf.grids.cost import MethodChoice, choose_method
@@ -13,6 +15,11 @@ __all__ = [
     "make_grid",
     "RefusedGrid",
     "MeanFieldPotential",
+    "minimize_free_energy",
+    "Minimizer",
+    "MinimizerError",
+    "gibbs_density",
+    "DEFAULT_MINIMIZER_TOLERANCE",
     "wi_defect",
     "Grid",
     "NotSymmetricError",

@@ -195,14 +195,11 @@ def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, metho
     interior = tuple(slice(1, -1) for _ in range(grid.ndim))
 
     def record(j, t, rho):
-        pot(rho)  # refresh Phi for the risk at this exact density
-        risk = pot.risk()
+        free_energy, risk = pot.free_energy(rho)  # at this exact density
         mass = rho.sum() * vol
-        pos = rho[rho > 0]
-        neg_entropy = float(np.sum(pos * np.log(pos)) * vol)
         trackers["mass"].append(mass)
         trackers["risk"].append(risk)
-        trackers["free_energy"].append(risk + float(np.sum(rho * pot.penalty) * vol) + problem.beta * neg_entropy)
+        trackers["free_energy"].append(free_energy)
         if maps is not None:
             trackers["wi_defect"].append(wi_defect(rho, maps) if maps else 0.0)
         elif interp:  # a continuous group on a grid it does not map onto itself: interpolated

@@ -134,7 +134,16 @@ class MeanFieldPotential:
         r""":math:`U(\mu, z_c)` on the cells (grid shape)."""
         phi = self.output(rho)
         self.last_output = phi
-        r = self.problem.loss.grad(phi, self.y) * self.qw[:, None]  # (Q, dy)
+        return self.of_output(phi)
+
+    def of_output(self, phi: np.ndarray) -> np.ndarray:
+        r""":math:`U` on the cells (grid shape) from the model's outputs :math:`\Phi` (Q, dy) at the quadrature
+        nodes: :math:`U` depends on :math:`\mu` only through them."""
+        return self.dual(self.problem.loss.grad(phi, self.y) * self.qw[:, None]) + self.penalty
+
+    def dual(self, r: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_q \langle r_q, \sigma(x_q, z_c) \rangle` on the cells (grid shape) for r (Q, dy): the
+        transpose of ``output``."""
         if self.path == "table":
             v = np.einsum("cqa,qa->c", self.table, r).reshape(self.grid.shape)
         elif self.path == "direct":
@@ -149,7 +158,26 @@ class MeanFieldPotential:
                     expand[k] = shape[j]
                 order = np.argsort(b)
                 v = v + np.transpose(vk, order).reshape(expand)
-        return v + self.penalty
+        return v
+
+    def free_energy(self, rho: np.ndarray) -> tuple[float, float]:
+        r"""(:math:`F_h(\rho)`, :math:`R(\rho)`) of the cell density rho: the discrete free energy
+
+        .. math::
+
+            F_h(\rho) = R(\Phi_\rho) + |\mathrm{cell}| \sum_c \rho_c\, \tau |z_c|^2
+                + \beta\, |\mathrm{cell}| \sum_c \rho_c \log \rho_c ,
+
+        whose gradient in :math:`\rho` is :math:`|\mathrm{cell}|\,(U + \beta (\log \rho + 1))`: the flow's
+        trackers and the minimizer (``wgf.grids.minimize_free_energy``) use this one definition. Sets
+        ``last_output``."""
+        phi = self.output(rho)
+        self.last_output = phi
+        risk = self.risk(phi)
+        vol = self.grid.cell_volume
+        pos = rho[rho > 0]
+        neg_entropy = float(np.sum(pos * np.log(pos)) * vol)
+        return risk + float(np.sum(rho * self.penalty) * vol) + self.problem.beta * neg_entropy, risk
 
     def risk(self, phi: np.ndarray | None = None) -> float:
         r""":math:`R(\mu) = \sum_q w_q\, \ell(\Phi(x_q), y_q)` (+ noise variance), from the last (or given)

@@ -34,6 +34,7 @@ snapshots = 3
 [pde]
 space = "fixed"
 cells = 16
+[minimizer]
 [particles]
 n = [100, 200]
 seeds = 2

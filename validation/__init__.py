@@ -1,7 +1,7 @@
 """Distances between particle clouds and densities, and invariance diagnostics."""
 
 from wgf.validation.distances import EXACT_OT_MAX_PAIRS, TooLargeForExactOT, output_l2, rmd2, risk_gap, second_moment, w2
-from wgf.validation.rates import RateFit, fit_rate, mean_interval, richardson_floor
+from wgf.validation.rates import RateFit, fit_decay, fit_rate, mean_interval, richardson_floor
 from wgf.validation.comparison import DEFAULT_METRICS, Comparison, coarse_measures, compare, metric_functions
 from wgf.validation.measures import CellMeasure, as_cloud, as_measure, cell_measure
 from wgf.validation.invariance import si_rmd2, wi_rmd2
@@ -20,6 +20,7 @@ __all__ = [
     "output_l2",
     "risk_gap",
     "fit_rate",
+    "fit_decay",
     "richardson_floor",
     "mean_interval",
     "RateFit","w2", "rmd2", "second_moment", "TooLargeForExactOT", "EXACT_OT_MAX_PAIRS", "wi_rmd2", "si_rmd2",

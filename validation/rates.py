@@ -1,6 +1,7 @@
 """Convergence rates and the PDE's own error (docs/theory.md §6, docs/pde.md "The floor").
 
 - ``fit_rate``: least-squares slope of log(distance) on log(N) with its t-interval (``RateFit``);
+- ``fit_decay``: least-squares slope of log(value) on t over a tail of times (an exponential rate);
 - ``richardson_floor``: the error of the finest of three grids from the distances between them;
 - ``mean_interval``: the t-interval of a mean over seeds.
 """
@@ -15,7 +16,7 @@ from scipy import stats
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["RateFit", "fit_rate", "richardson_floor", "mean_interval", "MAX_FLOOR_ORDER",
+__all__ = ["RateFit", "fit_rate", "fit_decay", "richardson_floor", "mean_interval", "MAX_FLOOR_ORDER",
            "FLOOR_SAFETY"]
 
 
@@ -59,6 +60,35 @@ def fit_rate(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, level: floa
     xs = np.repeat(np.log(n), values.shape[1])
     ys = values.ravel()
     keep = np.isfinite(ys) & (ys > floor) & (ys > 0)
+    xs, ys = xs[keep], np.log(ys[keep])
+    if xs.size < 3 or np.unique(xs).size < 2:
+        return RateFit(np.nan, np.nan, np.nan, xs.size, level=level)
+    fit = stats.linregress(xs, ys)
+    half = stats.t.ppf(0.5 + level / 2, xs.size - 2) * fit.stderr
+    return RateFit(fit.slope, fit.slope - half, fit.slope + half, xs.size, level=level)
+
+
+def fit_decay(times: ArrayLike, values: ArrayLike, *, tail: float = 0.5, floor: float = 0.0,
+              level: float = 0.95) -> RateFit:
+    r"""The exponential rate of ``values`` over the last ``tail`` of ``times``: the least-squares slope
+    :math:`-\lambda` of :math:`\log v(t)` on t with its ``level`` t-interval (``RateFit``: slope, low, high,
+    points; :math:`v \approx C e^{-\lambda t}` gives slope :math:`-\lambda`, per unit of time).
+
+    times : (T,); values : (T,) or (T, S) (one column per seed). Points at t < t_0 + (1 - tail) (t_end - t_0),
+    with value <= ``floor`` (e.g. the solver's residual) or not finite are left out; NaNs when fewer than 3
+    points at 2 distinct times remain."""
+    times = np.asarray(times, dtype=float)
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.shape[0] != times.size:
+        raise ValueError(f"values have {values.shape[0]} rows for {times.size} times")
+    if not 0 < tail <= 1:
+        raise ValueError(f"tail must be in (0, 1], got {tail!r}")
+    start = times[0] + (1.0 - tail) * (times[-1] - times[0]) if times.size else 0.0
+    xs = np.repeat(times, values.shape[1])
+    ys = values.ravel()
+    keep = np.isfinite(ys) & (ys > floor) & (ys > 0) & (xs >= start - 1e-12 * max(1.0, abs(start)))
     xs, ys = xs[keep], np.log(ys[keep])
     if xs.size < 3 or np.unique(xs).size < 2:
         return RateFit(np.nan, np.nan, np.nan, xs.size, level=level)

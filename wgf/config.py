@@ -35,6 +35,7 @@ from wgf.settings import (
     DiscoverSettings,
     MAX_MAGNITUDE,
     GroupSettings,
+    MinimizerSettings,
     ModelSettings,
     ParticleSettings,
     PdeSettings,
@@ -76,6 +77,7 @@ class Experiment:
     group: GroupSettings | None = None
     data: DataSettings | None = None
     training: TrainingSettings | None = None
+    minimizer: MinimizerSettings | None = None
 
     # (text, base folder) when this object is what parsing that text gave (set by ``parse_config``); an
     # experiment changed afterwards (``dataclasses.replace``) or built in Python has none
@@ -103,7 +105,7 @@ class Experiment:
         for an experiment with none, a digest of its pickled fields."""
         if self.text:
             return self.text
-        fields_ = (self.problem, self.title, self.particles, self.pde, self.compare, self.discover)
+        fields_ = (self.problem, self.title, self.particles, self.pde, self.compare, self.discover, self.minimizer)
         return "experiment built in Python, sha256 " + hashlib.sha256(pickle.dumps(fields_)).hexdigest()
 
 
@@ -323,13 +325,15 @@ def _experiment(s: dict[str, Section], text: str, base_dir: Path | None, problem
                 problems.clear()
             problems[m, g, d, t] = _problem(s, base_dir, problems)
         problem = problems[m, g, d, t]
-    for name in ("particles", "pde", "discover"):
+    if "minimizer" in s and "pde" not in s:
+        raise ConfigError("[minimizer] needs a [pde] section: the minimizer is solved on its grid")
+    for name in ("particles", "pde", "minimizer", "discover"):
         if name in s:
             s[name].check(problem)
     if "compare" in s and ("pde" not in s or "particles" not in s):
         raise ConfigError("[compare] metrics: comparing needs both a [pde] and a [particles] section")
     exp = Experiment(problem, s[""].title, s.get("particles"), s.get("pde"), s.get("compare"), text,
-                     discover=s.get("discover"), model=m, group=g, data=d, training=t)
+                     discover=s.get("discover"), model=m, group=g, data=d, training=t, minimizer=s.get("minimizer"))
     try:
         check_experiment(exp, free_memory=free_memory)  # memory; the disk is checked where the output is known
     except ResourceError as e:

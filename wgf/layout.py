@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from wgf.io import ResultsFile
 
 __all__ = ["Variable", "xarray_dataset", "PDE_COORDINATES", "PDE_FIELDS", "PARTICLE_COORDINATES",
-           "PARTICLE_VARIABLES", "COMPARE_COORDINATES", "COMPARE_VARIABLES"]
+           "PARTICLE_VARIABLES", "COMPARE_COORDINATES", "COMPARE_VARIABLES", "MINIMIZER_COORDINATES",
+           "MINIMIZER_VARIABLES", "MINIMIZER_SCALARS"]
 
 
 @dataclass(frozen=True)
@@ -138,3 +139,25 @@ COMPARE_VARIABLES = _table(
              doc="one per metric; attributes slope, slope_low, slope_high (or slope_skipped), n_points, floor, "
                  "floor_order, time"),
 )
+
+# ------------------------------------------------------------------ /minimizer (a Minimizer)
+MINIMIZER_COORDINATES = _table(
+    Variable("time", ("time",), "mean-field time", doc="the PDE's snapshots"),
+    Variable("u{k}", ("u{k}",), "cell centre, coordinate {k} in the grid basis",
+             doc="those of /pde: the minimizer is on the [pde] grid"),
+)
+MINIMIZER_VARIABLES = _table(
+    Variable("density", ("u0", "...", "u{m-1}"), "density of the minimizer of the discrete free energy F_h "
+             "(cell averages)", "1 / cell volume in u", doc="sum(density) * cell_volume = 1"),
+    Variable("free_energy", (), "F_h(rho*) = R + tau m2 + beta int rho log rho at the minimizer"),
+    Variable("risk", (), "risk R(rho*) at the minimizer"),
+    Variable("residual", (), "||G(rho*) - rho*||_1, G the Gibbs map of the potential (the solver's stated residual)"),
+    Variable("iterations", (), "Newton iterations, all temperature stages", dtype="i8"),
+    Variable("pde_free_energy_gap", ("time",), "F_h(rho_t) - F_h(rho*) of the PDE's density (>= 0)",
+             doc="with [pde]; attributes decay_rate, decay_rate_low, decay_rate_high, decay_points: "
+                 "the slope of its log over the last half of the times, 95% interval (`wgf.validation.fit_decay`)"),
+    Variable("pde_distance", ("time",), "||rho_t - rho*||_1, the PDE's density to the minimizer",
+             doc="attributes as pde_free_energy_gap"),
+)
+# the scalars of a Minimizer that a results file stores
+MINIMIZER_SCALARS = ("free_energy", "risk", "residual", "iterations")

@@ -61,6 +61,9 @@ def plan(exp: Experiment) -> str:
         lines.append(f"[pde] grid on {where}: {' x '.join(map(str, cells))} = {math.prod(cells)} cells, box {box}; "
                      f"method {exp.pde.method}, tolerance {exp.pde.tolerance:g}")
         lines += ["  " + x for x in needs.get("[pde]", [])]
+    if exp.minimizer is not None:
+        lines.append(f"[minimizer] the minimizer of F on the [pde] grid to the residual {exp.minimizer.tolerance:g} "
+                     f"(at most {exp.minimizer.max_iterations} Newton iterations), and the flow's distance to it")
     if exp.particles is not None:
         s = exp.particles
         runs = len(s.n) * s.seeds

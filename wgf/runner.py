@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,8 @@ from wgf.config import Experiment, resolved_config
 from wgf.diagnostics import measure, wi_skipped, wi_skipped_note
 from wgf.executors import DEFAULT_RETRIES, run_jobs
 from wgf.io import ResultsFile, intact
-from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, HYPOTHESES_ATTR, PARTICLE_COORDINATES,
+from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, HYPOTHESES_ATTR, MINIMIZER,
+                        MINIMIZER_COORDINATES, MINIMIZER_SCALARS, MINIMIZER_VARIABLES, PARTICLE_COORDINATES,
                         PARTICLE_VARIABLES, PDE, PDE_COORDINATES, PDE_FIELDS, PDE_VARIABLES, TRACE_COORDINATES,
                         TRACE_VARIABLES, particles_path)
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from wgf._typing import PathLike
+    from wgf.grids import Minimizer
 
 __all__ = ["run_experiment", "run_particles"]
 
@@ -247,6 +250,48 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
     return history
 
 
+def run_minimizer(exp: Experiment, out: ResultsFile, history) -> Minimizer:
+    """The minimizer of F on the [pde] grid into /minimizer/ (docs/pde.md, "The minimizer"); returns it.
+
+    Written: density on the cell centres u0.. of /pde, the scalars free_energy, risk, residual and iterations,
+    and the PDE's convergence to it per snapshot, pde_free_energy_gap F_h(rho_t) - F_h(rho*) and pde_distance
+    ||rho_t - rho*||_1, each with its exponential rate over the last half of the times (``fit_decay``). A
+    finished /minimizer is kept by a resumed run."""
+    from wgf.grids import Minimizer, minimize_free_energy
+    from wgf.validation import fit_decay
+
+    problem, cfg = exp.problem, exp.minimizer
+    grid = exp.pde.make_grid(problem)
+    group = out.file.get(MINIMIZER)
+    if group is not None and group.attrs.get("done"):
+        if intact(*(ds for ds in group.values() if isinstance(ds, h5py.Dataset))) and "density" in group:
+            return Minimizer(grid, group["density"][()], *(group[k][()].item() for k in MINIMIZER_SCALARS))
+        log.warning("/minimizer: its data fails the checksum or is not finite: solving again")
+    if group is not None:
+        del out.file[MINIMIZER]
+    best = minimize_free_energy(problem, grid, cfg.tolerance, max_iterations=cfg.max_iterations)
+    log.info("minimizer: F = %.6g, R = %.4g, residual %.2g after %d Newton iterations (%.3g s)", best.free_energy,
+             best.risk, best.residual, best.iterations, best.seconds)
+    axes = [MINIMIZER_COORDINATES["u{k}"].coordinate(out, MINIMIZER, axis, k=k) for k, axis in enumerate(grid.axes)]
+    time = MINIMIZER_COORDINATES["time"].coordinate(out, MINIMIZER, history.times)
+    density = replace(MINIMIZER_VARIABLES["density"], dims=tuple(f"u{k}" for k in range(grid.ndim)))
+    density.write(out, MINIMIZER, best.density, *axes)
+    for key in MINIMIZER_SCALARS:
+        MINIMIZER_VARIABLES[key].write(out, MINIMIZER, getattr(best, key))
+    # the flow's convergence: F_h - F_h* is quadratic in the distance, so it reaches round-off of F first
+    gap = history.trackers["free_energy"] - best.free_energy
+    distance = best.distance(history.density)
+    for key, values, floor in (("pde_free_energy_gap", gap, 1e-12 * max(1.0, abs(best.free_energy))),
+                               ("pde_distance", distance, max(10.0 * best.residual, 1e-13))):
+        fit = fit_decay(history.times, values, floor=floor)
+        MINIMIZER_VARIABLES[key].write(out, MINIMIZER, values, time, decay_rate=fit.slope, decay_rate_low=fit.low,
+                                       decay_rate_high=fit.high, decay_points=fit.n_points)
+    out.file[MINIMIZER].attrs["cell_volume"] = grid.cell_volume
+    out.file[MINIMIZER].attrs["seconds"] = best.seconds
+    out.mark_done(out.file[MINIMIZER])
+    return best
+
+
 def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = True) -> dict:
     """Every metric between the particles (read back from /particles) and the PDE density, per (N, seed,
     snapshot), by ``wgf.validation.comparison.compare``; returns {metric: RateFit}.
@@ -304,6 +349,8 @@ def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, 
         for line in hypotheses:  # the summary states them (wgf.report.summary); here for --verbose
             log.debug("%s", line)
         history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None
+        if exp.minimizer is not None:
+            run_minimizer(exp, out, history)
         if exp.particles is not None:
             run_particles(exp, out, progress=not quiet, workers=workers, dask=dask)
         if exp.compare is not None:

@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from wgf.layout import (COMPARE_COORDINATES, COMPARE_VARIABLES, PARTICLE_COORDINATES, PARTICLE_VARIABLES,
-                        PDE_COORDINATES, PDE_FIELDS, Variable, _table)
+from wgf.layout import (COMPARE_COORDINATES, COMPARE_VARIABLES, MINIMIZER_COORDINATES, MINIMIZER_SCALARS,
+                        MINIMIZER_VARIABLES, PARTICLE_COORDINATES, PARTICLE_VARIABLES, PDE_COORDINATES, PDE_FIELDS,
+                        Variable, _table)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
 
 __all__ = ["Variable", "Section", "SECTIONS", "ROOT_ATTRS", "HYPOTHESES_ATTR",
-           "PDE", "PARTICLES", "TRACE", "COMPARE", "DISCOVERY", "SWEEP", "STUDY_NAME",
+           "PDE", "MINIMIZER", "MINIMIZER_COORDINATES", "MINIMIZER_VARIABLES", "MINIMIZER_SCALARS", "PARTICLES", "TRACE", "COMPARE", "DISCOVERY", "SWEEP", "STUDY_NAME",
            "PDE_COORDINATES", "PDE_FIELDS", "PDE_VARIABLES", "PARTICLE_COORDINATES", "PARTICLE_VARIABLES",
            "TRACE_COORDINATES", "TRACE_VARIABLES", "COMPARE_COORDINATES", "COMPARE_VARIABLES", "DISCOVERY_COORDINATES",
            "DISCOVERY_VARIABLES", "SWEEP_COORDINATES", "SWEEP_VARIABLES", "SWEEP_QUANTITIES", "STUDY_KEYS",
@@ -105,6 +106,10 @@ def _pde_variables() -> dict:
     return {**PDE_FIELDS, **_table(*(replace(tracker_variable(name), doc="a solver tracker (those it has)")
                                      for name in TRACKER_ATTRS))}
 
+
+# ------------------------------------------------------------------ /minimizer
+MINIMIZER = "minimizer"
+# MINIMIZER_COORDINATES, MINIMIZER_VARIABLES: wgf.layout (a Minimizer's to_xarray uses them too)
 
 # ------------------------------------------------------------------ /particles/N<N>
 PARTICLES = "particles"
@@ -192,6 +197,12 @@ def _sections() -> dict:
                        tuple(_pde_variables().values()),
                        (("space", "full or fixed (the grid on E^G)"), ("cell_volume", "volume of a cell in u"),
                         ("steps", "time steps taken"), ("done", "1 once the PDE is on the disk"))),
+        "minimizer": Section(
+            "minimizer", "/minimizer", "The minimizer of F (`[minimizer]`)", tuple(MINIMIZER_COORDINATES.values()),
+            tuple(MINIMIZER_VARIABLES.values()),
+            (("cell_volume", "volume of a cell in u"), ("seconds", "wall time of the solve"),
+             ("done", "1 once the minimizer is on the disk")),
+            "on the [pde] grid: u0.. are the cell centres of /pde and time its snapshots"),
         "particles": Section(
             "particles", "/particles/N<N>", "Particle runs (`[particles]`, one group per N)",
             tuple(PARTICLE_COORDINATES.values()), tuple(PARTICLE_VARIABLES.values()),

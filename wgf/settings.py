@@ -48,6 +48,7 @@ __all__ = [
     "DataSettings",
     "TrainingSettings",
     "PdeSettings",
+    "MinimizerSettings",
     "ParticleSettings",
     "CompareSettings",
     "DiscoverSettings",
@@ -602,6 +603,26 @@ class PdeSettings(Section):
                                   f"(init_std = {sigma:.3g}): use more cells or a smaller box (h <= 2 init_std)")
 
 
+def _minimizer_default(name: str) -> Any:
+    from wgf.grids import minimize_free_energy
+
+    return _signature_default(minimize_free_energy, name)
+
+
+@_section("minimizer", "the minimizer of the free energy F on the [pde] grid, the flow's limit (docs/pde.md, "
+                       "\"The minimizer\"); needs [pde] and beta > 0")
+class MinimizerSettings(Section):
+    tolerance: float = setting(_minimizer_default("tol"), check=_pos, type="number",
+                               doc="the residual ||G(rho) - rho||_1 at which the fixed point is returned")
+    max_iterations: int = setting(_minimizer_default("max_iterations"), check=_pos_int, type="integer",
+                                  doc="Newton iterations allowed over all temperature stages")
+
+    def check(self, problem: Problem) -> None:
+        """The free energy has a unique minimizer: beta > 0."""
+        if not problem.beta > 0:
+            raise ConfigError(f"[training] beta: the minimizer needs beta > 0 (F strictly convex), got {problem.beta!r}")
+
+
 # the most SGD steps a run may take (about 3 h at 1e5 steps/s): beyond, t_end, N or alpha is a typo
 MAX_STEPS = 1e9
 # the most diagnostics records a run may take (each costs a risk evaluation over the data)
@@ -770,8 +791,8 @@ class DiscoverSettings(Section):
 
 # section name -> class, in the order a config is written
 SECTIONS: dict[str, type[Section]] = {cls.section: cls for cls in (
-    RootSettings, ModelSettings, GroupSettings, DataSettings, TrainingSettings, PdeSettings, ParticleSettings,
-    CompareSettings, DiscoverSettings)}
+    RootSettings, ModelSettings, GroupSettings, DataSettings, TrainingSettings, PdeSettings, MinimizerSettings,
+    ParticleSettings, CompareSettings, DiscoverSettings)}
 
 
 def all_keys() -> list[tuple[type[Section], str, Key]]:

@@ -62,7 +62,7 @@ log = logging.getLogger("wgf")
 # the most jobs a sweep may have (each is a particle run): beyond, a --vary list is a typo
 MAX_JOBS = 1_000_000
 # what a sweep does not read: varying it would only repeat the same runs
-UNUSED_SECTIONS = ("pde", "compare", "discover")
+UNUSED_SECTIONS = ("pde", "minimizer", "compare", "discover")
 UNUSED_KEYS = ("particles.seeds", "particles.record_every", "training.snapshots")
 # names of the file's own variables, which a varied key may not take
 RESERVED = tuple(k for k in (*SWEEP_COORDINATES, *SWEEP_VARIABLES) if "{" not in k)
