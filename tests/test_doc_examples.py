@@ -208,6 +208,15 @@ def _check_reprs(ns, out, folder):
     np.testing.assert_array_equal(energy.values, ns["result"].values["energy"])
 
 
+def _check_minimizer(ns, out, folder):
+    best, history = ns["best"], ns["history"]
+    assert best.residual <= 1e-9 and best.density.shape == history.grid.shape
+    # the flow approaches the minimizer and its free energy stays above the minimum
+    assert np.all(np.diff(best.distance(history.density)) < 0)
+    assert np.all(history.trackers["free_energy"] >= best.free_energy)
+    assert set(best.to_xarray().data_vars) >= {"density", "free_energy", "risk", "residual", "iterations"}
+
+
 def _check_built(ns, out, folder):
     import h5py
 
@@ -249,8 +258,9 @@ CHECKS = {
     "README.md § Python #1": _check_fa_run,
     "README.md § Python #2": _check_compare,
     "README.md § Python #3": _check_reprs,
-    "README.md § Python #4": _check_built,
-    "README.md § Python #5": _check_saved,
+    "README.md § Python #4": _check_minimizer,
+    "README.md § Python #5": _check_built,
+    "README.md § Python #6": _check_saved,
     "README.md § Plotting #1": _check_plots,
     "docs/kernels.md § User-defined units #1": _check_custom_unit,
 }
