@@ -54,8 +54,8 @@ if TYPE_CHECKING:
 
     from wgf.problem import Problem
 
-__all__ = ["Minimizer", "MinimizerError", "minimize_free_energy", "gibbs_density", "DEFAULT_MINIMIZER_TOLERANCE",
-           "DEFAULT_MAX_ITERATIONS"]
+__all__ = ["Minimizer", "MinimizerError", "minimize_free_energy", "gibbs_density", "minimizer_bytes",
+           "DEFAULT_MINIMIZER_TOLERANCE", "DEFAULT_MAX_ITERATIONS", "GMRES_RESTART"]
 
 log = logging.getLogger("wgf")
 
@@ -66,6 +66,14 @@ DEFAULT_MAX_ITERATIONS = 200
 # each temperature stage below the target's is solved to this residual before the next
 _STAGE_TOLERANCE = 1e-4
 _CONTINUATION_FACTOR = 4.0
+# the Krylov basis of GMRES: at most this many vectors of Q dy numbers
+GMRES_RESTART = 200
+
+
+def minimizer_bytes(cells: int, outputs: int) -> float:
+    """Memory of a solve beyond the potential's own (``MeanFieldPotential``): about 12 cell arrays (densities,
+    potentials, their temporaries) and the GMRES basis of GMRES_RESTART + 4 vectors of ``outputs`` = Q dy numbers."""
+    return 8.0 * (12.0 * cells + (GMRES_RESTART + 4.0) * outputs)
 
 
 class MinimizerError(ArithmeticError):
@@ -201,7 +209,7 @@ def _newton(pot, phi, beta, tol, gibbs, counts, max_iterations):
             return (v + pot.output(rho * w) / beta).ravel()
 
         step, _ = gmres(LinearOperator((phi.size, phi.size), matvec=jacobian, dtype=float), -res.ravel(),
-                        rtol=1e-3, restart=min(phi.size, 200), maxiter=5)
+                        rtol=1e-3, restart=min(phi.size, GMRES_RESTART), maxiter=5)
         step = step.reshape(phi.shape)
         norm, s = float(np.abs(res).max()), 1.0
         while True:  # backtracking on the fixed-point residual of Phi

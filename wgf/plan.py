@@ -64,6 +64,7 @@ def plan(exp: Experiment) -> str:
     if exp.minimizer is not None:
         lines.append(f"[minimizer] the minimizer of F on the [pde] grid to the residual {exp.minimizer.tolerance:g} "
                      f"(at most {exp.minimizer.max_iterations} Newton iterations), and the flow's distance to it")
+        lines += ["  " + x for x in needs.get("[minimizer]", [])]
     if exp.particles is not None:
         s = exp.particles
         runs = len(s.n) * s.seeds
@@ -121,6 +122,12 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
         memory = structure + (times + 40) * p * F64 + (lu_bytes(p, len(cells)) if exp.pde.method == "implicit" else 0.0)
         needs.append((f"[pde] cells = {list(cells)} ({times} snapshots, method {exp.pde.method})", memory,
                       times * p * F64))
+        if exp.minimizer is not None:
+            from wgf.grids.minimizer import minimizer_bytes
+
+            outputs = len(problem.quadrature.weights) * problem.base_unit.dim_y
+            needs.append((f"[minimizer] cells = {list(cells)} ({outputs} model outputs)",
+                          structure + minimizer_bytes(p, outputs), (p + 2 * times) * F64))
     return needs
 
 
