@@ -79,21 +79,54 @@ def check_prop1():
     return _row("prop1", "max |Q_G Phi_mu - Phi_mu^G|", np.abs(lhs - rhs).max(), 1e-12)
 
 
-def check_prop2():
-    """R^DA = mean_g R(M_g#mu), R^FA = R(mu^G), R^EA = R(mu^E)."""
-    from wgf.functionals import risk
+def _prop2_clouds():
+    r"""The measures of Prop 2 for the swap problem ``p`` (docs/theory.md §7): a random cloud of 30 particles
+    (uniform weights) and a random non-invariant density on the 6^4 cells of the full-space grid on [-1.5, 1.5]^4,
+    the cloud of its cell centres weighted by :math:`\rho_c |\mathrm{cell}|`. Returns (p, [(z (N, D), w (N,))])."""
+    from wgf.grids import make_grid
 
     p = base_problem()
-    sym = p.symmetry
     z = np.random.default_rng(2).normal(scale=0.5, size=(30, p.dim))
-    r = lambda q, zz: risk(q, zz)  # noqa: E731
+    grid = make_grid(p, "full", 6, 1.5)
+    rho = np.random.default_rng(3).random(grid.shape)
+    rho /= rho.sum() * grid.cell_volume
+    return p, [(z, np.full(len(z), 1.0 / len(z))), (grid.embed(grid.points), rho.ravel() * grid.cell_volume)]
+
+
+def _prop2_gaps(right: bool):
+    r"""Relative gaps :math:`|R^S(\mu) - R(\nu_S)| / R(\mu)` for S = DA, FA, EA over the measures of
+    ``_prop2_clouds``: with the measures of Prop 2 (``right``: :math:`R^{DA}` against the mean of
+    :math:`R(M_g \# \mu)`, :math:`\nu_{FA} = \mu^G`, :math:`\nu_{EA} = P_E \# \mu`) or with the wrong one,
+    :math:`\nu_S = \mu`."""
+    from wgf.functionals import risk
+
+    p, clouds = _prop2_clouds()
+    sym, order = p.symmetry, p.group.order
     van = p.replace(scheme="vanilla")
-    gaps = [
-        abs(r(p.replace(scheme="da"), z) - np.mean([r(van, zg) for zg in sym.orbit(z)])),
-        abs(r(p.replace(scheme="fa"), z) - r(van, sym.symmetrize(z))),
-        abs(r(p.replace(scheme="ea"), z) - r(van, sym.project(z))),
-    ]
-    return _row("prop2", "max relative gap DA/FA/EA risks", max(gaps) / r(van, z), 1e-12)
+    gaps = []
+    for z, w in clouds:
+        r = risk(van, z, w)
+        if right:
+            targets = (np.mean([risk(van, zg, w) for zg in sym.orbit(z)]),
+                       risk(van, sym.symmetrize(z), np.tile(w, order) / order),
+                       risk(van, sym.project(z), w))
+        else:
+            targets = (r, r, r)
+        for scheme, target in zip(("da", "fa", "ea"), targets):
+            gaps.append(abs(risk(p.replace(scheme=scheme), z, w) - target) / r)
+    return gaps
+
+
+def check_prop2():
+    """R^DA = mean_g R(M_g#mu), R^FA = R(mu^G), R^EA = R(mu^E), on a random cloud and a random grid density."""
+    return _row("prop2", "max relative gap DA/FA/EA risks, random cloud and grid density", max(_prop2_gaps(True)),
+                1e-12)
+
+
+def check_prop2_control():
+    """Control: R^DA, R^FA, R^EA against R(mu) itself (the wrong measure) on the same non-invariant measures."""
+    return _row("prop2_control", "min relative |R^S(mu) - R(mu)|, S = DA/FA/EA (must be large)",
+                min(_prop2_gaps(False)), 1e-3, ">=")
 
 
 def _flow(problem, space, cells, half_width=1.5):
@@ -289,9 +322,182 @@ def check_hypotheses_control():
                 min(gap for _, gap in rows), 1e-5, ">=")
 
 
+# ------------------------------------------------------------------ optima: minimizers of the free energy
+LINEAR_TEACHER = np.array([[0.8, -0.3]])
+TANH_TEACHER = np.array([[1.5, -0.5]])
+# the residual ||G(rho) - rho||_1 to which the optima are solved (wgf.grids.minimize_free_energy)
+OPTIMUM_TOLERANCE = 1e-11
+OPTIMUM_CELLS = 64
+
+
+def neuron_problem(unit: str = "linear", teacher: str = "arbitrary", **training: Any) -> Problem:
+    r"""One neuron :math:`s(\langle w, x \rangle)` (``make_unit(unit, 2, 1)``: D = 2, dim_y = 1) under swap, which
+    exchanges :math:`x_1, x_2` and so :math:`w_1, w_2` (:math:`E^G = \mathrm{span}(1, 1)`), on
+    :math:`X \sim \mathcal N(0, I_2)` (swap-invariant) with one teacher particle (``LINEAR_TEACHER`` = (0.8, -0.3)
+    for ``linear``, ``TANH_TEACHER`` = (1.5, -0.5) for ``tanh_matrix``; ``teacher`` "wi" adds its swap image).
+
+    ``linear``: :math:`\tau = 0.1`, :math:`\beta = 0.02`, 4 Gauss-Hermite points per axis (exact: the risk is
+    quadratic), so that the Gibbs state's std :math:`\sqrt{\beta / 2\tau} = 0.32` is 4 cells of the 64^2 grid on
+    :math:`[-2.5, 2.5]^2`, whose walls are 7 stds from its mean. ``tanh_matrix``: :math:`\tau = \beta = 10^{-3}`,
+    12 points per axis, grid on :math:`[-3, 3]^2`."""
+    from wgf.data import GaussianTeacherData, make_teacher
+    from wgf.groups import swap_group
+    from wgf.problem import Problem
+    from wgf.symmetry import Symmetry
+    from wgf.units import make_unit
+
+    base = make_unit(unit, 2, 1)
+    sym = Symmetry(base, swap_group(2, 1))
+    particles = LINEAR_TEACHER if unit == "linear" else TANH_TEACHER
+    data = GaussianTeacherData(base, make_teacher(teacher, particles, sym), 1.0, 0.0, teacher)
+    settings = dict(tau=0.1, beta=0.02, quadrature_points=4) if unit == "linear" else \
+        dict(tau=1e-3, beta=1e-3, quadrature_points=12)
+    settings.update(training)
+    return Problem(sym, data, **settings)
+
+
+def neuron_box(problem: Problem) -> float:
+    """The half width of the full-space grid of ``neuron_problem``: 2.5 for the linear unit, 3 for tanh."""
+    return 2.5 if problem.base_unit.name == "linear" else 3.0
+
+
+def optimum(problem: Problem, space: str = "full", cells: int = OPTIMUM_CELLS):
+    r"""The minimizer of :math:`F_h` of a ``neuron_problem`` on its full-space grid (cells^2 on
+    :math:`[-a, a]^2`, a = ``neuron_box``) or on :math:`E^G` (``space`` "fixed": cells on
+    :math:`u \in [-\sqrt2 a, \sqrt2 a]`, the diagonal of that square; the problem is made SI, init "si" with
+    projected noise), to ``OPTIMUM_TOLERANCE``. Returns (problem, grid, Minimizer)."""
+    from wgf.grids import make_grid, minimize_free_energy
+
+    half_width = neuron_box(problem)
+    if space == "fixed":
+        problem, half_width = problem.replace(init="si", noise="projected"), np.sqrt(2.0) * half_width
+    grid = make_grid(problem, space, cells, half_width)
+    return problem, grid, minimize_free_energy(problem, grid, OPTIMUM_TOLERANCE)
+
+
+def optimum_wi_defect(grid, density, problem: Problem) -> float:
+    """max_g ||rho o M_g - rho||_1 / ||rho||_1 of a density on a G-symmetric grid (the cell index maps of the
+    group's matrices; ``NotSymmetricError`` if the grid is not mapped onto itself)."""
+    from wgf.grids import wi_defect
+
+    return wi_defect(density, [grid.index_map(m) for m in problem.symmetry.matrices[1:]])
+
+
+def theorem2_optima() -> dict:
+    r"""Thm 2 on the linear ``neuron_problem`` (arbitrary teacher, 64^2 full-space grid): the minimizers of
+    :math:`F_h` for vanilla, DA and FA. Returns their L1 distance ``da_fa``, the WI defects ``wi_da``, ``wi_fa``,
+    ``wi_vanilla``, ``f_da`` = :math:`F^{DA}_h(\rho_{DA})`, ``f_vanilla_at_da`` = :math:`F_h(\rho_{DA})` (vanilla's
+    free energy at the DA minimizer), ``f_vanilla`` = :math:`F_h(\rho_{van})` (vanilla's minimum) and the largest
+    ``residual`` of the three solves."""
+    from wgf.grids import MeanFieldPotential
+
+    p = neuron_problem("linear")
+    out = {scheme: optimum(p.replace(scheme=scheme))[1:] for scheme in ("vanilla", "da", "fa")}
+    grid = out["da"][0]  # one grid: the schemes share the problem's dimension and box
+    vanilla, da, fa = (out[s][1] for s in ("vanilla", "da", "fa"))
+    return dict(da_fa=float(da.distance(fa.density)), wi_da=optimum_wi_defect(grid, da.density, p),
+                wi_fa=optimum_wi_defect(grid, fa.density, p), wi_vanilla=optimum_wi_defect(grid, vanilla.density, p),
+                f_da=da.free_energy, f_vanilla_at_da=MeanFieldPotential(p, grid).free_energy(da.density)[0],
+                f_vanilla=vanilla.free_energy, residual=max(b.residual for _, b in out.values()))
+
+
+def check_thm2():
+    """The minimizers of F^DA and F^FA coincide, are WI and attain vanilla's minimum over WI laws (linear unit)."""
+    m = theorem2_optima()
+    value = max(m["da_fa"], m["wi_da"], m["wi_fa"], abs(m["f_vanilla_at_da"] - m["f_da"]),
+                max(m["f_vanilla"] - m["f_da"], 0.0))
+    return _row("thm2", "max |rho_DA - rho_FA|_1, WI defects, |F_h(rho_DA) - F_h^DA(rho_DA)|, "
+                        "(F_h(rho_van) - F_h^DA(rho_DA))_+, linear unit, 64^2", value, 1e-6)
+
+
+def check_thm2_control():
+    """Control: vanilla's own minimizer (arbitrary teacher) is not WI."""
+    p = neuron_problem("linear")
+    _, grid, best = optimum(p)
+    return _row("thm2_control", "WI defect of vanilla's minimizer, linear unit (must be large)",
+                optimum_wi_defect(grid, best.density, p), 1e-3, ">=")
+
+
+# the factors of (tau, beta) at which Cor 1 is measured: the tanh neuron's 1e-3 times these
+COROLLARY1_SCALES = (4.0, 2.0, 1.0)
+
+
+def corollary1_distances(scheme: str = "da", scales=COROLLARY1_SCALES) -> np.ndarray:
+    r""":math:`\big(\|\Phi - Q_G f_*\|_{L^2(\pi_X)},\ \|\Phi - f_*\|_{L^2(\pi_X)}\big)` (len(scales), 2) for the
+    minimizers of the tanh ``neuron_problem`` (arbitrary teacher) with ``scheme`` at
+    :math:`\tau = \beta = 10^{-3} s`, s in ``scales``: :math:`\Phi` the trained model's output (the scheme's unit)
+    and :math:`Q_G f_*` (``Symmetry.symmetrize_function``) on the Gauss-Hermite nodes of :math:`\pi_X`."""
+    from wgf.functionals import model
+
+    out = []
+    for s in scales:
+        p = neuron_problem("tanh_matrix", scheme=scheme, tau=1e-3 * s, beta=1e-3 * s)
+        _, grid, best = optimum(p)
+        q = p.data.quadrature(p.quadrature_points)  # pi itself, not DA's orbit
+        phi = model(p, grid.embed(grid.points), q.x, best.density.ravel() * grid.cell_volume)
+        targets = (p.symmetry.symmetrize_function(p.data.labels)(q.x), p.data.labels(q.x))
+        out.append([np.sqrt(np.dot(q.weights, ((phi - t) ** 2).sum(axis=1))) for t in targets])
+    return np.asarray(out)
+
+
+def check_cor1():
+    """Squared loss, invariant pi_X: the DA and FA minimizers' outputs are closer to Q_G f_* than to f_*."""
+    ratios = np.concatenate([(d[:, 0] / d[:, 1]) for d in map(corollary1_distances, ("da", "fa"))])
+    return _row("cor1", "max ||Phi - Q_G f*|| / ||Phi - f*||, DA/FA minimizers, tanh neuron, tau = beta = 1e-3..4e-3",
+                ratios.max(), 0.25)
+
+
+def check_cor1_limit():
+    """Cor 1 as beta, tau -> 0: the DA minimizer's distance to Q_G f_* shrinks each time they are halved."""
+    d = corollary1_distances("da")[:, 0]
+    steps = d[1:] / d[:-1]
+    return _row("cor1_limit", "max ||Phi - Q_G f*|| ratio as tau = beta halves (" +
+                " -> ".join(f"{v:.3g}" for v in d) + ")", steps.max(), 0.8)
+
+
+def check_cor1_control():
+    """Control: vanilla's minimizer (arbitrary teacher) is closer to f_* than to Q_G f_*."""
+    d = corollary1_distances("vanilla", COROLLARY1_SCALES[-1:])[0]
+    return _row("cor1_control", "||Phi - Q_G f*|| / ||Phi - f*||, vanilla minimizer (must be large)",
+                d[0] / d[1], 1.0, ">=")
+
+
+def subspace_risk_gap(unit: str) -> tuple[float, float, float]:
+    r"""(:math:`R(\rho^*_{E^G}) - R(\rho^*_{\mathcal Z})`, :math:`R(\rho^*_{E^G})`, :math:`R(\rho^*_{\mathcal Z})`):
+    the DA risks of the minimizers of :math:`F_h` on the :math:`E^G` grid and on the full-space grid of the
+    ``neuron_problem`` ``unit`` (arbitrary teacher, the same :math:`\tau, \beta`). The minimizer over
+    :math:`\mathcal Z` is WI (Thm 2), so this compares the SI and WI optima of Props 4-5; risks, not free
+    energies, because the entropies live on spaces of different dimension."""
+    p = neuron_problem(unit, scheme="da")
+    on_fixed = optimum(p, "fixed")[2].risk
+    on_full = optimum(p)[2].risk
+    return on_fixed - on_full, on_fixed, on_full
+
+
+def check_prop4():
+    """E^G too poor: the tanh neuron's optimum on E^G has a larger risk than its optimum on Z."""
+    gap, on_fixed, on_full = subspace_risk_gap("tanh_matrix")
+    return _row("prop4", f"R(rho*_E) - R(rho*_Z), DA, tanh neuron ({on_fixed:.4f} - {on_full:.4f})",
+                gap, 1e-2, ">=")
+
+
+def check_prop5():
+    """E^G rich enough: the linear neuron's optima on E^G and on Z have the same risk."""
+    gap, on_fixed, on_full = subspace_risk_gap("linear")
+    return _row("prop5", f"|R(rho*_E) - R(rho*_Z)|, DA, linear unit (R = {on_full:.4g})", abs(gap), 1e-12)
+
+
 CHECKS = {
     "prop1": check_prop1,
     "prop2": check_prop2,
+    "prop2_control": check_prop2_control,
+    "thm2": check_thm2,
+    "thm2_control": check_thm2_control,
+    "cor1": check_cor1,
+    "cor1_limit": check_cor1_limit,
+    "cor1_control": check_cor1_control,
+    "prop4": check_prop4,
+    "prop5": check_prop5,
     "thm3": check_thm3,
     "thm3_control": check_thm3_control,
     "thm4": check_thm4,
