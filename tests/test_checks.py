@@ -24,6 +24,10 @@ def test_all_checks_pass_and_controls_are_far_from_the_identities(capsys):
     # the hypotheses wgf states: invariant where it says so, far from it where it says not
     assert by["hypotheses"].value < 1e-13 and by["hypotheses_control"].value > 1e-3
     assert "huber/rotation, called NOT invariant" in by["hypotheses_control"].quantity
+    # the optima (tests/test_optima.py): identities at the solver's residual, controls and gaps far from them
+    assert by["thm2"].value < 1e-10 and by["prop5"].value < 1e-13 and by["prop2_control"].value > 1e-2
+    assert by["thm2_control"].value > 1 and by["cor1_control"].value > 10 and by["prop4"].value > 0.025
+    assert by["cor1"].value < 0.1 and by["cor1_limit"].value < 0.7
 
 
 def test_cli_check_table_and_exit_codes(capsys):

@@ -79,7 +79,7 @@ def check_prop1():
     return _row("prop1", "max |Q_G Phi_mu - Phi_mu^G|", np.abs(lhs - rhs).max(), 1e-12)
 
 
-def _prop2_clouds():
+def prop2_measures():
     r"""The measures of Prop 2 for the swap problem ``p`` (docs/theory.md §7): a random cloud of 30 particles
     (uniform weights) and a random non-invariant density on the 6^4 cells of the full-space grid on [-1.5, 1.5]^4,
     the cloud of its cell centres weighted by :math:`\rho_c |\mathrm{cell}|`. Returns (p, [(z (N, D), w (N,))])."""
@@ -93,14 +93,14 @@ def _prop2_clouds():
     return p, [(z, np.full(len(z), 1.0 / len(z))), (grid.embed(grid.points), rho.ravel() * grid.cell_volume)]
 
 
-def _prop2_gaps(right: bool):
+def prop2_gaps(right: bool):
     r"""Relative gaps :math:`|R^S(\mu) - R(\nu_S)| / R(\mu)` for S = DA, FA, EA over the measures of
-    ``_prop2_clouds``: with the measures of Prop 2 (``right``: :math:`R^{DA}` against the mean of
+    ``prop2_measures``: with the measures of Prop 2 (``right``: :math:`R^{DA}` against the mean of
     :math:`R(M_g \# \mu)`, :math:`\nu_{FA} = \mu^G`, :math:`\nu_{EA} = P_E \# \mu`) or with the wrong one,
     :math:`\nu_S = \mu`."""
     from wgf.functionals import risk
 
-    p, clouds = _prop2_clouds()
+    p, clouds = prop2_measures()
     sym, order = p.symmetry, p.group.order
     van = p.replace(scheme="vanilla")
     gaps = []
@@ -119,14 +119,14 @@ def _prop2_gaps(right: bool):
 
 def check_prop2():
     """R^DA = mean_g R(M_g#mu), R^FA = R(mu^G), R^EA = R(mu^E), on a random cloud and a random grid density."""
-    return _row("prop2", "max relative gap DA/FA/EA risks, random cloud and grid density", max(_prop2_gaps(True)),
+    return _row("prop2", "max relative gap DA/FA/EA risks, random cloud and grid density", max(prop2_gaps(True)),
                 1e-12)
 
 
 def check_prop2_control():
     """Control: R^DA, R^FA, R^EA against R(mu) itself (the wrong measure) on the same non-invariant measures."""
     return _row("prop2_control", "min relative |R^S(mu) - R(mu)|, S = DA/FA/EA (must be large)",
-                min(_prop2_gaps(False)), 1e-3, ">=")
+                min(prop2_gaps(False)), 1e-3, ">=")
 
 
 def _flow(problem, space, cells, half_width=1.5):
