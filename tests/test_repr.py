@@ -192,6 +192,7 @@ def test_comparison_to_xarray_is_the_compare_group(run):
     tree, _, _, comparison = run
     ds = comparison.to_xarray()
     xr.testing.assert_identical(ds, _as_read(tree["compare"].to_dataset()))
-    assert sorted(ds.data_vars) == ["mmd", "moments_cov_error", "moments_mean_error"]
+    assert sorted(ds.data_vars) == ["mmd", "mmd_sup", "moments_cov_error", "moments_cov_error_sup",
+                                    "moments_mean_error", "moments_mean_error_sup"]
     assert "slope_skipped" in ds["mmd"].attrs or "slope" in ds["mmd"].attrs
     assert len(repr(comparison)) < LIMIT

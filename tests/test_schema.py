@@ -84,7 +84,8 @@ def test_a_run_writes_exactly_the_schema(run_file):
         _check_group(f[schema.particles_path(8)], {**schema.PARTICLE_COORDINATES, **schema.PARTICLE_VARIABLES})
         _check_group(f[schema.trace_path(8)], {**schema.TRACE_COORDINATES, **schema.TRACE_VARIABLES})
         _check_group(f[schema.COMPARE], {**schema.COMPARE_COORDINATES,
-                                         "mmd": schema.COMPARE_VARIABLES["{metric}"].format(metric="mmd")})
+                                         "mmd": schema.COMPARE_VARIABLES["{metric}"].format(metric="mmd"),
+                                         "mmd_sup": schema.COMPARE_VARIABLES["{metric}_sup"].format(metric="mmd")})
         diag = schema.read_diagnostics(f, 8)
         np.testing.assert_array_equal(diag["risk"], f[schema.trace_path(8)]["risk"][()])
         assert set(diag) == {"time", *schema.TRACE_VARIABLES}

@@ -2,7 +2,8 @@
 
 from wgf.validation.distances import EXACT_OT_MAX_PAIRS, TooLargeForExactOT, output_l2, rmd2, risk_gap, second_moment, w2
 from wgf.validation.rates import RateFit, fit_decay, fit_rate, mean_interval, richardson_floor
-from wgf.validation.comparison import DEFAULT_METRICS, Comparison, coarse_measures, compare, metric_functions
+from wgf.validation.comparison import (DEFAULT_METRICS, Comparison, coarse_measures, compare, distances_to,
+                                       metric_functions, sup_over_time)
 from wgf.validation.measures import CellMeasure, as_cloud, as_measure, cell_measure
 from wgf.validation.invariance import si_rmd2, wi_rmd2
 from wgf.validation.metrics import METRICS, energy, frame_directions, mmd, moments, sliced_directions, sliced_w2
@@ -10,6 +11,8 @@ from wgf.validation.metrics import METRICS, energy, frame_directions, mmd, momen
 __all__ = [
     "as_measure",
     "compare",
+    "distances_to",
+    "sup_over_time",
     "Comparison",
     "metric_functions",
     "coarse_measures",

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from wgf.validation.rates import RateFit
     from wgf.validation.measures import CellMeasure
 
-__all__ = ["Comparison", "compare", "metric_functions", "coarse_measures", "coarse_cells", "floor_grids", "floor_note",
+__all__ = ["Comparison", "compare", "distances_to", "sup_over_time", "metric_functions", "coarse_measures", "coarse_cells", "floor_grids", "floor_note",
            "DEFAULT_METRICS", "BATCH_POINTS", "FLOOR_FACTORS"]
 
 log = logging.getLogger("wgf")
@@ -104,7 +104,8 @@ class Comparison:
 
     n (K,) particle counts, times (T,), values {metric: (K, S, T)}, and per metric: floor (the PDE's
     own error at the final time), floor_order, rate (RateFit at the final time, points above the
-    floor only); skipped {metric: why} for metrics that could not be computed.
+    floor only); skipped {metric: why} for metrics that could not be computed. ``sup_rate`` gives the rate of
+    the largest value over the snapshots of each run (``sup_over_time``) above the same floor.
     """
 
     n: np.ndarray
@@ -115,13 +116,21 @@ class Comparison:
     rate: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)
 
+    @property
+    def sup_rate(self) -> dict:
+        """{metric: RateFit} of the largest value over the snapshots of each run against N, above the metric's
+        floor (``sup_over_time``): the mean-field rate uniform in time."""
+        return {name: sup_over_time(self.n, values, self.floor[name])[1] for name, values in self.values.items()}
+
     @staticmethod
-    def metric_attrs(floor: float, order: float, rate: RateFit, time: float) -> dict:
+    def metric_attrs(floor: float, order: float, rate: RateFit, time: float | None) -> dict:
         """The attributes of a metric's array in /compare: n_points, floor, floor_order, time (the final time, where
-        the rate is fitted) and slope, slope_low, slope_high, or, when no rate was fitted, slope_skipped: why (the
-        floor's grids do not converge, or too few values above the floor). Nothing non-finite but the floor."""
-        attrs = {"n_points": int(rate.n_points), "floor": float(floor), "floor_order": float(order),
-                 "time": float(time)}
+        the rate is fitted; left out when None, for the sup over the snapshots) and slope, slope_low, slope_high,
+        or, when no rate was fitted, slope_skipped: why (the floor's grids do not converge, or too few values above
+        the floor). Nothing non-finite but the floor."""
+        attrs = {"n_points": int(rate.n_points), "floor": float(floor), "floor_order": float(order)}
+        if time is not None:
+            attrs["time"] = float(time)
         if np.isfinite(rate.slope):
             attrs.update(slope=rate.slope, slope_low=rate.low, slope_high=rate.high)
         elif not np.isfinite(floor):
@@ -134,8 +143,10 @@ class Comparison:
 
     def to_xarray(self) -> xr.Dataset:
         """The ``xarray.Dataset`` of the /compare group of a results file (``wgf.open_results``): each metric
-        (N, seed, time) with its long_name, units and ``metric_attrs``, on the coordinates N, seed (0 .. S-1),
-        time (``wgf.layout``). Skipped metrics are left out, as ``wgf run`` leaves them out of the file."""
+        (N, seed, time) with its long_name, units and ``metric_attrs``, and its largest value over the snapshots
+        ``<metric>_sup`` (N, seed) with the attributes of its rate (``sup_over_time``), on the coordinates N, seed
+        (0 .. S-1), time (``wgf.layout``). Skipped metrics are left out, as ``wgf run`` leaves them out of the
+        file."""
         seeds = next((v.shape[1] for v in self.values.values()), 0)
         arrays = [(COMPARE_COORDINATES["N"], self.n), (COMPARE_COORDINATES["seed"], np.arange(seeds)),
                   (COMPARE_COORDINATES["time"], self.times)]
@@ -143,6 +154,10 @@ class Comparison:
         for name, values in self.values.items():
             attrs = self.metric_attrs(self.floor[name], self.floor_order[name], self.rate[name], time)
             arrays.append((COMPARE_VARIABLES["{metric}"].format(metric=name), values, attrs))
+        sup_rate = self.sup_rate
+        for name, values in self.values.items():
+            attrs = self.metric_attrs(self.floor[name], self.floor_order[name], sup_rate[name], None)
+            arrays.append((COMPARE_VARIABLES["{metric}_sup"].format(metric=name), np.max(values, axis=2), attrs))
         return xarray_dataset(arrays)
 
     def __repr__(self) -> str:
@@ -229,13 +244,9 @@ def compare(problem: Problem, history: History, positions: dict[int, np.ndarray 
     measures = [as_measure(history, j) for j in range(len(times))]
     result = Comparison(np.asarray(ns), times)
     for name, f in functions.items():
-        values = np.zeros((len(ns), seeds, len(times)))
         try:
             floor, order = richardson_floor(f([measures[-1]], half)[0], f([half], quarter)[0])
-            for j, mu in enumerate(measures):
-                for batch in _batches(ns, seeds):  # clouds compared in one call share mu's projections
-                    clouds = [positions[ns[a]][s, j] for a, s in batch]
-                    values[tuple(np.transpose(batch)) + (j,)] = f(clouds, mu)
+            values = np.stack([_against(f, positions, ns, seeds, j, mu) for j, mu in enumerate(measures)], axis=-1)
         except TooLargeForExactOT as e:
             result.skipped[name] = str(e)
             continue
@@ -247,6 +258,41 @@ def compare(problem: Problem, history: History, positions: dict[int, np.ndarray 
         if on_metric is not None:
             on_metric(name, values, floor, order, rate)
     return result
+
+
+def _against(f, positions, ns, seeds, j, mu) -> np.ndarray:
+    """f(cloud, mu) for the cloud of every (N, seed) at snapshot j, (K, S): the clouds of one call share mu's
+    projections (``_batches``)."""
+    values = np.zeros((len(ns), seeds))
+    for batch in _batches(ns, seeds):
+        values[tuple(np.transpose(batch))] = f([positions[ns[a]][s, j] for a, s in batch], mu)
+    return values
+
+
+def sup_over_time(n: ArrayLike, values: ArrayLike, floor: float) -> tuple:
+    r"""The largest distance over the snapshots of each run and its rate in N: (sup (K, S), RateFit).
+
+    values (K, S, T) a metric per (N, seed, snapshot) (``Comparison.values``); sup[k, s] =
+    :math:`\max_j d(\nu^{N_k, s}_{t_j}, \mu_{t_j})`, fitted on log N by ``fit_rate`` above ``floor`` (the PDE's
+    error at the final time, as the final-time fit). The mean-field limit uniform in time predicts the slope -1/2
+    for the supremum as for each time."""
+    sup = np.max(np.asarray(values, dtype=float), axis=2)
+    return sup, fit_rate(n, sup, floor=floor)
+
+
+def distances_to(problem: Problem, target: CellMeasure, positions: dict[int, np.ndarray | h5py.Dataset], *,
+                 metrics: Iterable[str] = DEFAULT_METRICS, bandwidth: float | None = None,
+                 snapshot: int = -1) -> dict:
+    r"""Every metric between the particles at one snapshot and one measure ``target`` (a grid density's
+    ``CellMeasure``, e.g. the minimizer :math:`\rho^*` through ``cell_measure(grid, density)``), with the metric
+    functions of ``compare`` (``metric_functions``): {name: (K, S)}, K the N of ``positions`` ascending.
+
+    positions {N: (S, T, N, D)} (an h5py dataset is read one cloud at a time); the clouds at ``snapshot``.
+    TooLargeForExactOT for w2 beyond its size limit."""
+    ns = sorted(positions)
+    seeds = min(p.shape[0] for p in positions.values())
+    return {name: _against(f, positions, ns, seeds, snapshot, target)
+            for name, f in metric_functions(problem, metrics, bandwidth).items()}
 
 
 def floor_note(name: str, floor: float, order: float, cells: ArrayLike) -> str | None:

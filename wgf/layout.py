@@ -138,6 +138,9 @@ COMPARE_VARIABLES = _table(
     Variable("{metric}", ("N", "seed", "time"), "{metric} between the particles and the PDE density",
              doc="one per metric; attributes slope, slope_low, slope_high (or slope_skipped), n_points, floor, "
                  "floor_order, time"),
+    Variable("{metric}_sup", ("N", "seed"), "largest {metric} between the particles and the PDE density over the "
+             "snapshots", doc="max over time of {metric}, per run; attributes as {metric} (slope fitted on log N "
+             "above the final time's floor; no time)"),
 )
 
 # ------------------------------------------------------------------ /minimizer (a Minimizer)
@@ -145,6 +148,8 @@ MINIMIZER_COORDINATES = _table(
     Variable("time", ("time",), "mean-field time", doc="the PDE's snapshots"),
     Variable("u{k}", ("u{k}",), "cell centre, coordinate {k} in the grid basis",
              doc="those of /pde: the minimizer is on the [pde] grid"),
+    Variable("N", ("N",), "number of particles", dtype="i8", doc="with [particles] and [compare]"),
+    Variable("seed", ("seed",), "seed", dtype="i8", doc="with [particles] and [compare]"),
 )
 MINIMIZER_VARIABLES = _table(
     Variable("density", ("u0", "...", "u{m-1}"), "density of the minimizer of the discrete free energy F_h "
@@ -158,6 +163,10 @@ MINIMIZER_VARIABLES = _table(
                  "the slope of its log over the last half of the times, 95% interval (`wgf.validation.fit_decay`)"),
     Variable("pde_distance", ("time",), "||rho_t - rho*||_1, the PDE's density to the minimizer",
              doc="attributes as pde_free_energy_gap"),
+    Variable("particles_{metric}", ("N", "seed"), "{metric} between the particles at the final time and the "
+             "minimizer", doc="with [particles] and [compare], one per /compare metric; attributes slope, slope_low, "
+             "slope_high (or slope_skipped), n_points, time, pde_value ({metric} between the PDE's final density and "
+             "rho*), pde_floor (/compare/{metric}'s floor), floor = pde_value + pde_floor, floor_order"),
 )
 # the scalars of a Minimizer that a results file stores
 MINIMIZER_SCALARS = ("free_energy", "risk", "residual", "iterations")

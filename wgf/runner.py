@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
     from wgf.grids import Minimizer
 
-__all__ = ["run_experiment", "run_particles"]
+__all__ = ["run_experiment", "run_particles", "run_minimizer_particles"]
 
 log = logging.getLogger("wgf")
 
@@ -299,7 +299,9 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     Writes /compare/N (K,) and /compare/<metric> (K, S, T) with attributes slope, slope_low,
     slope_high (log-log least squares at the final time, 95% interval), n_points, floor and
     floor_order: the Richardson estimate of the PDE's own error from the same PDE on grids of 1/2
-    and 1/4 the cells per axis (docs/pde.md); no point at or below the floor enters the fit.
+    and 1/4 the cells per axis (docs/pde.md); no point at or below the floor enters the fit. And
+    /compare/<metric>_sup (K, S), the largest value over the snapshots of each run, with its rate above the
+    same floor (``wgf.validation.comparison.sup_over_time``: the mean-field rate uniform in time).
     """
     from wgf.validation import Comparison, coarse_measures, compare
 
@@ -324,8 +326,53 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     for name, why in result.skipped.items():
         log.warning("/compare/%s skipped: %s", name, why)
         bar.update()
+    sup_rate = result.sup_rate
+    for name, values in result.values.items():  # the sup over the snapshots, as Comparison.to_xarray gives it
+        attrs = Comparison.metric_attrs(result.floor[name], result.floor_order[name], sup_rate[name], None)
+        COMPARE_VARIABLES["{metric}_sup"].format(metric=name).write(out, COMPARE, np.max(values, axis=2),
+                                                                    *coords[:2], **attrs)
     bar.close()
     return result.rate
+
+
+def run_minimizer_particles(exp: Experiment, out: ResultsFile, best: Minimizer, history) -> dict:
+    """The particles at the final time against the minimizer rho* (``best``), per metric of /compare, into
+    /minimizer/particles_<metric> (N, seed) (``wgf.validation.comparison.distances_to``, rho* as the
+    ``CellMeasure`` of its cell averages, like a PDE snapshot); returns {metric: RateFit}.
+
+    With N -> infinity the particles tend to the PDE's density rho_T, not to rho*: their distance to rho* levels
+    off at d(rho_T, rho*) (the attribute pde_value, measured on the grid) up to the PDE's own error (pde_floor, the
+    Richardson floor of /compare/<metric>). The rate in N (``fit_rate``) is fitted above floor = pde_value +
+    pde_floor only: at long times (rho_T near rho*) it is the mean-field rate of the particles' distance to rho*.
+    """
+    from wgf.validation import Comparison, TooLargeForExactOT, as_measure, cell_measure, fit_rate
+    from wgf.validation.comparison import distances_to, metric_functions
+
+    problem, cfg, ns = exp.problem, exp.compare, exp.particles.n
+    c = out.file[COMPARE]
+    names = [k for k in c if c[k].ndim == 3]  # the metrics /compare holds (a skipped one is absent)
+    star = cell_measure(best.grid, best.density)
+    positions = {n: out.file[f"{particles_path(n)}/positions"] for n in ns}
+    bandwidth = cfg.resolved(problem)["bandwidth"]
+    try:
+        values = distances_to(problem, star, positions, metrics=names, bandwidth=bandwidth)
+    except TooLargeForExactOT as e:  # w2 beyond its size limit: the others without it
+        log.warning("/minimizer: particles against the minimizer without w2: %s", e)
+        names = [k for k in names if k != "w2"]
+        values = distances_to(problem, star, positions, metrics=names, bandwidth=bandwidth)
+    final = as_measure(history, len(history.times) - 1)
+    functions = metric_functions(problem, names, bandwidth)
+    coords = (MINIMIZER_COORDINATES["N"].coordinate(out, MINIMIZER, ns),
+              MINIMIZER_COORDINATES["seed"].coordinate(out, MINIMIZER, np.arange(exp.particles.seeds)))
+    fits = {}
+    for name in names:
+        pde_value = float(functions[name]([final], star)[0])
+        pde_floor, order = float(c[name].attrs["floor"]), float(c[name].attrs["floor_order"])
+        fits[name] = fit = fit_rate(ns, values[name], floor=pde_value + pde_floor)
+        attrs = Comparison.metric_attrs(pde_value + pde_floor, order, fit, history.times[-1])
+        MINIMIZER_VARIABLES["particles_{metric}"].format(metric=name).write(
+            out, MINIMIZER, values[name], *coords, **attrs, pde_value=pde_value, pde_floor=pde_floor)
+    return fits
 
 
 def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, resume: bool = False,
@@ -349,8 +396,7 @@ def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, 
         for line in hypotheses:  # the summary states them (wgf.report.summary); here for --verbose
             log.debug("%s", line)
         history = run_pde(exp, out, progress=not quiet) if exp.pde is not None else None
-        if exp.minimizer is not None:
-            run_minimizer(exp, out, history)
+        best = run_minimizer(exp, out, history) if exp.minimizer is not None else None
         if exp.particles is not None:
             run_particles(exp, out, progress=not quiet, workers=workers, dask=dask)
         if exp.compare is not None:
@@ -358,4 +404,6 @@ def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, 
             for name, fit in fits.items():  # the summary states them (wgf.report.summary); here for --verbose
                 if np.isfinite(fit.slope):
                     log.debug("%s: slope %+.3f [%+.3f, %+.3f] from %d values above the PDE floor", name, *fit)
+            if best is not None:
+                run_minimizer_particles(exp, out, best, history)
     return out_path
