@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from wgf._typing import PathLike
-    from wgf.grids import Minimizer
+    from wgf.grids import History, Minimizer
 
 __all__ = ["run_experiment", "run_particles", "run_minimizer_particles"]
 
@@ -335,7 +335,7 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
     return result.rate
 
 
-def run_minimizer_particles(exp: Experiment, out: ResultsFile, best: Minimizer, history) -> dict:
+def run_minimizer_particles(exp: Experiment, out: ResultsFile, best: Minimizer, history: History) -> dict:
     """The particles at the final time against the minimizer rho* (``best``), per metric of /compare, into
     /minimizer/particles_<metric> (N, seed) (``wgf.validation.comparison.distances_to``, rho* as the
     ``CellMeasure`` of its cell averages, like a PDE snapshot); returns {metric: RateFit}.
