@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from wgf.schema import (COMPARE, DISCOVERY, HYPOTHESES_ATTR, PDE, SWEEP, particle_counts, particles_path,
+from wgf.schema import (COMPARE, DISCOVERY, HYPOTHESES_ATTR, MINIMIZER, PDE, SWEEP, particle_counts, particles_path,
                         read_diagnostics)
 
 if TYPE_CHECKING:
@@ -238,6 +238,8 @@ def _summary(path) -> str:
                 lines.append("  WI defect       %.2e   (max_g ||rho o M_g - rho||_1; 0 = weakly invariant)" % p["wi_defect"][()].max())
             lines.append("  SI defect       %.2e   (int |z - P_E z|^2 drho; 0 = on E^G)" % p["si_defect"][()].max())
             lines.append("  boundary mass   %.2e   (mass in the outer cell layer; large = box too small)" % p["boundary_mass"][()].max())
+        if MINIMIZER in f and (_finished(f) or f[MINIMIZER].attrs.get("done")):
+            lines.extend(_minimizer_lines(f[MINIMIZER]))
         ns = _particle_ns(f)
         if ns:
             lines.append("\nParticles at the final time (mean over seeds):")
@@ -272,6 +274,9 @@ def _summary(path) -> str:
             lines.extend(why)
             lines.append("  (the mean-field limit predicts a slope of -1/2 for mmd, energy and output_l2;"
                          " values below the floor are the PDE's own error and are not fitted)")
+            lines.extend(_sup_lines(c, cn))
+        if MINIMIZER in f and any(k.startswith("particles_") for k in f[MINIMIZER]):
+            lines.extend(_particles_to_minimizer_lines(f[MINIMIZER]))
         if DISCOVERY in f:
             d = f[DISCOVERY]
             rmd2 = d["rmd2"][()] if "rmd2" in d else []
@@ -293,6 +298,94 @@ def _summary(path) -> str:
 
         lines.append("\n" + sweep_table(path))
     return "\n".join(lines)
+
+
+def _slope_text(d) -> str | None:
+    """"+s [low, high]" of an array's slope attributes, None without a slope."""
+    if "slope" not in d.attrs:
+        return None
+    return "%+.2f [%+.2f, %+.2f]" % (d.attrs["slope"], d.attrs["slope_low"], d.attrs["slope_high"])
+
+
+def _sup_lines(c, cn) -> list[str]:
+    """The table of /compare/<metric>_sup: the largest distance over the snapshots per run (mean over seeds), its
+    slope in N above the final time's floor, and the times at which the largest values were reached."""
+    names = sorted(k for k in c if c[k].ndim == 3 and f"{k}_sup" in c)
+    if not names:
+        return []
+    times = c["time"][()]
+    lines = ["\nLargest particle-PDE distance over the snapshots (sup over t of each run, mean over seeds):",
+             "  %-20s" % "metric" + "".join("%11s" % f"N={n}" for n in cn) + "   slope [95%]          reached at"]
+    why = []
+    for name in names:
+        d, sup = c[f"{name}_sup"], c[f"{name}_sup"][()]
+        slope = _slope_text(d)
+        if slope is None:
+            slope = "none (see below)"
+            why.append(f"  {name}: {no_slope(cn, sup, d.attrs['floor'], d.attrs.get('floor_order', np.nan))}")
+        at = times[np.argmax(c[name][()], axis=2)]
+        when = f"t = {at.min():g}" if at.min() == at.max() else f"t = {at.min():g} .. {at.max():g}"
+        lines.append("  %-20s" % name + "".join("%11.3e" % v for v in sup.mean(axis=1)) + "   %-20s %s" % (slope, when))
+    lines.extend(why)
+    lines.append("  (uniform in time: the mean-field rate -1/2 must hold for the supremum too; fitted above the "
+                 "final time's floor)")
+    return lines
+
+
+def _minimizer_lines(m) -> list[str]:
+    """The minimizer of F (/minimizer): F*, R(rho*), its residual and iterations, and how far the PDE's density is
+    from it at the final time with the exponential rates of the approach."""
+    cells = "x".join(str(n) for n in m["density"].shape)
+    lines = [f"\nMinimizer of F on the {cells} grid ({int(m['iterations'][()])} Newton iterations, "
+             f"{m.attrs.get('seconds', np.nan):.3g} s)",
+             "  F*              %.6e   (F_h(rho*); risk R(rho*) = %.4e)" % (m["free_energy"][()], m["risk"][()]),
+             "  residual        %.2e   (||G(rho*) - rho*||_1, G the Gibbs map)" % m["residual"][()]]
+    if "pde_distance" not in m:
+        return lines
+    t, gap, dist = m["time"][()], m["pde_free_energy_gap"][()], m["pde_distance"][()]
+    lines.append("  F - F*          %.3e -> %.3e   (the PDE's F_h(rho_t) - F*, t = %g .. %g)" % (gap[0], gap[-1],
+                                                                                                    t[0], t[-1]))
+    lines.append("  ||rho-rho*||_1  %.3e -> %.3e   (the PDE's L1 distance to rho*)" % (dist[0], dist[-1]))
+    for key, what in (("pde_distance", "rate ||rho-rho*||"), ("pde_free_energy_gap", "rate F - F*")):
+        a = m[key].attrs
+        if np.isfinite(a.get("decay_rate", np.nan)):
+            lines.append("  %-17s %+.2f [%+.2f, %+.2f] per unit time (exponential fit over the last half of the "
+                         "times, %d points)" % (what, a["decay_rate"], a["decay_rate_low"], a["decay_rate_high"],
+                                                a["decay_points"]))
+        else:
+            lines.append("  %-17s none: fewer than 3 values above round-off in the last half of the times" % what)
+    if dist[-1] > 0.1:  # a tenth of the mass elsewhere: the flow has not reached rho*
+        rate = m["pde_distance"].attrs.get("decay_rate_high", np.nan)
+        more = (f"; at the fitted rate ||rho_t - rho*||_1 = 1e-3 near t = {t[-1] + np.log(dist[-1] / 1e-3) / -rate:.3g}"
+                if np.isfinite(rate) and rate < 0 else "")
+        lines.append(f"  (the flow at t = {t[-1]:g} is far from converged: ||rho_t - rho*||_1 = {dist[-1]:.2g}, "
+                     f"F - F* = {gap[-1]:.2g}{more})")
+    return lines
+
+
+def _particles_to_minimizer_lines(m) -> list[str]:
+    """The table of /minimizer/particles_<metric>: the particles at the final time against rho* (mean over seeds),
+    the slope in N above the floor (the PDE's own distance to rho* plus its error) and the PDE's distance."""
+    names = sorted(k for k in m if k.startswith("particles_"))
+    mn = m["N"][()].astype(int)
+    t = m[names[0]].attrs.get("time", np.nan)
+    lines = [f"\nParticles at t = {t:g} vs the minimizer rho* (mean over seeds):",
+             "  %-20s" % "metric" + "".join("%11s" % f"N={n}" for n in mn)
+             + "   slope [95%]          floor     PDE to rho*"]
+    why = []
+    for key in names:
+        d, name = m[key], key[len("particles_"):]
+        values = d[()]
+        slope = _slope_text(d)
+        if slope is None:
+            slope = "none (see below)"
+            why.append(f"  {name}: {no_slope(mn, values, d.attrs['floor'], d.attrs.get('floor_order', np.nan))}")
+        lines.append("  %-20s" % name + "".join("%11.3e" % v for v in values.mean(axis=1))
+                     + "   %-20s %.2e  %.2e" % (slope, d.attrs["floor"], d.attrs["pde_value"]))
+    lines.extend(why)
+    lines.append("  (as N grows the particles approach the PDE's density rho_t, not rho*: the floor is the PDE's own "
+                 "distance to rho* plus its error; values below it are not fitted)")
+    return lines
 
 
 # ------------------------------------------------------------------- figures
