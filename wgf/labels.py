@@ -30,6 +30,9 @@ DISPLAY_NAMES = {
     "wi_rmd2": r"$\mathrm{RMD}^2(\nu, \nu^G)$",
     "m2": r"second moment $\frac{1}{N}\sum_i |z_i|^2$",
     "free_energy": r"free energy $F$",
+    # the flow's convergence to the minimizer rho* of F (/minimizer)
+    "pde_free_energy_gap": r"$F(\rho_t) - F(\rho^*)$",
+    "pde_distance": r"$\|\rho_t - \rho^*\|_{L^1}$",
     "mass": "total mass",
     "si_defect": r"$\int |z - P_E z|^2 \, d\mu$",
     "wi_defect": r"$\max_g \|\rho \circ M_g - \rho\|_1 / \|\rho\|_1$",

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wgf.labels import N_RATE, display_name
-from wgf.schema import COMPARE, COMPARE_COORDINATES, DISCOVERY, PDE, particle_counts, particles_path, read_diagnostics
+from wgf.schema import (COMPARE, COMPARE_COORDINATES, DISCOVERY, MINIMIZER, PDE, particle_counts, particles_path,
+                        read_diagnostics)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "density", "density_snapshots", "marginals", "off_subspace", "distance_vs_n", "distance_vs_time", "training",
+    "minimizer_convergence", "read_minimizer",
     "discovery_rounds", "sweep_quantity", "animate", "save", "legend_below", "place_legends", "round_off",
     "read_snapshot", "read_snapshots", "read_training", "read_distances", "read_off_subspace", "read_discovery",
 ]
@@ -834,14 +836,15 @@ def off_subspace(times: ArrayLike | Mapping[int, ArrayLike],
 
 # ------------------------------------------------------------------ distances
 def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: Sequence[float] | None = None,
-                  ax: Axes | None = None, ylabel: str = "distance") -> Axes:
+                  ax: Axes | None = None, ylabel: str = "distance",
+                  floor_label: str = "PDE floor (Richardson)") -> Axes:
     """One metric between particles and the PDE against N, on log-log axes.
 
     n (K,) particle counts; values (K, S) the metric per N and seed at one time; floor the PDE's own
     error (``wgf.validation.richardson_floor``; +inf where it could not be estimated: nothing is above it,
     the title says why there is no rate); rate a RateFit (slope, low, high, n_points) or None;
-    ylabel a key of ``wgf.labels.DISPLAY_NAMES`` (shown by its display name) or a label.
-    Draws the mean over seeds (markers) with its 95% t-interval (``mean_interval``) as error bars,
+    ylabel a key of ``wgf.labels.DISPLAY_NAMES`` (shown by its display name) or a label; floor_label the floor
+    line's legend entry. Draws the mean over seeds (markers) with its 95% t-interval (``mean_interval``) as error bars,
     points at or below the floor as open markers (they are not fitted), the fitted rate with its
     interval as a band and in the title, the floor, and an :math:`N^{-1/2}` guide through the largest N. An
     interval reaching 0 or below is not on a log axis: its bar is clipped at the axis bottom (a third of
@@ -858,6 +861,7 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
         if rate.size < 3:
             raise ValueError(f"rate must be (slope, low, high, ...) a RateFit, got {rate.size} numbers")
     ylabel = display_name(_as_text("ylabel", ylabel) or "")
+    floor_label = _as_text("floor_label", floor_label)
     ax = _axes(_as_ax(ax))
     mean, half = mean_interval(values)
     half = np.nan_to_num(half)  # one seed: no interval
@@ -890,7 +894,7 @@ def distance_vs_n(n: ArrayLike, values: ArrayLike, *, floor: float = 0.0, rate: 
         band = np.stack([y_mid * (nn / n_mid) ** lo, y_mid * (nn / n_mid) ** hi])
         ax.fill_between(nn, band.min(axis=0), band.max(axis=0), color="tab:blue", alpha=0.15, linewidth=0)
     if 0 < floor < np.inf:
-        ax.axhline(floor, color="tab:gray", ls="--", label="PDE floor (Richardson)")
+        ax.axhline(floor, color="tab:gray", ls="--", label=floor_label)
     elif floor == np.inf and title is None:
         title = "no rate: the PDE floor's grids do not converge"
     ax.set_xscale("log")
@@ -936,6 +940,71 @@ def distance_vs_time(times: ArrayLike, values_by_n: Mapping[int, ArrayLike], *, 
     _set_log_bottom(ax, bottom)
     ax.set_xlabel(TIME)
     ax.set_ylabel(ylabel)
+    _legend(ax)
+    return ax
+
+
+def _rate_text(rate) -> str:
+    """", rate $-2.59$ $[-2.98, -2.21]$" of a RateFit-like (slope, low, high, ...); "" without a finite slope."""
+    if rate is None or not np.isfinite(rate[0]):
+        return ""
+    return f", rate ${rate[0]:+.2f}$ $[{rate[1]:+.2f}, {rate[2]:+.2f}]$"
+
+
+def minimizer_convergence(times: ArrayLike, free_energy_gap: ArrayLike, distance: ArrayLike, *,
+                          gap_rate: Sequence[float] | None = None, distance_rate: Sequence[float] | None = None,
+                          free_energy: float = 0.0, residual: float = 0.0, ax: Axes | None = None) -> Axes:
+    r"""The PDE's approach to the minimizer :math:`\rho^*` of F over time, on a log scale.
+
+    times (T,) the PDE's snapshot times; free_energy_gap (T,) :math:`F_h(\rho_t) - F_h(\rho^*)`
+    (/minimizer/pde_free_energy_gap); distance (T,) :math:`\|\rho_t - \rho^*\|_{L^1}` (pde_distance);
+    gap_rate, distance_rate their exponential rates (slope, low, high, ...) per unit time
+    (``wgf.validation.fit_decay``, the attributes decay_rate*; NaN or None: not fitted), stated in the legend;
+    free_energy :math:`F_h(\rho^*)`, whose size sets the round-off of the gap; residual the minimizer's
+    :math:`\|G(\rho^*) - \rho^*\|_1`, stated in the title and drawn as a dotted line when within two decades of
+    the values (a distance below it is within the solve's accuracy).
+    Values at round-off (``round_off``: 1000 eps max(1, |F*|) for the gap, 1000 eps for the distance of two
+    densities of mass 1; a gap below it, or negative, is F at round-off) are triangles in the grey band, not data.
+    Returns the axes.
+    """
+    times = _as_array("times", times, "(T,) snapshot times", ndim=1)
+    gap = _as_array("free_energy_gap", free_energy_gap, "(T,) F(rho_t) - F(rho*)", ndim=1)
+    dist = _as_array("distance", distance, "(T,) ||rho_t - rho*||_1", ndim=1)
+    _as_length("free_energy_gap", gap, 0, times.size, "times")
+    _as_length("distance", dist, 0, times.size, "times")
+    rates = []
+    for name, rate in (("gap_rate", gap_rate), ("distance_rate", distance_rate)):
+        if rate is not None:
+            rate = _as_array(name, rate, "(slope, low, high, ...) a RateFit (NaN: not fitted)", ndim=1, nan=True)
+            if rate.size < 3:
+                raise ValueError(f"{name} must be (slope, low, high, ...) a RateFit, got {rate.size} numbers")
+        rates.append(rate)
+    scale = _as_real("|free_energy|", abs(free_energy) if isinstance(free_energy, (int, float, np.number))
+                     and not isinstance(free_energy, (bool, np.bool_)) else free_energy)
+    residual = _as_real("residual", residual)
+    ax = _axes(_as_ax(ax), (5.0, 3.8))
+    levels = {"gap": round_off(max(1.0, scale)), "dist": round_off(1.0)}
+    level = max(levels.values())
+    _above_round_off(ax, times, gap, levels["gap"], display_name("pde_free_energy_gap") + _rate_text(rates[0]),
+                     color="k", marker="o", ms=3)
+    _above_round_off(ax, times, dist, levels["dist"], display_name("pde_distance") + _rate_text(rates[1]),
+                     color="tab:blue", marker="s", ms=3, ls="--")
+    low = bool((gap <= levels["gap"]).any() or (dist <= levels["dist"]).any())
+    if low:
+        _round_off_band(ax, level)
+    shown = np.concatenate([gap[gap > levels["gap"]], dist[dist > levels["dist"]]])
+    if residual > (level if low else 0.0) and (not shown.size or residual >= 1e-2 * shown.min()):
+        ax.axhline(residual, color="tab:blue", ls=":", lw=1, label=r"residual of $\rho^*$")
+        shown = np.append(shown, residual)
+    ax.set_yscale("log")
+    if low:
+        ax.set_ylim(level * 1e-2, max(shown.max(initial=level), level) * 10)
+    elif shown.size:
+        _set_log_bottom(ax, shown.min())
+    ax.set_xlabel(TIME)
+    ax.set_ylabel(r"distance to the minimizer $\rho^*$")
+    ax.set_title("the PDE's density to the minimizer of $F$\n" + r"(residual $\|G(\rho^*) - \rho^*\|_1$ = "
+                 + f"{residual:.1e})", fontsize=9)
     _legend(ax)
     return ax
 
@@ -1379,7 +1448,7 @@ def read_distances(source: ResultsSource | Comparison, metric: str) -> dict:
         if COMPARE not in node:
             raise ValueError("the results have no /compare group (no distances to draw)")
         c = node[COMPARE]
-        metrics = [k for k in c if k not in COMPARE_COORDINATES]
+        metrics = [k for k in c if k not in COMPARE_COORDINATES and len(c[k].shape) == 3]  # not <metric>_sup
         if metric not in metrics:
             raise ValueError(f"no metric {metric!r} in /compare (it has: {', '.join(metrics)})")
         d = c[metric]
@@ -1387,6 +1456,27 @@ def read_distances(source: ResultsSource | Comparison, metric: str) -> dict:
     values = np.asarray(values, dtype=float)
     return {"times": np.asarray(times, dtype=float), "values_by_n": {int(n): values[k] for k, n in enumerate(ns)},
             "floor": None if floor is None else float(floor), "ylabel": metric}
+
+
+def read_minimizer(source: ResultsSource) -> dict:
+    """The keyword arguments of ``minimizer_convergence`` from a results file (/minimizer, written with [pde]):
+    times, free_energy_gap, distance, gap_rate, distance_rate (decay_rate, decay_rate_low, decay_rate_high,
+    decay_points of each), free_energy and residual."""
+    node = _node(source)
+    if MINIMIZER not in node or "pde_distance" not in node[MINIMIZER]:
+        raise ValueError("the results have no /minimizer group with the PDE's distance to it (no [minimizer] and "
+                         "[pde])")
+    m = node[MINIMIZER]
+
+    def rate(key):
+        a = m[key].attrs
+        return np.array([a.get(k, np.nan) for k in ("decay_rate", "decay_rate_low", "decay_rate_high",
+                                                     "decay_points")], dtype=float)
+
+    return {"times": _array(m["time"]), "free_energy_gap": _array(m["pde_free_energy_gap"]),
+            "distance": _array(m["pde_distance"]), "gap_rate": rate("pde_free_energy_gap"),
+            "distance_rate": rate("pde_distance"), "free_energy": float(_array(m["free_energy"])),
+            "residual": float(_array(m["residual"]))}
 
 
 def read_off_subspace(source: ResultsSource, *, projector: ArrayLike | None = None) -> dict:

@@ -398,6 +398,8 @@ FIGURES = {
     "distances": "each distance between particles and PDE against N, with the fitted rate",
     "distances_time": "each distance between particles and PDE against time, per N",
     "training": "risk and invariance (RMD^2) of the particles over time, the PDE's risk and free energy",
+    "minimizer": "the PDE's F - F* and L1 distance to the minimizer rho* over time, and the particles at the final "
+                 "time against rho* per metric, against N",
     "discovery": "the rounds of an architecture discovery",
 }
 
@@ -500,6 +502,8 @@ def _draw_figures(path, folder, shown) -> list[Path]:
             fig = Figure(figsize=(10.0, 3.8), layout="constrained")
             plot.training(**plot.read_training(f), axes=fig.subplots(1, 2))
             keep(fig, "training")
+        if MINIMIZER in f and "pde_distance" in f[MINIMIZER]:
+            keep(_minimizer_figure(Figure, plot, f), "minimizer")
         if DISCOVERY in f:
             fig = Figure(figsize=(9.0, 3.6), layout="constrained")
             plot.discovery_rounds(**plot.read_discovery(f), axes=fig.subplots(1, 2))
@@ -580,6 +584,29 @@ def _rates_figure(Figure, plot, f):
         plot.distance_vs_n(n, d[()][:, :, -1], floor=d.attrs["floor"], rate=rate, ax=ax, ylabel=name)
     plot.legend_below(fig, axs[:len(names)])
     fig.suptitle(f"particles vs PDE at $t = {c[names[0]].attrs['time']:g}$")
+    return fig
+
+
+def _minimizer_figure(Figure, plot, f):
+    """The PDE's approach to rho* over time (``plot.minimizer_convergence``) and, with particles, one panel per
+    /minimizer/particles_<metric>: the particles at the final time against rho*, against N (``distance_vs_n``,
+    the floor the PDE's own distance to rho* plus its error), with one legend below those panels."""
+    from wgf.labels import display_name
+
+    m = f[MINIMIZER]
+    names = sorted(k for k in m if k.startswith("particles_"))
+    fig, axs = _metric_grid(Figure, 1 + len(names))
+    plot.minimizer_convergence(**plot.read_minimizer(f), ax=axs[0])
+    for ax, key in zip(axs[1:], names):
+        d = m[key]
+        rate = tuple(d.attrs.get(k, np.nan) for k in ("slope", "slope_low", "slope_high"))
+        plot.distance_vs_n(m["N"][()], d[()], floor=d.attrs["floor"], rate=rate, ax=ax,
+                           ylabel=display_name(key[len("particles_"):]) + r" to $\rho^*$",
+                           floor_label=r"floor: the PDE's distance to $\rho^*$ and its error")
+    if names:
+        plot.legend_below(fig, axs[1:1 + len(names)])
+        fig.suptitle(f"convergence to the minimizer $\\rho^*$ of $F$: the PDE over time, the particles at "
+                     f"$t = {m[names[0]].attrs['time']:g}$ against $N$")
     return fig
 
 
