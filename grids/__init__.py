@@ -1,5 +1,6 @@
 """Finite-volume solvers of the mean-field Fokker-Planck equation on tensor grids."""
 
+from wgf.grids.fluctuations import FluctuationPrediction, fluctuation_variance
 from wgf.grids.flux import apply_operator, bernoulli_flux_weights, fokker_planck_operator
 from wgf.grids.grid import Grid, NotSymmetricError
 from wgf.grids.mean_field import RefusedGrid, make_grid, solve, wi_defect
@@ -12,6 +13,8 @@ from wgf.grids.stepper import DEFAULT_TOLERANCE, GridBlowUpError, StepStats, int
 
 __all__ = [
     "solve",
+    "fluctuation_variance",
+    "FluctuationPrediction",
     "make_grid",
     "RefusedGrid",
     "MeanFieldPotential",
