@@ -7,6 +7,9 @@ from wgf.validation.comparison import (DEFAULT_METRICS, Comparison, coarse_measu
 from wgf.validation.measures import CellMeasure, as_cloud, as_measure, cell_measure
 from wgf.validation.invariance import si_rmd2, wi_rmd2
 from wgf.validation.metrics import METRICS, energy, frame_directions, mmd, moments, sliced_directions, sliced_w2
+from wgf.validation.fluctuations import (FLUCTUATIONS, FluctuationStatistics, LinearMoments, fluctuation_statistics,
+                                         linear_cloud_covariance, linear_cloud_covariance_limit, linear_mean_limit,
+                                         linear_mean_moments, seed_values)
 
 __all__ = [
     "as_measure",
@@ -27,4 +30,6 @@ __all__ = [
     "richardson_floor",
     "mean_interval",
     "RateFit","w2", "rmd2", "second_moment", "TooLargeForExactOT", "EXACT_OT_MAX_PAIRS", "wi_rmd2", "si_rmd2",
-           "mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments", "METRICS"]
+           "mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments", "METRICS",
+    "FLUCTUATIONS", "FluctuationStatistics", "fluctuation_statistics", "seed_values", "LinearMoments",
+    "linear_mean_moments", "linear_mean_limit", "linear_cloud_covariance", "linear_cloud_covariance_limit"]

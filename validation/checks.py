@@ -487,6 +487,60 @@ def check_prop5():
     return _row("prop5", f"|R(rho*_E) - R(rho*_Z)|, DA, linear unit (R = {on_full:.4g})", abs(gap), 1e-12)
 
 
+# ------------------------------------------------------------------ fluctuations (docs/theory.md §11)
+# seeds of the fluctuation rows; their intervals are joint 95% ones (Bonferroni over the values compared)
+FLUCTUATION_SEEDS = 100
+
+
+def _linear_fluctuations(ns, batch, level):
+    """The measured fluctuations of the mean of ``linear_fluctuation_problem`` at t_end over FLUCTUATION_SEEDS seeds
+    for each N of ``ns``: [(N, FluctuationStatistics at t_end)]."""
+    from wgf.validation.fluctuations import LINEAR_ALPHA, linear_fluctuation_problem, mean_fluctuations
+
+    p = linear_fluctuation_problem()
+    return p, [(n, mean_fluctuations(p, n, FLUCTUATION_SEEDS, alpha=LINEAR_ALPHA, batch=batch, level=level,
+                                     times=[p.t_end])) for n in ns]
+
+
+def check_fluct_linear():
+    """Linear unit: the measured N Var of the particles' mean at N = 100 and 1000 lies in its interval around the
+    exact discrete value (``linear_mean_moments``)."""
+    from wgf.validation.fluctuations import LINEAR_ALPHA, LINEAR_BATCH, interval_score, linear_mean_moments
+
+    level = 1.0 - 0.05 / 4  # 2 N x 2 coordinates
+    p, measured = _linear_fluctuations((100, 1000), LINEAR_BATCH, level)
+    scores = [interval_score(m, linear_mean_moments(p, n, [p.t_end], alpha=LINEAR_ALPHA, batch=LINEAR_BATCH)
+                             .n_var)[0] for n, m in measured]
+    text = ", ".join(f"N = {n}: {m.n_var[0, 0]:.3g} [{m.n_var_low[0, 0]:.3g}, {m.n_var_high[0, 0]:.3g}]"
+                     for n, m in measured)
+    return _row("fluct_linear", f"N Var of the mean vs the exact recursion, in units of the interval ({text})",
+                np.max(scores), 1.0)
+
+
+def check_fluct_linear_limit():
+    """Linear unit: the exact discrete N Cov of the mean at N = 1000 is within 10% of its limit Sigma(t_end)."""
+    from wgf.validation.fluctuations import (LINEAR_ALPHA, LINEAR_BATCH, linear_fluctuation_problem,
+                                             linear_mean_limit, linear_mean_moments)
+
+    p = linear_fluctuation_problem()
+    exact = linear_mean_moments(p, 1000, [p.t_end], alpha=LINEAR_ALPHA, batch=LINEAR_BATCH).n_var[-1]
+    limit = linear_mean_limit(p, [p.t_end], alpha=LINEAR_ALPHA, batch=LINEAR_BATCH).n_var[-1]
+    return _row("fluct_linear_limit", f"max |N Var(N = 1000) / Sigma(t_end) - 1| (Sigma diag "
+                f"{', '.join(f'{v:.3g}' for v in limit)})", np.max(np.abs(exact / limit - 1.0)), 0.1)
+
+
+def check_fluct_batch_control():
+    """Control: without its mini-batch term the exact prediction falls outside the measured interval (B = 2)."""
+    from wgf.validation.fluctuations import CONTROL_BATCH, LINEAR_ALPHA, interval_score, linear_mean_moments
+
+    level = 1.0 - 0.05 / 2  # 2 coordinates
+    p, [(n, m)] = _linear_fluctuations((1000,), CONTROL_BATCH, level)
+    without = linear_mean_moments(p, n, [p.t_end], alpha=LINEAR_ALPHA, batch=CONTROL_BATCH, minibatch=False).n_var
+    return _row("fluct_batch_control", f"N Var without the mini-batch term ({without[0, 0]:.3g}) vs measured "
+                f"({m.n_var[0, 0]:.3g}), in units of the interval (must be large)",
+                np.min(interval_score(m, without)[0]), 1.0, ">=")
+
+
 CHECKS = {
     "prop1": check_prop1,
     "prop2": check_prop2,
@@ -512,6 +566,9 @@ CHECKS = {
     "so2_vanilla": check_so2_vanilla_limit,
     "hypotheses": check_hypotheses,
     "hypotheses_control": check_hypotheses_control,
+    "fluct_linear": check_fluct_linear,
+    "fluct_linear_limit": check_fluct_linear_limit,
+    "fluct_batch_control": check_fluct_batch_control,
 }
 
 
