@@ -166,7 +166,7 @@ MINIMIZER_VARIABLES = _table(
     Variable("particles_{metric}", ("N", "seed"), "{metric} between the particles at the final time and the "
              "minimizer", doc="with [particles] and [compare], one per /compare metric; attributes slope, slope_low, "
              "slope_high (or slope_skipped), n_points, time, pde_value ({metric} between the PDE's final density and "
-             "rho*), pde_floor (/compare/{metric}'s floor), floor = pde_value + pde_floor, floor_order"),
+             "rho*), pde_floor (/compare/{metric}'s floor), floor = 2 (pde_value + pde_floor), floor_order"),
 )
 # the scalars of a Minimizer that a results file stores
 MINIMIZER_SCALARS = ("free_energy", "risk", "residual", "iterations")

@@ -355,11 +355,8 @@ def _minimizer_lines(m) -> list[str]:
         else:
             lines.append("  %-17s none: fewer than 3 values above round-off in the last half of the times" % what)
     if dist[-1] > 0.1:  # a tenth of the mass elsewhere: the flow has not reached rho*
-        rate = m["pde_distance"].attrs.get("decay_rate_high", np.nan)
-        more = (f"; at the fitted rate ||rho_t - rho*||_1 = 1e-3 near t = {t[-1] + np.log(dist[-1] / 1e-3) / -rate:.3g}"
-                if np.isfinite(rate) and rate < 0 else "")
-        lines.append(f"  (the flow at t = {t[-1]:g} is far from converged: ||rho_t - rho*||_1 = {dist[-1]:.2g}, "
-                     f"F - F* = {gap[-1]:.2g}{more})")
+        lines.append(f"  (the flow at t = {t[-1]:g} is far from converged: ||rho_t - rho*||_1 = {dist[-1]:.2g} of at "
+                     f"most 2, F - F* = {gap[-1]:.2g} against |F*| = {abs(m['free_energy'][()]):.2g})")
     return lines
 
 
@@ -383,8 +380,9 @@ def _particles_to_minimizer_lines(m) -> list[str]:
         lines.append("  %-20s" % name + "".join("%11.3e" % v for v in values.mean(axis=1))
                      + "   %-20s %.2e  %.2e" % (slope, d.attrs["floor"], d.attrs["pde_value"]))
     lines.extend(why)
-    lines.append("  (as N grows the particles approach the PDE's density rho_t, not rho*: the floor is the PDE's own "
-                 "distance to rho* plus its error; values below it are not fitted)")
+    lines.append("  (as N grows the particles approach the PDE's density rho_t, not rho*: the floor is twice the PDE's "
+                 "own distance to rho* plus its error, above which at least half of a value is the particles' own "
+                 "error; values below it are not fitted)")
     return lines
 
 
@@ -602,7 +600,7 @@ def _minimizer_figure(Figure, plot, f):
         rate = tuple(d.attrs.get(k, np.nan) for k in ("slope", "slope_low", "slope_high"))
         plot.distance_vs_n(m["N"][()], d[()], floor=d.attrs["floor"], rate=rate, ax=ax,
                            ylabel=display_name(key[len("particles_"):]) + r" to $\rho^*$",
-                           floor_label=r"floor: the PDE's distance to $\rho^*$ and its error")
+                           floor_label=r"floor: twice the PDE's distance to $\rho^*$ and its error")
     if names:
         plot.legend_below(fig, axs[1:1 + len(names)])
         fig.suptitle(f"convergence to the minimizer $\\rho^*$ of $F$: the PDE over time, the particles at "
