@@ -265,8 +265,8 @@ def _step_plan(problem: Problem, times: np.ndarray, eps: float) -> list[np.ndarr
         sizes = []
         inside = t_j != k_j * eps
         if t_cur != k * eps:  # mid-step: go on in the same step, or complete it
-            if inside and k_j == k:
-                plan.append(np.array([(t_j - t_cur) * float(rate(np.array([t_cur]))[0])]))
+            if inside and k_j == k:  # a later snapshot inside the same step (none for a repeated time)
+                plan.append(np.array([(t_j - t_cur) * float(rate(np.array([t_cur]))[0])] if t_j > t_cur else []))
                 t_cur = t_j
                 continue
             sizes.append(((k + 1) * eps - t_cur) * float(rate(np.array([t_cur]))[0]))
@@ -346,10 +346,13 @@ def linear_mean_moments(problem: Problem, n: int, times: ArrayLike | None = None
     cov = np.zeros((dim + 1, dim + 1))  # Cov u
     cov[:dim, :dim] = c["init_cov"] / n
     means, covs = [], []
+    maps = {}  # the step's maps per step size (one for a constant schedule, plus the split steps')
     for sizes in _step_plan(problem, times, eps):
         for s in sizes:
-            g0, gp = _step_maps(c, s)
-            h = g0 + np.einsum("p,pij->ij", s_mean, gp)  # E G
+            if s not in maps:
+                g0, gp = _step_maps(c, s)
+                maps[s] = g0 + np.einsum("p,pij->ij", s_mean, gp), gp  # E G, G_p
+            h, gp = maps[s]
             second = cov + np.outer(mu, mu)  # E u u^T
             new = h @ cov @ h.T + np.einsum("pq,pij,jk,qlk->il", s_cov, gp, second, gp)
             new[:dim, :dim] += 2.0 * beta * s / n * c["noise_cov"]
