@@ -240,8 +240,8 @@ class FluctuationPrediction:
 
     times (T,); names (K,) the components; initial, brownian, minibatch (T, K) its three contributions (the
     initial law, the Brownian noise, the mini-batch noise); value (T, K) :math:`\langle f, \mu_T \rangle` on the
-    grid; time_error (T, K) or None: the change when the backward steps are doubled (implicit Euler is first
-    order: the error of ``total`` is about that much).
+    grid; time_error (T, K) or None: the estimated error of ``total`` in the backward step, the value on every
+    other snapshot minus ``total`` (implicit Euler is first order: doubling the step doubles the error).
     """
 
     times: np.ndarray
@@ -358,7 +358,7 @@ def fluctuation_variance(problem: Problem, grid: Grid, test_function: str | Call
     arrays = {k: np.asarray(v).reshape(shape) for k, v in out.items() if v}
     total = arrays["initial"] + arrays["brownian"] + arrays["minibatch"]
     return FluctuationPrediction(targets, names, arrays["initial"], arrays["brownian"], arrays["minibatch"],
-                                 arrays["value"], total - arrays["coarse"] if estimate_error else None)
+                                 arrays["value"], arrays["coarse"] - total if estimate_error else None)
 
 
 def _backward(problem, pot, tangent, fine, jt, cells, alpha, batch, stride):
