@@ -150,15 +150,15 @@ def test_the_prediction_without_the_mini_batch_term_is_rejected(problem):
 
 def test_the_cloud_covariance_is_biased_by_minus_gamma_over_n(problem):
     """E[(1/N) sum_i (W_i - M)(W_i - M)^T] against the mean-field law's Gamma(t), measured over 2000 seeds at
-    N = 4, 8, 16, 32 (alpha = 1, disjoint seeds): the trace's bias agrees with the exact one within 4 standard errors at every N,
-    and its slope against N (least squares weighted by the seeds' errors) is -1 within 4 of its standard errors;
+    N = 4, 8, 16, 32 (alpha = 1, disjoint seeds): the trace's bias agrees with the exact one within 4 standard errors
+    at every N, and its slope against N (least squares weighted by the seeds' errors) is -1 within 4 of its standard errors;
     the exact bias has slope -1 to 1%."""
     t, ns, seeds = [problem.t_end], np.array([4, 8, 16, 32]), 2000
     gamma = np.trace(linear_cloud_covariance_limit(problem, t)[-1])
     measured, se, exact = [], [], []
     for j, n in enumerate(ns):  # disjoint seeds: the runs of one seed at two N share random numbers
-        v = seed_values(problem, int(n), range(j * seeds, (j + 1) * seeds), lambda th: np.trace(np.cov(th.T, bias=True)), t, alpha=1.0,
-                        batch=LINEAR_BATCH)[:, -1, 0]
+        v = seed_values(problem, int(n), range(j * seeds, (j + 1) * seeds),
+                        lambda th: np.trace(np.cov(th.T, bias=True)), t, alpha=1.0, batch=LINEAR_BATCH)[:, -1, 0]
         bias = np.trace(linear_cloud_covariance(problem, int(n), t, alpha=1.0)[-1]) - gamma
         assert abs(v.mean() - gamma - bias) < 4 * v.std(ddof=1) / np.sqrt(seeds), (n, v.mean() - gamma, bias)
         measured.append(gamma - v.mean())

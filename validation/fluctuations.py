@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from wgf.problem import Problem
 
 __all__ = ["FLUCTUATIONS", "FluctuationStatistics", "fluctuation_statistics", "seed_values", "mean",
-           "second_moment", "cloud_covariance", "output", "risk", "OUTPUT_POINTS", "LinearMoments", "linear_mean_moments",
-           "linear_mean_limit", "linear_cloud_covariance", "linear_cloud_covariance_limit", "linear_fluctuation_problem",
+           "second_moment", "cloud_covariance", "output", "risk", "OUTPUT_POINTS", "LinearMoments",
+           "linear_mean_moments", "linear_mean_limit", "linear_cloud_covariance", "linear_cloud_covariance_limit",
+           "linear_fluctuation_problem",
            "interval_score", "mean_fluctuations", "LINEAR_ALPHA", "LINEAR_BATCH", "CONTROL_BATCH"]
 
 # the quadrature nodes of the data at which ``output`` evaluates Phi
@@ -235,7 +236,8 @@ def _linear_setup(problem: Problem) -> dict:
 
     unit = problem.base_unit
     if unit.recipe is None or unit.recipe[1][2:] != ("identity",) or unit.recipe[0].__name__ != "matrix_unit":
-        raise ValueError(f"the exact fluctuations need the linear unit (make_unit('linear', dx, dy)), got {unit.name!r}")
+        raise ValueError(f"the exact fluctuations need the linear unit (make_unit('linear', dx, dy)), "
+                         f"got {unit.name!r}")
     if problem.loss.name != "squared":
         raise ValueError(f"the exact fluctuations need the squared loss, got {problem.loss.name!r}")
     if not isinstance(problem.data, GaussianTeacherData):
