@@ -156,6 +156,23 @@ def test_without_diffusion_the_upwind_limit_converges():
     assert 0 < errors[2] < errors[1] < errors[0] < 0.25, errors
 
 
+def test_full_space_two_axes_with_label_noise_against_the_linear_ode():
+    """The 2D linear unit of the fluctuation checks (full space, label noise 0.3, WI start N(0, I), alpha = 5,
+    B = 10, t = 0.5) against the other side's ODE Sigma(t) = diag(0.4240, 0.3534): measured 32 cells and 50 steps
+    (0.4339, 0.3627), +2.3% and +2.6%; 64 cells and 100 steps (0.4279, 0.3570), +0.9% and +1.0%, extrapolated in
+    the step +0.25% and +0.3% (about 6 s)."""
+    validation = pytest.importorskip("wgf.validation.fluctuations")
+    p = validation.linear_fluctuation_problem()
+    sigma = np.diag(validation.linear_mean_limit(p, [0.0, 0.5], alpha=5.0, batch=10).n_cov[-1])
+    errors = []
+    for cells in (32, 64):
+        r = fluctuation_variance(p, make_grid(p, "full", cells, 5.0), "mean", [0.5], alpha=5.0, batch=10,
+                                 steps=cells * 50 // 32, estimate_error=True)
+        errors.append(r.total[0] / sigma - 1)
+    assert np.all(errors[1] < 0.015) and np.all(0 < errors[1]) and np.all(errors[1] < 0.5 * errors[0]), errors
+    assert np.all(np.abs(r.extrapolated[0] / sigma - 1) < 0.005)
+
+
 # ---------------------------------------------------------------- particles on E^G
 @pytest.mark.slow
 def test_swap_problem_on_eg_matches_particle_fluctuations():
