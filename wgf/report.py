@@ -379,6 +379,9 @@ def _particles_to_minimizer_lines(m) -> list[str]:
             why.append(f"  {name}: {no_slope(mn, values, d.attrs['floor'], d.attrs.get('floor_order', np.nan))}")
         lines.append("  %-20s" % name + "".join("%11.3e" % v for v in values.mean(axis=1))
                      + "   %-20s %.2e  %.2e" % (slope, d.attrs["floor"], d.attrs["pde_value"]))
+    if len(why) == len(names) > 1 and all(": no slope: 0 values of N above" in w for w in why):
+        why = ["  no slope for any metric: no value lies above its floor (the particles' distance to rho* is the "
+               "PDE's own)"]
     lines.extend(why)
     lines.append("  (as N grows the particles approach the PDE's density rho_t, not rho*: the floor is twice the PDE's "
                  "own distance to rho* plus its error, above which at least half of a value is the particles' own "
