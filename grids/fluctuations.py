@@ -311,13 +311,19 @@ def fluctuation_variance(problem: Problem, grid: Grid, test_function: str | Call
     \nu^N_T \rangle` at each time T of ``times`` (default: the problem's last time), from the linearized flow on
     ``grid`` (module docstring; docs/theory.md, "Fluctuations").
 
-    test_function : a name of ``GRID_TEST_FUNCTIONS`` ("mean", "second_moment", "output", "risk") or a callable of
-        the points z (C, D) -> (C,) or (C, K)
-    alpha, batch : the particles' eps = alpha / N and minibatch size B (a fixed step eps: alpha = eps N)
-    history : a forward solve of ``problem`` on ``grid`` whose snapshot times include ``times`` (its snapshots are
-        the backward steps); default: ``wgf.grids.solve`` at ``steps`` equal steps over [0, max(times)] and
-        ``times``, with local tolerance ``tol``
-    estimate_error : also solve on every other snapshot (twice the steps' size): ``time_error``
+    Parameters
+    ----------
+    test_function : str or callable
+        a name of ``GRID_TEST_FUNCTIONS`` ("mean", "second_moment", "output", "risk") or a callable of the points
+        z (C, D) -> (C,) or (C, K)
+    alpha, batch : float, int
+        the particles' eps = alpha / N and minibatch size B (a fixed step eps: alpha = eps N)
+    history : History, optional
+        a forward solve of ``problem`` on ``grid`` whose snapshot times include ``times`` (its snapshots are the
+        backward steps); default: ``wgf.grids.solve`` at ``steps`` equal steps over [0, max(times)] and ``times``,
+        with local tolerance ``tol``
+    estimate_error : bool
+        also solve on every other snapshot (twice the steps' size): ``time_error``
 
     Needs a constant schedule and a grid whose noise covariance is the identity: full noise on a full-space grid,
     or projected noise on E^G. On E^G with vanilla or DA in sample mode one sample's drift leaves E^G; its normal
