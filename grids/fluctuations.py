@@ -49,7 +49,7 @@ from scipy.sparse.linalg import LinearOperator, gmres, splu
 
 from wgf.grids.flux import apply_operator, bernoulli_flux_weights, fokker_planck_operator
 from wgf.grids.potential import MeanFieldPotential
-from wgf.registry import Registry
+from wgf.functionals import OBSERVABLES
 from wgf.schemes import DA_MODES, SCHEMES
 
 if TYPE_CHECKING:
@@ -61,60 +61,29 @@ if TYPE_CHECKING:
     from wgf.grids.solver import History
     from wgf.problem import Problem
 
-__all__ = ["FluctuationPrediction", "fluctuation_variance", "Tangent", "GRID_TEST_FUNCTIONS", "cell_values",
-           "DEFAULT_BACKWARD_STEPS", "OUTPUT_NODES"]
+__all__ = ["FluctuationPrediction", "fluctuation_variance", "Tangent", "cell_values", "DEFAULT_BACKWARD_STEPS"]
 
 # implicit Euler steps of the backward equation over [0, t_end] when no history is given
 DEFAULT_BACKWARD_STEPS = 200
-# the "output" test function: Phi at the data quadrature's first OUTPUT_NODES nodes
-OUTPUT_NODES = 4
 # relative residual of the GMRES solve of each implicit Euler step
 GMRES_RTOL = 1e-12
 
 
 # ------------------------------------------------------------------ test functions on the cells
-# the names and components of ``wgf.validation.fluctuations.FLUCTUATIONS``, which measures them on the particles
-def _mean(problem, pot, rho_T):
-    z = pot.z
-    return z.T, [f"z{d}" for d in range(z.shape[1])]
-
-
-def _second_moment(problem, pot, rho_T):
-    z = pot.z
-    return (z * z).T, [f"z{d}^2" for d in range(z.shape[1])]
-
-
-def _output(problem, pot, rho_T):
-    nodes = np.arange(min(OUTPUT_NODES, len(pot.x)))
-    values = problem.unit.value(pot.x[nodes], pot.z)  # (n, C, dy)
-    dy = values.shape[2]
-    return values.transpose(0, 2, 1).reshape(-1, pot.z.shape[0]), [f"Phi(x{q})_{a}" for q in nodes
-                                                                   for a in range(dy)]
-
-
-def _risk(problem, pot, rho_T):
-    return pot(rho_T).reshape(1, -1), ["R"]
-
-
-GRID_TEST_FUNCTIONS = Registry("test function", "test functions f of the particles on the cells of a grid; "
-                                                "factory (problem, potential, rho_T) -> (values (K, C), names)")
-GRID_TEST_FUNCTIONS.add("mean", _mean, doc="f(z) = z_d for each coordinate d of Z (z = B u on the grid)")
-GRID_TEST_FUNCTIONS.add("second_moment", _second_moment, doc="f(z) = z_d^2 for each coordinate d of Z")
-GRID_TEST_FUNCTIONS.add("output", _output, doc=f"f(z) = sigma(x_q, z)_a: Phi at the data quadrature's first "
-                                               f"{OUTPUT_NODES} nodes, each output a")
-GRID_TEST_FUNCTIONS.add("risk", _risk, doc="f = dR/dmu at mu_T + tau |z|^2 = U(mu_T): R(nu) linearized at mu_T")
-
-
 def cell_values(problem: Problem, pot: MeanFieldPotential, test_function: str | Callable,
-                        rho_T: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """The cell values (K, C) of a test function and its K component names: a name of ``GRID_TEST_FUNCTIONS``, or
-    a callable f(z (C, D)) -> (C,) or (C, K) of the points z_c = B u_c."""
+                rho_T: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    r"""The cell values (K, C) of a test function and its K component names: for a name of
+    ``wgf.functionals.OBSERVABLES`` (the observables the particles' fluctuations are measured with), its first
+    variation :math:`\frac{\delta F}{\delta \mu}(\rho_T, z_c)` at the cell centres :math:`z_c = B u_c` (f itself
+    for a linear F; the linearization of F at the flow's law otherwise, e.g. :math:`\delta R / \delta \mu` for the
+    risk); or a callable f(z (C, D)) -> (C,) or (C, K) of the points z_c (a linear F)."""
     if callable(test_function):
         values = np.asarray(test_function(pot.z), dtype=float)
         values = values.reshape(values.shape[0], -1).T
         return values, [f"f[{k}]" for k in range(values.shape[0])]
-    return GRID_TEST_FUNCTIONS[test_function](problem, pot, rho_T)
-
+    observable = OBSERVABLES[test_function](problem)
+    weights = np.asarray(rho_T, dtype=float).ravel() * pot.grid.cell_volume
+    return observable.first_variation(pot.z, weights, pot.z).T, list(observable.components)
 
 
 # ------------------------------------------------------------------ the tangent of the grid flow
@@ -314,7 +283,8 @@ def fluctuation_variance(problem: Problem, grid: Grid, test_function: str | Call
     Parameters
     ----------
     test_function : str or callable
-        a name of ``GRID_TEST_FUNCTIONS`` ("mean", "second_moment", "output", "risk") or a callable of the points
+        a name of ``wgf.functionals.OBSERVABLES`` ("mean", "second_moment", "covariance", "output", "risk") or a
+        callable of the points
         z (C, D) -> (C,) or (C, K)
     alpha, batch : float, int
         the particles' eps = alpha / N and minibatch size B (a fixed step eps: alpha = eps N)

@@ -13,7 +13,8 @@ from scipy.stats import chi2
 from wgf import parse_config
 from wgf.data import GaussianTeacherData
 from wgf.grids import MeanFieldPotential, fluctuation_variance, make_grid, solve
-from wgf.grids.fluctuations import GRID_TEST_FUNCTIONS, Tangent, cell_values, flow
+from wgf.functionals import OBSERVABLES
+from wgf.grids.fluctuations import Tangent, cell_values, flow
 from wgf.groups import trivial_group
 from wgf.problem import Problem
 from wgf.symmetry import Symmetry
@@ -106,10 +107,25 @@ def test_test_functions_are_named_as_the_particles_measure_them():
     pot = MeanFieldPotential(p, grid)
     rho = np.full(grid.shape, 1.0 / (grid.size * grid.cell_volume))
     measured = pytest.importorskip("wgf.validation.fluctuations").FLUCTUATIONS
-    for name in GRID_TEST_FUNCTIONS:
+    assert measured is OBSERVABLES  # one definition: what the particles measure is what the grid linearizes
+    for name in OBSERVABLES:
         values, names = cell_values(p, pot, name, rho)
         assert values.shape == (len(names), grid.size)
         assert names == list(measured[name].components(p)), name
+    # the first variation of the nonlinear ones against a difference of F along rho -> rho + s (delta - rho)
+    rng = np.random.default_rng(4)
+    other = rng.random(grid.shape)
+    other /= other.sum() * grid.cell_volume
+    cloud = grid.embed(grid.points)
+    for name in ("covariance", "risk"):
+        observable = OBSERVABLES[name](p)
+        values, _ = cell_values(p, pot, name, rho)
+        s = 1e-6
+        weights = lambda r: r.ravel() * grid.cell_volume  # noqa: E731
+        change = (observable.value(cloud, weights(rho + s * (other - rho)))
+                  - observable.value(cloud, weights(rho - s * (other - rho)))) / (2 * s)
+        predicted = values @ weights(other - rho)
+        np.testing.assert_allclose(change, predicted, rtol=1e-6, atol=1e-10)
     # the linear ones are f at the cell centres z_c = B u_c: <f, rho> is the particles' <f, nu> for a cloud there
     values, _ = cell_values(p, pot, "output", rho)
     assert np.allclose(values @ rho.ravel() * grid.cell_volume, pot.output(rho).ravel()[: len(values)], atol=1e-14)

@@ -8,8 +8,10 @@ Brownian noise and the mini-batch noise (every particle sees the same batch, and
   \nu^N \rangle`, :math:`N\, \mathrm{Var}_{\mathrm{seeds}}` (ddof = 1) with its 95% chi-square interval, and the
   standard error of the mean (``FluctuationStatistics``). ``seed_values`` runs the seeds and evaluates a test
   function at every snapshot.
-- **Test functions** ``FLUCTUATIONS`` (a ``wgf.registry.Registry``; factory (problem) -> f(theta (N, D)) ->
-  (K,), with ``components(problem)`` naming the K values): ``mean``, ``second_moment``, ``output``, ``risk``.
+- **Test functions** ``FLUCTUATIONS``: the observables of ``wgf.functionals`` (``OBSERVABLES``; factory
+  (problem) -> an ``Observable``, called on theta (N, D) -> (K,), with ``components(problem)`` naming the K
+  values): ``mean``, ``second_moment``, ``covariance``, ``output``, ``risk``. The grid prediction linearizes the
+  same observables (their first variations), so what is measured and what is predicted are one definition.
 - **The linear unit exactly.** ``make_unit("linear", dx, dy)`` (:math:`\sigma(x, W) = W x`), squared loss,
   ``GaussianTeacherData``, vanilla scheme: every particle's gradient is the same matrix, so the empirical mean
   :math:`M_k` obeys a closed linear recursion driven by the batch's second moments.
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from wgf.registry import Registry
+from wgf.functionals import OBSERVABLES, OUTPUT_POINTS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -44,7 +46,6 @@ __all__ = ["FLUCTUATIONS", "FluctuationStatistics", "fluctuation_statistics", "s
            "interval_score", "mean_fluctuations", "LINEAR_ALPHA", "LINEAR_BATCH", "CONTROL_BATCH"]
 
 # the quadrature nodes of the data at which ``output`` evaluates Phi
-OUTPUT_POINTS = 4
 
 
 # ------------------------------------------------------------------ the estimator
@@ -168,41 +169,10 @@ def risk(problem: Problem, theta: ArrayLike) -> np.ndarray:
     return np.array([risk_of(problem, theta)])
 
 
-FLUCTUATIONS = Registry("fluctuation", "test functions f of the particles whose fluctuations N Var_seeds <f, nu^N> "
-                                       "are measured; factory (problem) -> f(theta (N, D)) -> (K,)")
-
-
-@FLUCTUATIONS.register("mean", doc="the mean of each coordinate of z, <z_a, nu^N> (K = D)",
-                       components=lambda problem: [f"z{a}" for a in range(problem.dim)])
-def _mean_test(problem):
-    return mean
-
-
-@FLUCTUATIONS.register("second_moment", doc="the second moment of each coordinate of z, <z_a^2, nu^N> (K = D)",
-                       components=lambda problem: [f"z{a}^2" for a in range(problem.dim)])
-def _second_moment_test(problem):
-    return second_moment
-
-
-@FLUCTUATIONS.register("covariance", doc="the covariance of the cloud, (1/N) sum_i (z_i - zbar)(z_i - zbar)^T "
-                                         "(K = D^2, row-major)",
-                       components=lambda problem: [f"C{a}{b}" for a in range(problem.dim) for b in range(problem.dim)])
-def _covariance_test(problem):
-    return cloud_covariance
-
-
-@FLUCTUATIONS.register("output", doc=f"the network output Phi at the data's first {OUTPUT_POINTS} quadrature "
-                                     f"nodes (K = {OUTPUT_POINTS} dy)",
-                       components=lambda problem: [f"Phi(x{q})_{a}" for q in
-                                                   range(min(OUTPUT_POINTS, len(problem.quadrature)))
-                                                   for a in range(problem.base_unit.dim_y)])
-def _output_test(problem):
-    return lambda theta: output(problem, theta)
-
-
-@FLUCTUATIONS.register("risk", doc="the risk R(nu^N) (K = 1)", components=lambda problem: ["R"])
-def _risk_test(problem):
-    return lambda theta: risk(problem, theta)
+# the test functions whose fluctuations are measured: the observables of ``wgf.functionals`` (factory (problem) ->
+# an Observable, called on particles theta (N, D) -> (K,); ``FLUCTUATIONS[name].components(problem)`` its K names),
+# the same the grid prediction linearizes (``wgf.grids.fluctuation_variance``)
+FLUCTUATIONS = OBSERVABLES
 
 
 # ------------------------------------------------------------------ the linear unit, exactly
