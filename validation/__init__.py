@@ -10,6 +10,7 @@ from wgf.validation.metrics import METRICS, energy, frame_directions, mmd, momen
 from wgf.validation.fluctuations import (FLUCTUATIONS, FluctuationStatistics, LinearMoments, fluctuation_statistics,
                                          linear_cloud_covariance, linear_cloud_covariance_limit, linear_mean_limit,
                                          linear_mean_moments, seed_values)
+from wgf.validation.fluctuation_runs import FluctuationLimit, fluctuation_dataset, fluctuation_limit
 
 __all__ = [
     "as_measure",
@@ -32,4 +33,5 @@ __all__ = [
     "RateFit","w2", "rmd2", "second_moment", "TooLargeForExactOT", "EXACT_OT_MAX_PAIRS", "wi_rmd2", "si_rmd2",
            "mmd", "energy", "sliced_w2", "sliced_directions", "frame_directions", "moments", "METRICS",
     "FLUCTUATIONS", "FluctuationStatistics", "fluctuation_statistics", "seed_values", "LinearMoments",
-    "linear_mean_moments", "linear_mean_limit", "linear_cloud_covariance", "linear_cloud_covariance_limit"]
+    "linear_mean_moments", "linear_mean_limit", "linear_cloud_covariance", "linear_cloud_covariance_limit",
+    "fluctuation_dataset", "fluctuation_limit", "FluctuationLimit"]

@@ -332,6 +332,8 @@ def _experiment(s: dict[str, Section], text: str, base_dir: Path | None, problem
             s[name].check(problem)
     if "compare" in s and ("pde" not in s or "particles" not in s):
         raise ConfigError("[compare] metrics: comparing needs both a [pde] and a [particles] section")
+    if "compare" in s:
+        s["compare"].check_particles(s["particles"])
     exp = Experiment(problem, s[""].title, s.get("particles"), s.get("pde"), s.get("compare"), text,
                      discover=s.get("discover"), model=m, group=g, data=d, training=t, minimizer=s.get("minimizer"))
     try:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Variable", "xarray_dataset", "PDE_COORDINATES", "PDE_FIELDS", "PARTICLE_COORDINATES",
            "PARTICLE_VARIABLES", "COMPARE_COORDINATES", "COMPARE_VARIABLES", "MINIMIZER_COORDINATES",
-           "MINIMIZER_VARIABLES", "MINIMIZER_SCALARS"]
+           "MINIMIZER_VARIABLES", "MINIMIZER_SCALARS", "FLUCTUATION_COORDINATES", "FLUCTUATION_VARIABLES"]
 
 
 @dataclass(frozen=True)
@@ -170,3 +170,29 @@ MINIMIZER_VARIABLES = _table(
 )
 # the scalars of a Minimizer that a results file stores
 MINIMIZER_SCALARS = ("free_energy", "risk", "residual", "iterations")
+
+# ------------------------------------------------------------------ /fluctuations (wgf.validation.fluctuation_dataset)
+FLUCTUATION_COORDINATES = _table(
+    Variable("N", ("N",), "number of particles", dtype="i8"),
+    Variable("time", ("time",), "mean-field time", doc="the snapshots"),
+    Variable("{f}_component", ("{f}_component",), "component of the test function {f}", dtype="",
+             doc="one per test function f: the names of its K values (z0, z1, ... for mean; R for risk)"),
+)
+FLUCTUATION_VARIABLES = _table(
+    Variable("{f}", ("N", "time", "{f}_component"), "N Var_seeds <{f}, nu^N_t>",
+             doc="one per test function f of [compare] fluctuations: N s^2, s^2 the variance over the seeds "
+                 "(ddof 1)"),
+    Variable("{f}_low", ("N", "time", "{f}_component"),
+             "lower end of the chi-square interval of N Var_seeds <{f}, nu^N_t>",
+             doc="level: the group's attribute level (0.95)"),
+    Variable("{f}_high", ("N", "time", "{f}_component"),
+             "upper end of the chi-square interval of N Var_seeds <{f}, nu^N_t>"),
+    Variable("{f}_mean", ("N", "time", "{f}_component"), "seed mean of <{f}, nu^N_t>"),
+    Variable("{f}_mean_se", ("N", "time", "{f}_component"), "standard error of the seed mean of <{f}, nu^N_t>",
+             doc="s / sqrt(S)"),
+    Variable("{f}_limit", ("time", "{f}_component"), "predicted limit of N Var <{f}, nu^N_t> as N -> infinity "
+             "(eps = alpha / N)",
+             doc="attribute source: linear_ode (`linear_mean_limit`, the linear unit's mean) or grid "
+                 "(`fluctuation_variance` on the [pde] grid; attributes space, cells, backward_steps); absent where "
+                 "neither applies (the group's attribute {f}_limit_skipped says why)"),
+)

@@ -16,10 +16,10 @@ from wgf.config import Experiment, resolved_config
 from wgf.diagnostics import measure, wi_skipped, wi_skipped_note
 from wgf.executors import DEFAULT_RETRIES, run_jobs
 from wgf.io import ResultsFile, intact
-from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, HYPOTHESES_ATTR, MINIMIZER,
-                        MINIMIZER_COORDINATES, MINIMIZER_SCALARS, MINIMIZER_VARIABLES, PARTICLE_COORDINATES,
-                        PARTICLE_VARIABLES, PDE, PDE_COORDINATES, PDE_FIELDS, PDE_VARIABLES, TRACE_COORDINATES,
-                        TRACE_VARIABLES, particles_path)
+from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, FLUCTUATION_GROUP, HYPOTHESES_ATTR,
+                        MINIMIZER, MINIMIZER_COORDINATES, MINIMIZER_SCALARS, MINIMIZER_VARIABLES,
+                        PARTICLE_COORDINATES, PARTICLE_VARIABLES, PDE, PDE_COORDINATES, PDE_FIELDS, PDE_VARIABLES,
+                        TRACE_COORDINATES, TRACE_VARIABLES, particles_path)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
     from wgf.grids import History, Minimizer
 
-__all__ = ["run_experiment", "run_particles", "run_minimizer_particles"]
+__all__ = ["run_experiment", "run_particles", "run_minimizer_particles", "run_fluctuations"]
 
 log = logging.getLogger("wgf")
 
@@ -379,6 +379,43 @@ def run_minimizer_particles(exp: Experiment, out: ResultsFile, best: Minimizer, 
     return fits
 
 
+def run_fluctuations(exp: Experiment, out: ResultsFile) -> None:
+    """N Var_seeds of the test functions of ``[compare] fluctuations`` per N and snapshot, with their intervals, seed
+    means and predicted limits, into /fluctuations (``wgf.validation.fluctuation_runs.fluctuation_arrays``, the
+    arrays of ``fluctuation_dataset``; docs/theory.md §11). The values are read from /particles/N<N>/positions; the
+    limit is the linear unit's exact ODE for the mean where it applies, else the grid prediction on the [pde] grid
+    where it applies, else absent with the reason in the group's attribute <f>_limit_skipped. A finished
+    /fluctuations is kept by a resumed run."""
+    from wgf.validation.fluctuation_runs import fluctuation_arrays
+
+    problem, settings = exp.problem, exp.particles
+    group = out.file.get(FLUCTUATION_GROUP)
+    if group is not None and group.attrs.get("done"):
+        if intact(*(ds for ds in group.values() if isinstance(ds, h5py.Dataset))):
+            return
+        log.warning("/fluctuations: its data fails the checksum or is not finite: computing it again")
+    if group is not None:
+        del out.file[FLUCTUATION_GROUP]
+    grid = exp.pde.make_grid(problem) if exp.pde is not None else None
+    positions = {n: out.file[f"{particles_path(n)}/positions"] for n in settings.n}
+    arrays, attrs = fluctuation_arrays(problem, positions, exp.compare.fluctuations, alpha=settings.alpha,
+                                       batch=settings.batch, grid=grid, times=problem.times)
+    coords = {}
+    for var, values, *extra in arrays:  # the coordinates first: every variable is labelled with them
+        if var.dims == (var.name,):
+            stored = replace(var, dtype=h5py.string_dtype()) if not var.dtype else var
+            coords[var.name] = stored.coordinate(out, FLUCTUATION_GROUP, values)
+    for var, values, *extra in arrays:
+        if var.dims != (var.name,):
+            var.write(out, FLUCTUATION_GROUP, values, *(coords[d] for d in var.dims), **(extra[0] if extra else {}))
+    group = out.file[FLUCTUATION_GROUP]
+    for key, value in attrs.items():
+        group.attrs[key] = value
+        if key.endswith("_limit_skipped"):
+            log.info("/fluctuations/%s: none: %s", key[: -len("_skipped")], value)
+    out.mark_done(group)
+
+
 def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, resume: bool = False,
                    workers: int = 1, dask: str | Client | None = None) -> Path:
     """Run the sections ``exp`` has and write ``out_path`` (atomically on completion).
@@ -410,4 +447,6 @@ def run_experiment(exp: Experiment, out_path: PathLike, *, quiet: bool = False, 
                     log.debug("%s: slope %+.3f [%+.3f, %+.3f] from %d values above the PDE floor", name, *fit)
             if best is not None:
                 run_minimizer_particles(exp, out, best, history)
+            if exp.compare.fluctuations:
+                run_fluctuations(exp, out)
     return out_path

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from wgf.layout import (COMPARE_COORDINATES, COMPARE_VARIABLES, MINIMIZER_COORDINATES, MINIMIZER_SCALARS,
-                        MINIMIZER_VARIABLES, PARTICLE_COORDINATES, PARTICLE_VARIABLES, PDE_COORDINATES, PDE_FIELDS,
-                        Variable, _table)
+from wgf.layout import (COMPARE_COORDINATES, COMPARE_VARIABLES, FLUCTUATION_COORDINATES, FLUCTUATION_VARIABLES,
+                        MINIMIZER_COORDINATES, MINIMIZER_SCALARS, MINIMIZER_VARIABLES, PARTICLE_COORDINATES,
+                        PARTICLE_VARIABLES, PDE_COORDINATES, PDE_FIELDS, Variable, _table)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -46,7 +46,8 @@ __all__ = ["Variable", "Section", "SECTIONS", "ROOT_ATTRS", "HYPOTHESES_ATTR",
            "PDE_COORDINATES", "PDE_FIELDS", "PDE_VARIABLES", "PARTICLE_COORDINATES", "PARTICLE_VARIABLES",
            "TRACE_COORDINATES", "TRACE_VARIABLES", "COMPARE_COORDINATES", "COMPARE_VARIABLES", "DISCOVERY_COORDINATES",
            "DISCOVERY_VARIABLES", "SWEEP_COORDINATES", "SWEEP_VARIABLES", "SWEEP_QUANTITIES", "STUDY_KEYS",
-           "STUDY_DIMS", "STUDY_QUANTITIES", "STATUS", "MISSING",
+           "STUDY_DIMS", "STUDY_QUANTITIES", "STATUS", "MISSING", "FLUCTUATION_GROUP", "FLUCTUATION_COORDINATES",
+           "FLUCTUATION_VARIABLES", "FLUCTUATION_ATTRS",
            "particles_path", "trace_path", "particle_counts", "read_diagnostics", "read_sweep",
            "render_section", "render_docs", "write_docs", "docs_drift", "main"]
 
@@ -134,6 +135,17 @@ TRACE_VARIABLES["wi_rmd2"] = replace(TRACE_VARIABLES["wi_rmd2"], doc="exact OT; 
 COMPARE = "compare"
 # COMPARE_COORDINATES, COMPARE_VARIABLES: wgf.layout (a Comparison's to_xarray uses them too)
 
+# ------------------------------------------------------------------ /fluctuations
+FLUCTUATION_GROUP = "fluctuations"
+# FLUCTUATION_COORDINATES, FLUCTUATION_VARIABLES: wgf.layout (wgf.validation.fluctuation_dataset uses them too)
+FLUCTUATION_ATTRS = (
+    ("test_functions", "the test functions f, in the order of [compare] fluctuations"),
+    ("seeds", "S, the seeds per N"), ("level", "the level of the intervals (0.95)"),
+    ("interval", "how the intervals are found (chi-square with S - 1 degrees of freedom, docs/theory.md §11)"),
+    ("alpha, batch", "eps = alpha / N and the minibatch size B of the particles (alpha absent with a fixed step)"),
+    ("{f}_limit_skipped", "why {f}_limit is absent"), ("done", "1 once the group is on the disk"),
+)
+
 # ------------------------------------------------------------------ /discovery
 DISCOVERY = "discovery"
 DISCOVERY_COORDINATES = _table(
@@ -214,6 +226,11 @@ def _sections() -> dict:
             "seed and coordinate are those of /particles/N<N>"),
         "compare": Section("compare", "/compare", "Particles against the PDE (`[compare]`)",
                            tuple(COMPARE_COORDINATES.values()), tuple(COMPARE_VARIABLES.values())),
+        "fluctuations": Section(
+            "fluctuations", "/fluctuations", "Fluctuations (`[compare] fluctuations`)",
+            tuple(FLUCTUATION_COORDINATES.values()), tuple(FLUCTUATION_VARIABLES.values()), FLUCTUATION_ATTRS,
+            "{f} stands for each test function of [compare] fluctuations; the values are read from "
+            "/particles/N<N>/positions"),
         "discovery": Section(
             "discovery", "/discovery", "Architecture discovery (`wgf discover`)",
             tuple(DISCOVERY_COORDINATES.values()), tuple(DISCOVERY_VARIABLES.values()),

@@ -684,6 +684,27 @@ def _metric_names():
     return DEFAULT_METRICS
 
 
+def _fluctuation_names(s, k, v):
+    """A list of distinct names of ``wgf.validation.FLUCTUATIONS`` (an empty list: none)."""
+    from wgf.validation.fluctuations import FLUCTUATIONS
+
+    if not isinstance(v, list):
+        raise ConfigError(f"{where(s, k)}: expected a list of test function names ({', '.join(FLUCTUATIONS)})")
+    for name in v:
+        if not isinstance(name, str) or name not in FLUCTUATIONS:
+            raise ConfigError(f"{where(s, k)}: unknown test function {name!r} (choose from "
+                              f"{', '.join(FLUCTUATIONS)})")
+        if v.count(name) > 1:
+            raise ConfigError(f"{where(s, k)}: {name!r} is given twice")
+    return tuple(v)
+
+
+def _fluctuation_choices():
+    from wgf.validation.fluctuations import FLUCTUATIONS
+
+    return FLUCTUATIONS
+
+
 @_section("compare", "particles against the PDE density, rates and floors (docs/theory.md §6); needs [pde] "
                      "and [particles]")
 class CompareSettings(Section):
@@ -691,12 +712,24 @@ class CompareSettings(Section):
                              doc="the distances computed per (N, seed, snapshot)")
     bandwidth: float | None = setting(None, check=_pos, type="number", doc="the Gaussian kernel of mmd",
                                       default_doc="[training] init_std")
+    fluctuations: tuple | None = setting(None, check=_fluctuation_names, choices=_fluctuation_choices(),
+                                         type="list of strings",
+                                         doc="test functions f whose N Var_seeds <f, nu^N_t> is written per N and "
+                                             "snapshot with its 95% chi-square interval and predicted limit "
+                                             "(/fluctuations, docs/theory.md §11); needs [particles] seeds >= 2",
+                                         default_doc="none: no /fluctuations")
 
     def resolved(self, problem: Problem | None = None) -> dict[str, Any]:
         out = super().resolved()
         if problem is not None and self.bandwidth is None:
             out["bandwidth"] = float(problem.init_std)
         return out
+
+    def check_particles(self, particles: ParticleSettings) -> None:
+        """N Var over seeds needs at least 2 seeds per N."""
+        if self.fluctuations and particles.seeds < 2:
+            raise ConfigError(f"[compare] fluctuations: N Var over seeds needs [particles] seeds >= 2, got "
+                              f"{particles.seeds}")
 
 
 def _discover_default(name: str) -> Any:
