@@ -37,6 +37,9 @@ DISPLAY_NAMES = {
     "si_defect": r"$\int |z - P_E z|^2 \, d\mu$",
     "wi_defect": r"$\max_g \|\rho \circ M_g - \rho\|_1 / \|\rho\|_1$",
     "boundary_mass": "mass in the outermost cells",
+    # the particles' fluctuations and their predicted limit (/fluctuations)
+    "n_var": r"$N\,\mathrm{Var}_{\mathrm{seeds}}\,\langle f, \nu^N_t \rangle$",
+    "fluctuation_limit": "predicted limit",
     # coordinates and varied keys (a sweep's dimension is the last part of its config key)
     "N": r"number of particles $N$",
     "time": r"mean-field time $t$",

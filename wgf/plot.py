@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wgf.labels import N_RATE, display_name
-from wgf.schema import (COMPARE, COMPARE_COORDINATES, DISCOVERY, MINIMIZER, PDE, particle_counts, particles_path,
-                        read_diagnostics)
+from wgf.schema import (COMPARE, COMPARE_COORDINATES, DISCOVERY, FLUCTUATION_GROUP, MINIMIZER, PDE, particle_counts,
+                        particles_path, read_diagnostics)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "density", "density_snapshots", "marginals", "off_subspace", "distance_vs_n", "distance_vs_time", "training",
-    "minimizer_convergence", "read_minimizer",
+    "minimizer_convergence", "read_minimizer", "fluctuations", "read_fluctuations",
     "discovery_rounds", "sweep_quantity", "animate", "save", "legend_below", "place_legends", "round_off",
     "read_snapshot", "read_snapshots", "read_training", "read_distances", "read_off_subspace", "read_discovery",
 ]
@@ -1009,6 +1009,57 @@ def minimizer_convergence(times: ArrayLike, free_energy_gap: ArrayLike, distance
     return ax
 
 
+def fluctuations(times: ArrayLike, n_var_by_n: Mapping[int, ArrayLike], *,
+                 interval_by_n: Mapping[int, ArrayLike] | None = None, limit: ArrayLike | None = None,
+                 limit_label: str = "fluctuation_limit", ax: Axes | None = None, ylabel: str = "n_var",
+                 title: str | None = None) -> Axes:
+    r"""The particles' fluctuations :math:`N\, \mathrm{Var}_{\mathrm{seeds}} \langle f, \nu^N_t \rangle` of one
+    component of a test function against time, one line per N with its interval as a band, and the predicted limit
+    as a dashed line: the curves collapse onto it as N grows.
+
+    times (T,) the snapshot times; n_var_by_n {N: (T,)} (/fluctuations/<f>); interval_by_n {N: (2, T)} the low and
+    high ends of each interval (<f>_low, <f>_high; None: no bands); limit (T,) the predicted limit (<f>_limit) or
+    None; limit_label, ylabel keys of ``wgf.labels.DISPLAY_NAMES`` (shown by their display names) or labels; title
+    above the axes. The y axis is linear from 0 (a variance). Returns the axes.
+    """
+    times = _as_array("times", times, "(T,) snapshot times", ndim=1)
+    n_var_by_n = _as_by_n("n_var_by_n", n_var_by_n, "(T,) N Var per time")
+    for n, values in n_var_by_n.items():
+        n_var_by_n[n] = _as_array(f"n_var_by_n[{n}]", values, "(T,) N Var per time", ndim=1, nan=True)
+        _as_length(f"n_var_by_n[{n}]", n_var_by_n[n], 0, times.size, "times")
+    if interval_by_n is not None:
+        interval_by_n = _as_by_n("interval_by_n", interval_by_n, "(2, T) the interval's ends per time")
+        if set(interval_by_n) != set(n_var_by_n):
+            raise ValueError(f"interval_by_n has the N {sorted(interval_by_n)} but n_var_by_n {sorted(n_var_by_n)}")
+        for n, band in interval_by_n.items():
+            interval_by_n[n] = _as_array(f"interval_by_n[{n}]", band, "(2, T) the interval's ends per time", ndim=2,
+                                         nan=True)
+            _as_length(f"interval_by_n[{n}]", interval_by_n[n], 0, 2, "(low, high)")
+            _as_length(f"interval_by_n[{n}]", interval_by_n[n], 1, times.size, "times")
+    if limit is not None:
+        limit = _as_array("limit", limit, "(T,) the predicted limit per time", ndim=1)
+        _as_length("limit", limit, 0, times.size, "times")
+    limit_label = display_name(_as_text("limit_label", limit_label) or "fluctuation_limit")
+    ylabel = display_name(_as_text("ylabel", ylabel) or "n_var")
+    title = _as_text("title", title)
+    ax = _axes(_as_ax(ax))
+    colors = _colors(sorted(n_var_by_n))
+    for n in sorted(n_var_by_n):
+        if interval_by_n is not None:
+            low, high = interval_by_n[n]
+            ax.fill_between(times, low, high, color=colors[n], alpha=0.2, linewidth=0)
+        ax.plot(times, n_var_by_n[n], "o-", ms=3, color=colors[n], label=f"$N = {n}$")
+    if limit is not None:
+        ax.plot(times, limit, "--", color="k", lw=1.2, label=limit_label)
+    ax.set_ylim(bottom=0.0)
+    ax.set_xlabel(TIME)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
+    _legend(ax)
+    return ax
+
+
 # ------------------------------------------------------------------ training
 def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
              pde: Mapping[str, ArrayLike] | History | None = None,
@@ -1477,6 +1528,42 @@ def read_minimizer(source: ResultsSource) -> dict:
             "distance": _array(m["pde_distance"]), "gap_rate": rate("pde_free_energy_gap"),
             "distance_rate": rate("pde_distance"), "free_energy": float(_array(m["free_energy"])),
             "residual": float(_array(m["residual"]))}
+
+
+def read_fluctuations(source: ResultsSource | xr.Dataset, name: str, component: int | str = 0) -> dict:
+    """The keyword arguments of ``fluctuations`` for one component (an index or a name of <name>_component) of the
+    test function ``name``: times, n_var_by_n, interval_by_n, limit (None where /fluctuations has no <name>_limit),
+    limit_label (its source), ylabel and title; from a results file (/fluctuations) or the ``xarray.Dataset`` of
+    ``wgf.validation.fluctuation_dataset``."""
+    if hasattr(source, "data_vars"):
+        g = source
+    else:
+        node = _node(source)
+        if FLUCTUATION_GROUP not in node:
+            raise ValueError("the results have no /fluctuations group (no [compare] fluctuations)")
+        g = node[FLUCTUATION_GROUP]
+    if name not in g or f"{name}_component" not in g:
+        keys = g.variables if hasattr(g, "variables") else g  # a DataTree node or a Dataset, an h5py group
+        have = [str(k)[: -len("_component")] for k in keys if str(k).endswith("_component")]
+        raise ValueError(f"no test function {name!r} in /fluctuations (it has: {', '.join(have)})")
+    components = [c.decode() if isinstance(c, bytes) else str(c) for c in np.asarray(g[f"{name}_component"])]
+    k = components.index(component) if isinstance(component, str) and component in components else component
+    if isinstance(k, str):
+        raise ValueError(f"no component {component!r} of {name} (it has: {', '.join(components)})")
+    k = _as_index("component", k, len(components), f"components of {name}")
+    ns = np.asarray(g["N"]).astype(int)
+    values, low, high = (_array(g[key]) for key in (name, f"{name}_low", f"{name}_high"))
+    limit, label = None, "fluctuation_limit"
+    if f"{name}_limit" in g:
+        d = g[f"{name}_limit"]
+        limit = _array(d)[:, k]
+        kind = d.attrs.get("source", "")
+        label = {"linear_ode": "predicted limit (linear ODE)",
+                 "grid": "predicted limit (grid " + "x".join(str(int(c)) for c in np.atleast_1d(d.attrs.get(
+                     "cells", []))) + ")"}.get(kind, "predicted limit")
+    return {"times": _array(g["time"]), "n_var_by_n": {int(n): values[i, :, k] for i, n in enumerate(ns)},
+            "interval_by_n": {int(n): np.stack([low[i, :, k], high[i, :, k]]) for i, n in enumerate(ns)},
+            "limit": limit, "limit_label": label, "ylabel": "n_var", "title": f"{name}: {components[k]}"}
 
 
 def read_off_subspace(source: ResultsSource, *, projector: ArrayLike | None = None) -> dict:

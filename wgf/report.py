@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from wgf.schema import (COMPARE, DISCOVERY, HYPOTHESES_ATTR, MINIMIZER, PDE, SWEEP, particle_counts, particles_path,
-                        read_diagnostics)
+from wgf.schema import (COMPARE, DISCOVERY, FLUCTUATION_GROUP, HYPOTHESES_ATTR, MINIMIZER, PDE, SWEEP,
+                        particle_counts, particles_path, read_diagnostics)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -277,6 +277,8 @@ def _summary(path) -> str:
             lines.extend(_sup_lines(c, cn))
         if MINIMIZER in f and any(k.startswith("particles_") for k in f[MINIMIZER]):
             lines.extend(_particles_to_minimizer_lines(f[MINIMIZER]))
+        if FLUCTUATION_GROUP in f and (_finished(f) or f[FLUCTUATION_GROUP].attrs.get("done")):
+            lines.extend(_fluctuation_lines(f[FLUCTUATION_GROUP]))
         if DISCOVERY in f:
             d = f[DISCOVERY]
             rmd2 = d["rmd2"][()] if "rmd2" in d else []
@@ -329,6 +331,41 @@ def _sup_lines(c, cn) -> list[str]:
     lines.extend(why)
     lines.append("  (uniform in time: the mean-field rate -1/2 must hold for the supremum too; fitted above the "
                  "final time's floor)")
+    return lines
+
+
+def _limit_source(d) -> str:
+    """"linear ODE" or "grid 32x32" of a <f>_limit variable."""
+    if d.attrs.get("source") == "grid":
+        return "grid " + "x".join(str(int(c)) for c in np.atleast_1d(d.attrs.get("cells", [])))
+    return {"linear_ode": "linear ODE"}.get(d.attrs.get("source"), str(d.attrs.get("source", "")))
+
+
+def _fluctuation_lines(g) -> list[str]:
+    """The table of /fluctuations: per test function and component, N Var_seeds at the final time per N with its
+    interval, and the predicted limit (or why there is none)."""
+    ns = g["N"][()].astype(int)
+    t = g["time"][()]
+    level = float(g.attrs.get("level", 0.95))
+    lines = [f"\nFluctuations at t = {t[-1]:g}: N Var_seeds <f, nu^N> [{level:.0%} chi-square interval] over "
+             f"{int(np.max(g.attrs['seeds']))} seeds, and the predicted limit as N -> infinity (eps = alpha / N):",
+             "  %-16s" % "f" + "".join("%28s" % f"N={n}" for n in ns) + "   limit"]
+    notes = []
+    for name in _fluctuation_names(g):
+        components = [c.decode() if isinstance(c, bytes) else str(c) for c in g[f"{name}_component"][()]]
+        values, low, high = (g[k][()][:, -1] for k in (name, f"{name}_low", f"{name}_high"))
+        limit = g[f"{name}_limit"] if f"{name}_limit" in g else None
+        for k, c in enumerate(components):
+            row = "  %-16s" % f"{name} {c}"[:16]
+            row += "".join("%28s" % f"{values[i, k]:.4g} [{low[i, k]:.4g}, {high[i, k]:.4g}]" for i in range(len(ns)))
+            row += "   " + ("%.4g" % limit[()][-1, k] if limit is not None else "none (see below)")
+            lines.append(row)
+        if limit is not None:
+            notes.append(f"  {name}: limit from the {_limit_source(limit)}")
+        else:
+            notes.append(f"  {name}: no limit: {g.attrs.get(f'{name}_limit_skipped', 'not computed')}")
+    lines.extend(notes)
+    lines.append("  (N Var over the seeds tends to the limit as N grows: its interval at the largest N should hold it)")
     return lines
 
 
@@ -402,6 +439,8 @@ FIGURES = {
     "minimizer": "the PDE's F - F* and L1 distance to the minimizer rho* over time, and the particles at the final "
                  "time against rho* per metric, against N",
     "discovery": "the rounds of an architecture discovery",
+    "fluctuations_<f>": "per test function f of /fluctuations, N Var_seeds <f, nu^N_t> against time, one curve per N "
+                        "with its 95% interval and the predicted limit dashed, a panel per component",
 }
 
 
@@ -505,6 +544,9 @@ def _draw_figures(path, folder, shown) -> list[Path]:
             keep(fig, "training")
         if MINIMIZER in f and "pde_distance" in f[MINIMIZER]:
             keep(_minimizer_figure(Figure, plot, f), "minimizer")
+        if FLUCTUATION_GROUP in f:
+            for name in _fluctuation_names(f[FLUCTUATION_GROUP]):
+                keep(_fluctuation_figure(Figure, plot, f, name), f"fluctuations_{name}")
         if DISCOVERY in f:
             fig = Figure(figsize=(9.0, 3.6), layout="constrained")
             plot.discovery_rounds(**plot.read_discovery(f), axes=fig.subplots(1, 2))
@@ -608,6 +650,27 @@ def _minimizer_figure(Figure, plot, f):
         plot.legend_below(fig, axs[1:1 + len(names)])
         fig.suptitle(f"convergence to the minimizer $\\rho^*$ of $F$: the PDE over time, the particles at "
                      f"$t = {m[names[0]].attrs['time']:g}$ against $N$")
+    return fig
+
+
+def _fluctuation_names(g) -> list[str]:
+    """The test functions of a /fluctuations group, in the order of [compare] fluctuations."""
+    names = [k[: -len("_component")] for k in g if k.endswith("_component")]
+    order = [n.strip() for n in str(g.attrs.get("test_functions", "")).split(",")]
+    return sorted(names, key=lambda n: order.index(n) if n in order else len(order))
+
+
+def _fluctuation_figure(Figure, plot, f, name):
+    """N Var_seeds of one test function against time (``plot.fluctuations``), a panel per component, one legend
+    below them."""
+    g = f[FLUCTUATION_GROUP]
+    count = g[f"{name}_component"].shape[0]
+    fig, axs = _metric_grid(Figure, count)
+    for k, ax in enumerate(axs[:count]):
+        plot.fluctuations(**plot.read_fluctuations(f, name, k), ax=ax)
+    plot.legend_below(fig, axs[:count])
+    fig.suptitle(f"fluctuations of {name} over {int(np.max(g.attrs['seeds']))} seeds (95% chi-square interval)",
+                 fontsize=10)
     return fig
 
 
