@@ -27,6 +27,7 @@ def test_demo_outputs_are_complete(tmp_path, monkeypatch, capsys):
         assert heading in printed
     # tau = 1e-4: the flow relaxes on times of order 1 / tau, and the summary says it ends far from rho*
     assert "(the flow at t = 1 is far from converged: ||rho_t - rho*||_1 = " in printed
+    assert "particles vs rho*: none, the flow at t = 1 is " in printed and "not at long times" in printed
     with h5py.File(tmp_path / "results.h5", "r") as f:
         assert f["pde/density"].shape == (3, 24, 24)
         assert set(f["particles"]) == {"N100", "N200", "N400"}

@@ -394,6 +394,8 @@ def _minimizer_lines(m) -> list[str]:
     if dist[-1] > 0.1:  # a tenth of the mass elsewhere: the flow has not reached rho*
         lines.append(f"  (the flow at t = {t[-1]:g} is far from converged: ||rho_t - rho*||_1 = {dist[-1]:.2g} of at "
                      f"most 2, F - F* = {gap[-1]:.2g} against |F*| = {abs(m['free_energy'][()]):.2g})")
+    if "particles_skipped" in m.attrs:
+        lines.append(f"  particles vs rho*: none, {m.attrs['particles_skipped']}")
     return lines
 
 
