@@ -238,13 +238,14 @@ def fluctuation_dataset(problem: Problem, positions: Mapping[int, Any], names: S
     coordinates N, time and f_component, per test function f the variables f, f_low, f_high (N Var_seeds and its
     interval), f_mean, f_mean_se and, where a prediction applies, f_limit; identical to
     ``wgf.open_results(path)["fluctuations"]`` of ``wgf run`` with ``[compare] fluctuations = names`` on the same
-    runs (without the file's bookkeeping attributes)::
+    runs (without the file's bookkeeping attributes).
 
-        from wgf.particles import simulate
-
-        runs = {n: [simulate(problem, n, s, alpha=5.0, batch=10) for s in range(100)] for n in (100, 1000)}
-        ds = fluctuation_dataset(problem, runs, ["mean"], alpha=5.0, batch=10)
-        ds["mean"].sel(N=1000).isel(time=-1), ds["mean_limit"].isel(time=-1)
+    Examples
+    --------
+    >>> from wgf.particles import simulate
+    >>> runs = {n: [simulate(problem, n, s, alpha=5.0, batch=10) for s in range(100)] for n in (100, 1000)}
+    >>> ds = fluctuation_dataset(problem, runs, ["mean"], alpha=5.0, batch=10)
+    >>> ds["mean"].sel(N=1000).isel(time=-1), ds["mean_limit"].isel(time=-1)
     """
     return xarray_dataset(*fluctuation_arrays(problem, positions, names, alpha=alpha, batch=batch, grid=grid,
                                               times=times, level=level, prediction=prediction,
