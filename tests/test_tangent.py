@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
+from _common import SWAP_PROBLEM
+
 from wgf import parse_config
 from wgf.data import GaussianTeacherData
 from wgf.grids import MeanFieldPotential, fluctuation_variance, make_grid, solve
@@ -49,19 +51,7 @@ def linear_mean_variance(t, alpha=ALPHA, batch=BATCH):
 
 
 # ---------------------------------------------------------------- the tangent
-SWAP = """
-[model]
-unit = "sigmoid_matrix"
-dim_x = 2
-dim_y = 2
-[group]
-name = "swap"
-[data]
-x_std = 4.0
-teacher = "wi"
-teacher_particles = [[-0.5, 0.0, 0.0, 0.25], [0.25, 0.5, 0.0, 0.5]]
-quadrature_points = 8
-[training]
+SWAP = SWAP_PROBLEM + """[training]
 scheme = "da"
 tau = 1e-4
 beta = 1e-2
