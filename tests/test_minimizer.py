@@ -205,3 +205,23 @@ def test_results_file_minimizer_equals_the_object_and_the_pde_converges_to_it(tm
     assert stored["pde_distance"].attrs["decay_rate"] < 0
     # the same solve again, resumed: the finished /minimizer is kept as written
     assert float(stored["residual"]) <= 1e-12
+
+
+def test_wgf_run_reports_a_minimizer_that_does_not_converge_in_one_line(tmp_path, capsys):
+    """Too few Newton iterations: exit 1, one line naming [minimizer], no traceback; the solved PDE is kept."""
+    import h5py
+
+    from wgf.cli import main
+
+    config = tmp_path / "c.toml"
+    config.write_text(LINEAR.replace("beta = 0.05", "beta = 1e-3") + "[pde]\ncells = 64\n[minimizer]\n"
+                      "max_iterations = 1\ntolerance = 1e-12\n")
+    out = tmp_path / "r.h5"
+    assert main(["run", str(config), "-o", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].count("[minimizer] no fixed point") == 1 and "max_iterations" in err[0]
+    assert "Traceback" not in "\n".join(err) and not out.exists()
+    partial = [p for p in tmp_path.iterdir() if p.name.startswith("r.h5")]
+    assert partial, "the solved PDE is kept in the partial file"
+    with h5py.File(partial[0], "r") as f:
+        assert f["pde"].attrs.get("done") and "minimizer" not in f

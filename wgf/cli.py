@@ -361,7 +361,7 @@ def _execute(work, dask_address) -> int:
     code after one line: 2 for an unreachable scheduler or a partial file that cannot be resumed,
     1 for a numerical blow-up or a job that failed on every attempt."""
     from wgf.executors import JobError, SchedulerError, connect
-    from wgf.grids import GridBlowUpError
+    from wgf.grids import GridBlowUpError, MinimizerError
     from wgf.io import OutputBusyError, ResumeError
     from wgf.particles import BlowUpError
     from wgf.resources import ResourceError
@@ -377,6 +377,8 @@ def _execute(work, dask_address) -> int:
         return _fail(str(e))
     except (BlowUpError, GridBlowUpError) as e:
         return _fail(f"numerical blow-up: {e}", code=1)
+    except MinimizerError as e:  # the rest of the file (the PDE solved before) is kept in the .partial
+        return _fail(f"[minimizer] {e} (raise max_iterations or tolerance)", code=1)
     except OSError as e:  # the disk filled up, the folder vanished, ...: what was finished is kept
         return _fail(_write_failure(e), code=1)
     except JobError as e:
