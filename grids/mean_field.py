@@ -161,7 +161,8 @@ def interpolated_wi_defect(rho: np.ndarray, weights: Iterable[tuple[np.ndarray, 
 
 def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, method: str = "auto",
           tol: float = DEFAULT_TOLERANCE, potential_path: str = "auto",
-          on_snapshot: Callable[[int, float, np.ndarray], object] | None = None, role: GridRole | None = None) -> History:
+          on_snapshot: Callable[[int, float, np.ndarray], object] | None = None, role: GridRole | None = None,
+          flux: str = "sg") -> History:
     """Solve the mean-field WGF of ``problem`` on ``grid`` from its initial law through ``times``.
 
     Trackers (arrays over snapshots): mass, risk, free_energy, wi_defect (when the
@@ -171,7 +172,9 @@ def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, metho
     (default: the grid itself, as the user's) and the cells or box that would carry the flow.
     on_snapshot(j, t, rho) is called after each snapshot. ``method`` "auto" takes the
     integrator with the lower estimated cost at the tolerance ``tol`` (``wgf.grids.cost``);
-    ``History.stats`` says which and why.
+    ``History.stats`` says which and why. ``flux`` is the face flux (``wgf.grids.stepper.FLUXES``, docs/pde.md):
+    "sg" (Scharfetter-Gummel) or "cch" (Carrillo-Chertock-Huang, second order at high cell Peclet numbers,
+    SSP-RK3 only).
 
     A step-size schedule varsigma(t) is a change of time: the autonomous flow is
     solved to the internal times S(t_j) = int_0^t_j varsigma, and mu(t_j) is its
@@ -216,7 +219,7 @@ def solve(problem: Problem, grid: Grid, times: ArrayLike | None = None, *, metho
     internal = problem.schedule.elapsed(times)
     try:
         dens = integrate(rho0, internal, pot, grid.spacing, problem.beta, method=method, tol=tol,
-                         on_snapshot=lambda j, s, rho: record(j, times[j], rho), stats=stats)
+                         on_snapshot=lambda j, s, rho: record(j, times[j], rho), stats=stats, flux=flux)
     finally:
         worst.warn(grid, role)
     out = {k: np.asarray(v, dtype=float) for k, v in trackers.items() if v}

@@ -212,7 +212,7 @@ def initial_density(grid: Grid, initial: Callable[[np.ndarray], ArrayLike] | Arr
 def solve_fokker_planck(grid: Grid, potential: Callable[[np.ndarray], ArrayLike] | ArrayLike, beta: float,
                         initial: Callable[[np.ndarray], ArrayLike] | ArrayLike, times: ArrayLike, *,
                         method: str = "auto", tol: float = DEFAULT_TOLERANCE,
-                        dt_max: float | None = None) -> History:
+                        dt_max: float | None = None, flux: str = "sg") -> History:
     """Solve d_t rho = div(rho grad V) + beta Lap rho from ``initial`` through ``times``.
 
     Parameters
@@ -228,6 +228,8 @@ def solve_fokker_planck(grid: Grid, potential: Callable[[np.ndarray], ArrayLike]
         "explicit" SSP-RK3 under the CFL bound.
     tol : local error per implicit step
     dt_max : the largest step (default: the span of the times)
+    flux : "sg" (Scharfetter-Gummel, default) or "cch" (Carrillo-Chertock-Huang, second order at high cell
+        Peclet numbers, explicit only; docs/pde.md)
 
     Returns
     -------
@@ -239,5 +241,5 @@ def solve_fokker_planck(grid: Grid, potential: Callable[[np.ndarray], ArrayLike]
     rho0 = initial_density(grid, initial)
     stats = StepStats()
     dens = integrate(rho0, times, lambda rho: v, grid.spacing, beta, method=method, tol=tol, dt_max=dt_max,
-                     fixed_potential=True, stats=stats)
+                     fixed_potential=True, stats=stats, flux=flux)
     return History(grid, np.asarray(times, dtype=float), np.stack(dens), stats=stats)

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from wgf.grids.cch_flux import cch_apply, cch_rate, cch_velocity_cap
 from wgf.grids.cost import choose_method
 from wgf.grids.flux import apply_operator, fokker_planck_operator, max_exit_rate
 
@@ -33,12 +34,15 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike
 
-__all__ = ["integrate", "StepStats", "GridBlowUpError", "DEFAULT_TOLERANCE", "METHODS"]
+__all__ = ["integrate", "StepStats", "GridBlowUpError", "DEFAULT_TOLERANCE", "METHODS", "FLUXES"]
 
 log = logging.getLogger("wgf")
 
 DEFAULT_TOLERANCE = 1e-3  # bound on the local error estimate of an implicit step (relative L1)
 METHODS = ("auto", "explicit", "implicit")
+# the face fluxes (docs/pde.md, "Space"): Scharfetter-Gummel (wgf.grids.flux), Carrillo-Chertock-Huang
+# (wgf.grids.cch_flux, explicit SSP-RK3 only)
+FLUXES = ("sg", "cch")
 
 
 class GridBlowUpError(FloatingPointError):
@@ -94,7 +98,7 @@ def integrate(rho0: ArrayLike, times: ArrayLike, potential_of: Callable[[np.ndar
               spacing: Sequence[float] | np.ndarray, beta: float, *, method: str = "auto",
               tol: float = DEFAULT_TOLERANCE, dt_max: float | None = None, cfl: float = 0.9,
               fixed_potential: bool = False, on_snapshot: Callable[[int, float, np.ndarray], object] | None = None,
-              stats: StepStats | None = None) -> list[np.ndarray]:
+              stats: StepStats | None = None, flux: str = "sg") -> list[np.ndarray]:
     """Integrate from rho0 (grid shape) through ``times`` (times[0] is the start).
 
     potential_of(rho) -> U on the cells (grid shape); its attribute ``seconds`` (if any) is the
@@ -102,6 +106,9 @@ def integrate(rho0: ArrayLike, times: ArrayLike, potential_of: Callable[[np.ndar
     error estimate sum |fine - coarse| / sum rho of an implicit step.
     ``fixed_potential`` says potential_of ignores rho (a linear equation).
     on_snapshot(j, t, rho) is called at every requested time, including times[0].
+    ``flux`` is "sg" (Scharfetter-Gummel, both methods) or "cch" (Carrillo-Chertock-Huang, second order at
+    high cell Peclet numbers, docs/pde.md): "cch" is integrated by SSP-RK3 only, so "auto" takes "explicit" and
+    "implicit" is refused.
     Returns the list of densities at ``times``.
     """
     times = np.asarray(times, dtype=float)
@@ -109,6 +116,10 @@ def integrate(rho0: ArrayLike, times: ArrayLike, potential_of: Callable[[np.ndar
         raise ValueError("times must be nondecreasing")
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if flux not in FLUXES:
+        raise ValueError(f"flux must be one of {', '.join(FLUXES)}, got {flux!r}")
+    if flux == "cch" and method == "implicit":
+        raise ValueError("flux 'cch' is integrated explicitly only: use method 'explicit' or 'auto' (docs/pde.md)")
     if method != "explicit" and not (np.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be finite and > 0, got {tol!r}")
     stats = stats if stats is not None else StepStats()
@@ -122,6 +133,9 @@ def integrate(rho0: ArrayLike, times: ArrayLike, potential_of: Callable[[np.ndar
     u = potential_of(rho)
     stats.potentials += 1
     _check(rho, u, t)
+    if method == "auto" and flux == "cch":
+        method = "explicit"
+        stats.reason = "explicit: the cch flux is integrated by SSP-RK3 only (docs/pde.md)"
     if method == "auto":
         choice = choose_method(rho, u, spacing, beta, float(times[-1] - times[0]), tol=tol, cfl=cfl,
                                potential_seconds=0.0 if fixed_potential else getattr(potential_of, "seconds", 0.0),
@@ -130,7 +144,10 @@ def integrate(rho0: ArrayLike, times: ArrayLike, potential_of: Callable[[np.ndar
         stats.reason = choice.reason
         log.debug("time integrator %s", choice.reason)  # wgf run --verbose shows it
     stats.method = method
-    explicit = _FixedOperator(u, spacing, beta) if fixed_potential else _Operator(spacing, beta)
+    if flux == "cch":
+        explicit = _CCHOperator(spacing, beta)
+    else:
+        explicit = _FixedOperator(u, spacing, beta) if fixed_potential else _Operator(spacing, beta)
     for j, target in enumerate(times):
         while t < target - 1e-12 * max(1.0, abs(target)):
             if method == "implicit":
@@ -217,6 +234,22 @@ class _FixedOperator(_Operator):
 
     def apply(self, rho, u):
         return (self.matrix @ rho.ravel()).reshape(rho.shape)
+
+
+class _CCHOperator(_Operator):
+    """rho -> the Carrillo-Chertock-Huang divergence (wgf.grids.cch_flux). ``rate(u)`` fixes the velocity caps
+    of the step's three stages from the potential at its start, so the step's dt keeps every stage >= 0."""
+
+    def __init__(self, spacing, beta):
+        super().__init__(spacing, beta)
+        self.cap = None
+
+    def rate(self, u):
+        self.cap = cch_velocity_cap(u, self.spacing, self.beta)
+        return cch_rate(self.cap, self.spacing)
+
+    def apply(self, rho, u):
+        return cch_apply(rho, u, self.spacing, self.beta, self.cap)
 
 
 def _ssp_rk3_step(rho, u, t, target, potential_of, operator, cfl, stats):
