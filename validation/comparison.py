@@ -79,11 +79,13 @@ def floor_grids(cells: ArrayLike, factors: Iterable[int] = FLOOR_FACTORS) -> str
 
 
 def coarse_measures(problem: Problem, history: History, factors: Iterable[int] = FLOOR_FACTORS, *,
-                    method: str = "auto", tol: float | None = None, setting: str | None = None) -> list:
+                    method: str = "auto", tol: float | None = None, setting: str | None = None,
+                    flux: str = "sg") -> list:
     """The final density of the same flow on ``history.grid`` with cells // factor per axis, as CellMeasures.
     The solver's warnings (under-resolution, mass in the outer layer) name the user's grid (by its config
     ``setting``, e.g. "[pde]", when given), say they come from the floor estimate's coarse grid and what to
-    set instead (``wgf.grids.mean_field.GridRole``)."""
+    set instead (``wgf.grids.mean_field.GridRole``). ``flux`` is the [pde] face flux (docs/pde.md): the floor
+    is the error of the scheme the PDE ran."""
     from wgf.grids import DEFAULT_TOLERANCE, Grid, solve
     from wgf.grids.mean_field import GridRole
 
@@ -93,7 +95,7 @@ def coarse_measures(problem: Problem, history: History, factors: Iterable[int] =
         coarse = Grid(grid.bounds, coarse_cells(grid.cells, factor), grid.basis)
         role = GridRole(tuple(int(c) for c in grid.cells), setting, factor, "the floor estimate's")
         h = solve(problem, coarse, [0.0, history.times[-1]], method=method,
-                  tol=DEFAULT_TOLERANCE if tol is None else tol, role=role)
+                  tol=DEFAULT_TOLERANCE if tol is None else tol, role=role, flux=flux)
         out.append(as_measure(h, 1))
     return out
 

@@ -241,7 +241,7 @@ def run_pde(exp: Experiment, out: ResultsFile, *, progress: bool = True):
         bar.update()
 
     history = solve(problem, grid, times, method=cfg.method, tol=cfg.tolerance, on_snapshot=snapshot,
-                    role=GridRole(tuple(grid.cells), "[pde]"))
+                    role=GridRole(tuple(grid.cells), "[pde]"), flux=cfg.flux)
     bar.close()
     for name, values in history.trackers.items():
         PDE_VARIABLES[name].write(out, PDE, values, time)
@@ -307,7 +307,8 @@ def run_compare(exp: Experiment, out: ResultsFile, history, *, progress: bool = 
 
     problem, cfg, pde = exp.problem, exp.compare, exp.pde
     ns, times = exp.particles.n, problem.times
-    coarse = coarse_measures(problem, history, method=pde.method, tol=pde.tolerance, setting="[pde]")
+    coarse = coarse_measures(problem, history, method=pde.method, tol=pde.tolerance, setting="[pde]",
+                             flux=pde.flux)
     coords = (COMPARE_COORDINATES["N"].coordinate(out, COMPARE, ns),
               COMPARE_COORDINATES["seed"].coordinate(out, COMPARE, np.arange(exp.particles.seeds)),
               COMPARE_COORDINATES["time"].coordinate(out, COMPARE, times))

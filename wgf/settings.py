@@ -540,10 +540,16 @@ class PdeSettings(Section):
                           choices=("auto", "implicit", "explicit"), type="string",
                           doc="time integrator: auto takes the cheaper at this accuracy (docs/pde.md)")
     tolerance: float = setting(_solve_default("tol"), check=_pos, type="number", doc="local error per implicit step")
+    flux: str = setting(_solve_default("flux"), check=_choice(("sg", "cch")), choices=("sg", "cch"), type="string",
+                        doc="face flux: sg (Scharfetter-Gummel, first order at high cell Peclet numbers) or cch "
+                            "(Carrillo-Chertock-Huang, second order there, SSP-RK3 only) (docs/pde.md, \"Space\")")
 
     @classmethod
     def _given_rules(cls, pde):
         _either(cls.section, pde, "half_width", "bounds")
+        if pde.get("flux") == "cch" and pde.get("method") == "implicit":
+            raise ConfigError("[pde] method: flux = \"cch\" is integrated explicitly only; use method = \"explicit\" "
+                              "or \"auto\" (docs/pde.md)")
 
     def axes(self, problem: Problem) -> int:
         """Number of grid axes m: D on the full space, dim E^G on the fixed subspace."""
