@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["cch_velocity_cap", "cch_rate", "cch_apply", "CCH_DIFFUSION_CAP", "CCH_DENSITY_FLOOR"]
 
-CCH_DIFFUSION_CAP = 4.0  # K: the cap allows |Delta log rho| up to K between neighbours at full speed
+CCH_DIFFUSION_CAP = 2.0  # K: full speed up to |Delta log rho| = K between neighbours (SSP-RK3 stable for K >= 0.8)
 CCH_DENSITY_FLOOR = 1e-300  # rho_min inside the logarithm (vacuum)
 CCH_THETA = 2.0  # the limiter's theta (1: minmod, 2: monotonized central)
 _DRIFT_MARGIN = 1.1  # the cap above the largest drift |Delta U| / h, for the potential's change within a step

@@ -47,8 +47,9 @@ def test_conserves_mass_keeps_positivity_and_dissipates(shape, beta):
         assert abs(rate.sum()) <= 1e-14 * flow  # mass
         # free energy: sum_c xi_c d_t rho_c = -sum_faces F u <= 0 (up to round-off of the sum)
         assert np.sum(_xi(rho, u, beta) * rate) <= 1e-13 * np.sum(np.abs(_xi(rho, u, beta) * rate))
-        # positivity: a forward Euler step of 1 / cch_rate keeps every cell >= 0, also the empty ones
-        step = rho + rate / cch_rate(cap, spacing)
+        # positivity: a forward Euler step of the solver's CFL step 0.9 / cch_rate keeps every cell >= 0, also
+        # the empty ones (at exactly 1 / cch_rate a drained cell is 0 up to round-off)
+        step = rho + 0.9 / cch_rate(cap, spacing) * rate
         assert step.min() >= 0.0
         assert np.all(step[rho == 0.0] >= 0.0)
 
@@ -60,7 +61,7 @@ def test_a_step_longer_than_the_cfl_bound_can_go_negative():
     rho = np.array([1.0, 1.0, 1.0, 1.0, 1.0])
     cap = cch_velocity_cap(u, spacing, 0.0)
     rate = cch_apply(rho, u, spacing, 0.0, cap)
-    assert (rho + 1.0 / cch_rate(cap, spacing) * rate).min() >= 0.0
+    assert (rho + 0.9 / cch_rate(cap, spacing) * rate).min() >= 0.0
     assert (rho + 1.5 / cch_rate(cap, spacing) * rate).min() < 0.0
 
 
