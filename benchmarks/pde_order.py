@@ -14,8 +14,13 @@ the final densities on n and 2n cells per axis (the finer one summed onto the co
 d_n = ||rho_n - P rho_2n||_1, and the Richardson order log2(d_n / d_2n) of docs/pde.md "The floor"; each run's
 wall time (compilation warmed up on the smallest grid first).
 
+With ``--demo-cost``: the wall time of the demo's PDE work with each flux on the grid that meets its floor
+(docs/pde.md, "The floor"): the solve on n^2 cells with the solver's defaults and the floor's two coarse grids
+(n / 2, n / 4), for sg on 256^2 cells (the demo's grid) and cch on 96^2.
+
     python benchmarks/pde_order.py --problem softplus --cells 64 128 256 512
-    python benchmarks/pde_order.py --problem demo --cells 48 96 192 384
+    python benchmarks/pde_order.py --problem demo --cells 64 128 256 512
+    python benchmarks/pde_order.py --demo-cost
 """
 
 from __future__ import annotations
@@ -85,13 +90,35 @@ def run(name: str, flux: str, cells: int, t_end: float | None):
         bool(np.all(np.diff(h.trackers["free_energy"]) <= 0.0))
 
 
+def demo_cost():
+    """Seconds of the demo's solve and its floor's two coarse solves, sg on 256^2 and cch on 96^2 cells."""
+    from wgf.grids import solve
+
+    for flux, cells in (("sg", 256), ("cch", 96)):
+        total, parts = 0.0, []
+        for n in (cells, cells // 2, cells // 4):
+            problem, grid = problem_and_grid("demo", n, None)
+            t0 = time.perf_counter()
+            h = solve(problem, grid, [0.0, problem.t_end], flux=flux)
+            seconds = time.perf_counter() - t0
+            total += seconds
+            parts.append(f"{n}^2 {seconds:.2f} s ({h.stats.method}, {h.stats.steps} steps)")
+        print(f"{flux:4} demo PDE and floor: {total:7.2f} s = " + " + ".join(parts), flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", choices=("softplus", "demo"), default="softplus")
     parser.add_argument("--cells", type=int, nargs="+", default=[64, 128, 256, 512])
     parser.add_argument("--fluxes", nargs="+", default=["sg", "cch"])
     parser.add_argument("--t-end", type=float, default=None)
+    parser.add_argument("--demo-cost", action="store_true", help="time the demo's PDE and floor per flux")
     args = parser.parse_args(argv)
+    if args.demo_cost:
+        print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
+        run("demo", "sg", 24, 0.01), run("demo", "cch", 24, 0.01)  # compile
+        demo_cost()
+        return
     cells = sorted(args.cells)
     print(f"{args.problem}: load average {os.getloadavg()[0]:.2f}; explicit SSP-RK3; "
           f"d_n = ||rho_n - P rho_2n||_1, order log2(d_n / d_2n)", flush=True)
