@@ -12,7 +12,7 @@ Along axis :math:`k`, through the face between cell :math:`c` and its right neig
     u = -\frac{\xi_{c^+} - \xi_c}{h_k} \ \text{clipped to}\ [-\bar u_k, \bar u_k], \qquad
     \xi_c = U_c + \beta \log \max(\rho_c, \rho_{\min}),
 
-with :math:`u^\pm = \max(\pm u, 0)`, :math:`\pm` and the face values of the limited piecewise-linear
+with :math:`u^\pm = \max(\pm u, 0)` and :math:`\rho^{E, W}` the face values of the limited piecewise-linear
 reconstruction :math:`\rho^{E, W}_c = \rho_c \pm s_c / 2`,
 :math:`s_c = \operatorname{minmod}(\theta (\rho_c - \rho_{c^-}), (\rho_{c^+} - \rho_{c^-}) / 2, \theta (\rho_{c^+} - \rho_c))`
 (:math:`\theta = 2`, the monotonized-central limiter; :math:`s = 0` in the cells at the walls), and
@@ -46,7 +46,10 @@ if TYPE_CHECKING:
 
 __all__ = ["cch_velocity_cap", "cch_rate", "cch_apply", "CCH_DIFFUSION_CAP", "CCH_DENSITY_FLOOR"]
 
-CCH_DIFFUSION_CAP = 2.0  # K: full speed up to |Delta log rho| = K between neighbours (SSP-RK3 stable for K >= 0.8)
+# K: full speed up to |Delta log rho| = K between neighbours; the diffusion's part of cch_rate is 2 K beta / h^2 per
+# axis, at K = 2 the largest rate 4 beta / h^2 of the linearized diffusion (dt times it <= 0.9, inside SSP-RK3's
+# stability interval [-2.51, 0])
+CCH_DIFFUSION_CAP = 2.0
 CCH_DENSITY_FLOOR = 1e-300  # rho_min inside the logarithm (vacuum)
 CCH_THETA = 2.0  # the limiter's theta (1: minmod, 2: monotonized central)
 _DRIFT_MARGIN = 1.1  # the cap above the largest drift |Delta U| / h, for the potential's change within a step
