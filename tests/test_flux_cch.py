@@ -17,7 +17,7 @@ from wgf.grids import Grid, MeanFieldPotential, integrate, make_grid, minimize_f
 from wgf.grids.cch_flux import CCH_DENSITY_FLOOR, cch_apply, cch_rate, cch_velocity_cap
 
 MASS_RTOL = 1e-13
-SHAPES = [(17,), (9, 7), (5, 4, 6)]
+SHAPES = [(17,), (9, 7), (5, 4, 6), (4, 3, 5, 3)]
 
 
 def _random_state(seed, shape, amplitude, vacuum):
@@ -35,7 +35,7 @@ def _xi(rho, u, beta):
     return u + beta * np.log(np.maximum(rho, CCH_DENSITY_FLOOR))
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=["1d", "2d", "3d"])
+@pytest.mark.parametrize("shape", SHAPES, ids=["1d", "2d", "3d", "4d"])
 @pytest.mark.parametrize("beta", [1.0, 1e-2, 1e-4, 0.0])
 def test_conserves_mass_keeps_positivity_and_dissipates(shape, beta):
     for seed in range(5):
