@@ -18,6 +18,9 @@ With ``--demo-cost``: the wall time of the demo's PDE work with each flux on the
 (docs/pde.md, "The floor"): the solve on n^2 cells with the solver's defaults and the floor's two coarse grids
 (n / 2, n / 4), for sg on 256^2 cells (the demo's grid) and cch on 96^2.
 
+Measured (docs/pde.md "Space"): softplus orders sg 0.91, 1.19 and cch 2.26, 2.10 (64 -> 128 -> 256); demo sg
+1.32 (64 -> 128), cch 2.17, 2.01; demo PDE and floor 30 s (sg, 256^2) against 1.5 s (cch, 96^2).
+
     python benchmarks/pde_order.py --problem softplus --cells 64 128 256 512
     python benchmarks/pde_order.py --problem demo --cells 64 128 256 512
     python benchmarks/pde_order.py --demo-cost
