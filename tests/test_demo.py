@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow  # the whole demo pipeline, at a reduced size (see
 
 def _small(monkeypatch):
     text = (demo.DEMO_CONFIG.replace("n = [100, 1000, 10000]", "n = [100, 200, 400]")
-            .replace("cells = 256", "cells = 24").replace("t_end = 10.0", "t_end = 1.0")
+            .replace("cells = 96", "cells = 24").replace("t_end = 10.0", "t_end = 1.0")
             .replace("snapshots = 6", "snapshots = 3").replace("seeds = 3", "seeds = 2"))
     assert text != demo.DEMO_CONFIG
     monkeypatch.setattr(demo, "DEMO_CONFIG", text)
