@@ -38,9 +38,11 @@ __all__ = ["wi_rmd2", "si_rmd2", "wi_transport", "wi_rmd2_cost", "WICost", "WI_D
 
 # up to this many pairs N x |G| N, wi_rmd2 takes the dense network simplex (fast there, no KD-trees)
 WI_DENSE_MAX_PAIRS = 250_000
-# measured time per initial candidate pair of the sparse solver (benchmarks/wi_rmd2.py: 1.2e-5 s to 1.7e-5 s
-# at N = 1e4 and 1e5 under the swap and a compact group, on nearly invariant and random clouds), rounded up
-WI_SECONDS_PER_PAIR = 2e-5
+# the sparse solver's expected time, seconds = WI_SECONDS_PER_PAIR p (p / 2.5e5)^0.8 (1 + |G| / 4) for p initial
+# candidate pairs: an upper fit of benchmarks/wi_rmd2.py on 2 cores (swap, D = 4: 0.2 s to 2.6 s at N = 1e4,
+# 3.6 s to 180 s at N = 1e5; SO(2) with 16 Haar points: 0.9 s to 54 s at N = 1e4), the network simplex's
+# time growing like p^1.8 and its rounds with |G|. Clouds on E^G take the least, clouds without invariance the most.
+WI_SECONDS_PER_PAIR = 1.2e-5
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class WICost:
     method : "dense" (N |G| N pairs, one float64 each) or "sparse" (the initial candidate pairs)
     pairs : pairs held
     bytes : memory they take (the dense cost matrix; the sparse edge lists and solver arrays)
-    seconds : the expected time (measured constants, benchmarks/wi_rmd2.py)
+    seconds : the expected time, an upper fit of benchmarks/wi_rmd2.py (``WI_SECONDS_PER_PAIR``)
     """
 
     method: str
@@ -76,7 +78,8 @@ def wi_rmd2_cost(n: int, order: int) -> WICost:
     if dense <= WI_DENSE_MAX_PAIRS:
         return WICost("dense", dense, 8 * dense, 1e-7 * dense)
     pairs = n * min(order * n, _neighbours(order)) + order * n
-    return WICost("sparse", pairs, SPARSE_OT_PAIR_BYTES * pairs, WI_SECONDS_PER_PAIR * pairs)
+    seconds = WI_SECONDS_PER_PAIR * pairs * (pairs / 2.5e5) ** 0.8 * (1 + order / 4)
+    return WICost("sparse", pairs, SPARSE_OT_PAIR_BYTES * pairs, seconds)
 
 
 def _weighted(z, weights):
