@@ -192,8 +192,12 @@ def sparse_w2_squared(x: ArrayLike, y: ArrayLike, a: ArrayLike | None = None, b:
     keys = _sorted_unique(np.concatenate([np.repeat(np.arange(n, dtype=np.int64), k) * m + near_t.reshape(-1),
                                           np.arange(m, dtype=np.int64) + near_i.reshape(-1).astype(np.int64) * m,
                                           si * m + st]))
-    _pot()
-    from ot.lp.emd_wrap import check_result, emd_c_sparse
+    ot = _pot()
+    try:  # the sparse network simplex with warm potentials (POT 0.9.7; older POT has none)
+        from ot.lp.emd_wrap import check_result, emd_c_sparse
+    except ImportError as e:
+        raise ImportError(f"sparse exact OT needs POT >= 0.9.7 (installed {ot.__version__}): "
+                          "pip install -U 'pot>=0.9.7'") from e
 
     u = v = None
     for rounds in range(1, max_rounds + 1):
