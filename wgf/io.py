@@ -860,6 +860,11 @@ class ResultsFile:
             code = int(found.group(1)) if found else errno.EIO
             raise OSError(code, f"{os.strerror(code)} (HDF5: {_first_line(e)})", str(self.tmp)) from None
 
+    @property
+    def abandoned(self) -> bool:
+        """Whether a write failed and HDF5's descriptor of the file was pointed at /dev/null (``_abandon``)."""
+        return self._abandoned
+
     def seal(self, obj: h5py.Group | None = None) -> None:
         """Write the metadata checksum of every group and dataset (of ``obj`` and below it; default: the whole
         file) whose metadata changed (``metadata_digest``). Done when the file is opened and closed, by
@@ -985,10 +990,22 @@ class ResultsFile:
     def mark_done(self, obj: h5py.Group | h5py.Dataset, key: str = "done") -> None:
         """Set ``obj.attrs[key] = 1`` once everything written so far is on the disk, and sync the mark
         (sealed with the rest)."""
-        self.seal(obj)  # what was set on it before the mark (a run's eps) is sealed with its data
+        self.mark_done_many([(obj, key)])
+
+    def mark_done_many(self, marks: Iterable[tuple[h5py.Group | h5py.Dataset, str]]) -> None:
+        """``mark_done`` for several (obj, key) at once with one pair of syncs: the cost of the syncs and seals
+        amortised over the runs of a study or sweep (``wgf.runner.run_particles`` marks its finished runs so)."""
+        marks = list(marks)
+        if not marks:
+            return
+        objs = {obj.name: obj for obj, _ in marks}
+        for obj in objs.values():  # what was set on them before the marks (a run's eps) is sealed with the data
+            self.seal(obj)
         self.sync()
-        obj.attrs[key] = 1
-        self.seal(obj)
+        for obj, key in marks:
+            obj.attrs[key] = 1
+        for obj in objs.values():
+            self.seal(obj)
         self.sync()
 
     def unmark(self, obj: h5py.Group | h5py.Dataset, key: str = "done") -> None:

@@ -279,7 +279,7 @@ class Sweep:
                 raise ConfigError(f"{err} (at {', '.join(self.overrides(index))})") from None
             n = int(e.particles.n[0])
             out[index] = (n, n * e.problem.t_end / e.particles.eps(n),
-                          wi_skipped(n, e.problem.group.order, "end") is None,
+                          wi_skipped(e.problem, n, "end") is None,
                           max(memory for _, memory, _ in experiment_needs(e)))
         object.__setattr__(self, "_plan", out)
         return out
