@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Diagnostic", "DIAGNOSTICS", "SWEEP_DIAGNOSTICS", "TRACE_OT_MAX_PAIRS", "KINDS", "ot_limit", "wi_skipped",
            "wi_skipped_note", "second_moment", "check_finite", "measure", "exact_zero", "DIAGNOSTICS_SHARE",
-           "diagnostic_seconds", "ot_seconds", "sgd_step_seconds", "trace_every", "trace_names", "trace_share", "trace_wi_skipped"]
+           "diagnostic_seconds", "ot_seconds", "sgd_step_seconds", "trace_every", "trace_names", "trace_share", "trace_wi_skipped", "RECORD_SECONDS"]
 
 # the trace takes WI RMD^2 by exact OT only up to this many pairs (0.1 s per record) and within its budget
 # (trace_wi_skipped); the snapshots and the end of a sweep's run up to wgf.validation.EXACT_OT_MAX_PAIRS
@@ -117,9 +117,11 @@ def exact_zero(name: str, problem: Problem) -> bool:
 
 # the share of a run's SGD time the diagnostics trace may cost by default (docs/outputs.md, "The diagnostics budget")
 DIAGNOSTICS_SHARE = 0.2
-# the cost model of one evaluation of a diagnostic (seconds, one core of the 2-core machine, measured at N = 100 to
-# 1e4 on the linear unit): a fixed cost per call plus TERM_SECONDS per (particle, term), and exact OT's cost per pair
-CALL_SECONDS = {"risk": 4e-5, "si_rmd2": 4e-5, "wi_rmd2": 2e-4, "second_moment": 1e-5}
+# the cost model of one evaluation of a diagnostic (seconds, 2 cores, measured at N = 100 and 1000 on the linear
+# unit by benchmarks/diagnostics.py): a fixed cost per call plus TERM_SECONDS per (particle, term), exact OT's cost
+# per pair, and RECORD_SECONDS per trace record (the SGD loop stops there: the finiteness checks, the calls)
+CALL_SECONDS = {"risk": 1e-4, "si_rmd2": 4e-5, "wi_rmd2": 2e-4, "second_moment": 1e-5}
+RECORD_SECONDS = 2.5e-4
 TERM_SECONDS = 2e-10
 OT_PAIR_SECONDS = 1.3e-7
 
@@ -176,8 +178,9 @@ def wi_skipped(problem: Problem, n: int, kind: str, *, budget: float | None = No
     return None
 
 
-def _trace_cost(problem: Problem, n: int, names) -> float:
-    return sum(diagnostic_seconds(k, problem, n) for k in names)
+def _trace_cost(problem: Problem, n: int, names, *, record: bool = True) -> float:
+    """Estimated seconds of one trace record (``record``) or snapshot measuring ``names``."""
+    return RECORD_SECONDS * record + sum(diagnostic_seconds(k, problem, n) for k in names)
 
 
 _CHEAP = ("risk", "si_rmd2", "second_moment")
@@ -187,7 +190,7 @@ def trace_every(problem: Problem, settings, n: int) -> int:
     """SGD steps between two records of the diagnostics trace of an N-particle run: [particles] record_every when
     given, else the larger of ceil(K / DEFAULT_RECORDS) (K steps: at most DEFAULT_RECORDS + 1 records) and the
     fewest steps whose SGD time pays for one record of risk, si_rmd2 and second_moment within DIAGNOSTICS_SHARE
-    (``diagnostic_seconds`` against ``sgd_step_seconds``)."""
+    (RECORD_SECONDS and ``diagnostic_seconds`` against ``sgd_step_seconds``)."""
     from wgf.particles import DEFAULT_RECORDS
 
     if settings.record_every is not None:
@@ -224,7 +227,7 @@ def trace_share(problem: Problem, settings, n: int, *, snapshots: bool = True) -
     cost = records * _trace_cost(problem, n, trace_names(problem, settings, n))
     if snapshots:
         names = ["risk", "si_rmd2"] + ([] if wi_skipped(problem, n, "snapshot") else ["wi_rmd2"])
-        cost += problem.snapshots * _trace_cost(problem, n, names)
+        cost += problem.snapshots * _trace_cost(problem, n, names, record=False)
     return cost / (steps * sgd_step_seconds(problem, n, settings.batch))
 
 

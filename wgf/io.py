@@ -48,6 +48,7 @@ import re
 import resource
 import secrets
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,7 +71,8 @@ if TYPE_CHECKING:
 __all__ = ["ResultsFile", "OutputLock", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "NoRoomError",
            "intact", "open_results",
            "output_refused", "coordinate", "label", "variable", "save_object", "read_object", "SavedFileError",
-           "METADATA_CHECKSUM", "metadata_digest", "damaged_metadata", "damaged_chunks", "rebuild", "WRITE_MARGIN"]
+           "METADATA_CHECKSUM", "metadata_digest", "damaged_metadata", "damaged_chunks", "rebuild", "WRITE_MARGIN",
+           "MARK_SECONDS", "Batch"]
 
 log = logging.getLogger("wgf")
 
@@ -660,6 +662,30 @@ def _open_h5(path: Path, mode: str) -> h5py.File:
     return h5py.File(path, mode, locking=False)
 
 
+# finished runs are marked done together at most this often (seconds, ``ResultsFile.batched``): an interrupted run
+# loses at most this much of finished work, and the syncs that make a mark durable are amortised over the runs
+MARK_SECONDS = 1.0
+
+
+class Batch:
+    """Items (finished runs) committed together: ``add`` calls ``commit(items)`` once ``seconds`` have passed since
+    the last commit, ``flush`` at once (``ResultsFile.batched``)."""
+
+    def __init__(self, commit: Callable[[list], None], seconds: float) -> None:
+        self.commit, self.seconds, self.items, self.last = commit, seconds, [], time.monotonic()
+
+    def add(self, item) -> None:
+        self.items.append(item)
+        if time.monotonic() - self.last >= self.seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.items:
+            self.commit(self.items)
+            self.items = []
+        self.last = time.monotonic()
+
+
 class ResultsFile:
     """Context manager around an HDF5 results file being written.
 
@@ -986,6 +1012,23 @@ class ResultsFile:
             os.fsync(self.file.id.get_vfd_handle())
         except (OSError, ValueError, TypeError):  # a driver without a file descriptor
             pass
+
+    @contextmanager
+    def batched(self, commit: Callable[[list], None], seconds: float | None = None) -> Iterator[Batch]:
+        """A ``Batch`` calling ``commit(items)`` at most once every ``seconds`` (default ``MARK_SECONDS``) and at
+        the end; on a failure or an interrupt the items added before it are committed before it propagates,
+        unless a write failed (``abandoned``) or the commit itself fails."""
+        batch = Batch(commit, MARK_SECONDS if seconds is None else seconds)
+        try:
+            yield batch
+        except BaseException:
+            if not self._abandoned:
+                try:
+                    batch.flush()
+                except (OSError, RuntimeError):
+                    pass
+            raise
+        batch.flush()
 
     def mark_done(self, obj: h5py.Group | h5py.Dataset, key: str = "done") -> None:
         """Set ``obj.attrs[key] = 1`` once everything written so far is on the disk, and sync the mark

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -31,11 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["run_experiment", "run_particles", "run_minimizer_particles", "run_fluctuations"]
 
 log = logging.getLogger("wgf")
-
-
-# finished particle runs are marked done together at most this often (seconds): an interrupted run loses at most
-# this much of finished work, and the syncs that make a mark durable are amortised over the runs
-MARK_SECONDS = 1.0
 
 
 def _wi_limits(problem, settings, n: int) -> tuple[str | None, str | None]:
@@ -192,28 +186,21 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
     bar = tqdm(total=len(settings.n) * seeds, initial=len(settings.n) * seeds - len(jobs), desc="particles",
                unit="run", disable=None if progress else True)
 
-    marks = []  # finished runs whose data is written, marked done together (one pair of syncs per MARK_SECONDS)
-    marked = [time.monotonic()]
+    def mark(runs):  # after their data is on the disk
+        out.mark_done_many(runs)
+        bar.update(len(runs))
 
-    def mark(force=False):
-        if marks and (force or time.monotonic() - marked[0] >= MARK_SECONDS):
-            out.mark_done_many(marks)  # after their data is on the disk
-            bar.update(len(marks))
-            marks.clear()
-            marked[0] = time.monotonic()
-
-    def finish(n, seed, eps):
+    def finish(n, seed, eps, marks):
         grp = out.file[particles_path(n)]
         if "time" not in grp:
             label_snapshots(n, eps)
-        marks.append((grp, f"done_{seed}"))
-        mark()
+        marks.add((grp, f"done_{seed}"))
 
     # each run's rows are collected in memory and written at its end, one write per array (a record at a time
-    # costs an HDF5 write per value)
+    # costs an HDF5 write per value); finished runs are marked together (one pair of syncs per MARK_SECONDS)
     job = partial(_worker_job, exp) if workers > 1 or dask is not None else (
         lambda n, seed: particle_job(problem, settings, n, seed))
-    try:
+    with out.batched(mark) as marks:
         for (n, seed), (eps, rows) in run_jobs(job, jobs, workers=workers, dask=dask, retries=retries,
                                                describe=lambda nj: f"particle run N={nj[0]}, seed={nj[1]}",
                                                no_retry=(BlowUpError, OSError)):
@@ -223,16 +210,7 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
                         value = np.asarray(values[key])
                         out.room(value.nbytes)  # stop cleanly before a write the disk cannot take
                         ds[seed] = value
-            finish(n, seed, eps)
-    except BaseException:
-        # the runs written whole before a failure or an interrupt keep their marks (unless the file failed)
-        if not out.abandoned:
-            try:
-                mark(force=True)
-            except (OSError, RuntimeError):
-                pass
-        raise
-    mark(force=True)
+            finish(n, seed, eps, marks)
     bar.close()
 
 
