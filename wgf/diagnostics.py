@@ -243,8 +243,8 @@ def wi_skipped_note(problem: Problem, skipped: dict) -> str | None:
     for kind, whys in skipped.items():
         ns = [int(n) for n, why in whys.items() if why]
         if ns:
-            why = next(w for w in whys.values() if w)
-            reason = ("beyond the trace's budget" if "budget" in why else f"limit {ot_limit(kind):.3g} pairs")
+            reason = " or ".join(sorted({"beyond the trace's budget" if "budget" in w else f"limit {ot_limit(kind):.3g} pairs"
+                                         for w in whys.values() if w}))
             parts.append(f"{_WHERE[kind]} for N = {', '.join(map(str, ns))} ({reason})")
     if not parts:
         return None
