@@ -7,7 +7,9 @@ otherwise (the diagnostics trace within its budget, docs/outputs.md "The diagnos
 - the whole ``wgf run`` of it in a fresh process (start-up, kernels from numba's cache, the results file with its
   checksums and syncs);
 - in this process, the SGD alone of every run (``wgf.particles.simulate`` without diagnostics), and the same runs
-  with their diagnostics (``wgf.runner.particle_job``): the diagnostics' share of the SGD time per N.
+  with their diagnostics (``wgf.runner.particle_job``): the diagnostics' share of the SGD time per N, split into the
+  trace's and the snapshots' (a run whose trace is its first and last records, shared with the snapshots), each
+  beside the cost model's estimate (``wgf.diagnostics.trace_share``).
 
 The bar: the whole run in <= 60 s on 2 cores. The kernels are compiled (or loaded) before timing.
 
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 CONFIG = """title = "linear unit, trivial group: fluctuation-sized study"
@@ -59,6 +62,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     import wgf
+    from wgf.diagnostics import trace_share
     from wgf.particles import simulate
     from wgf.runner import particle_job
 
@@ -84,20 +88,27 @@ def main(argv=None) -> None:
     total_sgd = sum(sgd.values())
     print(f"wgf run, {args.seeds} seeds x N = {list(settings.n)}: {whole:.1f} s whole (bar: <= 60 s); SGD alone "
           f"{total_sgd:.2f} s; ratio whole / SGD {whole / total_sgd:.1f}")
+    # the snapshots alone: a trace of its first and last records only, which the snapshots at t = 0 and t_end share
+    snapshots_only = replace(settings, record_every=10 ** 9)
     for n in settings.n:
         k = min(args.share_seeds, args.seeds)
-        best_sgd = best_job = float("inf")
+        best = {"sgd": float("inf"), "job": float("inf"), "snapshots": float("inf")}
+        runs = {"sgd": lambda seed: simulate(problem, n, seed, problem.times, alpha=settings.alpha,
+                                             batch=settings.batch, store=False),
+                "job": lambda seed: particle_job(problem, settings, n, seed),
+                "snapshots": lambda seed: particle_job(problem, snapshots_only, n, seed)}
         for _ in range(3):
-            t0 = time.perf_counter()
-            for seed in range(k):
-                simulate(problem, n, seed, problem.times, alpha=settings.alpha, batch=settings.batch, store=False)
-            best_sgd = min(best_sgd, time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            for seed in range(k):
-                particle_job(problem, settings, n, seed)
-            best_job = min(best_job, time.perf_counter() - t0)
-        print(f"  N = {n}: SGD {1e3 * best_sgd / k:.2f} ms per run, with the diagnostics {1e3 * best_job / k:.2f} ms: "
-              f"diagnostics share {(best_job - best_sgd) / best_sgd:.0%} of the SGD time")
+            for key, run in runs.items():
+                t0 = time.perf_counter()
+                for seed in range(k):
+                    run(seed)
+                best[key] = min(best[key], time.perf_counter() - t0)
+        sgd, job, snap = best["sgd"], best["job"], best["snapshots"]
+        print(f"  N = {n}: SGD {1e3 * sgd / k:.2f} ms per run, with the diagnostics {1e3 * job / k:.2f} ms: "
+              f"diagnostics share {(job - sgd) / sgd:.0%} of the SGD time (the trace {(job - snap) / sgd:.0%}, "
+              f"the snapshots' exact diagnostics {(snap - sgd) / sgd:.0%}; estimated "
+              f"{trace_share(problem, settings, n, snapshots=False):.0%} and "
+              f"{trace_share(problem, settings, n) - trace_share(problem, settings, n, snapshots=False):.0%})")
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 
