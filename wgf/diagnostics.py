@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from wgf.problem import Problem
+    from wgf.settings import ParticleSettings
 
 __all__ = ["Diagnostic", "DIAGNOSTICS", "SWEEP_DIAGNOSTICS", "TRACE_OT_MAX_PAIRS", "KINDS", "ot_limit", "wi_skipped",
            "wi_skipped_note", "second_moment", "check_finite", "measure", "exact_zero", "DIAGNOSTICS_SHARE",
@@ -154,7 +155,7 @@ def sgd_step_seconds(problem: Problem, n: int, batch: int) -> float:
     return step_seconds(problem, n, batch)
 
 
-def _steps(problem: Problem, settings, n: int) -> int:
+def _steps(problem: Problem, settings: ParticleSettings, n: int) -> int:
     """The SGD steps of an N-particle run (the last snapshot's step)."""
     return max(1, round(problem.t_end / settings.eps(n)))
 
@@ -186,7 +187,7 @@ def _trace_cost(problem: Problem, n: int, names, *, record: bool = True) -> floa
 _CHEAP = ("risk", "si_rmd2", "second_moment")
 
 
-def trace_every(problem: Problem, settings, n: int) -> int:
+def trace_every(problem: Problem, settings: ParticleSettings, n: int) -> int:
     """SGD steps between two records of the diagnostics trace of an N-particle run: [particles] record_every when
     given, else the larger of ceil(K / DEFAULT_RECORDS) (K steps: at most DEFAULT_RECORDS + 1 records) and the
     fewest steps whose SGD time pays for one record of risk, si_rmd2 and second_moment within DIAGNOSTICS_SHARE
@@ -201,7 +202,7 @@ def trace_every(problem: Problem, settings, n: int) -> int:
     return max(1, -(-steps // DEFAULT_RECORDS), paid)
 
 
-def trace_wi_skipped(problem: Problem, settings, n: int) -> str | None:
+def trace_wi_skipped(problem: Problem, settings: ParticleSettings, n: int) -> str | None:
     """Why wi_rmd2 is not taken along the trace of an N-particle run (``wi_skipped`` with the budget left by
     the other diagnostics in the SGD time between two records, ``trace_every``; without a budget when [particles]
     record_every is given); None when it is."""
@@ -212,12 +213,12 @@ def trace_wi_skipped(problem: Problem, settings, n: int) -> str | None:
     return wi_skipped(problem, n, "trace", budget=max(budget, 0.0))
 
 
-def trace_names(problem: Problem, settings, n: int) -> tuple[str, ...]:
+def trace_names(problem: Problem, settings: ParticleSettings, n: int) -> tuple[str, ...]:
     """The diagnostics computed along the trace of an N-particle run: all but wi_rmd2 when ``trace_wi_skipped``."""
     return tuple(k for k in schema.TRACE_VARIABLES if k != "wi_rmd2" or not trace_wi_skipped(problem, settings, n))
 
 
-def trace_share(problem: Problem, settings, n: int, *, snapshots: bool = True) -> float:
+def trace_share(problem: Problem, settings: ParticleSettings, n: int, *, snapshots: bool = True) -> float:
     """The estimated cost of the diagnostics of one N-particle run as a share of its SGD time: the trace's
     records (``trace_every``, ``trace_names``; those at a snapshot are shared with it) and, with ``snapshots``,
     the snapshots' risk, si_rmd2 and wi_rmd2 (exact OT up to ``ot_limit``)."""

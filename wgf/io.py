@@ -674,7 +674,7 @@ class Batch:
     def __init__(self, commit: Callable[[list], None], seconds: float) -> None:
         self.commit, self.seconds, self.items, self.last = commit, seconds, [], time.monotonic()
 
-    def add(self, item) -> None:
+    def add(self, item: Any) -> None:
         self.items.append(item)
         if time.monotonic() - self.last >= self.seconds:
             self.flush()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
     from wgf.config import Experiment
     from wgf.problem import Problem
+    from wgf.settings import ParticleSettings
 
 __all__ = ["plan", "particle_seconds", "step_seconds", "particle_run_bytes", "experiment_needs", "check_experiment", "PARTICLE_SECONDS"]
 
@@ -91,7 +92,7 @@ def plan(exp: Experiment) -> str:
     return "\n".join(lines)
 
 
-def _diagnostics_line(problem: Problem, settings, n: int) -> str:
+def _diagnostics_line(problem: Problem, settings: ParticleSettings, n: int) -> str:
     """The diagnostics of an N-particle run as --dry-run states them: the trace's records, what it takes and the
     estimated share of the SGD time (``wgf.diagnostics.trace_share``)."""
     from wgf.diagnostics import exact_zero, trace_every, trace_names, trace_share
