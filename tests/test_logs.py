@@ -21,7 +21,8 @@ def test_a_run_logs_the_skipped_wi_rmd2_once_and_ends_with_the_report(tmp_path, 
     monkeypatch.setattr(diagnostics, "TRACE_OT_MAX_PAIRS", 200)
     monkeypatch.setattr(wgf.validation, "EXACT_OT_MAX_PAIRS", 300)
     cfg = tmp_path / "small.toml"
-    cfg.write_text(swap_config(n=(8, 12, 16), seeds=1, title="small"))
+    # record_every given: the trace takes exact OT up to its pair limit (by default, within its budget)
+    cfg.write_text(swap_config(n=(8, 12, 16), seeds=1, title="small").replace("batch = 5", "batch = 5\nrecord_every = 2"))
     out = tmp_path / "small.h5"
     with caplog.at_level(logging.INFO, logger="wgf"):
         assert main(["run", str(cfg), "-o", str(out)]) == 0

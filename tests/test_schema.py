@@ -26,6 +26,7 @@ n = [8]
 seeds = 1
 alpha = 4.0
 batch = 5
+record_every = 1
 [compare]
 metrics = ["mmd"]
 """
@@ -131,16 +132,63 @@ def test_discovery_writes_exactly_the_schema(tmp_path):
 def test_one_exact_ot_guard():
     from wgf.validation import EXACT_OT_MAX_PAIRS
 
-    assert diagnostics.wi_skipped(10, 2, "snapshot") is None
-    assert diagnostics.wi_skipped(10, 2, "end") is None
+    problem = parse_config(swap_config(n=(8,), seeds=1)).problem  # |G| = 2, E^G a line of Z
+    assert diagnostics.wi_skipped(problem, 10, "snapshot") is None
+    assert diagnostics.wi_skipped(problem, 10, "end") is None
     n = int(np.sqrt(diagnostics.TRACE_OT_MAX_PAIRS / 2)) + 1
-    assert diagnostics.wi_skipped(n, 2, "snapshot") is None
-    assert diagnostics.wi_skipped(n, 2, "trace") == (f"exact OT between {n} and {2 * n} points exceeds the limit of "
-                                                     f"{diagnostics.TRACE_OT_MAX_PAIRS} pairs")
-    big = int(np.sqrt(EXACT_OT_MAX_PAIRS)) + 1
-    assert "exceeds the limit" in diagnostics.wi_skipped(big, 1, "end")
+    assert diagnostics.wi_skipped(problem, n, "snapshot") is None
+    assert diagnostics.wi_skipped(problem, n, "trace") == (f"exact OT between {n} and {2 * n} points exceeds the "
+                                                           f"limit of {diagnostics.TRACE_OT_MAX_PAIRS} pairs")
+    big = int(np.sqrt(EXACT_OT_MAX_PAIRS / 2)) + 1
+    assert "exceeds the limit" in diagnostics.wi_skipped(problem, big, "end")
+    # the budget: OT costs OT_PAIR_SECONDS per pair and a call
+    cost = diagnostics.ot_seconds(10, 2)
+    assert cost == pytest.approx(diagnostics.CALL_SECONDS["wi_rmd2"] + 200 * diagnostics.OT_PAIR_SECONDS, rel=1e-14)
+    assert diagnostics.wi_skipped(problem, 10, "trace", budget=cost) is None
+    assert "exceeds the trace's budget" in diagnostics.wi_skipped(problem, 10, "trace", budget=0.99 * cost)
     with pytest.raises(ValueError, match="kind"):
         diagnostics.ot_limit("sometimes")
+
+
+def test_exact_zeros_are_written_without_being_computed(monkeypatch):
+    """E^G = Z (the trivial group): wi_rmd2 and si_rmd2 are 0.0 exactly, at any N (no OT limit), and their functions
+    are not called; a group with E^G a line computes both."""
+    trivial = parse_config(swap_config(n=(8,), seeds=1).replace('name = "swap"', 'name = "trivial"')).problem
+    swap = parse_config(swap_config(n=(8,), seeds=1)).problem
+    assert [diagnostics.exact_zero(k, trivial) for k in ("wi_rmd2", "si_rmd2", "risk")] == [True, True, False]
+    assert not diagnostics.exact_zero("wi_rmd2", swap) and not diagnostics.exact_zero("si_rmd2", swap)
+    assert diagnostics.diagnostic_seconds("wi_rmd2", trivial, 10 ** 6) == 0.0
+    theta = np.random.default_rng(0).normal(size=(8, trivial.dim))
+    monkeypatch.setitem(diagnostics.DIAGNOSTICS, "wi_rmd2", replace(diagnostics.DIAGNOSTICS["wi_rmd2"], function=None))
+    monkeypatch.setitem(diagnostics.DIAGNOSTICS, "si_rmd2", replace(diagnostics.DIAGNOSTICS["si_rmd2"], function=None))
+    values = diagnostics.measure(trivial, theta, kind="trace", t=0.0, seed=0)
+    assert values["wi_rmd2"] == 0.0 and values["si_rmd2"] == 0.0 and values["risk"] > 0
+    assert diagnostics.wi_skipped(trivial, 10 ** 6, "trace") is None  # a zero needs no OT
+    with pytest.raises(TypeError):  # the swap group does compute them
+        diagnostics.measure(swap, theta, kind="trace", t=0.0, seed=0)
+
+
+def test_the_trace_within_its_budget():
+    """By default the trace's records cost at most DIAGNOSTICS_SHARE of the SGD time by the cost model: record_every
+    is raised until one record is paid for, exact OT is taken along the trace only when it fits the budget left; a
+    given record_every is kept."""
+    exp = parse_config(swap_config(n=(8,), seeds=1))
+    problem, settings = exp.problem, exp.particles
+    for n in (8, 100, 3000):
+        every = diagnostics.trace_every(problem, settings, n)
+        names = diagnostics.trace_names(problem, settings, n)
+        cheap = diagnostics.RECORD_SECONDS + sum(diagnostics.diagnostic_seconds(k, problem, n)
+                                                  for k in ("risk", "si_rmd2", "second_moment"))
+        step = diagnostics.sgd_step_seconds(problem, n, settings.batch)
+        assert cheap <= diagnostics.DIAGNOSTICS_SHARE * every * step < cheap + diagnostics.DIAGNOSTICS_SHARE * step \
+            or every == -(-round(problem.t_end / settings.eps(n)) // 100)
+        total = diagnostics.RECORD_SECONDS + sum(diagnostics.diagnostic_seconds(k, problem, n) for k in names)
+        assert total <= diagnostics.DIAGNOSTICS_SHARE * every * step
+        assert ("wi_rmd2" in names) == (diagnostics.trace_wi_skipped(problem, settings, n) is None)
+    assert "wi_rmd2" not in diagnostics.trace_names(problem, settings, 3000)  # 1.8e7 pairs: about 2.3 s per record
+    assert diagnostics.trace_share(problem, settings, 3000, snapshots=False) <= diagnostics.DIAGNOSTICS_SHARE
+    given = replace(settings, record_every=3)  # given: kept, and exact OT up to its pair limit
+    assert diagnostics.trace_every(problem, given, 100) == 3 and "wi_rmd2" in diagnostics.trace_names(problem, given, 100)
 
 
 def test_one_definition_per_diagnostic_and_one_blow_up_check():

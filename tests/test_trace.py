@@ -83,7 +83,9 @@ def test_trace_skips_large_wi_and_says_why(tmp_path, monkeypatch):
     from wgf import diagnostics
 
     monkeypatch.setattr(diagnostics, "TRACE_OT_MAX_PAIRS", 8 * 8 * 2)  # N = 8 traced, N = 16 not
-    out = run_experiment(parse_config(swap_config(n=(8, 16), seeds=1)), tmp_path / "r.h5", quiet=True)
+    # record_every given: the trace takes exact OT up to its pair limit, not within the default budget
+    text = swap_config(n=(8, 16), seeds=1).replace("batch = 5", "batch = 5\nrecord_every = 2")
+    out = run_experiment(parse_config(text), tmp_path / "r.h5", quiet=True)
     with h5py.File(out) as f:
         assert "wi_rmd2" in f["particles/N8/trace"] and "wi_rmd2" in f["particles/N16"]
         assert "wi_rmd2" not in f["particles/N16/trace"]
@@ -95,3 +97,26 @@ def test_too_many_records_are_refused_before_any_work():
             .replace("t_end = 2.0", "t_end = 2e4").replace("alpha = 4.0", "alpha = 0.4"))
     with pytest.raises(ConfigError, match=r"\[particles\] record_every: 1 gives 4e\+05 records at N = 8"):
         parse_config(text)
+
+
+def test_default_trace_within_budget_and_exact_zeros(tmp_path):
+    """By default (no record_every) the trace holds what fits its budget: the swap group's exact OT at N = 8 does
+    not (wi_rmd2_skipped says why, the snapshots keep it); the trivial group's wi_rmd2 and si_rmd2 are 0.0 exactly
+    at every snapshot and record."""
+    from wgf import diagnostics
+
+    exp = parse_config(swap_config(n=(8,), seeds=2))
+    out = run_experiment(exp, tmp_path / "s.h5", quiet=True)
+    every = diagnostics.trace_every(exp.problem, exp.particles, 8)
+    with h5py.File(out) as f:
+        trace = f["particles/N8/trace"]
+        assert "wi_rmd2" not in trace and "budget" in trace.attrs["wi_rmd2_skipped"]
+        assert np.all(f["particles/N8/wi_rmd2"][()] > 0) and np.all(trace["si_rmd2"][()] > 0)
+        assert np.array_equal(trace["trace_time"][()], np.append(np.arange(0, 4, every), 4) * 0.5)
+        assert f["particles/N8/risk"][0, 0] == trace["risk"][0, 0]  # the record at t = 0 measured once
+    trivial = parse_config(swap_config(n=(8,), seeds=2).replace('name = "swap"', 'name = "trivial"'))
+    out = run_experiment(trivial, tmp_path / "t.h5", quiet=True)
+    with h5py.File(out) as f:
+        for g in (f["particles/N8"], f["particles/N8/trace"]):
+            assert "wi_rmd2_skipped" not in g.attrs
+            assert not np.any(g["wi_rmd2"][()]) and not np.any(g["si_rmd2"][()]) and np.all(g["risk"][()] > 0)

@@ -48,6 +48,7 @@ import re
 import resource
 import secrets
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,7 +71,8 @@ if TYPE_CHECKING:
 __all__ = ["ResultsFile", "OutputLock", "partial_path", "lock_path", "ResumeError", "OutputBusyError", "NoRoomError",
            "intact", "open_results",
            "output_refused", "coordinate", "label", "variable", "save_object", "read_object", "SavedFileError",
-           "METADATA_CHECKSUM", "metadata_digest", "damaged_metadata", "damaged_chunks", "rebuild", "WRITE_MARGIN"]
+           "METADATA_CHECKSUM", "metadata_digest", "damaged_metadata", "damaged_chunks", "rebuild", "WRITE_MARGIN",
+           "MARK_SECONDS", "Batch"]
 
 log = logging.getLogger("wgf")
 
@@ -660,6 +662,30 @@ def _open_h5(path: Path, mode: str) -> h5py.File:
     return h5py.File(path, mode, locking=False)
 
 
+# finished runs are marked done together at most this often (seconds, ``ResultsFile.batched``): an interrupted run
+# loses at most this much of finished work, and the syncs that make a mark durable are amortised over the runs
+MARK_SECONDS = 1.0
+
+
+class Batch:
+    """Items (finished runs) committed together: ``add`` calls ``commit(items)`` once ``seconds`` have passed since
+    the last commit, ``flush`` at once (``ResultsFile.batched``)."""
+
+    def __init__(self, commit: Callable[[list], None], seconds: float) -> None:
+        self.commit, self.seconds, self.items, self.last = commit, seconds, [], time.monotonic()
+
+    def add(self, item: Any) -> None:
+        self.items.append(item)
+        if time.monotonic() - self.last >= self.seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.items:
+            self.commit(self.items)
+            self.items = []
+        self.last = time.monotonic()
+
+
 class ResultsFile:
     """Context manager around an HDF5 results file being written.
 
@@ -860,6 +886,11 @@ class ResultsFile:
             code = int(found.group(1)) if found else errno.EIO
             raise OSError(code, f"{os.strerror(code)} (HDF5: {_first_line(e)})", str(self.tmp)) from None
 
+    @property
+    def abandoned(self) -> bool:
+        """Whether a write failed and HDF5's descriptor of the file was pointed at /dev/null (``_abandon``)."""
+        return self._abandoned
+
     def seal(self, obj: h5py.Group | None = None) -> None:
         """Write the metadata checksum of every group and dataset (of ``obj`` and below it; default: the whole
         file) whose metadata changed (``metadata_digest``). Done when the file is opened and closed, by
@@ -982,13 +1013,42 @@ class ResultsFile:
         except (OSError, ValueError, TypeError):  # a driver without a file descriptor
             pass
 
+    @contextmanager
+    def batched(self, commit: Callable[[list], None], seconds: float | None = None) -> Iterator[Batch]:
+        """A ``Batch`` calling ``commit(items)`` at most once every ``seconds`` (default ``MARK_SECONDS``) and at
+        the end; on a failure or an interrupt the items added before it are committed before it propagates,
+        unless a write failed (``abandoned``) or the commit itself fails."""
+        batch = Batch(commit, MARK_SECONDS if seconds is None else seconds)
+        try:
+            yield batch
+        except BaseException:
+            if not self._abandoned:
+                try:
+                    batch.flush()
+                except (OSError, RuntimeError):
+                    pass
+            raise
+        batch.flush()
+
     def mark_done(self, obj: h5py.Group | h5py.Dataset, key: str = "done") -> None:
         """Set ``obj.attrs[key] = 1`` once everything written so far is on the disk, and sync the mark
         (sealed with the rest)."""
-        self.seal(obj)  # what was set on it before the mark (a run's eps) is sealed with its data
+        self.mark_done_many([(obj, key)])
+
+    def mark_done_many(self, marks: Iterable[tuple[h5py.Group | h5py.Dataset, str]]) -> None:
+        """``mark_done`` for several (obj, key) at once with one pair of syncs: the cost of the syncs and seals
+        amortised over the runs of a study or sweep (``wgf.runner.run_particles`` marks its finished runs so)."""
+        marks = list(marks)
+        if not marks:
+            return
+        objs = {obj.name: obj for obj, _ in marks}
+        for obj in objs.values():  # what was set on them before the marks (a run's eps) is sealed with the data
+            self.seal(obj)
         self.sync()
-        obj.attrs[key] = 1
-        self.seal(obj)
+        for obj, key in marks:
+            obj.attrs[key] = 1
+        for obj in objs.values():
+            self.seal(obj)
         self.sync()
 
     def unmark(self, obj: h5py.Group | h5py.Dataset, key: str = "done") -> None:

@@ -123,9 +123,10 @@ PARTICLE_COORDINATES = _table(
 PARTICLE_VARIABLES = _table(
     Variable("positions", ("seed", "time", "particle", "coordinate"), "particle positions z_i"),
     Variable("risk", ("seed", "time"), "risk R of the scheme at the particles' empirical measure"),
-    Variable("si_rmd2", ("seed", "time"), "RMD^2 to the projection P_E # nu (0 = strongly invariant)"),
+    Variable("si_rmd2", ("seed", "time"), "RMD^2 to the projection P_E # nu (0 = strongly invariant)",
+             doc="0 exactly when E^G = Z (not computed)"),
     Variable("wi_rmd2", ("seed", "time"), "RMD^2 to the symmetrization nu^G (0 = weakly invariant)",
-             doc="exact OT; absent beyond 2.5e7 pairs (`wi_rmd2_skipped`)"),
+             doc="exact OT; absent beyond 2.5e7 pairs (`wi_rmd2_skipped`); 0 exactly when E^G = Z"),
 )
 
 # ------------------------------------------------------------------ /compare (a Comparison)

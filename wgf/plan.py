@@ -23,24 +23,29 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
     from wgf.config import Experiment
     from wgf.problem import Problem
+    from wgf.settings import ParticleSettings
 
-__all__ = ["plan", "particle_seconds", "particle_run_bytes", "experiment_needs", "check_experiment", "PARTICLE_SECONDS"]
+__all__ = ["plan", "particle_seconds", "step_seconds", "particle_run_bytes", "experiment_needs", "check_experiment", "PARTICLE_SECONDS"]
 
 # seconds per particle x step x batch sample x parameter (the demo's runs on 2 cores: about 2e-9)
 PARTICLE_SECONDS = 2e-9
 
 
+def step_seconds(problem: Problem, n: int, batch: int) -> float:
+    """Nominal time of one SGD step: N B' D PARTICLE_SECONDS, B' the batch after the scheme (|G| B for data
+    augmentation in orbit mode and for feature maps)."""
+    scheme = SCHEMES[problem.scheme]
+    orbit = problem.group.order if scheme.augments or scheme.feature_maps else 1
+    return n * batch * orbit * problem.dim * PARTICLE_SECONDS
+
+
 def particle_seconds(exp: Experiment) -> float:
-    """Nominal time of every (N, seed) run of ``exp``'s [particles]: sum over runs of
-    N K B' D PARTICLE_SECONDS, K = t_end / eps steps, B' the batch after the scheme (|G| B for data
-    augmentation in orbit mode)."""
+    """Nominal time of every (N, seed) run of ``exp``'s [particles]: sum over runs of K ``step_seconds``,
+    K = t_end / eps steps."""
     s, problem = exp.particles, exp.problem
     if s is None:
         return 0.0
-    scheme = SCHEMES[problem.scheme]
-    orbit = problem.group.order if scheme.augments or scheme.feature_maps else 1
-    return sum(s.seeds * n * (problem.t_end / s.eps(n)) * s.batch * orbit * problem.dim * PARTICLE_SECONDS
-               for n in s.n)
+    return sum(s.seeds * (problem.t_end / s.eps(n)) * step_seconds(problem, n, s.batch) for n in s.n)
 
 
 def plan(exp: Experiment) -> str:
@@ -72,6 +77,8 @@ def plan(exp: Experiment) -> str:
         lines.append(f"[particles] N = {', '.join(map(str, s.n))} x {s.seeds} seeds = {runs} runs; "
                      f"SGD steps per run {', '.join(map(str, steps))}; batch {s.batch}; about "
                      f"{particle_seconds(exp):.3g} s of SGD (nominal, one core)")
+        lines.append("  diagnostics (docs/outputs.md, \"The diagnostics budget\"): " + "; ".join(
+            _diagnostics_line(p, s, n) for n in s.n))
         lines += ["  " + x for x in needs.get("[particles]", [])]
     if exp.compare is not None:
         lines.append(f"[compare] metrics {', '.join(exp.compare.metrics)}; the PDE also on 1/2 and 1/4 of the "
@@ -83,6 +90,19 @@ def plan(exp: Experiment) -> str:
     total = sum(d for _, _, d in experiment_needs(exp))
     lines.append(f"results file: about {human_bytes(total)}")
     return "\n".join(lines)
+
+
+def _diagnostics_line(problem: Problem, settings: ParticleSettings, n: int) -> str:
+    """The diagnostics of an N-particle run as --dry-run states them: the trace's records, what it takes and the
+    estimated share of the SGD time (``wgf.diagnostics.trace_share``)."""
+    from wgf.diagnostics import exact_zero, trace_every, trace_names, trace_share
+
+    zeros = [k for k in ("wi_rmd2", "si_rmd2") if exact_zero(k, problem)]
+    names = [k for k in trace_names(problem, settings, n) if k not in zeros]
+    return (f"N = {n}: a record every {trace_every(problem, settings, n)} steps ({', '.join(names)}"
+            + (f"; {', '.join(zeros)} = 0 exactly, E^G = Z" if zeros else "")
+            + f"), {trace_share(problem, settings, n, snapshots=False):.0%} of the SGD time, "
+            f"{trace_share(problem, settings, n):.0%} with the snapshots")
 
 
 def particle_run_bytes(problem: Problem, n: int, batch: int, *, snapshots: int = 0, exact: bool = False) -> float:
@@ -101,7 +121,7 @@ def particle_run_bytes(problem: Problem, n: int, batch: int, *, snapshots: int =
 def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     """[(what, memory bytes, disk bytes)] of the sections of the experiment ``exp`` (the formulas of
     ``wgf.resources``)."""
-    from wgf.particles import DEFAULT_RECORDS
+    from wgf.diagnostics import trace_every
 
     problem = exp.problem
     dim, times = problem.dim, problem.snapshots
@@ -112,7 +132,7 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
         for n in s.n:
             memory = particle_run_bytes(problem, n, s.batch, snapshots=times)
             steps = problem.t_end / (s.step if s.alpha is None else s.alpha / n)
-            records = steps / (s.record_every or max(1.0, math.ceil(steps / DEFAULT_RECORDS))) + 2  # the trace
+            records = steps / trace_every(problem, s, n) + 2  # the trace
             disk = float(s.seeds) * (times * (float(n) * dim + 3) + records * (3 + dim)) * F64
             needs.append((f"[particles] n = {n} ({s.seeds} seeds, {times} snapshots, batch {s.batch}, D = {dim})",
                           memory, disk))

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wgf.config import Experiment, resolved_config
-from wgf.diagnostics import measure, wi_skipped, wi_skipped_note
+from wgf.diagnostics import measure, trace_every, trace_names, trace_wi_skipped, wi_skipped, wi_skipped_note
 from wgf.executors import DEFAULT_RETRIES, run_jobs
 from wgf.io import ResultsFile, intact
 from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, FLUCTUATION_GROUP, HYPOTHESES_ATTR,
@@ -32,17 +32,20 @@ __all__ = ["run_experiment", "run_particles", "run_minimizer_particles", "run_fl
 log = logging.getLogger("wgf")
 
 
-def _wi_limits(problem, n: int) -> tuple[str | None, str | None]:
-    """Why /particles/N<n>/wi_rmd2 and its trace are skipped (None: they are not): ``wgf.diagnostics.wi_skipped``."""
-    return wi_skipped(n, problem.group.order, "snapshot"), wi_skipped(n, problem.group.order, "trace")
+def _wi_limits(problem, settings, n: int) -> tuple[str | None, str | None]:
+    """Why /particles/N<n>/wi_rmd2 and its trace are skipped (None: they are not): ``wgf.diagnostics.wi_skipped``
+    at the snapshots, ``trace_wi_skipped`` along the trace (its budget)."""
+    return wi_skipped(problem, n, "snapshot"), trace_wi_skipped(problem, settings, n)
 
 
 def trace_times(problem, settings, n: int) -> np.ndarray:
-    """MF times of the diagnostics trace of an N-particle run: t = k eps every [particles] record_every steps,
-    and the final snapshot time (``wgf.particles.record_times``)."""
+    """MF times of the diagnostics trace of an N-particle run: t = k eps every ``wgf.diagnostics.trace_every``
+    steps ([particles] record_every, or by default within the diagnostics budget), and the final snapshot time
+    (``wgf.particles.record_times``)."""
     from wgf.particles import record_times, step_size
 
-    return record_times(problem.times, step_size(n, alpha=settings.alpha, step=settings.step), settings.record_every)
+    return record_times(problem.times, step_size(n, alpha=settings.alpha, step=settings.step),
+                        trace_every(problem, settings, n))
 
 
 def particle_job(problem, settings, n: int, seed: int, sink=None):
@@ -50,8 +53,9 @@ def particle_job(problem, settings, n: int, seed: int, sink=None):
 
     sink(kind, j, values) is called with kind "snapshot" (values: positions, risk, si_rmd2, wi_rmd2)
     at each snapshot and kind "trace" (values: risk, si_rmd2, wi_rmd2, second_moment) every
-    ``settings.record_every`` steps; an entry skipped by the OT size limits is None. Without a sink
-    both are collected and returned as {kind: {name: array}} (for worker processes).
+    ``wgf.diagnostics.trace_every`` steps; an entry skipped by the OT size limits or the trace's budget is None
+    (``trace_names``), an exact zero 0.0. A record at a snapshot's positions is measured once for both. Without a
+    sink both are collected and returned as {kind: {name: array}} (for worker processes, and written per run).
     Returns (eps, collected or None).
     """
     from wgf.particles import simulate
@@ -64,17 +68,30 @@ def particle_job(problem, settings, n: int, seed: int, sink=None):
             for key, value in values.items():
                 rows[kind][key].append(value)
 
+    traced = set(trace_names(problem, settings, n))
+    last = {}  # the trace's last record: (t, {name: value}), reused by a snapshot at the same positions
+
     def diagnostics(kind, j, t, theta):
         # wgf.diagnostics: one definition per diagnostic, its exact-OT guard and the blow-up check (nothing
         # non-finite is ever written)
-        names = [k for k in (PARTICLE_VARIABLES if kind == "snapshot" else TRACE_VARIABLES) if k != "positions"]
-        values = measure(problem, theta, kind=kind, t=t, seed=seed, names=names)
         if kind == "snapshot":
+            names = [k for k in PARTICLE_VARIABLES if k != "positions"]
+            known = last.get(t, {})
+            values = {k: known[k] for k in names if k in known}
+            values.update(measure(problem, theta, kind=kind, t=t, seed=seed, names=[k for k in names
+                                                                                    if k not in values]))
+            values = {k: values[k] for k in names}
             values["positions"] = theta.copy()
+        else:
+            values = measure(problem, theta, kind=kind, t=t, seed=seed, names=[k for k in TRACE_VARIABLES
+                                                                               if k in traced])
+            last.clear()
+            last[t] = {k: v for k, v in values.items() if v is not None}
+            values = {k: values.get(k) for k in TRACE_VARIABLES}
         sink(kind, j, values)
 
     traj = simulate(problem, n, seed, problem.times, alpha=settings.alpha, step=settings.step,
-                    batch=settings.batch, store=False, record_every=settings.record_every,
+                    batch=settings.batch, store=False, record_every=trace_every(problem, settings, n),
                     callback=partial(diagnostics, "snapshot"), on_record=partial(diagnostics, "trace"))
     return traj.eps, rows
 
@@ -106,14 +123,16 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
 
     problem, settings = exp.problem, exp.particles
     n_times, seeds = len(problem.times), settings.seeds
-    note = wi_skipped_note(settings.n, problem.group.order)
+    limits = {n: _wi_limits(problem, settings, n) for n in settings.n}
+    note = wi_skipped_note(problem, {kind: {n: limits[n][i] for n in settings.n}
+                                     for i, kind in enumerate(("snapshot", "trace"))})
     if note:  # once per run (the file's attributes say it per N)
         log.warning("%s", note)
     sets = {}
     for n in settings.n:
         grp = out.file.require_group(particles_path(n))
         trace = grp.require_group("trace")
-        skip = _wi_limits(problem, n)
+        skip = limits[n]
         for g, why in zip((grp, trace), skip):
             if why:
                 g.attrs["wi_rmd2_skipped"] = why
@@ -167,35 +186,31 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
     bar = tqdm(total=len(settings.n) * seeds, initial=len(settings.n) * seeds - len(jobs), desc="particles",
                unit="run", disable=None if progress else True)
 
-    def finish(n, seed, eps):
+    def mark(runs):  # after their data is on the disk
+        out.mark_done_many(runs)
+        bar.update(len(runs))
+
+    def finish(n, seed, eps, marks):
         grp = out.file[particles_path(n)]
         if "time" not in grp:
             label_snapshots(n, eps)
-        out.mark_done(grp, f"done_{seed}")  # after its data is on the disk
-        bar.update()
+        marks.add((grp, f"done_{seed}"))
 
-    if workers <= 1 and dask is None:
-        def job(n, seed):  # in this process: each snapshot and record goes straight into the file
-            def sink(kind, j, values):
-                for key, value in values.items():
-                    ds = sets[n][kind][key]
-                    if ds is not None:
-                        out.room(np.asarray(value).nbytes)  # stop cleanly before a write the disk cannot take
-                        ds[seed, j] = value
-
-            return particle_job(problem, settings, n, seed, sink)
-    else:
-        job = partial(_worker_job, exp)
-    for (n, seed), (eps, rows) in run_jobs(job, jobs, workers=workers, dask=dask, retries=retries,
-                                           describe=lambda nj: f"particle run N={nj[0]}, seed={nj[1]}",
-                                           no_retry=(BlowUpError, OSError)):
-        if rows is not None:
+    # each run's rows are collected in memory and written at its end, one write per array (a record at a time
+    # costs an HDF5 write per value); finished runs are marked together (one pair of syncs per MARK_SECONDS)
+    job = partial(_worker_job, exp) if workers > 1 or dask is not None else (
+        lambda n, seed: particle_job(problem, settings, n, seed))
+    with out.batched(mark) as marks:
+        for (n, seed), (eps, rows) in run_jobs(job, jobs, workers=workers, dask=dask, retries=retries,
+                                               describe=lambda nj: f"particle run N={nj[0]}, seed={nj[1]}",
+                                               no_retry=(BlowUpError, OSError)):
             for kind, values in rows.items():
                 for key, ds in sets[n][kind].items():
                     if ds is not None:
-                        out.room(np.asarray(values[key]).nbytes)
-                        ds[seed] = np.asarray(values[key])
-        finish(n, seed, eps)
+                        value = np.asarray(values[key])
+                        out.room(value.nbytes)  # stop cleanly before a write the disk cannot take
+                        ds[seed] = value
+            finish(n, seed, eps, marks)
     bar.close()
 
 

@@ -120,7 +120,8 @@ TRACE = "trace"  # the trace's group in each /particles/N<N>
 # ------------------------------------------------------------------ /particles/N<N>/trace
 TRACE_COORDINATES = _table(
     Variable("trace_time", ("trace_time",), "mean-field time of the record (t = k eps, every record_every steps)",
-             doc="every record_every steps, and t_end (the last snapshot's time)"),
+             doc="every record_every steps (by default within the diagnostics budget), and t_end (the last "
+                 "snapshot's time)"),
 )
 TRACE_VARIABLES = _table(
     *(replace(PARTICLE_VARIABLES[k], dims=("seed", "trace_time"), doc="")
@@ -128,8 +129,8 @@ TRACE_VARIABLES = _table(
     Variable("second_moment", ("seed", "trace_time", "coordinate"),
              "second moment (1/N) sum_i z_id^2 per coordinate d"),
 )
-TRACE_VARIABLES["wi_rmd2"] = replace(TRACE_VARIABLES["wi_rmd2"], doc="exact OT; absent beyond 1e6 pairs "
-                                     "(`wi_rmd2_skipped`)")
+TRACE_VARIABLES["wi_rmd2"] = replace(TRACE_VARIABLES["wi_rmd2"], doc="exact OT; absent beyond 1e6 pairs or the "
+                                     "trace's budget (`wi_rmd2_skipped`); 0 exactly when E^G = Z")
 
 # ------------------------------------------------------------------ /compare
 COMPARE = "compare"

@@ -279,7 +279,7 @@ class Sweep:
                 raise ConfigError(f"{err} (at {', '.join(self.overrides(index))})") from None
             n = int(e.particles.n[0])
             out[index] = (n, n * e.problem.t_end / e.particles.eps(n),
-                          wi_skipped(n, e.problem.group.order, "end") is None,
+                          wi_skipped(e.problem, n, "end") is None,
                           max(memory for _, memory, _ in experiment_needs(e)))
         object.__setattr__(self, "_plan", out)
         return out
@@ -482,17 +482,23 @@ def run_sweep(sweep: Sweep, out_path: PathLike, *, workers: int = 1, dask: str |
         runs = run_jobs(sweep_job, jobs, workers=workers, dask=dask,
                         retries=DEFAULT_RETRIES if retries is None else retries,
                         describe=lambda j: f"sweep run {', '.join(sweep.overrides(j[1]))}, seed {j[2]}")
-        for job, values in runs:
-            at = tuple(job[1]) + (job[2],)
-            out.room()  # stop cleanly before a write the disk cannot take
-            for q in names:  # what a run leaves without a value holds the fill value (NaN for netCDF readers)
-                sets[q][at] = values.get(q, MISSING)
-            if "blew_up" in values:
-                log.warning("%s, seed %d blew up: %s", ", ".join(sweep.overrides(job[1])), job[2], values["blew_up"])
-            out.sync()  # the values are on the disk before they are marked
-            status[at] = STATUS["blew_up" if "blew_up" in values else "finished"]
+        def mark(finished):  # the values are on the disk before they are marked: one pair of syncs per batch
             out.sync()
-            bar.update()
+            for at, state in finished:
+                status[at] = state
+            out.sync()
+            bar.update(len(finished))
+
+        with out.batched(mark) as marks:
+            for job, values in runs:
+                at = tuple(job[1]) + (job[2],)
+                out.room()  # stop cleanly before a write the disk cannot take
+                for q in names:  # what a run leaves without a value holds the fill value (NaN for netCDF readers)
+                    sets[q][at] = values.get(q, MISSING)
+                if "blew_up" in values:
+                    log.warning("%s, seed %d blew up: %s", ", ".join(sweep.overrides(job[1])), job[2],
+                                values["blew_up"])
+                marks.add((at, STATUS["blew_up" if "blew_up" in values else "finished"]))
         bar.close()
     return out_path
 
