@@ -180,7 +180,8 @@ def test_an_interrupted_sweep_resumes_to_the_same_file(whole, tmp_path, monkeypa
 KILLED_AT_THE_FOURTH_RUN = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from wgf import sweep
+from wgf import io, sweep
+io.MARK_SECONDS = {mark_seconds!r}
 real, calls = sweep.sweep_job, []
 
 def dying(*job):
@@ -195,14 +196,18 @@ sweep.run_sweep(sweep.Sweep.build({base!r}, {varies!r}), {out!r}, progress=False
 
 
 @pytest.mark.slow
-def test_a_killed_sweep_resumes_to_the_same_file(whole, tmp_path):
-    """SIGKILL in the middle of a sweep (no clean-up runs): the three finished runs are on the disk and kept."""
+@pytest.mark.parametrize("mark_seconds", [0.0, 60.0])
+def test_a_killed_sweep_resumes_to_the_same_file(whole, tmp_path, mark_seconds):
+    """SIGKILL in the middle of a sweep (no clean-up runs): the file is readable and the runs marked finished are
+    kept: all three when every run is marked at once, none when the marks wait for their batch (they are run
+    again)."""
     out = tmp_path / "killed.h5"
-    script = KILLED_AT_THE_FOURTH_RUN.format(tests=os.path.dirname(__file__), base=BASE, varies=VARIES, out=str(out))
+    script = KILLED_AT_THE_FOURTH_RUN.format(tests=os.path.dirname(__file__), base=BASE, varies=VARIES, out=str(out),
+                                             mark_seconds=mark_seconds)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9, proc.stderr
     with h5py.File(out.with_name("killed.h5.partial")) as f:
-        assert (f["sweep/status"][()] == STATUS["finished"]).sum() == 3
+        assert (f["sweep/status"][()] == STATUS["finished"]).sum() == (3 if mark_seconds == 0.0 else 0)
     run_sweep(Sweep.build(BASE, VARIES), out, resume=True, progress=False)
     a, b = _datasets(whole), _datasets(out)
     for key in a:
@@ -212,7 +217,7 @@ def test_a_killed_sweep_resumes_to_the_same_file(whole, tmp_path):
 def test_wi_rmd2_is_measured_wherever_exact_ot_fits(tmp_path, monkeypatch):
     import wgf.validation
 
-    monkeypatch.setattr(wgf.validation, "EXACT_OT_MAX_PAIRS", 8 * 8 * 2)  # N = 8 fits, N = 16 does not
+    monkeypatch.setattr(wgf.validation, "SPARSE_OT_MAX_PAIRS", 8 * 8 * 2)  # N = 8 fits, N = 16 does not
     out = run_sweep(Sweep.build(swap_config(n=(8, 16), seeds=1), []), tmp_path / "wi.h5", progress=False)
     ds = read_sweep(out)
     assert np.isfinite(ds["wi_rmd2"].sel(N=8)).all() and np.isnan(ds["wi_rmd2"].sel(N=16)).all()

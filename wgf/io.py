@@ -669,15 +669,21 @@ MARK_SECONDS = 1.0
 
 class Batch:
     """Items (finished runs) committed together: ``add`` calls ``commit(items)`` once ``seconds`` have passed since
-    the last commit, ``flush`` at once (``ResultsFile.batched``)."""
+    the last commit, ``flush`` at once (``ResultsFile.batched``). Between commits, ``add`` calls ``pending()``
+    (HDF5's buffers handed to the OS, no fsync): a process killed then leaves a readable file whose uncommitted
+    items are simply not marked."""
 
-    def __init__(self, commit: Callable[[list], None], seconds: float) -> None:
+    def __init__(self, commit: Callable[[list], None], seconds: float,
+                 pending: Callable[[], None] | None = None) -> None:
         self.commit, self.seconds, self.items, self.last = commit, seconds, [], time.monotonic()
+        self.pending = pending
 
     def add(self, item: Any) -> None:
         self.items.append(item)
         if time.monotonic() - self.last >= self.seconds:
             self.flush()
+        elif self.pending is not None:
+            self.pending()
 
     def flush(self) -> None:
         if self.items:
@@ -998,16 +1004,15 @@ class ResultsFile:
         return ds
 
     def flush(self) -> None:
-        """Flush HDF5's buffers."""
+        """Hand HDF5's buffers to the OS (no ``fsync``): the file on the disk is consistent should this process die
+        (a power loss needs ``sync``)."""
         self.room()
         with self._writing():
             self.file.flush()
 
     def sync(self) -> None:
         """Flush HDF5's buffers and ``fsync`` the file: what was written is on the disk."""
-        self.room()
-        with self._writing():
-            self.file.flush()
+        self.flush()
         try:
             os.fsync(self.file.id.get_vfd_handle())
         except (OSError, ValueError, TypeError):  # a driver without a file descriptor
@@ -1018,7 +1023,7 @@ class ResultsFile:
         """A ``Batch`` calling ``commit(items)`` at most once every ``seconds`` (default ``MARK_SECONDS``) and at
         the end; on a failure or an interrupt the items added before it are committed before it propagates,
         unless a write failed (``abandoned``) or the commit itself fails."""
-        batch = Batch(commit, MARK_SECONDS if seconds is None else seconds)
+        batch = Batch(commit, MARK_SECONDS if seconds is None else seconds, pending=self.flush)
         try:
             yield batch
         except BaseException:
