@@ -2,8 +2,8 @@
 and the predicted limit), its in-memory twin wgf.validation.fluctuation_dataset, the refusals, the figure and the
 summary, on one run of the linear problem of docs/theory.md §11 (D = 2, 100 seeds at N = 1000 and 2000).
 
-The group is the rotation group with 32 Haar points: it plays no role in vanilla training on an arbitrary teacher, and
-it puts the exact OT of wi_rmd2 beyond its size limit at both N (N^2 |G| > 2.5e7), which would take most of the run."""
+The group is trivial: E^G = Z, so wi_rmd2 and si_rmd2 are exact zeros, written without being computed (exact OT would
+take most of the run)."""
 
 import h5py
 import matplotlib
@@ -24,8 +24,7 @@ unit = "linear"
 dim_x = 2
 dim_y = 1
 [group]
-name = "rotation"
-haar_points = 32
+name = "trivial"
 [data]
 x_std = 1.0
 teacher = "arbitrary"

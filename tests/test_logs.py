@@ -19,7 +19,7 @@ def test_a_run_logs_the_skipped_wi_rmd2_once_and_ends_with_the_report(tmp_path, 
     from wgf import diagnostics
 
     monkeypatch.setattr(diagnostics, "TRACE_OT_MAX_PAIRS", 200)
-    monkeypatch.setattr(wgf.validation, "EXACT_OT_MAX_PAIRS", 300)
+    monkeypatch.setattr(wgf.validation, "SPARSE_OT_MAX_PAIRS", 300)
     cfg = tmp_path / "small.toml"
     # record_every given: the trace takes exact OT up to its pair limit (by default, within its budget)
     cfg.write_text(swap_config(n=(8, 12, 16), seeds=1, title="small").replace("batch = 5", "batch = 5\nrecord_every = 2"))
@@ -28,7 +28,7 @@ def test_a_run_logs_the_skipped_wi_rmd2_once_and_ends_with_the_report(tmp_path, 
         assert main(["run", str(cfg), "-o", str(out)]) == 0
     notes = [r.getMessage() for r in caplog.records if "wi_rmd2" in r.getMessage()]
     assert notes == ["wi_rmd2 skipped at the snapshots for N = 16 (limit 300 pairs) and along the trace for "
-                     "N = 12, 16 (limit 200 pairs): exact OT between N and |G| N points takes N^2 |G| pairs (|G| = 2)"]
+                     "N = 12, 16 (limit 200 pairs): exact OT between N and |G| N points (|G| = 2; wgf.validation.wi_rmd2_cost)"]
     assert not [r for r in caplog.records if "time integrator" in r.getMessage() or "slope" in r.getMessage()]
     printed = capsys.readouterr().out
     assert printed.endswith(f"\nwrote {out}\n")

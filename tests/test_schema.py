@@ -130,20 +130,24 @@ def test_discovery_writes_exactly_the_schema(tmp_path):
 
 
 def test_one_exact_ot_guard():
-    from wgf.validation import EXACT_OT_MAX_PAIRS
+    from wgf.validation import SPARSE_OT_MAX_PAIRS, wi_rmd2_cost
 
     problem = parse_config(swap_config(n=(8,), seeds=1)).problem  # |G| = 2, E^G a line of Z
     assert diagnostics.wi_skipped(problem, 10, "snapshot") is None
     assert diagnostics.wi_skipped(problem, 10, "end") is None
-    n = int(np.sqrt(diagnostics.TRACE_OT_MAX_PAIRS / 2)) + 1
+    n = 40_000  # the sparse solver's candidate pairs, about 26 N at |G| = 2, pass the trace's limit
+    assert wi_rmd2_cost(n, 2).pairs > diagnostics.TRACE_OT_MAX_PAIRS > wi_rmd2_cost(n // 2, 2).pairs
+    assert diagnostics.wi_skipped(problem, n // 2, "trace") is None
     assert diagnostics.wi_skipped(problem, n, "snapshot") is None
     assert diagnostics.wi_skipped(problem, n, "trace") == (f"exact OT between {n} and {2 * n} points exceeds the "
                                                            f"limit of {diagnostics.TRACE_OT_MAX_PAIRS} pairs")
-    big = int(np.sqrt(EXACT_OT_MAX_PAIRS / 2)) + 1
-    assert "exceeds the limit" in diagnostics.wi_skipped(problem, big, "end")
-    # the budget: OT costs OT_PAIR_SECONDS per pair and a call
+    # the sparse solver's pairs grow like N |G|: N = 1e5 fits at snapshots, N = 2e6 does not
+    assert diagnostics.wi_skipped(problem, 100_000, "snapshot") is None
+    assert wi_rmd2_cost(2_000_000, 2).pairs > SPARSE_OT_MAX_PAIRS
+    assert "exceeds the limit" in diagnostics.wi_skipped(problem, 2_000_000, "end")
+    # the budget: a call plus the solver's expected time
     cost = diagnostics.ot_seconds(10, 2)
-    assert cost == pytest.approx(diagnostics.CALL_SECONDS["wi_rmd2"] + 200 * diagnostics.OT_PAIR_SECONDS, rel=1e-14)
+    assert cost == pytest.approx(diagnostics.CALL_SECONDS["wi_rmd2"] + wi_rmd2_cost(10, 2).seconds, rel=1e-14)
     assert diagnostics.wi_skipped(problem, 10, "trace", budget=cost) is None
     assert "exceeds the trace's budget" in diagnostics.wi_skipped(problem, 10, "trace", budget=0.99 * cost)
     with pytest.raises(ValueError, match="kind"):

@@ -43,7 +43,8 @@ __all__ = ["Diagnostic", "DIAGNOSTICS", "SWEEP_DIAGNOSTICS", "TRACE_OT_MAX_PAIRS
            "diagnostic_seconds", "ot_seconds", "sgd_step_seconds", "trace_every", "trace_names", "trace_share", "trace_wi_skipped", "RECORD_SECONDS"]
 
 # the trace takes WI RMD^2 by exact OT only up to this many pairs (0.1 s per record) and within its budget
-# (trace_wi_skipped); the snapshots and the end of a sweep's run up to wgf.validation.EXACT_OT_MAX_PAIRS
+# (trace_wi_skipped); the snapshots and the end of a sweep's run up to wgf.validation.SPARSE_OT_MAX_PAIRS, the
+# pairs of the certified sparse solver (wgf.validation.wi_rmd2_cost), which no N <= 1e5 with |G| <= 16 reaches
 TRACE_OT_MAX_PAIRS = 1_000_000
 # where a run is measured: at its snapshots, along its trace, at the end of a sweep's run
 KINDS = ("snapshot", "trace", "end")
@@ -100,13 +101,14 @@ SWEEP_DIAGNOSTICS = {"risk": "risk", "si_rmd2": "si_rmd2", "wi_rmd2": "wi_rmd2",
 
 
 def ot_limit(kind: str) -> int:
-    """The most pairs exact OT may take where a run is measured (``KINDS``): TRACE_OT_MAX_PAIRS along the
-    trace, ``wgf.validation.EXACT_OT_MAX_PAIRS`` at snapshots and at the end of a sweep's run."""
+    """The most pairs exact OT (``wgf.validation.wi_rmd2_cost``: N^2 |G| dense, or the sparse solver's candidate
+    pairs) may take where a run is measured (``KINDS``): TRACE_OT_MAX_PAIRS along the trace,
+    ``wgf.validation.SPARSE_OT_MAX_PAIRS`` at snapshots and at the end of a sweep's run."""
     import wgf.validation
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    return TRACE_OT_MAX_PAIRS if kind == "trace" else wgf.validation.EXACT_OT_MAX_PAIRS
+    return TRACE_OT_MAX_PAIRS if kind == "trace" else wgf.validation.SPARSE_OT_MAX_PAIRS
 
 
 def exact_zero(name: str, problem: Problem) -> bool:
@@ -120,17 +122,20 @@ def exact_zero(name: str, problem: Problem) -> bool:
 DIAGNOSTICS_SHARE = 0.2
 # the cost model of one evaluation of a diagnostic (seconds, 2 cores, measured at N = 100 and 1000 on the linear
 # unit by benchmarks/diagnostics.py): a fixed cost per call plus TERM_SECONDS per (particle, term), exact OT's cost
-# per pair, and RECORD_SECONDS per trace record (the SGD loop stops there: the finiteness checks, the calls)
+# per pair (wgf.validation.wi_rmd2_cost), and RECORD_SECONDS per trace record (the SGD loop stops there: the
+# finiteness checks, the calls)
 CALL_SECONDS = {"risk": 1e-4, "si_rmd2": 4e-5, "wi_rmd2": 2e-4, "second_moment": 1e-5}
 RECORD_SECONDS = 2.5e-4
 TERM_SECONDS = 2e-10
-OT_PAIR_SECONDS = 1.3e-7
 
 
 def ot_seconds(n: int, order: int) -> float:
-    """Estimated seconds of wi_rmd2 by exact OT between N = ``n`` and |G| N points (N^2 |G| pairs): the cost
-    ``wi_skipped`` weighs against the trace's budget."""
-    return CALL_SECONDS["wi_rmd2"] + OT_PAIR_SECONDS * float(n) * n * order
+    """Estimated seconds of wi_rmd2 by exact OT between N = ``n`` and |G| N points: a call plus the expected
+    time of ``wgf.validation.wi_rmd2_cost`` (dense or the certified sparse solver), the cost ``wi_skipped``
+    weighs against the trace's budget."""
+    from wgf.validation import wi_rmd2_cost
+
+    return CALL_SECONDS["wi_rmd2"] + wi_rmd2_cost(n, order).seconds
 
 
 def diagnostic_seconds(name: str, problem: Problem, n: int) -> float:
@@ -161,16 +166,19 @@ def _steps(problem: Problem, settings: ParticleSettings, n: int) -> int:
 
 
 def wi_skipped(problem: Problem, n: int, kind: str, *, budget: float | None = None) -> str | None:
-    """Why wi_rmd2 (exact OT between N and |G| N points, N^2 |G| pairs) is not computed for ``n`` particles of
-    ``problem`` where a run is measured (``kind`` in ``KINDS``); None when it is, or when it is an ``exact_zero``.
+    """Why wi_rmd2 (exact OT between N and |G| N points, ``wgf.validation.wi_rmd2_cost``) is not computed for
+    ``n`` particles of ``problem`` where a run is measured (``kind`` in ``KINDS``); None when it is, or when it
+    is an ``exact_zero``.
 
     The one skip decision for exact OT: beyond the pair limit of ``kind`` (``ot_limit``), or, given ``budget``
     (seconds per trace record), when its estimated cost ``ot_seconds`` exceeds it."""
+    from wgf.validation import wi_rmd2_cost
+
     order = problem.group.order
     limit = ot_limit(kind)
     if exact_zero("wi_rmd2", problem):
         return None
-    if n * n * order > limit:
+    if wi_rmd2_cost(n, order).pairs > limit:
         return f"exact OT between {n} and {n * order} points exceeds the limit of {limit} pairs"
     if budget is not None and ot_seconds(n, order) > budget:
         return (f"exact OT between {n} and {n * order} points (about {ot_seconds(n, order):.2g} s) exceeds the "
@@ -249,8 +257,8 @@ def wi_skipped_note(problem: Problem, skipped: dict) -> str | None:
             parts.append(f"{_WHERE[kind]} for N = {', '.join(map(str, ns))} ({reason})")
     if not parts:
         return None
-    return (f"wi_rmd2 skipped {' and '.join(parts)}: exact OT between N and |G| N points takes N^2 |G| pairs "
-            f"(|G| = {problem.group.order})")
+    return (f"wi_rmd2 skipped {' and '.join(parts)}: exact OT between N and |G| N points "
+            f"(|G| = {problem.group.order}; wgf.validation.wi_rmd2_cost)")
 
 
 def check_finite(values: dict, *, t: float, n: int, seed: int) -> None:

@@ -126,7 +126,7 @@ PARTICLE_VARIABLES = _table(
     Variable("si_rmd2", ("seed", "time"), "RMD^2 to the projection P_E # nu (0 = strongly invariant)",
              doc="0 exactly when E^G = Z (not computed)"),
     Variable("wi_rmd2", ("seed", "time"), "RMD^2 to the symmetrization nu^G (0 = weakly invariant)",
-             doc="exact OT; absent beyond 2.5e7 pairs (`wi_rmd2_skipped`); 0 exactly when E^G = Z"),
+             doc="exact OT (dense or certified sparse); 0 exactly when E^G = Z"),
 )
 
 # ------------------------------------------------------------------ /compare (a Comparison)

@@ -129,8 +129,8 @@ TRACE_VARIABLES = _table(
     Variable("second_moment", ("seed", "trace_time", "coordinate"),
              "second moment (1/N) sum_i z_id^2 per coordinate d"),
 )
-TRACE_VARIABLES["wi_rmd2"] = replace(TRACE_VARIABLES["wi_rmd2"], doc="exact OT; absent beyond 1e6 pairs or the "
-                                     "trace's budget (`wi_rmd2_skipped`); 0 exactly when E^G = Z")
+TRACE_VARIABLES["wi_rmd2"] = replace(TRACE_VARIABLES["wi_rmd2"], doc="exact OT; absent beyond the trace's "
+                                     "budget or 1e6 pairs (`wi_rmd2_skipped`); 0 exactly when E^G = Z")
 
 # ------------------------------------------------------------------ /compare
 COMPARE = "compare"
@@ -188,7 +188,7 @@ SWEEP_QUANTITIES = _table(  # at the end of training, per combination and seed
     Variable("m2", ("{keys}", "seed"), "second moment (1/N) sum_i |z_i|^2"),
 )
 SWEEP_QUANTITIES["wi_rmd2"] = replace(SWEEP_QUANTITIES["wi_rmd2"],
-                                      doc="exact OT, where N^2 |G| <= 2.5e7 (else NaN: `wi_rmd2_skipped`)")
+                                      doc="exact OT (else NaN: `wi_rmd2_skipped`)")
 SWEEP_VARIABLES = _table(
     Variable("{key}", ("{first_key}",), "config key {config_key} (varied with {first_config_key})", dtype="",
              doc="a key varied together with another: a coordinate along the first key's dimension"),
