@@ -536,8 +536,8 @@ class PdeSettings(Section):
     bounds: tuple | None = setting(None, check=_bounds, type="list of [low, high] pairs",
                                    doc="the box per axis (one pair for every axis, or one per axis) instead of "
                                        "half_width")
-    method: str = setting(_solve_default("method"), check=_choice(("auto", "implicit", "explicit")),
-                          choices=("auto", "implicit", "explicit"), type="string",
+    method: str = setting(_solve_default("method"), check=_choice(("auto", "implicit", "split", "explicit")),
+                          choices=("auto", "implicit", "split", "explicit"), type="string",
                           doc="time integrator: auto takes the cheaper at this accuracy (docs/pde.md)")
     tolerance: float = setting(_solve_default("tol"), check=_pos, type="number", doc="local error per implicit step")
 
