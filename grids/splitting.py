@@ -123,7 +123,7 @@ class SplitFactors:
     potential : (n_0, ..., n_{m-1}) array; spacing : (m,); beta >= 0.
     """
 
-    def __init__(self, potential: ArrayLike, spacing: Sequence[float] | np.ndarray, beta: float, dt: float):
+    def __init__(self, potential: ArrayLike, spacing: Sequence[float] | np.ndarray, beta: float, dt: float) -> None:
         potential = np.ascontiguousarray(potential, dtype=float)
         self.shape = potential.shape
         self.factors = []
@@ -141,10 +141,6 @@ class SplitFactors:
             view = out.reshape(lines)
             _thomas_solve(lower, upper_ratio, inv_pivot, view, view)
         return out
-
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for f in self.factors for a in f[1:])
 
 
 def split_solve(rhs: ArrayLike, potential: ArrayLike, spacing: Sequence[float] | np.ndarray, beta: float,
