@@ -222,9 +222,10 @@ def solve_fokker_planck(grid: Grid, potential: Callable[[np.ndarray], ArrayLike]
     beta : the diffusion coefficient (>= 0)
     initial : callable density of u (cell-averaged with a basix Gauss rule) or array of cell averages
     times : snapshot times (T,)
-    method : "auto", "implicit" or "explicit"
-        "auto" (default) takes the cheaper of the two at this accuracy (``wgf.grids.cost``; the choice
-        and its reason are in ``History.stats``), "implicit" M-matrix solves with dt from ``tol``,
+    method : "auto", "implicit", "split" or "explicit"
+        "auto" (default) takes the cheapest at this accuracy (``wgf.grids.cost``; the choice
+        and its reason are in ``History.stats``), "implicit" M-matrix solves (SuperLU) with dt from ``tol``,
+        "split" the same steps with dimensionally split tridiagonal solves (``wgf.grids.splitting``),
         "explicit" SSP-RK3 under the CFL bound.
     tol : local error per implicit step
     dt_max : the largest step (default: the span of the times)

@@ -1,7 +1,7 @@
 """Time integration of d_t rho = A(U(rho)) rho on a grid, A the Scharfetter-Gummel operator.
 
-Two methods, both mass-conserving to round-off, and ``auto`` (the default), which picks the one
-with the lower estimated cost at the requested tolerance (``wgf.grids.cost``):
+Three methods, all mass-conserving to round-off, and ``auto`` (the default), which picks the one
+with the lowest estimated cost at the requested tolerance (``wgf.grids.cost``):
 
 - ``implicit``: linearly implicit Euler with U frozen over a step,
   (I - dt A(U_n)) rho_{n+1} = rho_n, an M-matrix solve (rho >= 0 for any dt).
@@ -11,6 +11,11 @@ with the lower estimated cost at the requested tolerance (``wgf.grids.cost``):
   combination 2 fine - coarse makes the step second order (negatives at
   round-off level are clipped, mass kept; the fine solution is used if a real
   negative value appears).
+- ``split``: the same steps with (I - dt A)^-1 replaced by the dimensionally split product
+  prod_d (I - dt A_d)^-1 (``wgf.grids.splitting``): one batch of tridiagonal solves per axis,
+  O(cells) time and memory on any number of axes, mass, positivity and the discrete Gibbs
+  state kept exactly; the splitting error, O(dt^2) per step like the frozen potential's,
+  enters the same error estimate.
 - ``explicit``: SSP Runge-Kutta 3 (Shu-Osher) with dt from the CFL bound of the
   SG operator, dt <= cfl / max_c |A_cc|, which keeps every stage nonnegative.
 """
@@ -28,6 +33,7 @@ from scipy.sparse.linalg import splu
 from wgf.grids.cch_flux import cch_apply, cch_rate, cch_velocity_cap
 from wgf.grids.cost import choose_method
 from wgf.grids.flux import apply_operator, fokker_planck_operator, max_exit_rate
+from wgf.grids.splitting import SplitFactors
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -39,7 +45,7 @@ __all__ = ["integrate", "StepStats", "GridBlowUpError", "DEFAULT_TOLERANCE", "ME
 log = logging.getLogger("wgf")
 
 DEFAULT_TOLERANCE = 1e-3  # bound on the local error estimate of an implicit step (relative L1)
-METHODS = ("auto", "explicit", "implicit")
+METHODS = ("auto", "explicit", "implicit", "split")
 # the face fluxes (docs/pde.md, "Space"): Scharfetter-Gummel (wgf.grids.flux), Carrillo-Chertock-Huang
 # (wgf.grids.cch_flux, explicit SSP-RK3 only)
 FLUXES = ("sg", "cch")
@@ -63,10 +69,13 @@ class StepStats:
 
 
 class _Factors:
-    """LU factors of I - dt A(U), reused while the potential is fixed."""
+    """Factors of I - dt A(U) for at most two step sizes (the step and its half step; the ladder
+    dt_max 2^-j moves one rung at a time), reused while the potential is fixed: SuperLU for
+    ``implicit``, the split Thomas factors of ``wgf.grids.splitting`` for ``split``
+    (``wgf.resources.solver_bytes`` counts two sets)."""
 
-    def __init__(self, spacing, beta):
-        self.spacing, self.beta = spacing, beta
+    def __init__(self, spacing, beta, split=False):
+        self.spacing, self.beta, self.split = spacing, beta, split
         self.key = None
         self.cache = {}
 
@@ -74,17 +83,25 @@ class _Factors:
         if not fixed or self.key is not potential:
             self.cache.clear()
             self.key = potential
-        lu = self.cache.get(dt)
-        if lu is None:
-            a = fokker_planck_operator(potential, self.spacing, self.beta)
-            # I - dt A is structurally symmetric: minimum degree on A^T + A orders it with less fill
-            # than COLAMD (about half the factorization time and a third of the solve on 2D grids);
-            # an M-matrix with dominant diagonal columns needs no pivoting
-            lu = splu((sp.identity(a.shape[0], format="csc") - dt * a).tocsc(), permc_spec="MMD_AT_PLUS_A",
-                      diag_pivot_thresh=0.0, relax=3, panel_size=10, options={"SymmetricMode": True})
+        factors = self.cache.get(dt)
+        if factors is None:
+            if len(self.cache) >= 2:
+                del self.cache[next(iter(self.cache))]  # the oldest step size
+            factors = self.cache[dt] = self._factorize(potential, dt)
             stats.factorizations += 1
-            self.cache[dt] = lu
-        return lu.solve(rhs.ravel()).reshape(rhs.shape)
+        if self.split:
+            return factors.solve(rhs)
+        return factors.solve(rhs.ravel()).reshape(rhs.shape)
+
+    def _factorize(self, potential, dt):
+        if self.split:
+            return SplitFactors(potential, self.spacing, self.beta, dt)
+        a = fokker_planck_operator(potential, self.spacing, self.beta)
+        # I - dt A is structurally symmetric: minimum degree on A^T + A orders it with less fill
+        # than COLAMD (about half the factorization time and a third of the solve on 2D grids);
+        # an M-matrix with dominant diagonal columns needs no pivoting
+        return splu((sp.identity(a.shape[0], format="csc") - dt * a).tocsc(), permc_spec="MMD_AT_PLUS_A",
+                    diag_pivot_thresh=0.0, relax=3, panel_size=10, options={"SymmetricMode": True})
 
 
 def _check(rho, potential, t):
@@ -118,7 +135,7 @@ def integrate(rho0: ArrayLike, times: ArrayLike, potential_of: Callable[[np.ndar
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if flux not in FLUXES:
         raise ValueError(f"flux must be one of {', '.join(FLUXES)}, got {flux!r}")
-    if flux == "cch" and method == "implicit":
+    if flux == "cch" and method in ("implicit", "split"):
         raise ValueError("flux 'cch' is integrated explicitly only: use method 'explicit' or 'auto' (docs/pde.md)")
     if method != "explicit" and not (np.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be finite and > 0, got {tol!r}")
@@ -126,7 +143,6 @@ def integrate(rho0: ArrayLike, times: ArrayLike, potential_of: Callable[[np.ndar
     rho = np.array(rho0, dtype=float)
     span = float(times[-1] - times[0])
     dt_max = dt_max if dt_max is not None else (span / 8 if span > 0 else 1.0)
-    factors = _Factors(spacing, beta)
     out = []
     t = float(times[0])
     level = 0  # dt = dt_max / 2**level
@@ -144,13 +160,14 @@ def integrate(rho0: ArrayLike, times: ArrayLike, potential_of: Callable[[np.ndar
         stats.reason = choice.reason
         log.debug("time integrator %s", choice.reason)  # wgf run --verbose shows it
     stats.method = method
+    factors = _Factors(spacing, beta, split=method == "split")
     if flux == "cch":
         explicit = _CCHOperator(spacing, beta)
     else:
         explicit = _FixedOperator(u, spacing, beta) if fixed_potential else _Operator(spacing, beta)
     for j, target in enumerate(times):
         while t < target - 1e-12 * max(1.0, abs(target)):
-            if method == "implicit":
+            if method != "explicit":
                 rho, t, level, u = _implicit_step(rho, u, t, target, level, dt_max, potential_of, factors,
                                                   tol, fixed_potential, stats)
             else:

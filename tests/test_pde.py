@@ -265,21 +265,25 @@ def test_auto_takes_the_explicit_method_where_it_is_cheaper():
     assert _l1(h_auto.grid, h_auto.density[-1], h_imp.density[-1]) < 0.02 * err_auto[-1]
 
 
-def test_auto_takes_the_implicit_method_on_a_stiff_long_run():
+def test_auto_takes_the_split_implicit_method_on_a_stiff_long_run():
     # OU to t = 100 on 96^2 cells: the CFL step is about 1 / 60, while the implicit step grows to
-    # t / 8 once the transient has decayed; both reach the stationary Gaussian
+    # t / 8 once the transient has decayed; all reach the stationary Gaussian, the split steps at the
+    # lowest cost (tridiagonal solves, no fill-in)
     grid = Grid([(-4.0, 4.0)] * 2, 96)
     args = (grid, lambda u: 0.5 * np.sum(u * u, axis=-1), 0.1, _gaussian((1.0, -0.5), 0.05), [0.0, 100.0])
     h = solve_fokker_planck(*args)
-    assert h.stats.method == "implicit" and h.stats.reason.startswith("implicit: about")
-    np.testing.assert_array_equal(h.density, solve_fokker_planck(*args, method="implicit").density)
+    assert h.stats.method == "split" and h.stats.reason.startswith("split: about")
+    np.testing.assert_array_equal(h.density, solve_fokker_planck(*args, method="split").density)
     exact = grid.cell_average(_gaussian((0.0, 0.0), 0.1))
     assert _l1(grid, h.density[-1], exact) < 5e-3
+    lu = solve_fokker_planck(*args, method="implicit")
+    assert _l1(grid, h.density[-1], lu.density[-1]) < 1e-10  # the same discrete equilibrium
     from wgf.grids import choose_method
 
     u = 0.5 * np.sum(grid.centers**2, axis=-1)
     choice = choose_method(h.density[0], u, grid.spacing, 0.1, 100.0, tol=1e-3, fixed_potential=True)
-    assert choice.explicit_steps > 50 * choice.implicit_steps and h.stats.steps < choice.explicit_steps / 20
+    assert choice.explicit_steps > 50 * choice.split_steps and h.stats.steps < choice.explicit_steps / 20
+    assert choice.split_seconds < choice.implicit_seconds / 3
 
 
 def test_auto_on_the_mean_field_flow_weighs_the_potential():
@@ -290,11 +294,13 @@ def test_auto_on_the_mean_field_flow_weighs_the_potential():
     rho = np.exp(-0.5 * np.sum(grid.centers**2, axis=-1) / 0.0625)
     rho /= rho.sum() * grid.cell_volume
     u = 0.3 * np.sum(grid.centers**2, axis=-1)
-    cheap = choose_method(rho, u, grid.spacing, 1e-3, 1.0, tol=1e-3, potential_seconds=1e-6)
-    dear = choose_method(rho, u, grid.spacing, 1e-3, 1.0, tol=1e-3, potential_seconds=10.0)
-    assert cheap.method == "explicit" and dear.method == "implicit"  # 3 evaluations per RK3 step, 2 implicit
-    assert dear.explicit_steps == cheap.explicit_steps and dear.implicit_steps == cheap.implicit_steps
-    with pytest.raises(ValueError, match="method must be one of auto, explicit, implicit"):
+    cheap = choose_method(rho, u, grid.spacing, 1e-3, 0.2, tol=1e-3, potential_seconds=1e-6)
+    dear = choose_method(rho, u, grid.spacing, 1e-3, 0.2, tol=1e-3, potential_seconds=10.0)
+    # 13 RK3 steps of 3 evaluations against 24 split steps of 2: the split step's tridiagonal solves cost
+    # less than 3 operator applications, but 39 evaluations are fewer than 48
+    assert cheap.method == "split" and dear.method == "explicit"
+    assert dear.explicit_steps == cheap.explicit_steps == 13 and dear.split_steps == cheap.split_steps == 24
+    with pytest.raises(ValueError, match="method must be one of auto, explicit, implicit, split"):
         solve_fokker_planck(grid, u, 1e-3, rho, [0.0, 1.0], method="rk4")
 
 
@@ -309,7 +315,7 @@ def _double_well(u):
     return (x * x - 1) ** 2 + 0.5 * y * y + 0.3 * x * y
 
 
-@pytest.mark.parametrize("method", ["implicit", "explicit"])
+@pytest.mark.parametrize("method", ["implicit", "split", "explicit"])
 @pytest.mark.parametrize("beta", [0.3, 1e-2, 1e-3])
 def test_discrete_gibbs_density_stays_put(method, beta):
     grid = Grid([(-2.5, 2.5), (-2.0, 2.0)], (24, 20))
@@ -340,7 +346,7 @@ def test_converges_to_the_gibbs_density_and_dissipates_free_energy():
     assert f[-1] - _free_energy(grid, v, beta, gibbs[None])[0] < 1e-8
 
 
-@pytest.mark.parametrize("method", ["implicit", "explicit"])
+@pytest.mark.parametrize("method", ["implicit", "split", "explicit"])
 def test_pure_advection_keeps_the_density_nonnegative(method):
     """beta = 0: upwind fluxes; the implicit M-matrix solve and the CFL-limited SSP-RK3 keep rho >= 0."""
 
@@ -359,7 +365,7 @@ def test_pure_advection_keeps_the_density_nonnegative(method):
 
 
 # ---------------------------------------------------------------- blow-up
-@pytest.mark.parametrize("method", ["implicit", "explicit"])
+@pytest.mark.parametrize("method", ["implicit", "split", "explicit"])
 def test_blow_up_is_reported_not_returned(method):
     grid = Grid([(-2.0, 2.0), (-2.0, 2.0)], 12)
 
@@ -547,7 +553,7 @@ def test_mean_field_blow_up_is_reported(paper, monkeypatch):
         return u if len(calls) < 3 else u * np.nan
 
     monkeypatch.setattr(MeanFieldPotential, "__call__", poisoned)
-    for method in ("implicit", "explicit"):
+    for method in ("implicit", "split", "explicit"):
         calls.clear()
         with pytest.raises(GridBlowUpError):
             solve(problem, grid, method=method)

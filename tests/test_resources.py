@@ -12,8 +12,8 @@ import pytest
 from _common import swap_config
 from wgf import ConfigError, parse_config
 from wgf.plan import experiment_needs
-from wgf.resources import (CHUNK, F64, PROCESS_BYTES, ResourceError, check_processes, lu_bytes, lu_nonzeros,
-                           particle_bytes, structure_bytes)
+from wgf.resources import (AUTO_LU_MAX_BYTES, CHUNK, F64, PROCESS_BYTES, ResourceError, check_processes, lu_bytes,
+                           lu_nonzeros, particle_bytes, solver_bytes, structure_bytes)
 
 
 def _allocated_floats(**sizes) -> float:
@@ -87,6 +87,19 @@ def test_an_implicit_solve_beyond_superlu_is_refused_naming_the_key():
     structure = structure_bytes(2, 4)  # the |G| = 2 matrices M_g, P_E, ... held by the process
     assert experiment_needs(exp)[1][1] == pytest.approx(structure + (3 + 40) * 8**4 * 8 + lu_bytes(8**4, 4))
     assert experiment_needs(exp)[0][1] == structure + particle_bytes(8, 4, 2, 2, 5, snapshots=3)
+
+
+def test_the_size_check_counts_the_time_integrators_factors():
+    text = swap_config(n=(8,), seeds=1) + '[pde]\nspace = "full"\ncells = 8\nhalf_width = 2.0\nmethod = "split"\n'
+    base = structure_bytes(2, 4) + (3 + 40) * 8**4 * 8
+    split = 2 * 3 * 8**4 * 4 * 8  # two sets of 3 floats per cell and axis, no fill-in
+    assert experiment_needs(parse_config(text))[1][1] == pytest.approx(base + split)
+    assert experiment_needs(parse_config(text.replace('"split"', '"explicit"')))[1][1] == pytest.approx(base)
+    # auto may take SuperLU on a small grid (the larger estimate), never factors above AUTO_LU_MAX_BYTES
+    assert experiment_needs(parse_config(text.replace('"split"', '"auto"')))[1][1] == pytest.approx(
+        base + lu_bytes(8**4, 4))
+    assert solver_bytes("auto", 32**4, 4) == solver_bytes("split", 32**4, 4) == 2 * 3 * 32**4 * 4 * 8
+    assert lu_bytes(32**4, 4) > AUTO_LU_MAX_BYTES
 
 
 def test_worker_processes_are_counted():
@@ -163,7 +176,12 @@ def test_auto_never_chooses_an_implicit_step_superlu_cannot_factorize(monkeypatc
     rho = np.exp(-0.5 * np.sum(grid.centers**2, axis=-1) / 0.0625)
     rho /= rho.sum() * grid.cell_volume
     u = 0.3 * np.sum(grid.centers**2, axis=-1)
+    monkeypatch.setattr(cost, "SPLIT_FACTOR_SECONDS_PER_CELL_AXIS", 1.0)  # as if split steps were dear
     assert choose_method(rho, u, grid.spacing, 1e-3, 1.0, tol=1e-3, potential_seconds=10.0).method == "implicit"
     monkeypatch.setattr(cost, "SUPERLU_MAX_NONZEROS", lu_nonzeros(96**2, 2) - 1)  # as 24^4 cells against 2^31
     choice = choose_method(rho, u, grid.spacing, 1e-3, 1.0, tol=1e-3, potential_seconds=10.0)
-    assert choice.method == "explicit" and "more than SuperLU indexes" in choice.reason
+    assert choice.method == "explicit" and "more than it indexes (2^31 - 1)" in choice.reason
+    monkeypatch.setattr(cost, "SUPERLU_MAX_NONZEROS", 2**31 - 1)
+    monkeypatch.setattr(cost, "AUTO_LU_MAX_BYTES", lu_bytes(96**2, 2) - 1)  # factors larger than auto allows
+    choice = choose_method(rho, u, grid.spacing, 1e-3, 1.0, tol=1e-3, potential_seconds=10.0)
+    assert choice.method == "explicit" and "no SuperLU: its factors would take about" in choice.reason

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from wgf.schemes import SCHEMES
 from wgf.resources import (F64, SUPERLU_MAX_NONZEROS, ResourceError, check_bytes, check_processes, human_bytes,
-                           lu_bytes, lu_nonzeros, particle_bytes, structure_bytes)
+                           lu_nonzeros, particle_bytes, solver_bytes, structure_bytes)
 
 if TYPE_CHECKING:
     from wgf._typing import PathLike
@@ -139,7 +139,7 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
     if exp.pde is not None:
         cells = exp.pde.cells_per_axis(problem)
         p = float(math.prod(cells))
-        memory = structure + (times + 40) * p * F64 + (lu_bytes(p, len(cells)) if exp.pde.method == "implicit" else 0.0)
+        memory = structure + (times + 40) * p * F64 + solver_bytes(exp.pde.method, p, len(cells))
         needs.append((f"[pde] cells = {list(cells)} ({times} snapshots, method {exp.pde.method})", memory,
                       times * p * F64))
         if exp.minimizer is not None:

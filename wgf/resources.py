@@ -17,8 +17,9 @@ bounds of the dominant arrays (docs/outputs.md), not exact accounting:
 - a worker process (``--workers``): PROCESS_BYTES for Python, numpy, numba and the compiled kernels
   (225 MB measured with the kernels from numba's cache, 334 MB compiling them) besides its job;
 - PDE in memory: (T + 40) P float64 for P cells (snapshots, solver work arrays), and for the implicit
-  integrator two sparse LU factors of I - dt A (``lu_nonzeros``: the fill measured with SuperLU,
-  minimum degree on A^T + A, up to 16^4 cells); on disk: T P float64;
+  integrator its factors of I - dt A (``solver_bytes``): two sparse LU factors (``lu_nonzeros``: the
+  fill measured with SuperLU, minimum degree on A^T + A, up to 16^4 cells) for ``implicit``, two sets of
+  the split solve's tridiagonal factors (3 m P float64 each on m axes) for ``split``; on disk: T P float64;
 - data quadrature: q^dx (dx + dy + 1) float64 (tensor Gauss-Hermite nodes, augmented K times for da).
 """
 
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
 
 __all__ = ["ResourceError", "available_memory", "check_bytes", "quadrature_bytes", "human_bytes", "particle_bytes",
-           "lu_nonzeros", "lu_bytes", "check_processes", "structure_bytes", "PROCESS_BYTES", "SUPERLU_MAX_NONZEROS"]
+           "lu_nonzeros", "lu_bytes", "solver_bytes", "check_processes", "structure_bytes", "PROCESS_BYTES",
+           "SUPERLU_MAX_NONZEROS", "AUTO_LU_MAX_BYTES"]
 
 F64 = 8
 CHUNK = 128  # particles per chunk of the engine (wgf.particles.kernels.CHUNK)
@@ -46,6 +48,10 @@ PROCESS_BYTES = 350e6
 SUPERLU_MAX_NONZEROS = 2**31 - 1
 # bytes per nonzero of a sparse LU factor: the value and its row index
 LU_BYTES_PER_NONZERO = 12
+# method="auto" never gives a grid SuperLU factors larger than this (wgf.grids.cost), so its size check is bounded
+AUTO_LU_MAX_BYTES = 1e9
+# floats per cell and axis of one set of the split solve's factors (sub-diagonal, c_i, 1 / q_i; wgf.grids.splitting)
+SPLIT_FLOATS_PER_CELL_AXIS = 3
 
 
 class ResourceError(ValueError):
@@ -140,6 +146,15 @@ def lu_nonzeros(cells: float, axes: int) -> float:
 def lu_bytes(cells: float, axes: int) -> float:
     """Memory of the two LU factors the implicit integrator keeps (the step and its half step)."""
     return 2 * LU_BYTES_PER_NONZERO * lu_nonzeros(cells, axes)
+
+
+def solver_bytes(method: str, cells: float, axes: int) -> float:
+    """Memory of the factors of I - dt A the time integrator ``method`` keeps (two sets, the step and its half
+    step): LU (``lu_bytes``) for "implicit", 2 x 3 floats per cell and axis for "split", the larger of the two
+    for "auto" (its LU only up to AUTO_LU_MAX_BYTES), none for "explicit" (its stages are among the work arrays)."""
+    split = 2 * SPLIT_FLOATS_PER_CELL_AXIS * float(cells) * axes * F64
+    lu = lu_bytes(cells, axes)
+    return {"implicit": lu, "split": split, "auto": max(split, lu if lu <= AUTO_LU_MAX_BYTES else 0.0)}.get(method, 0.0)
 
 
 def check_processes(what: str, workers: int, job_memory: float, *, free_memory: float | None = None) -> None:

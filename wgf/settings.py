@@ -536,8 +536,8 @@ class PdeSettings(Section):
     bounds: tuple | None = setting(None, check=_bounds, type="list of [low, high] pairs",
                                    doc="the box per axis (one pair for every axis, or one per axis) instead of "
                                        "half_width")
-    method: str = setting(_solve_default("method"), check=_choice(("auto", "implicit", "explicit")),
-                          choices=("auto", "implicit", "explicit"), type="string",
+    method: str = setting(_solve_default("method"), check=_choice(("auto", "implicit", "split", "explicit")),
+                          choices=("auto", "implicit", "split", "explicit"), type="string",
                           doc="time integrator: auto takes the cheaper at this accuracy (docs/pde.md)")
     tolerance: float = setting(_solve_default("tol"), check=_pos, type="number", doc="local error per implicit step")
     flux: str = setting(_solve_default("flux"), check=_choice(("sg", "cch")), choices=("sg", "cch"), type="string",
@@ -547,7 +547,7 @@ class PdeSettings(Section):
     @classmethod
     def _given_rules(cls, pde):
         _either(cls.section, pde, "half_width", "bounds")
-        if pde.get("flux") == "cch" and pde.get("method") == "implicit":
+        if pde.get("flux") == "cch" and pde.get("method") in ("implicit", "split"):
             raise ConfigError("[pde] method: flux = \"cch\" is integrated explicitly only; use method = \"explicit\" "
                               "or \"auto\" (docs/pde.md)")
 
