@@ -654,7 +654,8 @@ class ParticleSettings(Section):
     batch: int = setting(_simulate_default("batch"), check=_pos_int, type="integer", doc="minibatch size B")
     record_every: int | None = setting(None, check=_pos_int, type="integer",
                                        doc="SGD steps between diagnostics records",
-                                       default_doc="per N, within the diagnostics budget (docs/outputs.md): at least ceil(steps / 100), at most 101 records per run")
+                                       default_doc="per N, within the diagnostics budget (docs/outputs.md): at "
+                                                   "least ceil(steps / 100), at most 101 records per run")
 
     @classmethod
     def _given_rules(cls, p):
