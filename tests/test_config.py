@@ -155,7 +155,7 @@ def test_demo_config_is_a_complete_experiment():
     p = exp.problem
     assert p.stays_in_fixed_subspace and p.init == "si" and p.data.is_equivariant
     grid = make_grid(p, "fixed", exp.pde.cells, exp.pde.half_width)
-    assert grid.shape == (256, 256) and grid.basis.shape == (4, 2)
+    assert grid.shape == (96, 96) and grid.basis.shape == (4, 2)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.toml")), ids=lambda p: p.name)

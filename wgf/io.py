@@ -655,6 +655,8 @@ def read_object(path: PathLike, kind: str) -> Iterator[h5py.File]:
 
 # room kept free beyond each write for HDF5's metadata (flushed at each sync and when the file is closed)
 WRITE_MARGIN = 256 * 1024
+# below LOW_ROOM x WRITE_MARGIN free on the disk, finished runs are marked as soon as they are written
+LOW_ROOM = 64
 
 
 def _open_h5(path: Path, mode: str) -> h5py.File:
@@ -674,13 +676,13 @@ class Batch:
     items are simply not marked."""
 
     def __init__(self, commit: Callable[[list], None], seconds: float,
-                 pending: Callable[[], None] | None = None) -> None:
+                 pending: Callable[[], None] | None = None, urgent: Callable[[], bool] | None = None) -> None:
         self.commit, self.seconds, self.items, self.last = commit, seconds, [], time.monotonic()
-        self.pending = pending
+        self.pending, self.urgent = pending, urgent
 
     def add(self, item: Any) -> None:
         self.items.append(item)
-        if time.monotonic() - self.last >= self.seconds:
+        if time.monotonic() - self.last >= self.seconds or (self.urgent is not None and self.urgent()):
             self.flush()
         elif self.pending is not None:
             self.pending()
@@ -838,6 +840,15 @@ class ResultsFile:
         named = ", ".join(left[:4]) + (f" and {len(left) - 4} more" if len(left) > 4 else "")
         log.warning("'%s' is damaged (%s): rebuilt from its verified parts; left out, to be computed or written "
                     "again: %s", self.tmp, what, named)
+
+    def low_on_room(self) -> bool:
+        """Whether the disk has less than ``LOW_ROOM`` x WRITE_MARGIN free: then a batch commits its marks at once, so
+        a run the disk stops keeps every finished run marked (``batched``)."""
+        try:
+            st = os.statvfs(self.tmp.parent)
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize < LOW_ROOM * WRITE_MARGIN
 
     def room(self, nbytes: int = 0) -> None:
         """Raise OSError (ENOSPC, or EFBIG for the process's file size limit) naming the partial file before a
@@ -1023,7 +1034,7 @@ class ResultsFile:
         """A ``Batch`` calling ``commit(items)`` at most once every ``seconds`` (default ``MARK_SECONDS``) and at
         the end; on a failure or an interrupt the items added before it are committed before it propagates,
         unless a write failed (``abandoned``) or the commit itself fails."""
-        batch = Batch(commit, MARK_SECONDS if seconds is None else seconds, pending=self.flush)
+        batch = Batch(commit, MARK_SECONDS if seconds is None else seconds, pending=self.flush, urgent=self.low_on_room)
         try:
             yield batch
         except BaseException:

@@ -1067,7 +1067,8 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
     """Invariance and risk of the particles over time, with the PDE's risk and free energy.
 
     runs {N: {"time": (R,), "risk": (S, R), "si_rmd2": (S, R), "wi_rmd2": (S, R) or None}}: the
-    diagnostics of S seeds at R times (the fine trace of a run, or its snapshots); pde None or
+    diagnostics of S seeds at R times (the fine trace of a run, or its snapshots; with "wi_time" (R',),
+    wi_rmd2 is (S, R') at those times, drawn with marks: the snapshots' values); pde None or
     {"time": (T,), "risk": (T,), "free_energy": (T,)} (or a ``wgf.grids.History``: its times and
     trackers). Left: RMD^2(nu, P_E#nu) (SI, solid) and RMD^2(nu, nu^G) (WI, dotted) per N, mean over
     seeds, log scale; values at round-off (``rmd2_round_off``, 2.2e-13) are marks in the grey
@@ -1088,11 +1089,17 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
             raise ValueError(f"runs[{n}] has no '{missing[0]}' (expected time, risk, si_rmd2 and wi_rmd2 or None)")
         t = _as_array(f"runs[{n}]['time']", run["time"], "(R,) times", ndim=1)
         checked[n] = {"time": t}
+        wi_t = t
+        if run.get("wi_time") is not None:
+            wi_t = checked[n]["wi_time"] = _as_array(f"runs[{n}]['wi_time']", run["wi_time"], "(R',) times", ndim=1)
         for key in ("risk", "si_rmd2", "wi_rmd2"):
             if key == "wi_rmd2" and run.get(key) is None:
                 continue
             checked[n][key] = _as_array(f"runs[{n}]['{key}']", run[key], "(S, R) per seed and time", ndim=2)
-            _as_length(f"runs[{n}]['{key}']", checked[n][key], 1, t.size, f"runs[{n}]['time']")
+            if key == "wi_rmd2" and wi_t is not t:
+                _as_length(f"runs[{n}]['{key}']", checked[n][key], 1, wi_t.size, f"runs[{n}]['wi_time']")
+            else:
+                _as_length(f"runs[{n}]['{key}']", checked[n][key], 1, t.size, f"runs[{n}]['time']")
     if pde is not None:
         if hasattr(pde, "trackers") and hasattr(pde, "times"):
             pde = {"time": pde.times, **pde.trackers}
@@ -1115,7 +1122,9 @@ def training(runs: Mapping[int, Mapping[str, ArrayLike | None]], *,
             if key in run:
                 mean = np.mean(run[key], axis=0)
                 low_rmd2 |= bool(np.any(mean <= level))
-                _above_round_off(ax_i, run["time"], mean, level, f"{what}, $N = {n}$", color=colors[n], ls=ls)
+                times = run.get("wi_time", run["time"]) if key == "wi_rmd2" else run["time"]
+                _above_round_off(ax_i, times, mean, level, f"{what}, $N = {n}$", color=colors[n], ls=ls,
+                                 **({"marker": "o", "ms": 3} if times is not run["time"] else {}))
     if low_rmd2:
         _round_off_band(ax_i, level)
     risks = [(t, run["risk"].mean(axis=0), colors[n], f"particles, $N = {n}$")
@@ -1474,12 +1483,17 @@ def read_snapshots(source: ResultsSource | History, indices: Sequence[int] | Non
 def read_training(source: ResultsSource) -> dict:
     """The keyword arguments of ``training`` from a results file: runs (per N the fine trace
     /particles/N<N>/trace on ``trace_time`` when the file has one, its snapshots on ``time``
-    otherwise; wi_rmd2 None where it was skipped) and pde (/pde time, risk, free_energy, or None)."""
+    otherwise; wi_rmd2 from the snapshots, on ``wi_time``, where the trace's budget left it out, None where it
+    was skipped) and pde (/pde time, risk, free_energy, or None)."""
     node = _node(source)
     runs = {}
     for n in _particle_counts(node):
         g = read_diagnostics(node, n)  # the trace when the file has one, else the snapshots
         runs[n] = {k: g[k] for k in ("time", "risk", "si_rmd2", "wi_rmd2")}
+        if g["wi_rmd2"] is None:  # not along the trace (its budget): the snapshots' exact values
+            snap = read_diagnostics(node, n, trace=False)
+            if snap["wi_rmd2"] is not None:
+                runs[n].update(wi_rmd2=snap["wi_rmd2"], wi_time=snap["time"])
     pde = None
     if PDE in node:
         p = node[PDE]
