@@ -60,6 +60,14 @@ __all__ = ["FASTMATH", "jit", "fingerprint", "compile_for", "compile_lock", "Ker
 FASTMATH = {"contract": True, "nsz": True, "arcp": True}
 
 
+# the threading layer of parallel kernels: OpenMP where numba finds it, else TBB, else numba's workqueue
+# (docs/kernels.md, "Threads": workqueue hands every parallel region to its workers even at 1 thread, 4.5x
+# slower at N = 1000); NUMBA_THREADING_LAYER or NUMBA_THREADING_LAYER_PRIORITY in the environment win
+THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+if not {"NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"} & set(os.environ):
+    numba.config.THREADING_LAYER_PRIORITY = THREADING_LAYER_PRIORITY
+
+
 class KernelCompileError(TypeError):
     """A user-supplied function cannot be compiled by numba."""
 

@@ -98,6 +98,49 @@ def add_outer_row(x, u, m, a, G):
             gr[i] += u[i] * xj
 
 
+@jit(**_KERNEL)
+def add_hidden_output(Z, m, k, h, u, out):
+    """out[a, i] += W_i[a, k] u[i] for the lanes i < m of a two_layer unit: hidden unit k's output."""
+    for a in range(out.shape[0]):
+        wr = Z[a * h + k]
+        orow = out[a]
+        for i in range(m):
+            orow[i] += wr[i] * u[i]
+
+
+@jit(**_KERNEL)
+def hidden_cotangent(Z, c, m, k, h, d):
+    """d[i] = sum_a W_i[a, k] c[a] for the lanes i < m of a two_layer unit (W (dy, h) first in z)."""
+    for i in range(m):
+        d[i] = 0.0
+    for a in range(c.shape[0]):
+        ca = c[a]
+        wr = Z[a * h + k]
+        for i in range(m):
+            d[i] += wr[i] * ca
+
+
+@jit(**_KERNEL)
+def add_hidden_grad(x, c, m, k, h, u, d, G):
+    """G += the gradient through hidden unit k of a two_layer unit: W[:, k] += c u, A[:, k] += x d, b[k] += d
+    for the lanes i < m (u = s(A^T x + b)_k, d = s'(A^T x + b)_k (W^T c)_k)."""
+    dx, dy = x.shape[0], c.shape[0]
+    oa, ob = dy * h, dy * h + dx * h
+    for a in range(dy):
+        ca = c[a]
+        gr = G[a * h + k]
+        for i in range(m):
+            gr[i] += ca * u[i]
+    for j in range(dx):
+        xj = x[j]
+        gr = G[oa + j * h + k]
+        for i in range(m):
+            gr[i] += d[i] * xj
+    gb = G[ob + k]
+    for i in range(m):
+        gb[i] += d[i]
+
+
 def _compiled(value, vjp, family: str, act, names=("value", "vjp")):
     """The lane kernels, named after their family and activation, compiled inline."""
     value.__qualname__ = value.__name__ = f"{family}_{act.name}_{names[0]}"
@@ -159,42 +202,19 @@ def two_layer_lanes(act: Activation) -> tuple[Dispatcher, Dispatcher]:
             hidden_preactivation(x, Z, m, k, h, u)
             for i in range(m):
                 u[i] = s(u[i])
-            for a in range(dy):
-                wr = Z[a * h + k]
-                orow = out[a]
-                for i in range(m):
-                    orow[i] += wr[i] * u[i]
+            add_hidden_output(Z, m, k, h, u, out)
 
     def vjp(x, Z, m, c, G, work):
         dx, dy = x.shape[0], c.shape[0]
         h = Z.shape[0] // (dx + dy + 1)
-        oa, ob = dy * h, dy * h + dx * h
         u, d = work[0], work[1]
         for k in range(h):
             hidden_preactivation(x, Z, m, k, h, u)
-            for i in range(m):
-                d[i] = 0.0
-            for a in range(dy):
-                ca = c[a]
-                wr = Z[a * h + k]
-                for i in range(m):
-                    d[i] += wr[i] * ca
+            hidden_cotangent(Z, c, m, k, h, d)
             for i in range(m):
                 d[i] *= ds(u[i])
                 u[i] = s(u[i])
-            for a in range(dy):
-                ca = c[a]
-                gr = G[a * h + k]
-                for i in range(m):
-                    gr[i] += ca * u[i]
-            for j in range(dx):
-                xj = x[j]
-                gr = G[oa + j * h + k]
-                for i in range(m):
-                    gr[i] += d[i] * xj
-            gb = G[ob + k]
-            for i in range(m):
-                gb[i] += d[i]
+            add_hidden_grad(x, c, m, k, h, u, d, G)
 
     return _compiled(value, vjp, "two_layer", act)
 
@@ -288,41 +308,18 @@ def two_layer_keep(act: Activation) -> KeepKernels:
             for i in range(m):
                 d[i] = ds(u[i])
                 u[i] = s(u[i])
-            for a in range(dy):
-                wr = Z[a * h + k]
-                orow = out[a]
-                for i in range(m):
-                    orow[i] += wr[i] * u[i]
+            add_hidden_output(Z, m, k, h, u, out)
 
     def vjp_kept(x, Z, m, c, G, keep, work):
         dx, dy = x.shape[0], c.shape[0]
         h = Z.shape[0] // (dx + dy + 1)
-        oa, ob = dy * h, dy * h + dx * h
         d = work[1]
         for k in range(h):
             u, dk = keep[k], keep[h + k]
-            for i in range(m):
-                d[i] = 0.0
-            for a in range(dy):
-                ca = c[a]
-                wr = Z[a * h + k]
-                for i in range(m):
-                    d[i] += wr[i] * ca
+            hidden_cotangent(Z, c, m, k, h, d)
             for i in range(m):
                 d[i] *= dk[i]
-            for a in range(dy):
-                ca = c[a]
-                gr = G[a * h + k]
-                for i in range(m):
-                    gr[i] += ca * u[i]
-            for j in range(dx):
-                xj = x[j]
-                gr = G[oa + j * h + k]
-                for i in range(m):
-                    gr[i] += d[i] * xj
-            gb = G[ob + k]
-            for i in range(m):
-                gb[i] += d[i]
+            add_hidden_grad(x, c, m, k, h, u, d, G)
 
     return KeepKernels(_two_layer_keep_rows,
                        *_compiled(value_keep, vjp_kept, "two_layer", act, ("value_keep", "vjp_kept")))
