@@ -3,11 +3,11 @@
 Prints, in one run (docs/kernels.md, "Threads" and "Roofline"):
 
 1. the break-even of the second thread: particle-steps/s of the paper setup with 1 thread and with 2
-   threads forced on (``PARALLEL_WORK = 0``) for a range of N, quiet and with a competing CPU-bound
+   threads forced on (``PARALLEL_WORK = 0``, ``LOAD_AWARE = False``) for a range of N, quiet and with a competing CPU-bound
    process that this script starts itself (``while True: pass`` in another Python), and the work per
    step N x rows x D where 2 threads start to pay in both cases;
 2. the linear problem (examples/linear_gaussian.toml) at N = 1000, 200 steps, and the paper setup at
-   N = 1e3 and 1e5 with the engine's own choice (``PARALLEL_WORK``): time with 1 and 2 threads, quiet
+   N = 1e3 and 1e5 with the engine's own choice (``PARALLEL_WORK``, ``busy_cpus``): time with 1 and 2 threads, quiet
    and loaded, and the ratio t(2) / t(1) (the bar: <= 1 everywhere);
 3. the paper setup against PyTorch (the loop of benchmarks/particles.py, torch's default threads) at
    N = 1e3 and 1e5, the same number of steps, in the same run (when torch is importable).
@@ -64,15 +64,15 @@ def competing_load(on: bool):
 @contextlib.contextmanager
 def threads(n: int, min_work: int | None = None):
     """numba threads = n (and PARALLEL_WORK = min_work when given) inside the block."""
-    saved_threads, saved_work = numba.get_num_threads(), kernels.PARALLEL_WORK
+    saved = numba.get_num_threads(), kernels.PARALLEL_WORK, kernels.LOAD_AWARE
     numba.set_num_threads(n)
-    if min_work is not None:
-        kernels.PARALLEL_WORK = min_work
+    if min_work is not None:  # forced: the second thread at any work and load
+        kernels.PARALLEL_WORK, kernels.LOAD_AWARE = min_work, False
     try:
         yield
     finally:
-        numba.set_num_threads(saved_threads)
-        kernels.PARALLEL_WORK = saved_work
+        numba.set_num_threads(saved[0])
+        kernels.PARALLEL_WORK, kernels.LOAD_AWARE = saved[1:]
 
 
 def run_time(problem, n, steps, *, step=None):
@@ -103,7 +103,7 @@ def sweep(problem, seconds, repeats):
     print("\n1. the second thread forced on (PARALLEL_WORK = 0): paper setup, particle-steps/s")
     print(f"{'N':>7} {'work/step':>10} {'quiet 1':>10} {'quiet 2':>10} {'2/1':>5} {'loaded 1':>10} {'loaded 2':>10} "
           f"{'2/1':>5}")
-    for n in (256, 512, 1024, 2048, 4096, 8192, 16384, 65536):
+    for n in (512, 2048, 8192, 32768, 131072):
         steps = calibrated_steps(problem, n, seconds)
         line = f"{n:>7} {n * rows * dim:>10.2e}"
         for load in (False, True):
@@ -148,7 +148,7 @@ def main(argv=None):
     load = os.getloadavg()[0]
     print(f"numba {numba.__version__}, threading layer {numba.threading_layer()}, NUMBA_NUM_THREADS = "
           f"{numba.config.NUMBA_NUM_THREADS}, cpus = {os.cpu_count()}, load average = {load:.2f}, "
-          f"PARALLEL_WORK = {kernels.PARALLEL_WORK}")
+          f"PARALLEL_WORK = {kernels.PARALLEL_WORK}, busy cpus now = {kernels.busy_cpus()}")
     if not args.skip_sweep:
         sweep(paper, args.seconds, args.repeats)
 

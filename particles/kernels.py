@@ -27,14 +27,17 @@ arrays are allocated once per call, none inside the step loop.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from math import sqrt
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import numba
 from numba import prange
 
-from wgf.jit import FASTMATH, compile_for, jit
+from wgf.jit import FASTMATH, compile_for, jit, prange_only
 from wgf.groups import GROUPS
 from wgf.schemes import DA_MODES, SCHEMES, combine_rows, expand_rows, pullback_rows
 from wgf.unit_kernels import WORK_ROWS, lane_sum
@@ -65,6 +68,25 @@ CHUNK = 128
 # below this work per step (particles x rows of the batch x D) the chunks run on one thread (the same
 # arithmetic, no barrier): measured by benchmarks/threads.py (docs/kernels.md, "Threads")
 PARALLEL_WORK = 1 << 19
+
+# run the chunks on one thread while another process is running on the machine (``busy_cpus``)
+LOAD_AWARE = True
+
+
+def busy_cpus() -> int:
+    """Tasks of other processes running or runnable now (Linux /proc/loadavg minus this process's own running
+    threads; 0 where /proc is not there). A step loop that starts while they keep the other cores busy runs
+    on one thread: at every barrier its second thread would wait for a core (docs/kernels.md, "Threads")."""
+    try:
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+        own = 0
+        for task in Path("/proc/self/task").iterdir():
+            with contextlib.suppress(OSError):
+                own += (task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "R"
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, running - max(own, 1))
+
 
 # where the minibatch comes from
 DATA_GAUSSIAN = 0  # x = x_std N(0, I), y = teacher output (+ label noise)
@@ -176,7 +198,10 @@ def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarra
         keep_rows = unit.keep_rows
 
         def advance(theta, k0, steps, seed, spec):
-            args = (theta, k0, steps, seed, spec, keep_rows, PARALLEL_WORK, numba.get_num_threads())
+            threads = numba.get_num_threads()
+            if threads > 1 and LOAD_AWARE:
+                threads = min(threads, max(1, (os.cpu_count() or 1) - busy_cpus()))
+            args = (theta, k0, steps, seed, spec, keep_rows, PARALLEL_WORK, threads)
             compile_for(kernel, *args)
             kernel(*args)
 
@@ -461,7 +486,9 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
             if not forward:
                 break
             k += 1
-            xe[:, :] = xn
+            for r in range(n_rows):
+                for j in range(dx):
+                    xe[r, j] = xn[r, j]
             for r in range(n_rows):  # S_r = (1/N) sum over chunks, in chunk order
                 for a in range(dy):
                     s = 0.0
@@ -477,4 +504,4 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
                 draw_batch_c(k + 1, seed, spec, x0, y0, xr, yr, tz, tout, twork, xb, yb, wb)
                 expand_rows(spec.rin, xb, xn)
 
-    return jit(advance, cache=True, parallel=True, error_model="numpy", fastmath=FASTMATH)
+    return jit(advance, cache=True, parallel=prange_only(), error_model="numpy", fastmath=FASTMATH)

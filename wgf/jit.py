@@ -51,7 +51,7 @@ from numba.core.dispatcher import Dispatcher
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["FASTMATH", "jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
+__all__ = ["FASTMATH", "prange_only", "jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
 
 
 # floating-point flags of the kernels: fused multiply-add, no signed zeros, reciprocals. No reassociation:
@@ -66,6 +66,14 @@ FASTMATH = {"contract": True, "nsz": True, "arcp": True}
 THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 if not {"NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"} & set(os.environ):
     numba.config.THREADING_LAYER_PRIORITY = THREADING_LAYER_PRIORITY
+
+
+def prange_only() -> dict[str, bool]:
+    """The ``parallel`` option that makes only explicit ``prange`` loops parallel: no array expression,
+    ``np.zeros`` or slice assignment becomes a parallel region of its own (a step loop of 1 serial pass
+    would otherwise enter one per step; a fresh dict each time, numba consumes it)."""
+    return {"prange": True, "comprehension": False, "reduction": False, "inplace_binop": False, "setitem": False,
+            "numpy": False, "stencil": False, "fusion": False}
 
 
 class KernelCompileError(TypeError):
