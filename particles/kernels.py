@@ -67,7 +67,7 @@ STREAM_NOISE = 5
 CHUNK = 128
 # below this work per step (particles x rows of the batch x D) the chunks run on one thread (the same
 # arithmetic, no barrier): measured by benchmarks/threads.py (docs/kernels.md, "Threads")
-PARALLEL_WORK = 1 << 19
+PARALLEL_WORK = 1 << 15
 
 # run the chunks on one thread while another process is running on the machine (``busy_cpus``)
 LOAD_AWARE = True
