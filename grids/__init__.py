@@ -9,7 +9,9 @@ from wgf.grids.minimizer import (DEFAULT_MINIMIZER_TOLERANCE, Minimizer, Minimiz
 from wgf.grids.potential import MeanFieldPotential
 from wgf.grids.solver import History, initial_density, potential_on_cells, solve_fokker_planck
 from wgf.grids.cost import MethodChoice, choose_method
-from wgf.grids.stepper import DEFAULT_TOLERANCE, GridBlowUpError, StepStats, integrate
+from wgf.grids.stepper import DEFAULT_TOLERANCE, FLUXES, METHODS, GridBlowUpError, StepStats, integrate
+from wgf.grids.cch_flux import cch_apply, cch_rate, cch_velocity_cap
+from wgf.grids.splitting import SplitFactors, split_error_operator, split_solve
 
 __all__ = [
     "solve",
@@ -31,6 +33,14 @@ __all__ = [
     "initial_density",
     "potential_on_cells",
     "integrate",
+    "METHODS",
+    "FLUXES",
+    "cch_apply",
+    "cch_rate",
+    "cch_velocity_cap",
+    "SplitFactors",
+    "split_solve",
+    "split_error_operator",
     "choose_method",
     "MethodChoice",
     "DEFAULT_TOLERANCE",

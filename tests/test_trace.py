@@ -101,7 +101,7 @@ def test_too_many_records_are_refused_before_any_work():
 
 def test_default_trace_within_budget_and_exact_zeros(tmp_path):
     """By default (no record_every) the trace holds what fits its budget: the swap group's exact OT at N = 8 does
-    not (wi_rmd2_skipped says why, the snapshots keep it); the trivial group's wi_rmd2 and si_rmd2 are 0.0 exactly
+    not (wi_rmd2_snapshots_only says why, the snapshots keep it: not a skip, no warning); the trivial group's wi_rmd2 and si_rmd2 are 0.0 exactly
     at every snapshot and record."""
     from wgf import diagnostics
 
@@ -110,7 +110,8 @@ def test_default_trace_within_budget_and_exact_zeros(tmp_path):
     every = diagnostics.trace_every(exp.problem, exp.particles, 8)
     with h5py.File(out) as f:
         trace = f["particles/N8/trace"]
-        assert "wi_rmd2" not in trace and "budget" in trace.attrs["wi_rmd2_skipped"]
+        assert "wi_rmd2" not in trace and "budget" in trace.attrs["wi_rmd2_snapshots_only"]
+        assert not any("skipped" in k for g in (trace, f["particles/N8"]) for k in g.attrs)
         assert np.all(f["particles/N8/wi_rmd2"][()] > 0) and np.all(trace["si_rmd2"][()] > 0)
         assert np.array_equal(trace["trace_time"][()], np.append(np.arange(0, 4, every), 4) * 0.5)
         assert f["particles/N8/risk"][0, 0] == trace["risk"][0, 0]  # the record at t = 0 measured once
@@ -118,5 +119,5 @@ def test_default_trace_within_budget_and_exact_zeros(tmp_path):
     out = run_experiment(trivial, tmp_path / "t.h5", quiet=True)
     with h5py.File(out) as f:
         for g in (f["particles/N8"], f["particles/N8/trace"]):
-            assert "wi_rmd2_skipped" not in g.attrs
+            assert "wi_rmd2_skipped" not in g.attrs and "wi_rmd2_snapshots_only" not in g.attrs
             assert not np.any(g["wi_rmd2"][()]) and not np.any(g["si_rmd2"][()]) and np.all(g["risk"][()] > 0)

@@ -130,7 +130,8 @@ TRACE_VARIABLES = _table(
              "second moment (1/N) sum_i z_id^2 per coordinate d"),
 )
 TRACE_VARIABLES["wi_rmd2"] = replace(TRACE_VARIABLES["wi_rmd2"], doc="exact OT; absent beyond the trace's "
-                                     "budget or 1e6 pairs (`wi_rmd2_skipped`); 0 exactly when E^G = Z")
+                                     "budget (`wi_rmd2_snapshots_only`) or 1e6 pairs (`wi_rmd2_skipped`); 0 exactly "
+                                     "when E^G = Z")
 
 # ------------------------------------------------------------------ /compare
 COMPARE = "compare"
@@ -225,7 +226,9 @@ def _sections() -> dict:
              ("wi_rmd2_skipped", "why wi_rmd2 is absent"))),
         "trace": Section(
             "trace", "/particles/N<N>/trace", "The diagnostics trace", tuple(TRACE_COORDINATES.values()),
-            tuple(TRACE_VARIABLES.values()), (("wi_rmd2_skipped", "why wi_rmd2 is absent"),),
+            tuple(TRACE_VARIABLES.values()), (("wi_rmd2_skipped", "why wi_rmd2 is absent (the OT size limit)"),
+                                              ("wi_rmd2_snapshots_only", "why wi_rmd2 is at the snapshots only "
+                                               "(the trace's budget)")),
             "seed and coordinate are those of /particles/N<N>"),
         "compare": Section("compare", "/compare", "Particles against the PDE (`[compare]`)",
                            tuple(COMPARE_COORDINATES.values()), tuple(COMPARE_VARIABLES.values())),
