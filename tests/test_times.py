@@ -55,7 +55,8 @@ def test_results_file_particle_and_pde_times_agree(tmp_path):
     """eps = 4 / 10 = 0.4 divides neither 1.1 nor 2.2: /particles/N10/time is /pde/time, and the trace
     ends at t_end with the final snapshot's numbers."""
     text = (swap_config(n=(10,), seeds=1).replace('init = "wi"', 'init = "si"\nnoise = "projected"')
-            .replace("t_end = 2.0", "t_end = 2.2") + '[pde]\nspace = "fixed"\ncells = 16\nhalf_width = 2.0\n')
+            .replace("t_end = 2.0", "t_end = 2.2").replace("batch = 5", "batch = 5\nrecord_every = 1")
+            + '[pde]\nspace = "fixed"\ncells = 16\nhalf_width = 2.0\n')
     out = run_experiment(parse_config(text), tmp_path / "r.h5", quiet=True)
     with h5py.File(out) as f:
         g = f["particles/N10"]
