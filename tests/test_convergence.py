@@ -128,6 +128,7 @@ def test_particles_against_the_minimizer_are_the_compare_metrics_of_rho_star(res
         gap = np.abs(f["minimizer/particles_mmd"][()] - f["compare/mmd"][()][:, :, -1])
         assert gap.max() <= f["minimizer/particles_mmd"].attrs["pde_value"] * (1 + 1e-9)
         assert f["minimizer/pde_distance"][-1] < 0.05  # the flow to t = 2 is near rho* (rate about -2.6)
+        assert f["minimizer"].attrs["long_time_distance"] == 0.1  # the rule the file was written by
 
 
 def test_summary_states_the_minimizer_the_sup_slopes_and_the_particles_against_rho_star(results):

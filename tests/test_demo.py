@@ -27,7 +27,8 @@ def test_demo_outputs_are_complete(tmp_path, monkeypatch, capsys):
         assert heading in printed
     # tau = 1e-4: the flow relaxes on times of order 1 / tau, and the summary says it ends far from rho*
     assert "(the flow at t = 1 is far from converged: ||rho_t - rho*||_1 = " in printed
-    assert "particles vs rho*: none, the flow at t = 1 is " in printed and "not at long times" in printed
+    assert "particles vs rho*: at long times (||rho_t - rho*||_1 <= 0.1)" in printed
+    assert "the flow at t = 1 is far from converged" in printed and "skipped" not in printed
     with h5py.File(tmp_path / "results.h5", "r") as f:
         assert f["pde/density"].shape == (3, 24, 24)
         assert set(f["particles"]) == {"N100", "N200", "N400"}
@@ -39,7 +40,7 @@ def test_demo_outputs_are_complete(tmp_path, monkeypatch, capsys):
         # far from rho* at the final time: the particles are not compared with it, and the file says why
         assert f["minimizer/density"].shape == (24, 24) and f["minimizer/pde_distance"][-1] > 0.1
         assert not any(k.startswith("particles_") for k in f["minimizer"])
-        assert "not at long times" in f["minimizer"].attrs["particles_skipped"]
+        assert f["minimizer"].attrs["long_time_distance"] == 0.1 and "particles_skipped" not in f["minimizer"].attrs
     for stem in ("density", "distances", "training", "minimizer"):
         assert (tmp_path / f"{stem}.png").stat().st_size > 10_000 and (tmp_path / f"{stem}.pdf").exists()
     # a second demo into the same folder is refused instead of overwriting

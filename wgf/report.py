@@ -391,11 +391,12 @@ def _minimizer_lines(m) -> list[str]:
                                                 a["decay_points"]))
         else:
             lines.append("  %-17s none: fewer than 3 values above round-off in the last half of the times" % what)
-    if dist[-1] > 0.1:  # a tenth of the mass elsewhere: the flow has not reached rho*
+    near = m.attrs.get("long_time_distance")  # written with the particles (wgf.runner.run_minimizer_particles)
+    if near is not None and dist[-1] > near:  # the flow has not reached rho*
         lines.append(f"  (the flow at t = {t[-1]:g} is far from converged: ||rho_t - rho*||_1 = {dist[-1]:.2g} of at "
                      f"most 2, F - F* = {gap[-1]:.2g} against |F*| = {abs(m['free_energy'][()]):.2g})")
-    if "particles_skipped" in m.attrs:
-        lines.append(f"  particles vs rho*: none, {m.attrs['particles_skipped']}")
+        lines.append(f"  particles vs rho*: at long times (||rho_t - rho*||_1 <= {near:g}); until then they are "
+                     "measured against rho_t (/compare)")
     return lines
 
 

@@ -373,18 +373,20 @@ def run_minimizer_particles(exp: Experiment, out: ResultsFile, best: Minimizer, 
     pde_floor, the triangle inequality gives |d(nu, rho*) - d(nu, rho_T)| <= delta, so a value above 2 delta is at
     least half the particles' own error d(nu, rho_T): the rate in N (``fit_rate``) is fitted above floor = 2 delta
     only. At long times (rho_T near rho*) it is the mean-field rate of the particles' distance to rho*; a flow far
-    from rho* leaves every value below the floor and no rate (slope_skipped).
+    from rho* would leave every value below the floor. The particles are therefore compared with rho* only at long
+    times: when ||rho_T - rho*||_1 <= LONG_TIME_DISTANCE, the attribute long_time_distance of /minimizer (the last
+    value of /minimizer/pde_distance says which case a file is in); otherwise nothing is written and {} returned.
     """
     from wgf.validation import Comparison, TooLargeForExactOT, as_measure, cell_measure, fit_rate
     from wgf.validation.comparison import distances_to, metric_functions
 
     problem, cfg, ns = exp.problem, exp.compare, exp.particles.n
     far = float(best.distance(history.density[-1]))
+    out.file[MINIMIZER].attrs["long_time_distance"] = LONG_TIME_DISTANCE
     if far > LONG_TIME_DISTANCE:  # not at long times: every value would be the PDE's own distance to rho*
-        why = (f"the flow at t = {history.times[-1]:g} is {far:.2g} from rho* in L1 (above {LONG_TIME_DISTANCE:g}): "
-               "not at long times, the particles are not compared with rho*")
-        out.file[MINIMIZER].attrs["particles_skipped"] = why
-        log.info("/minimizer: %s", why)
+        log.info("/minimizer: the flow at t = %g is %.2g from rho* in L1 (above long_time_distance = %g): the "
+                 "particles are measured against rho_T (/compare), against rho* at long times", history.times[-1],
+                 far, LONG_TIME_DISTANCE)
         return {}
     c = out.file[COMPARE]
     names = [k for k in c if c[k].ndim == 3]  # the metrics /compare holds (a skipped one is absent)

@@ -215,8 +215,9 @@ def _sections() -> dict:
             "minimizer", "/minimizer", "The minimizer of F (`[minimizer]`)", tuple(MINIMIZER_COORDINATES.values()),
             tuple(MINIMIZER_VARIABLES.values()),
             (("cell_volume", "volume of a cell in u"), ("seconds", "wall time of the solve"),
-             ("particles_skipped", "why the particles were not compared with rho* (the flow at the final time is "
-                                   "farther than 0.1 from it in L1)"),
+             ("long_time_distance", "the particles are compared with rho* (particles_<metric>) when the flow at "
+                                    "the final time is within this L1 distance of it (pde_distance); farther, "
+                                    "they are measured against the flow itself (/compare)"),
              ("done", "1 once the minimizer is on the disk")),
             "on the [pde] grid: u0.. are the cell centres of /pde and time its snapshots"),
         "particles": Section(
