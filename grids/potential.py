@@ -11,8 +11,9 @@ unit :math:`\sigma` and quadrature :math:`(x_q, y_q, w_q)`, cells :math:`z_c = B
 
 Three evaluation paths, equal up to round-off:
 
-- ``table``: :math:`\sigma(x_q, z_c)` stored once (when C Q dy doubles fit the memory budget);
-  each evaluation is then two matrix-vector products.
+- ``table``: :math:`\sigma(x_q, z_c)` stored once as a (Q dy, C) matrix (when its C Q dy doubles fit the
+  memory budget: a quarter of the memory available when the potential is built, at least 512 MB); each
+  evaluation is then two BLAS matrix-vector products.
 - ``direct``: :math:`\sigma` recomputed in chunks by the unit's compiled sums at every evaluation.
 - ``separable``: for units additively separable over parameter blocks,
   :math:`\sigma(x, z) = \sum_k f_k(x, z_k)`, on a full-space grid whose axes are the
@@ -35,21 +36,49 @@ from wgf.grids.grid import Grid
 if TYPE_CHECKING:
     from wgf.problem import Problem
 
-__all__ = ["MeanFieldPotential", "DEFAULT_MEMORY_BUDGET"]
+__all__ = ["MeanFieldPotential", "DEFAULT_MEMORY_BUDGET", "TABLE_MEMORY_SHARE", "table_budget", "table_bytes",
+           "potential_bytes"]
 
-DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes for stored unit tables
+DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes a stored unit table may always take
+TABLE_MEMORY_SHARE = 0.25  # of the available memory, where that is more
+TABLE_BLOCK = 4096  # cells per block while the table is built
+
+
+def table_budget(free_memory: float | None = None) -> float:
+    """Bytes the ``table`` path may store: the larger of DEFAULT_MEMORY_BUDGET and TABLE_MEMORY_SHARE of the
+    memory available now (``wgf.resources.available_memory``, or ``free_memory``)."""
+    from wgf.resources import available_memory
+
+    free = available_memory() if free_memory is None else free_memory
+    return max(float(DEFAULT_MEMORY_BUDGET), TABLE_MEMORY_SHARE * float(free))
+
+
+def table_bytes(cells: float, nodes: int, dim_y: int) -> float:
+    """Memory of the unit table sigma(x_q, z_c): C Q dy float64."""
+    return 8.0 * float(cells) * nodes * dim_y
+
+
+def potential_bytes(problem: Problem, cells: float, space: str) -> float:
+    """Memory ``MeanFieldPotential(path="auto")`` stores on a grid of ``cells`` cells of ``space`` ("full" or
+    "fixed"): the table where it fits ``table_budget()``, none for the direct path (and, as an upper bound, the
+    table also for the separable path of a separable unit on E^G = Z; on the full space its block tables are
+    small)."""
+    if space == "full" and getattr(problem.unit, "blocks", None) is not None:
+        return 0.0
+    table = table_bytes(cells, len(problem.quadrature.weights), problem.base_unit.dim_y)
+    return table if table <= table_budget() else 0.0
 
 
 class MeanFieldPotential:
     r""":math:`U(\mu, \cdot)` on the cells of ``grid`` for ``problem``; call it with a cell density.
 
-    ``path`` is "auto" (separable when possible, else table within the memory
-    budget, else direct), or one of "separable", "table", "direct".
+    ``path`` is "auto" (separable when possible, else table within ``memory_budget`` bytes, by default
+    ``table_budget()``, else direct), or one of "separable", "table", "direct".
     After a call, ``last_output`` holds :math:`\Phi` at the quadrature nodes (Q, dy).
     """
 
     def __init__(self, problem: Problem, grid: Grid, *, path: str = "auto",
-                 memory_budget: int = DEFAULT_MEMORY_BUDGET) -> None:
+                 memory_budget: float | None = None) -> None:
         self.problem, self.grid = problem, grid
         q = problem.quadrature
         self.x = np.ascontiguousarray(q.x)
@@ -62,7 +91,8 @@ class MeanFieldPotential:
         if path == "auto":
             if blocks is not None:
                 path = "separable"
-            elif grid.size * len(self.x) * dy * 8 <= memory_budget:
+            elif table_bytes(grid.size, len(self.x), dy) <= (table_budget() if memory_budget is None
+                                                              else memory_budget):
                 path = "table"
             else:
                 path = "direct"
@@ -70,8 +100,16 @@ class MeanFieldPotential:
             raise ValueError("the separable path needs a unit additively separable over blocks of grid axes")
         self.path = path
         self.last_output = None
-        if path == "table":
-            self.table = self._unit_table(self.z)
+        if path == "table":  # (Q dy, C), for BLAS products on either side; built in blocks of cells
+            table = np.empty((len(self.x), dy, grid.size))
+            base = getattr(self.unit, "base", self.unit)
+            if self.unit is base or (self.unit.n_maps == 0 and self.unit.projector is None):  # sigma = sigma_*
+                base.sums.values(self.x, np.ascontiguousarray(self.z.T), table)
+            else:
+                for c0 in range(0, grid.size, TABLE_BLOCK):
+                    block = self.unit.value(self.x, self.z[c0 : c0 + TABLE_BLOCK])  # (Q, cells, dy)
+                    table[:, :, c0 : c0 + TABLE_BLOCK] = block.transpose(0, 2, 1)
+            self.table = table.reshape(len(self.x) * dy, grid.size)
         elif path == "separable":
             self._setup_separable(blocks)
         elif path != "direct":
@@ -120,7 +158,7 @@ class MeanFieldPotential:
         r""":math:`\Phi` at the quadrature nodes, (Q, dy), for the cell density rho (grid shape)."""
         vol = self.grid.cell_volume
         if self.path == "table":
-            return vol * np.einsum("c,cqa->qa", rho.ravel(), self.table)
+            return (self.table @ rho.ravel()).reshape(len(self.x), -1) * vol
         if self.path == "direct":
             return self.unit.output(self.x, self.z, np.ascontiguousarray(rho.ravel() * vol))
         phi = self.offset.copy()
@@ -145,7 +183,7 @@ class MeanFieldPotential:
         r""":math:`\sum_q \langle r_q, \sigma(x_q, z_c) \rangle` on the cells (grid shape) for r (Q, dy): the
         transpose of ``output``."""
         if self.path == "table":
-            v = np.einsum("cqa,qa->c", self.table, r).reshape(self.grid.shape)
+            v = (np.ascontiguousarray(r).ravel() @ self.table).reshape(self.grid.shape)
         elif self.path == "direct":
             v = self.unit.dual(self.x, r, self.z).reshape(self.grid.shape)
         else:

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wgf import GaussianTeacherData, make_teacher
-from wgf.config import load_config
+from wgf.config import load_config, parse_config
 from wgf.grids import (
     Grid,
     GridBlowUpError,
@@ -511,10 +511,23 @@ def test_separable_table_and_direct_potentials_agree(paper, scheme):
         assert abs(r - ref[2]) <= 1e-12 * ref[2], path
 
 
-def test_table_and_direct_potentials_agree_on_the_fixed_subspace(paper):
-    problem = paper.replace(scheme="ea", noise="projected")
-    grid = make_grid(problem, "fixed", cells=24)
+@pytest.mark.parametrize("scheme", ["ea", "fa", "vanilla"])
+def test_table_and_direct_potentials_agree_on_the_fixed_subspace(paper, scheme):
+    """The table (sigma_* itself for vanilla, the scheme unit in blocks of cells for ea and fa) against the
+    recomputed unit, and the table's budget: a quarter of the available memory, at least 512 MB."""
+    from wgf.grids.potential import DEFAULT_MEMORY_BUDGET, TABLE_BLOCK, table_budget, table_bytes
+
+    from wgf.demo import DEMO_CONFIG
+
+    # vanilla keeps E^G with the demo's WI teacher; ea and fa with any teacher
+    problem = parse_config(DEMO_CONFIG).problem if scheme == "vanilla" else paper.replace(scheme=scheme,
+                                                                                          noise="projected")
+    grid = make_grid(problem, "fixed", cells=72)
+    assert grid.size > TABLE_BLOCK  # more than one block
     assert MeanFieldPotential(problem, grid).path == "table"
+    need = table_bytes(grid.size, len(problem.quadrature.weights), 2)
+    assert MeanFieldPotential(problem, grid, memory_budget=need - 1).path == "direct"
+    assert table_budget(free_memory=8e9) == 2e9 and table_budget(free_memory=1e9) == DEFAULT_MEMORY_BUDGET
     with pytest.raises(ValueError):
         MeanFieldPotential(problem, grid, path="separable")
     rho = np.random.default_rng(8).uniform(0.1, 1.0, size=grid.shape)

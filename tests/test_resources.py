@@ -91,7 +91,7 @@ def test_an_implicit_solve_beyond_superlu_is_refused_naming_the_key():
 
 def test_the_size_check_counts_the_time_integrators_factors():
     text = swap_config(n=(8,), seeds=1) + '[pde]\nspace = "full"\ncells = 8\nhalf_width = 2.0\nmethod = "split"\n'
-    base = structure_bytes(2, 4) + (3 + 40) * 8**4 * 8
+    base = structure_bytes(2, 4) + (3 + 40) * 8**4 * 8  # the separable unit's potential keeps no table
     split = 2 * 3 * 8**4 * 4 * 8  # two sets of 3 floats per cell and axis, no fill-in
     assert experiment_needs(parse_config(text))[1][1] == pytest.approx(base + split)
     assert experiment_needs(parse_config(text.replace('"split"', '"explicit"')))[1][1] == pytest.approx(base)
@@ -100,6 +100,19 @@ def test_the_size_check_counts_the_time_integrators_factors():
         base + lu_bytes(8**4, 4))
     assert solver_bytes("auto", 32**4, 4) == solver_bytes("split", 32**4, 4) == 2 * 3 * 32**4 * 4 * 8
     assert lu_bytes(32**4, 4) > AUTO_LU_MAX_BYTES
+
+
+def test_the_size_check_counts_the_potentials_table():
+    """On E^G the potential stores sigma(x_q, z_c), C Q dy floats, where it fits a quarter of the free memory."""
+    from wgf.grids.potential import table_budget, table_bytes
+
+    text = swap_config(n=(8,), seeds=1, training='scheme = "fa"\nnoise = "projected"\n')
+    exp = parse_config(text.replace('init = "wi"', 'init = "si"')
+                       + '[pde]\nspace = "fixed"\ncells = 64\nhalf_width = 2.0\nmethod = "split"\n')
+    table = table_bytes(64**2, len(exp.problem.quadrature.weights), 2)
+    assert table == 64**2 * len(exp.problem.quadrature.weights) * 2 * 8 <= table_budget()
+    base = structure_bytes(2, 4) + (3 + 40) * 64**2 * 8 + 2 * 3 * 64**2 * 2 * 8
+    assert experiment_needs(exp)[1][1] == pytest.approx(base + table)
 
 
 def test_worker_processes_are_counted():

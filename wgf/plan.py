@@ -140,6 +140,9 @@ def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:
         cells = exp.pde.cells_per_axis(problem)
         p = float(math.prod(cells))
         memory = structure + (times + 40) * p * F64 + solver_bytes(exp.pde.method, p, len(cells))
+        from wgf.grids.potential import potential_bytes
+
+        memory += potential_bytes(problem, p, exp.pde.space)  # the mean-field potential's table
         needs.append((f"[pde] cells = {list(cells)} ({times} snapshots, method {exp.pde.method})", memory,
                       times * p * F64))
         if exp.minimizer is not None:
