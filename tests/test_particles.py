@@ -83,9 +83,11 @@ def test_one_step_matches_reference(paper, scheme, da_mode, noise):
     "scheme,da_mode,noise",
     [("vanilla", "orbit", "full"), ("da", "orbit", "projected"), ("fa", "orbit", "full"), ("ea", "orbit", "projected")],
 )
-def test_one_step_matches_reference_parallel_path(paper, scheme, da_mode, noise):
+def test_one_step_matches_reference_parallel_path(paper, scheme, da_mode, noise, monkeypatch):
     n = 2500
-    assert n >= kernels.PARALLEL_MIN and n % kernels.CHUNK != 0  # several chunks, a partial last one
+    monkeypatch.setattr(kernels, "PARALLEL_WORK", 0)  # the chunks under prange at any work per step
+    monkeypatch.setattr(kernels, "LOAD_AWARE", False)  # and whatever else runs on the machine
+    assert kernels.parallel_steps(n, 1, 1, 2, kernels.PARALLEL_WORK) and n % kernels.CHUNK != 0  # a partial chunk
     problem = paper.replace(scheme=scheme, da_mode=da_mode, noise=noise, beta=1e-2)
     assert _check_one_step(problem, n) <= 1e-12
 
@@ -265,9 +267,11 @@ def test_same_seed_bitwise_different_seed_differs(paper):
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
-def test_bitwise_independent_of_thread_count(paper):
+def test_bitwise_independent_of_thread_count(paper, monkeypatch):
     n = 2500
-    assert n >= kernels.PARALLEL_MIN
+    monkeypatch.setattr(kernels, "PARALLEL_WORK", 0)  # 2 threads share the chunks at any work per step
+    monkeypatch.setattr(kernels, "LOAD_AWARE", False)
+    assert kernels.parallel_steps(n, 1, 1, 2, kernels.PARALLEL_WORK)
     problem = paper.replace(scheme="fa", init="wi", noise="full", beta=1e-3)
     times = [0.0, 0.2, 0.4]  # eps = 0.02: 20 steps
     saved = numba.get_num_threads()
