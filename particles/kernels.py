@@ -40,7 +40,7 @@ from numba import prange
 from wgf.jit import FASTMATH, compile_for, jit, prange_only
 from wgf.groups import GROUPS
 from wgf.schemes import DA_MODES, SCHEMES, combine_rows, expand_rows, pullback_rows
-from wgf.unit_kernels import WORK_ROWS, lane_sum
+from wgf.unit_kernels import WORK_ROWS, lane_sum, plain_keep
 from wgf.vector_math import cos_sin_turn
 
 from wgf.particles.rng import fill_normal, fill_normal_at, normal_pair, random_index, uniform_pair
@@ -184,6 +184,23 @@ def engine_spec(problem: Problem, batch: int, *, noise_projector: ArrayLike | No
 _ADVANCE: dict = {}
 
 
+# the most memory the forward pass may keep for the VJP (N x rows x K floats); beyond, the step recomputes it
+KEEP_MAX_BYTES = 64 * 2**20
+
+
+def engine_rows(spec: EngineSpec) -> int:
+    """The batch rows R of a step: r B' (B' = |G| B for da in orbit mode, r the scheme's feature maps)."""
+    n_batch = spec.batch * spec.g_x.shape[0] if spec.da == DA_ORBIT else spec.batch
+    return max(spec.rin.shape[0], 1) * n_batch
+
+
+def kept_rows(n: int, rows: int, keep_rows: int) -> int:
+    """The rows K the forward pass keeps per batch row and particle: the unit's ``keep_rows`` while the kept array,
+    ceil(N / CHUNK) CHUNK R K floats, fits in KEEP_MAX_BYTES, else 0 (the VJP recomputes; bitwise the same)."""
+    padded = -(-int(n) // CHUNK) * CHUNK
+    return int(keep_rows) if padded * int(rows) * int(keep_rows) * 8 <= KEEP_MAX_BYTES else 0
+
+
 def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarray, int, EngineSpec], None]:
     """The compiled ``advance`` (module docstring) for the base unit ``unit`` and the loss ``loss``.
 
@@ -195,15 +212,24 @@ def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarra
     key = (unit.value_kernel._uuid, keep.value_keep._uuid, keep.vjp_kept._uuid, loss.grad_kernel._uuid)
     if key not in _ADVANCE:
         kernel = _build_advance(unit.value_kernel, keep.value_keep, keep.vjp_kept, loss.grad_kernel)
+        plain = {}  # the loop without keeping, compiled when a run's kept array would pass KEEP_MAX_BYTES
         keep_rows = unit.keep_rows
 
         def advance(theta, k0, steps, seed, spec):
             threads = numba.get_num_threads()
             if threads > 1 and LOAD_AWARE:
                 threads = min(threads, max(1, (os.cpu_count() or 1) - busy_cpus()))
-            args = (theta, k0, steps, seed, spec, keep_rows, PARALLEL_WORK, threads)
-            compile_for(kernel, *args)
-            kernel(*args)
+            rows = kept_rows(theta.shape[0], engine_rows(spec), keep_rows)
+            if rows == keep_rows:
+                loop = kernel
+            else:  # bitwise the same steps, recomputing what the VJP needs
+                if not plain:
+                    pair = plain_keep(unit.value_kernel, unit.vjp_kernel)
+                    plain["loop"] = _build_advance(unit.value_kernel, pair.value_keep, pair.vjp_kept, loss.grad_kernel)
+                loop = plain["loop"]
+            args = (theta, k0, steps, seed, spec, rows, PARALLEL_WORK, threads)
+            compile_for(loop, *args)
+            loop(*args)
 
         advance.kernel = kernel
         advance.draw_batch = kernel.py_func.__closure__[
@@ -363,7 +389,7 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
         m = min(n, i0 + CHUNK) - i0
         load_chunk(theta, i0, m, proj, zc)
         for r in range(xe.shape[0]):
-            value_keep(xe[r], zc, m, oc, keep[r], work)
+            value_keep(xe[r], zc, m, oc, keep[min(r, keep.shape[0] - 1)], work)
             for a in range(oc.shape[0]):
                 partial[c, r, a] = lane_sum(oc[a], m)
 
@@ -377,7 +403,7 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
             for i in range(m):
                 gc[a, i] = 0.0
         for r in range(xe.shape[0]):
-            vjp_kept(xe[r], zc, m, ce[r], gc, keep[r], work)
+            vjp_kept(xe[r], zc, m, ce[r], gc, keep[min(r, keep.shape[0] - 1)], work)
         if proj.shape[0] > 0:  # J(Pz)^T = P J^T (P symmetric)
             for a in range(dim):
                 for i in range(m):
@@ -463,7 +489,7 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
         partial = np.empty((n_chunks, n_rows, dy))
         zc, gc = np.empty((n_chunks, dim, CHUNK)), np.empty((n_chunks, dim, CHUNK))
         oc, work = np.empty((n_chunks, dy, CHUNK)), np.empty((n_chunks, WORK_ROWS, CHUNK))
-        keep = np.empty((n_chunks, n_rows, max(keep_rows, 1), CHUNK))
+        keep = np.empty((n_chunks, n_rows if keep_rows > 0 else 1, max(keep_rows, 1), CHUNK))  # K = 0: unused
         nz = np.empty((n_chunks, dim, CHUNK))
         parallel = parallel_steps(n, n_rows, dim, threads, min_work)
         # one pass over the chunks per step: the update of step k, then (chunk by chunk) the forward pass of

@@ -266,6 +266,20 @@ def test_same_seed_bitwise_different_seed_differs(paper):
     assert np.abs(a.final - d.final).max() > 1e-2
 
 
+def test_recomputing_past_the_keep_cap_is_bitwise_the_same(paper, monkeypatch):
+    """A run whose kept array would pass KEEP_MAX_BYTES takes the loop that recomputes what the VJP needs:
+    bitwise the same positions."""
+    problem = paper.replace(init="wi", noise="full", beta=1e-3)
+    times = [0.0, 5.0]
+    kept = simulate(problem, 60, 5, times=times)
+    assert kernels.kept_rows(60, 20, problem.base_unit.keep_rows) == problem.base_unit.keep_rows > 0
+    monkeypatch.setattr(kernels, "KEEP_MAX_BYTES", 0)
+    assert kernels.kept_rows(60, 20, problem.base_unit.keep_rows) == 0
+    recomputed = simulate(problem, 60, 5, times=times)
+    np.testing.assert_array_equal(kept.positions, recomputed.positions)
+    assert np.abs(kept.final - kept.positions[0]).max() > 1e-2
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
 def test_bitwise_independent_of_thread_count(paper, monkeypatch):
     n = 2500

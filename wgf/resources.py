@@ -110,7 +110,7 @@ def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> flo
 
 
 def particle_bytes(n: int, dim: int, dim_x: int, dim_y: int, batch: int, *, orbit: int = 1, rows: int = 1,
-                   snapshots: int = 0) -> float:
+                   snapshots: int = 0, keep: int = 0) -> float:
     """Memory of one particle run of N = ``n`` particles of D = ``dim`` parameters and minibatch B = ``batch``:
     the arrays ``wgf.particles.kernels`` allocates for it (``advance``), in float64::
 
@@ -119,17 +119,23 @@ def particle_bytes(n: int, dim: int, dim_x: int, dim_y: int, batch: int, *, orbi
         CHUNK (D + dy + 3)                 the teacher's lanes: z, output, work,
         B' (dx + 3 dy + 1)                 the scheme's batch, B' = K B (K = |G| for da in orbit mode, else 1),
         B (2 dx + 2 dy)                    the plain batch and its random numbers,
-        R (dx + (2 + C) dy)                the feature rows, R = r B' (r = |G| maps for fa), and the per-chunk
-                                           partial sums of the outputs,
+        R (2 dx + (2 + C) dy)              the feature rows of this step and the next, R = r B' (r = |G| maps
+                                           for fa), and the per-chunk partial sums of the outputs,
+        C CHUNK R K (C CHUNK if K = 0)     what the forward pass keeps for the VJP: K = ``kept_rows`` of the
+                                           unit's keep_rows k (``wgf.particles.kernels``: 0 beyond its cap),
 
-    ``orbit`` = K, ``rows`` = r, ``snapshots`` = T."""
+    ``orbit`` = K, ``rows`` = r, ``snapshots`` = T, ``keep`` = k."""
+    from wgf.particles.kernels import kept_rows
+
     chunks = -(-int(n) // CHUNK)
+    kept = kept_rows(n, int(batch * orbit * max(1, rows)), keep)
     dx, dy = float(dim_x), float(dim_y)
     b = float(batch)
     b_scheme = b * orbit
     r = b_scheme * max(1, rows)
     floats = (float(n) * dim * (12 + snapshots) + chunks * CHUNK * (3.0 * dim + dy + 3) + CHUNK * (dim + dy + 3.0)
-              + b_scheme * (dx + 3 * dy + 1) + b * (2 * dx + 2 * dy) + r * (dx + (2 + chunks) * dy))
+              + b_scheme * (dx + 3 * dy + 1) + b * (2 * dx + 2 * dy) + r * (2 * dx + (2 + chunks) * dy)
+              + chunks * CHUNK * max(r * kept, 1))
     return floats * F64
 
 
