@@ -209,23 +209,27 @@ def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarra
     the cache) under ``wgf.jit.compile_lock`` at its first call with new argument types.
     """
     keep = unit.keep
-    key = (unit.value_kernel._uuid, keep.value_keep._uuid, keep.vjp_kept._uuid, loss.grad_kernel._uuid)
+    # the key holds the compiled kernels only: one advance serves every unit built on them, whatever its
+    # dimensions, so everything that depends on the dimensions (the kept rows) is read off each call's arrays
+    key = (unit.value_kernel._uuid, unit.vjp_kernel._uuid, keep.value_keep._uuid, keep.vjp_kept._uuid,
+           loss.grad_kernel._uuid)
     if key not in _ADVANCE:
         kernel = _build_advance(unit.value_kernel, keep.value_keep, keep.vjp_kept, loss.grad_kernel)
         plain = {}  # the loop without keeping, compiled when a run's kept array would pass KEEP_MAX_BYTES
-        keep_rows = unit.keep_rows
+        unit_rows, value_kernel, vjp_kernel = keep.rows, unit.value_kernel, unit.vjp_kernel
 
         def advance(theta, k0, steps, seed, spec):
             threads = numba.get_num_threads()
             if threads > 1 and LOAD_AWARE:
                 threads = min(threads, max(1, (os.cpu_count() or 1) - busy_cpus()))
+            keep_rows = int(unit_rows(spec.g_x.shape[1], spec.g_y.shape[1], theta.shape[1]))
             rows = kept_rows(theta.shape[0], engine_rows(spec), keep_rows)
             if rows == keep_rows:
                 loop = kernel
             else:  # bitwise the same steps, recomputing what the VJP needs
                 if not plain:
-                    pair = plain_keep(unit.value_kernel, unit.vjp_kernel)
-                    plain["loop"] = _build_advance(unit.value_kernel, pair.value_keep, pair.vjp_kept, loss.grad_kernel)
+                    pair = plain_keep(value_kernel, vjp_kernel)
+                    plain["loop"] = _build_advance(value_kernel, pair.value_keep, pair.vjp_kept, loss.grad_kernel)
                 loop = plain["loop"]
             args = (theta, k0, steps, seed, spec, rows, PARALLEL_WORK, threads)
             compile_for(loop, *args)

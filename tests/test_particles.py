@@ -280,6 +280,24 @@ def test_recomputing_past_the_keep_cap_is_bitwise_the_same(paper, monkeypatch):
     assert np.abs(kept.final - kept.positions[0]).max() > 1e-2
 
 
+def test_one_compiled_step_keeps_each_units_own_rows(paper, monkeypatch):
+    """Matrix units of different widths share one compiled step (the same lane kernels); each call keeps its
+    own unit's rows (dy per output): the 3x3 matrix unit of discovery's C3 example, stepped after the paper's
+    2x2 one, equals its recomputing loop bitwise (before, the first unit's 2 rows were kept for 3 outputs)."""
+    from wgf.discovery import expected_gradient_flow
+
+    c3 = load_config(ROOT / "examples" / "discover_c3.toml").problem
+    assert c3.base_unit.keep_rows == 3 and paper.base_unit.keep_rows == 2
+    assert make_advance(c3.base_unit, c3.loss) is make_advance(paper.base_unit, paper.loss)
+    simulate(paper, 60, 5, [0.0, 1.0])
+    start = np.random.default_rng(2).normal(scale=0.3, size=(200, c3.dim))
+    kept = expected_gradient_flow(c3, start.copy(), 5, 0.25, 3)
+    monkeypatch.setattr(kernels, "KEEP_MAX_BYTES", 0)
+    recomputed = expected_gradient_flow(c3, start.copy(), 5, 0.25, 3)
+    np.testing.assert_array_equal(kept, recomputed)
+    assert np.abs(kept - start).max() > 1e-3
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
 def test_bitwise_independent_of_thread_count(paper, monkeypatch):
     n = 2500
