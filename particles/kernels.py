@@ -37,6 +37,7 @@ import numpy as np
 import numba
 from numba import prange
 
+from wgf import resources
 from wgf.jit import FASTMATH, compile_for, jit, prange_only
 from wgf.groups import GROUPS
 from wgf.schemes import DA_MODES, SCHEMES, combine_rows, expand_rows, pullback_rows
@@ -184,21 +185,10 @@ def engine_spec(problem: Problem, batch: int, *, noise_projector: ArrayLike | No
 _ADVANCE: dict = {}
 
 
-# the most memory the forward pass may keep for the VJP (N x rows x K floats); beyond, the step recomputes it
-KEEP_MAX_BYTES = 64 * 2**20
-
-
 def engine_rows(spec: EngineSpec) -> int:
     """The batch rows R of a step: r B' (B' = |G| B for da in orbit mode, r the scheme's feature maps)."""
     n_batch = spec.batch * spec.g_x.shape[0] if spec.da == DA_ORBIT else spec.batch
     return max(spec.rin.shape[0], 1) * n_batch
-
-
-def kept_rows(n: int, rows: int, keep_rows: int) -> int:
-    """The rows K the forward pass keeps per batch row and particle: the unit's ``keep_rows`` while the kept array,
-    ceil(N / CHUNK) CHUNK R K floats, fits in KEEP_MAX_BYTES, else 0 (the VJP recomputes; bitwise the same)."""
-    padded = -(-int(n) // CHUNK) * CHUNK
-    return int(keep_rows) if padded * int(rows) * int(keep_rows) * 8 <= KEEP_MAX_BYTES else 0
 
 
 def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarray, int, EngineSpec], None]:
@@ -215,7 +205,7 @@ def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarra
            loss.grad_kernel._uuid)
     if key not in _ADVANCE:
         kernel = _build_advance(unit.value_kernel, keep.value_keep, keep.vjp_kept, loss.grad_kernel)
-        plain = {}  # the loop without keeping, compiled when a run's kept array would pass KEEP_MAX_BYTES
+        plain = {}  # the loop without keeping, compiled when a run's kept array would pass wgf.resources.KEEP_MAX_BYTES
         unit_rows, value_kernel, vjp_kernel = keep.rows, unit.value_kernel, unit.vjp_kernel
 
         def advance(theta, k0, steps, seed, spec):
@@ -223,7 +213,7 @@ def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarra
             if threads > 1 and LOAD_AWARE:
                 threads = min(threads, max(1, (os.cpu_count() or 1) - busy_cpus()))
             keep_rows = int(unit_rows(spec.g_x.shape[1], spec.g_y.shape[1], theta.shape[1]))
-            rows = kept_rows(theta.shape[0], engine_rows(spec), keep_rows)
+            rows = resources.kept_rows(theta.shape[0], engine_rows(spec), keep_rows)
             if rows == keep_rows:
                 loop = kernel
             else:  # bitwise the same steps, recomputing what the VJP needs
@@ -505,12 +495,20 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
             update, forward = step > 0, step < n_steps
             k = k0 + step - 1
             eps = steps[step - 1] if update else 0.0
+            # each thread takes a block of chunks, in increasing order on even passes and decreasing on odd ones:
+            # a pass starts with the chunks whose particles and kept rows the previous pass touched last (still
+            # in cache); partial[c] is summed in chunk order below, so the order changes no result
+            backward = step % 2 == 1
             if parallel:
-                for c in prange(n_chunks):
-                    step_c(np.int64(c), update, forward, theta, k, eps, seed, xe, ce, xn, spec, zc[c], gc[c], oc[c],
-                           keep[c], work[c], nz[c], partial)
+                for t in prange(threads):
+                    c0, c1 = t * n_chunks // threads, (t + 1) * n_chunks // threads
+                    for j in range(c1 - c0):
+                        c = c1 - 1 - j if backward else c0 + j
+                        step_c(np.int64(c), update, forward, theta, k, eps, seed, xe, ce, xn, spec, zc[c], gc[c],
+                               oc[c], keep[c], work[c], nz[c], partial)
             else:
-                for c in range(n_chunks):
+                for j in range(n_chunks):
+                    c = n_chunks - 1 - j if backward else j
                     step_c(np.int64(c), update, forward, theta, k, eps, seed, xe, ce, xn, spec, zc[c], gc[c], oc[c],
                            keep[c], work[c], nz[c], partial)
             if not forward:

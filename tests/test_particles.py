@@ -17,6 +17,7 @@ from scipy import stats
 from wgf import EmpiricalData, GaussianTeacherData, Problem, Symmetry, group_from_name, make_unit
 from wgf.config import load_config, parse_config
 from wgf.particles import BlowUpError, make_advance, reference_step, simulate
+from wgf import resources
 from wgf.particles import kernels
 from wgf.particles.reference import reference_batch
 from wgf.particles.rng import fill_normal_at
@@ -272,9 +273,9 @@ def test_recomputing_past_the_keep_cap_is_bitwise_the_same(paper, monkeypatch):
     problem = paper.replace(init="wi", noise="full", beta=1e-3)
     times = [0.0, 5.0]
     kept = simulate(problem, 60, 5, times=times)
-    assert kernels.kept_rows(60, 20, problem.base_unit.keep_rows) == problem.base_unit.keep_rows > 0
-    monkeypatch.setattr(kernels, "KEEP_MAX_BYTES", 0)
-    assert kernels.kept_rows(60, 20, problem.base_unit.keep_rows) == 0
+    assert resources.kept_rows(60, 20, problem.base_unit.keep_rows) == problem.base_unit.keep_rows > 0
+    monkeypatch.setattr(resources, "KEEP_MAX_BYTES", 0)
+    assert resources.kept_rows(60, 20, problem.base_unit.keep_rows) == 0
     recomputed = simulate(problem, 60, 5, times=times)
     np.testing.assert_array_equal(kept.positions, recomputed.positions)
     assert np.abs(kept.final - kept.positions[0]).max() > 1e-2
@@ -292,7 +293,7 @@ def test_one_compiled_step_keeps_each_units_own_rows(paper, monkeypatch):
     simulate(paper, 60, 5, [0.0, 1.0])
     start = np.random.default_rng(2).normal(scale=0.3, size=(200, c3.dim))
     kept = expected_gradient_flow(c3, start.copy(), 5, 0.25, 3)
-    monkeypatch.setattr(kernels, "KEEP_MAX_BYTES", 0)
+    monkeypatch.setattr(resources, "KEEP_MAX_BYTES", 0)
     recomputed = expected_gradient_flow(c3, start.copy(), 5, 0.25, 3)
     np.testing.assert_array_equal(kept, recomputed)
     assert np.abs(kept - start).max() > 1e-3
