@@ -495,20 +495,12 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
             update, forward = step > 0, step < n_steps
             k = k0 + step - 1
             eps = steps[step - 1] if update else 0.0
-            # each thread takes a block of chunks, in increasing order on even passes and decreasing on odd ones:
-            # a pass starts with the chunks whose particles and kept rows the previous pass touched last (still
-            # in cache); partial[c] is summed in chunk order below, so the order changes no result
-            backward = step % 2 == 1
             if parallel:
-                for t in prange(threads):
-                    c0, c1 = t * n_chunks // threads, (t + 1) * n_chunks // threads
-                    for j in range(c1 - c0):
-                        c = c1 - 1 - j if backward else c0 + j
-                        step_c(np.int64(c), update, forward, theta, k, eps, seed, xe, ce, xn, spec, zc[c], gc[c],
-                               oc[c], keep[c], work[c], nz[c], partial)
+                for c in prange(n_chunks):
+                    step_c(np.int64(c), update, forward, theta, k, eps, seed, xe, ce, xn, spec, zc[c], gc[c], oc[c],
+                           keep[c], work[c], nz[c], partial)
             else:
-                for j in range(n_chunks):
-                    c = n_chunks - 1 - j if backward else j
+                for c in range(n_chunks):
                     step_c(np.int64(c), update, forward, theta, k, eps, seed, xe, ce, xn, spec, zc[c], gc[c], oc[c],
                            keep[c], work[c], nz[c], partial)
             if not forward:
