@@ -15,9 +15,8 @@ minibatch law, unit, loss and Langevin update, vectorized over particles and bat
 gradients by hand as a PyTorch user would write them with no autograd overhead) is
 timed too, with torch's default threads.
 
-The machine's load average is printed: on a shared machine the parallel path
-(N >= PARALLEL_MIN) can be much slower than one thread (threads wait at the
-barriers for a core); compare with --threads 1.
+The machine's load average is printed: timings on a loaded machine are meaningless.
+1 against 2 threads, quiet and under a competing process: benchmarks/threads.py.
 """
 
 from __future__ import annotations

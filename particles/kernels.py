@@ -27,16 +27,21 @@ arrays are allocated once per call, none inside the step loop.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from math import sqrt
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+import numba
 from numba import prange
 
-from wgf.jit import FASTMATH, compile_for, jit
+from wgf import resources
+from wgf.jit import FASTMATH, compile_for, jit, prange_only
 from wgf.groups import GROUPS
 from wgf.schemes import DA_MODES, SCHEMES, combine_rows, expand_rows, pullback_rows
-from wgf.unit_kernels import WORK_ROWS, lane_sum
+from wgf.unit_kernels import WORK_ROWS, lane_sum, plain_keep
 from wgf.vector_math import cos_sin_turn
 
 from wgf.particles.rng import fill_normal, fill_normal_at, normal_pair, random_index, uniform_pair
@@ -50,7 +55,7 @@ if TYPE_CHECKING:
     from wgf.problem import Problem
     from wgf.units import Unit
 
-__all__ = ["EngineSpec", "engine_spec", "engine_batch", "make_advance", "CHUNK", "PARALLEL_MIN"]
+__all__ = ["EngineSpec", "engine_spec", "engine_batch", "make_advance", "parallel_steps", "CHUNK", "PARALLEL_WORK"]
 
 # random streams
 STREAM_X = 1
@@ -61,8 +66,28 @@ STREAM_NOISE = 5
 
 # particles per chunk of the forward reduction and of the update
 CHUNK = 128
-# below this many particles the loops run serially (same arithmetic, no thread start-up)
-PARALLEL_MIN = 256
+# below this work per step (particles x rows of the batch x D) the chunks run on one thread (the same
+# arithmetic, no barrier): measured by benchmarks/threads.py (docs/kernels.md, "Threads")
+PARALLEL_WORK = 1 << 15
+
+# run the chunks on one thread while another process is running on the machine (``busy_cpus``)
+LOAD_AWARE = True
+
+
+def busy_cpus() -> int:
+    """Tasks of other processes running or runnable now (Linux /proc/loadavg minus this process's own running
+    threads; 0 where /proc is not there). A step loop that starts while they keep the other cores busy runs
+    on one thread: at every barrier its second thread would wait for a core (docs/kernels.md, "Threads")."""
+    try:
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+        own = 0
+        for task in Path("/proc/self/task").iterdir():
+            with contextlib.suppress(OSError):
+                own += (task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "R"
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, running - max(own, 1))
+
 
 # where the minibatch comes from
 DATA_GAUSSIAN = 0  # x = x_std N(0, I), y = teacher output (+ label noise)
@@ -160,25 +185,60 @@ def engine_spec(problem: Problem, batch: int, *, noise_projector: ArrayLike | No
 _ADVANCE: dict = {}
 
 
+def engine_rows(spec: EngineSpec) -> int:
+    """The batch rows R of a step: r B' (B' = |G| B for da in orbit mode, r the scheme's feature maps)."""
+    n_batch = spec.batch * spec.g_x.shape[0] if spec.da == DA_ORBIT else spec.batch
+    return max(spec.rin.shape[0], 1) * n_batch
+
+
 def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarray, int, EngineSpec], None]:
     """The compiled ``advance`` (module docstring) for the base unit ``unit`` and the loss ``loss``.
 
-    The returned callable compiles (or loads from the cache) under ``wgf.jit.compile_lock``
-    at its first call with new argument types.
+    The step runs the unit's keeping pair (``unit.keep``: the forward pass keeps what the VJP needs) with
+    ``unit.keep_rows`` rows kept per batch row and particle. The returned callable compiles (or loads from
+    the cache) under ``wgf.jit.compile_lock`` at its first call with new argument types.
     """
-    key = (unit.value_kernel._uuid, unit.vjp_kernel._uuid, loss.grad_kernel._uuid)
+    keep = unit.keep
+    # the key holds the compiled kernels only: one advance serves every unit built on them, whatever its
+    # dimensions, so everything that depends on the dimensions (the kept rows) is read off each call's arrays
+    key = (unit.value_kernel._uuid, unit.vjp_kernel._uuid, keep.value_keep._uuid, keep.vjp_kept._uuid,
+           loss.grad_kernel._uuid)
     if key not in _ADVANCE:
-        kernel = _build_advance(unit.value_kernel, unit.vjp_kernel, loss.grad_kernel)
+        kernel = _build_advance(unit.value_kernel, keep.value_keep, keep.vjp_kept, loss.grad_kernel)
+        plain = {}  # the loop without keeping, compiled when a run's kept array would pass wgf.resources.KEEP_MAX_BYTES
+        unit_rows, value_kernel, vjp_kernel = keep.rows, unit.value_kernel, unit.vjp_kernel
 
         def advance(theta, k0, steps, seed, spec):
-            compile_for(kernel, theta, k0, steps, seed, spec)
-            kernel(theta, k0, steps, seed, spec)
+            threads = numba.get_num_threads()
+            if threads > 1 and LOAD_AWARE:
+                threads = min(threads, max(1, (os.cpu_count() or 1) - busy_cpus()))
+            keep_rows = int(unit_rows(spec.g_x.shape[1], spec.g_y.shape[1], theta.shape[1]))
+            rows = resources.kept_rows(theta.shape[0], engine_rows(spec), keep_rows)
+            if rows == keep_rows:
+                loop = kernel
+            else:  # bitwise the same steps, recomputing what the VJP needs
+                if not plain:
+                    pair = plain_keep(value_kernel, vjp_kernel)
+                    plain["loop"] = _build_advance(value_kernel, pair.value_keep, pair.vjp_kept, loss.grad_kernel)
+                loop = plain["loop"]
+            args = (theta, k0, steps, seed, spec, rows, PARALLEL_WORK, threads)
+            compile_for(loop, *args)
+            loop(*args)
 
         advance.kernel = kernel
         advance.draw_batch = kernel.py_func.__closure__[
             kernel.py_func.__code__.co_freevars.index("draw_batch_c")].cell_contents
         _ADVANCE[key] = advance
     return _ADVANCE[key]
+
+
+@jit(inline="always")
+def parallel_steps(n: int, n_rows: int, dim: int, threads: int, min_work: int) -> bool:
+    """Whether a step on ``n`` particles, ``n_rows`` rows of the scheme's batch and D = ``dim`` runs its chunks
+    on ``threads`` threads: only with >= 2 threads, >= 2 chunks, and work per step n n_rows D >= ``min_work``
+    (``PARALLEL_WORK``: below it the barrier of the step costs more than the second thread gains;
+    docs/kernels.md, "Threads")."""
+    return threads >= 2 and n > CHUNK and n * n_rows * dim >= min_work
 
 
 def engine_batch(problem: Problem, batch: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -193,8 +253,9 @@ def engine_batch(problem: Problem, batch: int, k: int, seed: int) -> tuple[np.nd
     return xb, yb, wb
 
 
-def _build_advance(value, vjp, loss_grad):
-    """Compile the step loop for the lane kernels (value, vjp) and the loss gradient ``loss_grad``."""
+def _build_advance(value, value_keep, vjp_kept, loss_grad):
+    """Compile the step loop for the unit's ``value`` (the teacher), its keeping pair (value_keep, vjp_kept) and
+    the loss gradient ``loss_grad``."""
 
     def teacher_output(teacher, x, y, tz, tout, work):
         """y = (1/M) sum_m sigma_*(x, t_m) over the teacher particles (columns of ``teacher``), in chunks."""
@@ -314,18 +375,19 @@ def _build_advance(value, vjp, loss_grad):
                 for i in range(m):
                     zc[a, i] += pae * theta[i0 + i, e]
 
-    def forward_chunk(c, theta, xe, proj, zc, oc, work, partial):
-        """partial[c, r, a] = sum over the particles i of chunk c of sigma_*(xe_r, P theta_i)_a."""
+    def forward_chunk(c, theta, xe, proj, zc, oc, keep, work, partial):
+        """partial[c, r, a] = sum over the particles i of chunk c of sigma_*(xe_r, P theta_i)_a; keep[r] what the
+        VJP at xe_r needs."""
         n = theta.shape[0]
         i0 = c * CHUNK
         m = min(n, i0 + CHUNK) - i0
         load_chunk(theta, i0, m, proj, zc)
         for r in range(xe.shape[0]):
-            value(xe[r], zc, m, oc, work)
+            value_keep(xe[r], zc, m, oc, keep[min(r, keep.shape[0] - 1)], work)
             for a in range(oc.shape[0]):
                 partial[c, r, a] = lane_sum(oc[a], m)
 
-    def update_chunk(c, theta, k, eps, seed, xe, ce, proj, noise_proj, tau, beta, zc, gc, work, nz):
+    def update_chunk(c, theta, k, eps, seed, xe, ce, proj, noise_proj, tau, beta, zc, gc, keep, work, nz):
         """theta_i -= eps (P sum_r J sigma_*(xe_r, P theta_i)^T ce_r + 2 tau theta_i) + sqrt(2 beta eps) P_noise xi_i."""
         n, dim = theta.shape
         i0 = c * CHUNK
@@ -335,7 +397,7 @@ def _build_advance(value, vjp, loss_grad):
             for i in range(m):
                 gc[a, i] = 0.0
         for r in range(xe.shape[0]):
-            vjp(xe[r], zc, m, ce[r], gc, work)
+            vjp_kept(xe[r], zc, m, ce[r], gc, keep[min(r, keep.shape[0] - 1)], work)
         if proj.shape[0] > 0:  # J(Pz)^T = P J^T (P symmetric)
             for a in range(dim):
                 for i in range(m):
@@ -389,36 +451,64 @@ def _build_advance(value, vjp, loss_grad):
     forward_c = jit(forward_chunk, **opts)
     update_c = jit(update_chunk, **opts)
 
-    def advance(theta, k0, steps, seed, spec):
+    def step_chunk(c, update, forward, theta, k, eps, seed, xe, ce, xn, spec, zc, gc, oc, keep, work, nz, partial):
+        """Chunk c's part of one step: if ``update``, the update of step k (rows xe, cotangents ce), then if
+        ``forward`` the forward pass of the next step at rows xn."""
+        if update:
+            update_c(c, theta, k, eps, seed, xe, ce, spec.proj, spec.noise_proj, spec.tau, spec.beta, zc, gc, keep,
+                     work, nz)
+        if forward:
+            forward_c(c, theta, xn, spec.proj, zc, oc, keep, work, partial)
+
+    step_c = jit(step_chunk, **opts)
+
+    def advance(theta, k0, steps, seed, spec, keep_rows, min_work, threads):
         n, dim = theta.shape
         dx, dy = spec.g_x.shape[1], spec.g_y.shape[1]
         batch = spec.batch
         n_batch = batch * spec.g_x.shape[0] if spec.da == DA_ORBIT else batch
         n_rows = max(spec.rin.shape[0], 1) * n_batch
         n_chunks = (n + CHUNK - 1) // CHUNK
-        # work arrays, allocated once: batch, rows, per-chunk lanes
+        n_steps = steps.shape[0]
+        if n_steps == 0:
+            return
+        # work arrays, allocated once: batch, rows (this step's and the next one's), per-chunk lanes
         xb, yb, wb = np.empty((n_batch, dx)), np.empty((n_batch, dy)), np.empty(n_batch)
         x0, y0 = np.empty((batch, dx)), np.zeros((batch, dy))
         xr, yr = np.empty(batch * dx), np.empty(batch * dy)
         tz, tout, twork = np.empty((dim, CHUNK)), np.empty((dy, CHUNK)), np.empty((WORK_ROWS, CHUNK))
-        xe, ce, cb = np.empty((n_rows, dx)), np.empty((n_rows, dy)), np.empty((n_batch, dy))
+        xe, xn = np.empty((n_rows, dx)), np.empty((n_rows, dx))
+        ce, cb = np.empty((n_rows, dy)), np.empty((n_batch, dy))
         srows, phi = np.empty((n_rows, dy, 1)), np.empty((n_batch, dy, 1))
         partial = np.empty((n_chunks, n_rows, dy))
         zc, gc = np.empty((n_chunks, dim, CHUNK)), np.empty((n_chunks, dim, CHUNK))
         oc, work = np.empty((n_chunks, dy, CHUNK)), np.empty((n_chunks, WORK_ROWS, CHUNK))
+        keep = np.empty((n_chunks, n_rows if keep_rows > 0 else 1, max(keep_rows, 1), CHUNK))  # K = 0: unused
         nz = np.empty((n_chunks, dim, CHUNK))
-        parallel = n >= PARALLEL_MIN
-        for step in range(steps.shape[0]):
-            k = k0 + step
-            eps = steps[step]
-            draw_batch_c(k, seed, spec, x0, y0, xr, yr, tz, tout, twork, xb, yb, wb)
-            expand_rows(spec.rin, xb, xe)
+        parallel = parallel_steps(n, n_rows, dim, threads, min_work)
+        # one pass over the chunks per step: the update of step k, then (chunk by chunk) the forward pass of
+        # step k + 1 on the updated particles, so that a step has one barrier; the first pass only goes forward
+        draw_batch_c(k0, seed, spec, x0, y0, xr, yr, tz, tout, twork, xb, yb, wb)
+        expand_rows(spec.rin, xb, xn)
+        for step in range(n_steps + 1):
+            # this pass: the update of step k0 + step - 1 (none in the first), the forward pass of k0 + step
+            update, forward = step > 0, step < n_steps
+            k = k0 + step - 1
+            eps = steps[step - 1] if update else 0.0
             if parallel:
                 for c in prange(n_chunks):
-                    forward_c(np.int64(c), theta, xe, spec.proj, zc[c], oc[c], work[c], partial)
+                    step_c(np.int64(c), update, forward, theta, k, eps, seed, xe, ce, xn, spec, zc[c], gc[c], oc[c],
+                           keep[c], work[c], nz[c], partial)
             else:
                 for c in range(n_chunks):
-                    forward_c(c, theta, xe, spec.proj, zc[c], oc[c], work[c], partial)
+                    step_c(np.int64(c), update, forward, theta, k, eps, seed, xe, ce, xn, spec, zc[c], gc[c], oc[c],
+                           keep[c], work[c], nz[c], partial)
+            if not forward:
+                break
+            k += 1
+            for r in range(n_rows):
+                for j in range(dx):
+                    xe[r, j] = xn[r, j]
             for r in range(n_rows):  # S_r = (1/N) sum over chunks, in chunk order
                 for a in range(dy):
                     s = 0.0
@@ -430,13 +520,8 @@ def _build_advance(value, vjp, loss_grad):
                 for a in range(dy):
                     cb[b, a] = wb[b] * loss_grad(phi[b, a, 0], yb[b, a], spec.loss_param)
             pullback_rows(spec.rout, cb, ce)
-            if parallel:
-                for c in prange(n_chunks):
-                    update_c(np.int64(c), theta, k, eps, seed, xe, ce, spec.proj, spec.noise_proj, spec.tau, spec.beta,
-                             zc[c], gc[c], work[c], nz[c])
-            else:
-                for c in range(n_chunks):
-                    update_c(c, theta, k, eps, seed, xe, ce, spec.proj, spec.noise_proj, spec.tau, spec.beta,
-                             zc[c], gc[c], work[c], nz[c])
+            if step + 1 < n_steps:  # the next step's batch
+                draw_batch_c(k + 1, seed, spec, x0, y0, xr, yr, tz, tout, twork, xb, yb, wb)
+                expand_rows(spec.rin, xb, xn)
 
-    return jit(advance, cache=True, parallel=True, error_model="numpy", fastmath=FASTMATH)
+    return jit(advance, cache=True, parallel=prange_only(), error_model="numpy", fastmath=FASTMATH)

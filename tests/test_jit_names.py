@@ -17,12 +17,13 @@ from wgf.particles import kernels
 
 def _closures(unit):
     """The qualified names of the step loop of ``unit`` and of the closures it calls."""
-    kernel = kernels.make_advance(unit, wgf.make_loss("squared")).kernel
-    names = {kernel.py_func.__qualname__}
-    for cell in kernel.py_func.__closure__:
-        py_func = getattr(cell.cell_contents, "py_func", None)
-        if py_func is not None and py_func.__closure__:
+    names, todo = set(), [kernels.make_advance(unit, wgf.make_loss("squared")).kernel.py_func]
+    while todo:  # the loop and, recursively, every compiled closure it calls
+        py_func = todo.pop()
+        if py_func.__qualname__ not in names:
             names.add(py_func.__qualname__)
+            todo += [f for f in (getattr(c.cell_contents, "py_func", None) for c in py_func.__closure__)
+                     if f is not None and f.__closure__ and "_build_advance" in f.__qualname__]
     return names
 
 

@@ -17,6 +17,7 @@ from scipy import stats
 from wgf import EmpiricalData, GaussianTeacherData, Problem, Symmetry, group_from_name, make_unit
 from wgf.config import load_config, parse_config
 from wgf.particles import BlowUpError, make_advance, reference_step, simulate
+from wgf import resources
 from wgf.particles import kernels
 from wgf.particles.reference import reference_batch
 from wgf.particles.rng import fill_normal_at
@@ -83,9 +84,11 @@ def test_one_step_matches_reference(paper, scheme, da_mode, noise):
     "scheme,da_mode,noise",
     [("vanilla", "orbit", "full"), ("da", "orbit", "projected"), ("fa", "orbit", "full"), ("ea", "orbit", "projected")],
 )
-def test_one_step_matches_reference_parallel_path(paper, scheme, da_mode, noise):
+def test_one_step_matches_reference_parallel_path(paper, scheme, da_mode, noise, monkeypatch):
     n = 2500
-    assert n >= kernels.PARALLEL_MIN and n % kernels.CHUNK != 0  # several chunks, a partial last one
+    monkeypatch.setattr(kernels, "PARALLEL_WORK", 0)  # the chunks under prange at any work per step
+    monkeypatch.setattr(kernels, "LOAD_AWARE", False)  # and whatever else runs on the machine
+    assert kernels.parallel_steps(n, 1, 1, 2, kernels.PARALLEL_WORK) and n % kernels.CHUNK != 0  # a partial chunk
     problem = paper.replace(scheme=scheme, da_mode=da_mode, noise=noise, beta=1e-2)
     assert _check_one_step(problem, n) <= 1e-12
 
@@ -264,10 +267,44 @@ def test_same_seed_bitwise_different_seed_differs(paper):
     assert np.abs(a.final - d.final).max() > 1e-2
 
 
+def test_recomputing_past_the_keep_cap_is_bitwise_the_same(paper, monkeypatch):
+    """A run whose kept array would pass KEEP_MAX_BYTES takes the loop that recomputes what the VJP needs:
+    bitwise the same positions."""
+    problem = paper.replace(init="wi", noise="full", beta=1e-3)
+    times = [0.0, 5.0]
+    kept = simulate(problem, 60, 5, times=times)
+    assert resources.kept_rows(60, 20, problem.base_unit.keep_rows) == problem.base_unit.keep_rows > 0
+    monkeypatch.setattr(resources, "KEEP_MAX_BYTES", 0)
+    assert resources.kept_rows(60, 20, problem.base_unit.keep_rows) == 0
+    recomputed = simulate(problem, 60, 5, times=times)
+    np.testing.assert_array_equal(kept.positions, recomputed.positions)
+    assert np.abs(kept.final - kept.positions[0]).max() > 1e-2
+
+
+def test_one_compiled_step_keeps_each_units_own_rows(paper, monkeypatch):
+    """Matrix units of different widths share one compiled step (the same lane kernels); each call keeps its
+    own unit's rows (dy per output): the 3x3 matrix unit of discovery's C3 example, stepped after the paper's
+    2x2 one, equals its recomputing loop bitwise (before, the first unit's 2 rows were kept for 3 outputs)."""
+    from wgf.discovery import expected_gradient_flow
+
+    c3 = load_config(ROOT / "examples" / "discover_c3.toml").problem
+    assert c3.base_unit.keep_rows == 3 and paper.base_unit.keep_rows == 2
+    assert make_advance(c3.base_unit, c3.loss) is make_advance(paper.base_unit, paper.loss)
+    simulate(paper, 60, 5, [0.0, 1.0])
+    start = np.random.default_rng(2).normal(scale=0.3, size=(200, c3.dim))
+    kept = expected_gradient_flow(c3, start.copy(), 5, 0.25, 3)
+    monkeypatch.setattr(resources, "KEEP_MAX_BYTES", 0)
+    recomputed = expected_gradient_flow(c3, start.copy(), 5, 0.25, 3)
+    np.testing.assert_array_equal(kept, recomputed)
+    assert np.abs(kept - start).max() > 1e-3
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
-def test_bitwise_independent_of_thread_count(paper):
+def test_bitwise_independent_of_thread_count(paper, monkeypatch):
     n = 2500
-    assert n >= kernels.PARALLEL_MIN
+    monkeypatch.setattr(kernels, "PARALLEL_WORK", 0)  # 2 threads share the chunks at any work per step
+    monkeypatch.setattr(kernels, "LOAD_AWARE", False)
+    assert kernels.parallel_steps(n, 1, 1, 2, kernels.PARALLEL_WORK)
     problem = paper.replace(scheme="fa", init="wi", noise="full", beta=1e-3)
     times = [0.0, 0.2, 0.4]  # eps = 0.02: 20 steps
     saved = numba.get_num_threads()

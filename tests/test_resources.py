@@ -11,6 +11,7 @@ import pytest
 
 from _common import swap_config
 from wgf import ConfigError, parse_config
+from wgf.resources import KEEP_MAX_BYTES, kept_rows
 from wgf.plan import experiment_needs
 from wgf.resources import (AUTO_LU_MAX_BYTES, CHUNK, F64, PROCESS_BYTES, ResourceError, check_processes, lu_bytes,
                            lu_nonzeros, particle_bytes, solver_bytes, structure_bytes)
@@ -23,32 +24,36 @@ def _allocated_floats(**sizes) -> float:
     from wgf.unit_kernels import WORK_ROWS
 
     source = inspect.getsource(kernels._build_advance)
-    body = source[source.index("    def advance(theta, k0, steps, seed, spec):"):]
+    body = source[source.index("    def advance(theta, k0, steps, seed, spec"):]
     body = body[:body.index("for step in range")]
-    shapes = re.findall(r"np\.(?:empty|zeros)\(\(?([^()]*?)\)?\)", body)
-    assert len(shapes) == 21, shapes  # the engine's arrays: a new one must be counted in particle_bytes
+    shapes = re.findall(r"np\.(?:empty|zeros)\(\(?([^()]*?)\)?\)", body.replace("max(keep_rows, 1)", "keep_width"))
+    assert len(shapes) == 23, shapes  # the engine's arrays: a new one must be counted in particle_bytes
+    sizes["keep_width"] = max(sizes["keep_rows"], 1)
     return sum(float(np.prod(eval(f"({shape},)", {"CHUNK": CHUNK, "WORK_ROWS": WORK_ROWS}, sizes)))
                for shape in shapes)
 
 
-@pytest.mark.parametrize("n,dim,dx,dy,batch,orbit,rows", [
-    (8, 4, 2, 2, 10**6, 1, 1),      # vanilla, one chunk
-    (1000, 4, 2, 2, 20, 1, 2),      # fa: |G| rows per sample, 8 chunks
-    (300, 10, 3, 5, 1000, 6, 1),    # da in orbit mode: |G| B samples
+@pytest.mark.parametrize("n,dim,dx,dy,batch,orbit,rows,keep", [
+    (8, 4, 2, 2, 10**6, 1, 1, 2),      # vanilla, one chunk, too many rows to keep (kept_rows 0)
+    (8, 4, 2, 2, 1000, 1, 1, 2),       # the same with a batch whose kept rows fit
+    (1000, 4, 2, 2, 20, 1, 2, 0),      # fa: |G| rows per sample, 8 chunks, a unit that keeps nothing
+    (300, 10, 3, 5, 1000, 6, 1, 4),    # da in orbit mode: |G| B samples
 ])
-def test_particle_memory_counts_every_array_of_the_engine(n, dim, dx, dy, batch, orbit, rows):
+def test_particle_memory_counts_every_array_of_the_engine(n, dim, dx, dy, batch, orbit, rows, keep):
     n_batch = batch * orbit
     sizes = dict(n_batch=n_batch, n_rows=rows * n_batch, batch=batch, dx=dx, dy=dy, dim=dim,
-                 n_chunks=-(-n // CHUNK))
+                 n_chunks=-(-n // CHUNK), keep_rows=kept_rows(n, rows * n_batch, keep))
     counted = _allocated_floats(**sizes)
-    estimate = particle_bytes(n, dim, dx, dy, batch, orbit=orbit, rows=rows) / F64 - 12.0 * n * dim
+    estimate = particle_bytes(n, dim, dx, dy, batch, orbit=orbit, rows=rows, keep=keep) / F64 - 12.0 * n * dim
     assert estimate == counted  # exactly the work arrays; the 12 N D positions and copies come on top
+    assert kept_rows(n, rows * n_batch, keep) == (keep if CHUNK * -(-n // CHUNK) * rows * n_batch * keep * 8
+                                                  <= KEEP_MAX_BYTES else 0)
 
 
 def test_the_particle_estimate_scales_with_the_batch_and_refuses_what_does_not_fit():
     exp = parse_config(swap_config(n=(8,), seeds=1).replace("batch = 5", "batch = 10000000"))
     memory = experiment_needs(exp)[0][1]
-    assert 1.9e9 < memory < 2.1e9  # 25 numbers per sample (measured: 2.0 GB)
+    assert 2.0e9 < memory < 2.2e9  # 27 numbers per sample (measured: 2.0 GB)
     for batch in (10**8, 10**9):  # 20 and 200 GB
         with pytest.raises(ConfigError, match=r"\[particles\] n = 8 .*batch %d.* needs about" % batch):
             parse_config(swap_config(n=(8,), seeds=1).replace("batch = 5", f"batch = {batch}"))
@@ -86,7 +91,7 @@ def test_an_implicit_solve_beyond_superlu_is_refused_naming_the_key():
     exp = parse_config(text.replace("cells = 24", "cells = 8"))
     structure = structure_bytes(2, 4)  # the |G| = 2 matrices M_g, P_E, ... held by the process
     assert experiment_needs(exp)[1][1] == pytest.approx(structure + (3 + 40) * 8**4 * 8 + lu_bytes(8**4, 4))
-    assert experiment_needs(exp)[0][1] == structure + particle_bytes(8, 4, 2, 2, 5, snapshots=3)
+    assert experiment_needs(exp)[0][1] == structure + particle_bytes(8, 4, 2, 2, 5, snapshots=3, keep=2)  # sigmoid_matrix keeps dy rows
 
 
 def test_the_size_check_counts_the_time_integrators_factors():
@@ -140,8 +145,14 @@ def status(key):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
 
+from wgf import resources
+
 p = parse_config(swap_config(n=(8,), seeds=1)).problem
-simulate(p, 8, 0, [0.0, 0.01], alpha=0.08, batch=5, store=False)  # the same run with a batch of 5: compiled
+# the same run with a batch of 5, compiled: the loop that recomputes the VJP's slopes, which a batch of 1e6
+# takes (its kept array would pass KEEP_MAX_BYTES)
+cap, resources.KEEP_MAX_BYTES = resources.KEEP_MAX_BYTES, 0
+simulate(p, 8, 0, [0.0, 0.01], alpha=0.08, batch=5, store=False)
+resources.KEEP_MAX_BYTES = cap
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
 base = status("VmRSS")
@@ -150,7 +161,8 @@ print(base, status("VmHWM") - base)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     base, extra = map(int, out.stdout.split())
-    estimate = particle_bytes(8, 4, 2, 2, 10**6)
+    estimate = particle_bytes(8, 4, 2, 2, 10**6, keep=2)
+    assert kept_rows(8, 10**6, 2) == 0
     assert 0.5 * estimate <= extra <= estimate, (extra, estimate)  # measured 184 MB against 200 MB
     assert base <= PROCESS_BYTES  # measured 225 MB (kernels from numba's cache) to 334 MB (compiling them)
 

@@ -51,13 +51,29 @@ from numba.core.dispatcher import Dispatcher
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["FASTMATH", "jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
+__all__ = ["FASTMATH", "prange_only", "jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
 
 
 # floating-point flags of the kernels: fused multiply-add, no signed zeros, reciprocals. No reassociation:
 # every sum keeps the order it is written in (results are the same for any number of threads).
 # (A dict, not a set: compile options are part of the cache key and must pickle identically in every process.)
 FASTMATH = {"contract": True, "nsz": True, "arcp": True}
+
+
+# the threading layer of parallel kernels: OpenMP where numba finds it, else TBB, else numba's workqueue
+# (docs/kernels.md, "Threads": workqueue hands every parallel region to its workers even at 1 thread, 4.5x
+# slower at N = 1000); NUMBA_THREADING_LAYER or NUMBA_THREADING_LAYER_PRIORITY in the environment win
+THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+if not {"NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"} & set(os.environ):
+    numba.config.THREADING_LAYER_PRIORITY = THREADING_LAYER_PRIORITY
+
+
+def prange_only() -> dict[str, bool]:
+    """The ``parallel`` option that makes only explicit ``prange`` loops parallel: no array expression,
+    ``np.zeros`` or slice assignment becomes a parallel region of its own (a step loop of 1 serial pass
+    would otherwise enter one per step; a fresh dict each time, numba consumes it)."""
+    return {"prange": True, "comprehension": False, "reduction": False, "inplace_binop": False, "setitem": False,
+            "numpy": False, "stencil": False, "fusion": False}
 
 
 class KernelCompileError(TypeError):

@@ -115,7 +115,7 @@ def particle_run_bytes(problem: Problem, n: int, batch: int, *, snapshots: int =
     rows = problem.unit.maps_in.shape[0]  # the scheme unit's feature maps (|G| for fa)
     return (structure_bytes(problem.group.order, problem.dim)
             + particle_bytes(n, problem.dim, unit.dim_x, unit.dim_y, batch, orbit=orbit, rows=rows,
-                             snapshots=snapshots))
+                             snapshots=snapshots, keep=unit.keep_rows))
 
 
 def experiment_needs(exp: Experiment) -> list[tuple[str, float, float]]:

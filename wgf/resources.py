@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from wgf._typing import PathLike
 
 __all__ = ["ResourceError", "available_memory", "check_bytes", "quadrature_bytes", "human_bytes", "particle_bytes",
+           "KEEP_MAX_BYTES", "kept_rows",
            "lu_nonzeros", "lu_bytes", "solver_bytes", "check_processes", "structure_bytes", "PROCESS_BYTES",
            "SUPERLU_MAX_NONZEROS", "AUTO_LU_MAX_BYTES"]
 
@@ -109,8 +110,20 @@ def quadrature_bytes(points: int, dim_x: int, dim_y: int, orbit: int = 1) -> flo
         return float("inf")
 
 
+# the most memory the particle engine's forward pass may keep for the VJP (N x rows x K floats); beyond it the
+# step recomputes what the VJP needs, bitwise the same (wgf.particles.kernels)
+KEEP_MAX_BYTES = 64 * 2**20
+
+
+def kept_rows(n: int, rows: int, keep_rows: int) -> int:
+    """The rows K the forward pass keeps per batch row and particle: the unit's ``keep_rows`` while the kept array,
+    ceil(N / CHUNK) CHUNK R K floats, fits in KEEP_MAX_BYTES, else 0 (the VJP recomputes; bitwise the same)."""
+    padded = -(-int(n) // CHUNK) * CHUNK
+    return int(keep_rows) if padded * int(rows) * int(keep_rows) * F64 <= KEEP_MAX_BYTES else 0
+
+
 def particle_bytes(n: int, dim: int, dim_x: int, dim_y: int, batch: int, *, orbit: int = 1, rows: int = 1,
-                   snapshots: int = 0) -> float:
+                   snapshots: int = 0, keep: int = 0) -> float:
     """Memory of one particle run of N = ``n`` particles of D = ``dim`` parameters and minibatch B = ``batch``:
     the arrays ``wgf.particles.kernels`` allocates for it (``advance``), in float64::
 
@@ -119,17 +132,21 @@ def particle_bytes(n: int, dim: int, dim_x: int, dim_y: int, batch: int, *, orbi
         CHUNK (D + dy + 3)                 the teacher's lanes: z, output, work,
         B' (dx + 3 dy + 1)                 the scheme's batch, B' = K B (K = |G| for da in orbit mode, else 1),
         B (2 dx + 2 dy)                    the plain batch and its random numbers,
-        R (dx + (2 + C) dy)                the feature rows, R = r B' (r = |G| maps for fa), and the per-chunk
-                                           partial sums of the outputs,
+        R (2 dx + (2 + C) dy)              the feature rows of this step and the next, R = r B' (r = |G| maps
+                                           for fa), and the per-chunk partial sums of the outputs,
+        C CHUNK R K (C CHUNK if K = 0)     what the forward pass keeps for the VJP: K = ``kept_rows`` of the
+                                           unit's keep_rows k (``wgf.particles.kernels``: 0 beyond its cap),
 
-    ``orbit`` = K, ``rows`` = r, ``snapshots`` = T."""
+    ``orbit`` = K, ``rows`` = r, ``snapshots`` = T, ``keep`` = k."""
     chunks = -(-int(n) // CHUNK)
+    kept = kept_rows(n, int(batch * orbit * max(1, rows)), keep)
     dx, dy = float(dim_x), float(dim_y)
     b = float(batch)
     b_scheme = b * orbit
     r = b_scheme * max(1, rows)
     floats = (float(n) * dim * (12 + snapshots) + chunks * CHUNK * (3.0 * dim + dy + 3) + CHUNK * (dim + dy + 3.0)
-              + b_scheme * (dx + 3 * dy + 1) + b * (2 * dx + 2 * dy) + r * (dx + (2 + chunks) * dy))
+              + b_scheme * (dx + 3 * dy + 1) + b * (2 * dx + 2 * dy) + r * (2 * dx + (2 + chunks) * dy)
+              + chunks * CHUNK * max(r * kept, 1))
     return floats * F64
 
 

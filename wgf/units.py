@@ -31,7 +31,8 @@ import numpy as np
 from wgf.activations import ACTIVATIONS, Activation, get_activation
 from wgf.jit import FASTMATH, check_compiles, jit
 from wgf.registry import Registry
-from wgf.unit_kernels import WORK_ROWS, as_columns, gated_lanes, matrix_lanes, pointwise_lanes, two_layer_lanes
+from wgf.unit_kernels import (WORK_ROWS, KeepKernels, as_columns, gated_lanes, matrix_keep, matrix_lanes,
+                              plain_keep, pointwise_lanes, two_layer_keep, two_layer_lanes)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -56,6 +57,9 @@ class Unit:
     action : callable (rho_x (dx, dx), rho_y (dy, dy)) -> M_g (D, D)
     blocks : optional index arrays of parameter blocks the unit is additively separable over
         (sigma_*(x, z) = sum_k f_k(x, z_k)); the PDE uses them on full-space grids.
+    keep : optional ``wgf.unit_kernels.KeepKernels``: a value pass that keeps what the VJP needs (the
+        particle engine's step then computes each pre-activation and activation once); without it the
+        engine runs ``value`` and ``vjp`` (docs/kernels.md, "Keeping the forward pass").
     """
 
     def __init_subclass__(cls, **kwargs):
@@ -64,12 +68,14 @@ class Unit:
 
     def __init__(self, name: str, dim_x: int, dim_y: int, dim: int, value: Dispatcher, vjp: Dispatcher,
                  action: Callable[[np.ndarray, np.ndarray], ArrayLike], *, blocks: Sequence[ArrayLike] | None = None,
-                 description: str = "") -> None:
+                 description: str = "", keep: KeepKernels | None = None) -> None:
         self.name = str(name)
         self.dim_x, self.dim_y, self.dim = int(dim_x), int(dim_y), int(dim)
         if min(self.dim_x, self.dim_y, self.dim) < 1:
             raise ValueError(f"unit '{name}': dim_x, dim_y and D must be >= 1")
         self.value_kernel, self.vjp_kernel = value, vjp
+        self.keep = plain_keep(value, vjp) if keep is None else keep
+        self.keep_rows = int(self.keep.rows(self.dim_x, self.dim_y, self.dim))
         self._action = action
         self.blocks = None if blocks is None else [np.asarray(b, dtype=np.int64) for b in blocks]
         self.description = description
@@ -182,14 +188,16 @@ def _sums_for(value, vjp, factory):
     return _SUMS[key]
 
 
-# lane kernels of the built-in families, one pair per activation
+# lane kernels of the built-in families, one pair per activation (and their keeping pairs)
 _LANES: dict = {}
+_FAMILIES = {"matrix": matrix_lanes, "two_layer": two_layer_lanes, "gated": gated_lanes,
+             "matrix_keep": matrix_keep, "two_layer_keep": two_layer_keep}
 
 
 def _lanes(family: str, act: Activation):
     key = (family, act.value._uuid, act.slope._uuid)
     if key not in _LANES:
-        _LANES[key] = {"matrix": matrix_lanes, "two_layer": two_layer_lanes, "gated": gated_lanes}[family](act)
+        _LANES[key] = _FAMILIES[family](act)
     return _LANES[key]
 
 
@@ -207,7 +215,7 @@ def matrix_unit(dim_x: int, dim_y: int, activation: str | Activation = "sigmoid"
     dim_x, dim_y = int(dim_x), int(dim_y)
     blocks = [np.arange(i * dim_x, (i + 1) * dim_x) for i in range(dim_y)]
     unit = Unit(name or f"matrix[{act.name}]", dim_x, dim_y, dim_x * dim_y, value, vjp, _matrix_action,
-                blocks=blocks, description=f"s(W x), s = {act.name}")
+                blocks=blocks, description=f"s(W x), s = {act.name}", keep=_lanes("matrix_keep", act))
     return _with_recipe(unit, matrix_unit, dim_x, dim_y, activation, name=name)
 
 
@@ -245,7 +253,7 @@ def two_layer_unit(dim_x: int, dim_y: int, hidden: int, activation: str | Activa
     blocks = [np.concatenate([np.arange(dy) * h + k, dy * h + np.arange(dx) * h + k, [(dy + dx) * h + k]])
               for k in range(h)]
     unit = Unit(name or f"two_layer[{act.name}]", dx, dy, h * (dx + dy + 1), value, vjp, action, blocks=blocks,
-                description=f"W s(A^T x + b), s = {act.name}, h = {h}")
+                description=f"W s(A^T x + b), s = {act.name}, h = {h}", keep=_lanes("two_layer_keep", act))
     unit.hidden = h
     return _with_recipe(unit, two_layer_unit, dx, dy, h, activation, name=name)
 
