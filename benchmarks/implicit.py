@@ -6,7 +6,7 @@ A script, not a test:
     python benchmarks/implicit.py --lu            # also the SuperLU integrator on the 2D case (slow)
 
 - ``demo2d``: the demo's flow (docs/guide.md; ``wgf.demo.DEMO_CONFIG``: swap-symmetric sigmoid units, WI
-  teacher, SI start, projected noise, beta = 1e-3) on its 256^2 grid of E^G to t = 50: ``solve`` with default
+  teacher, SI start, projected noise, beta = 1e-3) on 256^2 cells of E^G (the sg flux) to t = 50: ``solve`` with default
   arguments (``method="auto"``), then ``method="explicit"`` in the same process, their ratio and the L1
   distance between the final densities; with ``--lu`` also ``method="implicit"`` (SuperLU).
 - ``c3-3d``: the C3 circulant 3D E^G problem of benchmarks/pde.py (d) on 32^3 and 64^3 cells to t = 50, defaults.
@@ -58,8 +58,11 @@ def case_demo2d(lu=False):
     from wgf.config import parse_config
     from wgf.demo import DEMO_CONFIG
 
+    from wgf.grids import make_grid
+
     exp = parse_config(DEMO_CONFIG)
-    problem, grid = exp.problem, exp.pde.make_grid(exp.problem)
+    # the grid: 256^2 cells of E^G with the sg flux (the demo itself runs 96^2 with cch, explicit)
+    problem, grid = exp.problem, make_grid(exp.problem, "fixed", cells=256, half_width=exp.pde.half_width)
     _warm(problem, "fixed", 2.0)
     out = dict(cells=grid.size)
     finals = {}
