@@ -10,7 +10,7 @@ Prints, in one run (docs/kernels.md, "Threads" and "Roofline"):
    N = 1e3 and 1e5 with the engine's own choice (``PARALLEL_WORK``, ``busy_cpus``): time with 1 and 2 threads, quiet
    and loaded, and the ratio t(2) / t(1) (the bar: <= 1 everywhere);
 3. the paper setup against PyTorch (the loop of benchmarks/particles.py, torch's default threads) at
-   N = 1e3 and 1e5, the same number of steps, in the same run (when torch is importable).
+   N = 1e3 and 1e5, in the same run, the two timed alternately (when torch is importable).
 
     python benchmarks/threads.py [--seconds 0.4] [--repeats 3] [--skip-sweep]
 
@@ -121,10 +121,11 @@ def one_against_two(label, run, repeats):
     out = []
     for load in (False, True):
         with competing_load(load):
-            times = []
-            for t in (1, 2):
-                with threads(t):
-                    times.append(best(run, repeats))
+            times = [np.inf, np.inf]
+            for _ in range(repeats):  # interleaved, so that a drift of the machine's speed favours neither
+                for i, t in enumerate((1, 2)):
+                    with threads(t):
+                        times[i] = min(times[i], run())
             out.append(times)
     (q1, q2), (l1, l2) = out
     print(f"{label:<34} {q1 * 1e3:>9.2f} {q2 * 1e3:>9.2f} {q2 / q1:>5.2f} {l1 * 1e3:>9.2f} {l2 * 1e3:>9.2f} "
@@ -170,10 +171,15 @@ def main(argv=None):
           "same steps, quiet")
     print(f"{'N':>7} {'steps':>7} {'wgf':>10} {'torch':>10} {'wgf/torch':>10}")
     bp.torch_loop(paper, 10, 2)
-    for n, (steps, rate) in rates.items():
+    for n, (steps, _) in rates.items():
         t_steps = max(1, steps // 4)  # torch is several times slower: a quarter of the steps
-        t = best(lambda: bp.time_torch(paper, n, t_steps), args.repeats)
-        print(f"{n:>7} {steps:>7} {rate:>10.3e} {n * t_steps / t:>10.3e} {rate * t / (n * t_steps):>10.2f}", flush=True)
+        ours = theirs = np.inf
+        for _ in range(args.repeats):  # interleaved, so that a drift of the machine's speed favours neither
+            ours = min(ours, run_time(paper, n, steps))
+            theirs = min(theirs, bp.time_torch(paper, n, t_steps))
+        rate = n * steps / ours
+        print(f"{n:>7} {steps:>7} {rate:>10.3e} {n * t_steps / theirs:>10.3e} {rate * theirs / (n * t_steps):>10.2f}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -210,7 +210,9 @@ def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarra
 
         def advance(theta, k0, steps, seed, spec):
             threads = numba.get_num_threads()
-            if threads > 1 and LOAD_AWARE:
+            n, dim = theta.shape
+            # the machine's load is read (/proc) only where the step would run on threads at all
+            if LOAD_AWARE and parallel_steps(n, engine_rows(spec), dim, threads, PARALLEL_WORK):
                 threads = min(threads, max(1, (os.cpu_count() or 1) - busy_cpus()))
             keep_rows = int(unit_rows(spec.g_x.shape[1], spec.g_y.shape[1], theta.shape[1]))
             rows = resources.kept_rows(theta.shape[0], engine_rows(spec), keep_rows)
