@@ -108,6 +108,9 @@ def test_default_trace_within_budget_and_exact_zeros(tmp_path):
     exp = parse_config(swap_config(n=(8,), seeds=2))
     out = run_experiment(exp, tmp_path / "s.h5", quiet=True)
     every = diagnostics.trace_every(exp.problem, exp.particles, 8)
+    assert diagnostics.wi_snapshots_only(exp.problem, exp.particles, 8)
+    given = parse_config(swap_config(n=(8,), seeds=2).replace("batch = 5", "batch = 5\nrecord_every = 1"))
+    assert not diagnostics.wi_snapshots_only(given.problem, given.particles, 8)  # no budget: the trace takes it
     with h5py.File(out) as f:
         trace = f["particles/N8/trace"]
         assert "wi_rmd2" not in trace and "budget" in trace.attrs["wi_rmd2_snapshots_only"]

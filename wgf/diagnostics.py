@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Diagnostic", "DIAGNOSTICS", "SWEEP_DIAGNOSTICS", "TRACE_OT_MAX_PAIRS", "KINDS", "ot_limit", "wi_skipped",
            "wi_skipped_note", "second_moment", "check_finite", "measure", "exact_zero", "DIAGNOSTICS_SHARE",
-           "diagnostic_seconds", "ot_seconds", "sgd_step_seconds", "trace_every", "trace_names", "trace_share", "trace_wi_skipped", "RECORD_SECONDS"]
+           "diagnostic_seconds", "ot_seconds", "sgd_step_seconds", "trace_every", "trace_names", "trace_share", "trace_wi_skipped", "wi_snapshots_only",
+           "RECORD_SECONDS"]
 
 # the trace takes WI RMD^2 by exact OT only up to this many pairs (0.1 s per record) and within its budget
 # (trace_wi_skipped); the snapshots and the end of a sweep's run up to wgf.validation.SPARSE_OT_MAX_PAIRS, the
@@ -219,6 +220,14 @@ def trace_wi_skipped(problem: Problem, settings: ParticleSettings, n: int) -> st
     every = trace_every(problem, settings, n)
     budget = DIAGNOSTICS_SHARE * every * sgd_step_seconds(problem, n, settings.batch) - _trace_cost(problem, n, _CHEAP)
     return wi_skipped(problem, n, "trace", budget=max(budget, 0.0))
+
+
+def wi_snapshots_only(problem: Problem, settings: ParticleSettings, n: int) -> bool:
+    """Whether the trace's budget alone keeps exact OT to the snapshots of an N-particle run: the snapshots take
+    wi_rmd2, the trace could without a budget, but ``trace_wi_skipped`` leaves it out (by design: the trace group
+    says ``wi_rmd2_snapshots_only``, not a skip; docs/outputs.md, "The diagnostics budget")."""
+    return bool(trace_wi_skipped(problem, settings, n) and not wi_skipped(problem, n, "snapshot")
+                and not wi_skipped(problem, n, "trace"))
 
 
 def trace_names(problem: Problem, settings: ParticleSettings, n: int) -> tuple[str, ...]:

@@ -13,7 +13,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wgf.config import Experiment, resolved_config
-from wgf.diagnostics import measure, trace_every, trace_names, trace_wi_skipped, wi_skipped, wi_skipped_note
+from wgf.diagnostics import (measure, trace_every, trace_names, trace_wi_skipped, wi_skipped, wi_skipped_note,
+                             wi_snapshots_only)
 from wgf.executors import DEFAULT_RETRIES, run_jobs
 from wgf.io import ResultsFile, intact
 from wgf.schema import (COMPARE, COMPARE_COORDINATES, COMPARE_VARIABLES, FLUCTUATION_GROUP, HYPOTHESES_ATTR,
@@ -124,10 +125,8 @@ def run_particles(exp: Experiment, out: ResultsFile, *, progress: bool = True, w
     problem, settings = exp.problem, exp.particles
     n_times, seeds = len(problem.times), settings.seeds
     limits = {n: _wi_limits(problem, settings, n) for n in settings.n}
-    # the trace's budget keeps exact OT to the snapshots (docs/outputs.md, "The diagnostics budget"): by design,
-    # said by the trace's wi_rmd2_snapshots_only, not a skip
-    budgeted = {n: limits[n][1] if limits[n][1] and not limits[n][0] and not wi_skipped(problem, n, "trace")
-                else None for n in settings.n}
+    # the trace's budget keeps exact OT to the snapshots: by design, said by wi_rmd2_snapshots_only, not a skip
+    budgeted = {n: limits[n][1] if wi_snapshots_only(problem, settings, n) else None for n in settings.n}
     note = wi_skipped_note(problem, {"snapshot": {n: limits[n][0] for n in settings.n},
                                      "trace": {n: None if budgeted[n] else limits[n][1] for n in settings.n}})
     if note:  # once per run (the file's attributes say it per N)
