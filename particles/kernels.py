@@ -38,7 +38,7 @@ import numba
 from numba import prange
 
 from wgf import resources
-from wgf.jit import FASTMATH, compile_for, jit, prange_only
+from wgf.jit import FASTMATH, PARALLEL_WORK, compile_for, jit, prange_only  # PARALLEL_WORK: the step's too
 from wgf.groups import GROUPS
 from wgf.schemes import DA_MODES, SCHEMES, combine_rows, expand_rows, pullback_rows
 from wgf.unit_kernels import WORK_ROWS, lane_sum, plain_keep
@@ -66,9 +66,6 @@ STREAM_NOISE = 5
 
 # particles per chunk of the forward reduction and of the update
 CHUNK = 128
-# below this work per step (particles x rows of the batch x D) the chunks run on one thread (the same
-# arithmetic, no barrier): measured by benchmarks/threads.py (docs/kernels.md, "Threads")
-PARALLEL_WORK = 1 << 15
 
 # run the chunks on one thread while another process is running on the machine (``busy_cpus``)
 LOAD_AWARE = True

@@ -51,7 +51,7 @@ from numba.core.dispatcher import Dispatcher
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["FASTMATH", "prange_only", "jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
+__all__ = ["FASTMATH", "PARALLEL_WORK", "threads_for", "call_on", "prange_only", "jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
 
 
 # floating-point flags of the kernels: fused multiply-add, no signed zeros, reciprocals. No reassociation:
@@ -74,6 +74,32 @@ def prange_only() -> dict[str, bool]:
     would otherwise enter one per step; a fresh dict each time, numba consumes it)."""
     return {"prange": True, "comprehension": False, "reduction": False, "inplace_binop": False, "setitem": False,
             "numpy": False, "stencil": False, "fusion": False}
+
+
+# below this work per call (particles x rows x D) a parallel kernel runs on one thread: a parallel region costs
+# more than the second thread gains (measured for the particle step by benchmarks/threads.py; a sum of a unit over
+# 100 particles and 16 rows: 6.7 us on one thread, 190 us on two while another process keeps a core busy);
+# docs/kernels.md, "Threads"
+PARALLEL_WORK = 1 << 15
+
+
+def threads_for(work: float, min_work: int = PARALLEL_WORK) -> int:
+    """The threads a parallel kernel call of ``work`` (particles x rows x D) runs on: numba's current number,
+    or 1 below ``min_work``."""
+    return numba.get_num_threads() if work >= min_work else 1
+
+
+def call_on(threads: int, kernel: Callable[..., Any], *args: Any) -> Any:
+    """kernel(*args) with numba's thread count set to ``threads`` for the call (numba's setting is per calling
+    thread; restored after). The kernels' sums run in a fixed order, so the result is the same for any count."""
+    saved = numba.get_num_threads()
+    if threads >= saved:
+        return kernel(*args)
+    numba.set_num_threads(max(1, threads))
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(saved)
 
 
 class KernelCompileError(TypeError):

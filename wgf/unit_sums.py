@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from numba import prange
 
-from wgf.jit import FASTMATH, compile_for, jit
+from wgf.jit import FASTMATH, call_on, compile_for, jit, threads_for
 from wgf.unit_kernels import WORK_ROWS, lane_sum
 
 if TYPE_CHECKING:
@@ -130,18 +130,31 @@ def make_unit_sums(value: Dispatcher, vjp: Dispatcher) -> UnitSums:
 
     return UnitSums(
         _locked(jit(values, cache=True, error_model="numpy", fastmath=FASTMATH)),
-        _locked(jit(weighted_output, cache=True, parallel=True, error_model="numpy", fastmath=FASTMATH)),
-        _locked(jit(dual, cache=True, parallel=True, error_model="numpy", fastmath=FASTMATH)),
+        _locked(jit(weighted_output, cache=True, parallel=True, error_model="numpy", fastmath=FASTMATH), _output_work),
+        _locked(jit(dual, cache=True, parallel=True, error_model="numpy", fastmath=FASTMATH), _dual_work),
         _locked(jit(vjp_sum, cache=True, error_model="numpy", fastmath=FASTMATH)),
     )
 
 
-def _locked(kernel):
-    """``kernel`` compiled (or loaded from the cache) under ``wgf.jit.compile_lock`` at its first call per types."""
+def _output_work(x, Z, w, out):
+    """The work of weighted_output(x, Z, w, out): rows x particles x D."""
+    return x.shape[0] * Z.size
+
+
+def _dual_work(x, r, Z, out):
+    """The work of dual(x, r, Z, out): rows x particles x D."""
+    return x.shape[0] * Z.size
+
+
+def _locked(kernel, work=None):
+    """``kernel`` compiled (or loaded from the cache) under ``wgf.jit.compile_lock`` at its first call per types;
+    a parallel kernel (``work`` given) runs on one thread below ``wgf.jit.PARALLEL_WORK``."""
 
     def call(*args):
         compile_for(kernel, *args)
-        return kernel(*args)
+        if work is None:
+            return kernel(*args)
+        return call_on(threads_for(work(*args)), kernel, *args)
 
     call.kernel = kernel
     call.__doc__ = kernel.py_func.__doc__
