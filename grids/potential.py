@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from wgf.problem import Problem
 
 __all__ = ["MeanFieldPotential", "DEFAULT_MEMORY_BUDGET", "TABLE_MEMORY_SHARE", "table_budget", "table_bytes",
-           "potential_bytes"]
+           "potential_bytes", "auto_path"]
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes a stored unit table may always take
 TABLE_MEMORY_SHARE = 0.25  # of the available memory, where that is more
@@ -58,15 +58,22 @@ def table_bytes(cells: float, nodes: int, dim_y: int) -> float:
     return 8.0 * float(cells) * nodes * dim_y
 
 
+def auto_path(separable: bool, table: float, budget: float | None = None) -> str:
+    """The path ``MeanFieldPotential(path="auto")`` takes: "separable" for a unit additively separable over
+    blocks of the grid's axes, else "table" where its ``table`` bytes fit ``budget`` (``table_budget()`` by
+    default), else "direct"."""
+    if separable:
+        return "separable"
+    return "table" if table <= (table_budget() if budget is None else budget) else "direct"
+
+
 def potential_bytes(problem: Problem, cells: float, space: str) -> float:
     """Memory ``MeanFieldPotential(path="auto")`` stores on a grid of ``cells`` cells of ``space`` ("full" or
-    "fixed"): the table where it fits ``table_budget()``, none for the direct path (and, as an upper bound, the
-    table also for the separable path of a separable unit on E^G = Z; on the full space its block tables are
-    small)."""
-    if space == "full" and getattr(problem.unit, "blocks", None) is not None:
-        return 0.0
+    "fixed"): the table if ``auto_path`` takes it, else none. A unit with blocks counts as separable on the
+    full space only (on E^G the table is counted, an upper bound); its block tables are small."""
     table = table_bytes(cells, len(problem.quadrature.weights), problem.base_unit.dim_y)
-    return table if table <= table_budget() else 0.0
+    separable = space == "full" and getattr(problem.unit, "blocks", None) is not None
+    return table if auto_path(separable, table) == "table" else 0.0
 
 
 class MeanFieldPotential:
@@ -89,13 +96,7 @@ class MeanFieldPotential:
         dy = problem.base_unit.dim_y
         blocks = self._separable_blocks()
         if path == "auto":
-            if blocks is not None:
-                path = "separable"
-            elif table_bytes(grid.size, len(self.x), dy) <= (table_budget() if memory_budget is None
-                                                              else memory_budget):
-                path = "table"
-            else:
-                path = "direct"
+            path = auto_path(blocks is not None, table_bytes(grid.size, len(self.x), dy), memory_budget)
         if path == "separable" and blocks is None:
             raise ValueError("the separable path needs a unit additively separable over blocks of grid axes")
         self.path = path

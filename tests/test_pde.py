@@ -515,7 +515,8 @@ def test_separable_table_and_direct_potentials_agree(paper, scheme):
 def test_table_and_direct_potentials_agree_on_the_fixed_subspace(paper, scheme):
     """The table (sigma_* itself for vanilla, the scheme unit in blocks of cells for ea and fa) against the
     recomputed unit, and the table's budget: a quarter of the available memory, at least 512 MB."""
-    from wgf.grids.potential import DEFAULT_MEMORY_BUDGET, TABLE_BLOCK, table_budget, table_bytes
+    from wgf.grids.potential import (DEFAULT_MEMORY_BUDGET, TABLE_BLOCK, auto_path, potential_bytes, table_budget,
+                                     table_bytes)
 
     from wgf.demo import DEMO_CONFIG
 
@@ -527,6 +528,9 @@ def test_table_and_direct_potentials_agree_on_the_fixed_subspace(paper, scheme):
     assert MeanFieldPotential(problem, grid).path == "table"
     need = table_bytes(grid.size, len(problem.quadrature.weights), 2)
     assert MeanFieldPotential(problem, grid, memory_budget=need - 1).path == "direct"
+    # the size check counts what the potential stores: one decision (auto_path) for both
+    assert potential_bytes(problem, grid.size, "fixed") == need
+    assert auto_path(False, need, need - 1) == "direct" and auto_path(True, need, 0.0) == "separable"
     assert table_budget(free_memory=8e9) == 2e9 and table_budget(free_memory=1e9) == DEFAULT_MEMORY_BUDGET
     with pytest.raises(ValueError):
         MeanFieldPotential(problem, grid, path="separable")
