@@ -38,13 +38,13 @@ import numba
 from numba import prange
 
 from wgf import resources
-from wgf.jit import FASTMATH, PARALLEL_WORK, compile_for, jit, prange_only  # PARALLEL_WORK: the step's too
+from wgf.jit import FASTMATH, KERNEL_OPTIONS, PARALLEL_WORK, compile_for, jit, prange_only  # PARALLEL_WORK: the step's too
 from wgf.groups import GROUPS
 from wgf.schemes import DA_MODES, SCHEMES, combine_rows, expand_rows, pullback_rows
 from wgf.unit_kernels import WORK_ROWS, lane_sum, plain_keep
 from wgf.vector_math import cos_sin_turn
 
-from wgf.particles.rng import fill_normal, fill_normal_at, normal_pair, random_index, uniform_pair
+from wgf.particles.rng import fill_normal, fill_normal_at, normal_lanes, normal_pair, random_index, uniform_pair
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -201,7 +201,7 @@ def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarra
     key = (unit.value_kernel._uuid, unit.vjp_kernel._uuid, keep.value_keep._uuid, keep.vjp_kept._uuid,
            loss.grad_kernel._uuid)
     if key not in _ADVANCE:
-        kernel = _build_advance(unit.value_kernel, keep.value_keep, keep.vjp_kept, loss.grad_kernel)
+        kernel, draw_batch = _build_advance(unit.value_kernel, keep.value_keep, keep.vjp_kept, loss.grad_kernel)
         plain = {}  # the loop without keeping, compiled when a run's kept array would pass wgf.resources.KEEP_MAX_BYTES
         unit_rows, value_kernel, vjp_kernel = keep.rows, unit.value_kernel, unit.vjp_kernel
 
@@ -218,20 +218,19 @@ def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarra
             else:  # bitwise the same steps, recomputing what the VJP needs
                 if not plain:
                     pair = plain_keep(value_kernel, vjp_kernel)
-                    plain["loop"] = _build_advance(value_kernel, pair.value_keep, pair.vjp_kept, loss.grad_kernel)
+                    plain["loop"] = _build_advance(value_kernel, pair.value_keep, pair.vjp_kept, loss.grad_kernel)[0]
                 loop = plain["loop"]
             args = (theta, k0, steps, seed, spec, rows, PARALLEL_WORK, threads)
             compile_for(loop, *args)
             loop(*args)
 
         advance.kernel = kernel
-        advance.draw_batch = kernel.py_func.__closure__[
-            kernel.py_func.__code__.co_freevars.index("draw_batch_c")].cell_contents
+        advance.draw_batch = draw_batch
         _ADVANCE[key] = advance
     return _ADVANCE[key]
 
 
-@jit(inline="always")
+@jit
 def parallel_steps(n: int, n_rows: int, dim: int, threads: int, min_work: int) -> bool:
     """Whether a step on ``n`` particles, ``n_rows`` rows of the scheme's batch and D = ``dim`` runs its chunks
     on ``threads`` threads: only with >= 2 threads, >= 2 chunks, and work per step n n_rows D >= ``min_work``
@@ -252,9 +251,136 @@ def engine_batch(problem: Problem, batch: int, k: int, seed: int) -> tuple[np.nd
     return xb, yb, wb
 
 
+@jit(cache=True, **KERNEL_OPTIONS)
+def draw_inputs(k, seed, spec, x0, y0, xr, yr):
+    """The inputs of step k's samples into x0 (B, dx): x_std N(0, I) (Gaussian data; y0 is left for the
+    teacher's labels), or uniform draws of (x, y) from the data set into (x0, y0) (empirical data)."""
+    batch, dx = x0.shape
+    dy = y0.shape[1]
+    if spec.data_kind == DATA_GAUSSIAN:
+        fill_normal(seed, np.int64(STREAM_X), k, xr)
+        for b in range(batch):
+            for j in range(dx):
+                x0[b, j] = spec.x_std * xr[b * dx + j]
+        return
+    for b in range(batch):
+        idx = random_index(seed, STREAM_INDEX, k, b, spec.xs.shape[0])
+        for j in range(dx):
+            x0[b, j] = spec.xs[idx, j]
+        for a in range(dy):
+            y0[b, a] = spec.ys[idx, a]
+
+
+@jit(cache=True, **KERNEL_OPTIONS)
+def finish_labels(k, seed, spec, y0, yr):
+    """The teacher's labels y0 (B, dy) of Gaussian data made noisy (+ label_noise N(0, I)) and signed if the
+    loss takes signs."""
+    batch, dy = y0.shape
+    if spec.label_noise > 0.0:
+        fill_normal(seed, np.int64(STREAM_LABEL_NOISE), k, yr)
+        for b in range(batch):
+            for a in range(dy):
+                y0[b, a] += spec.label_noise * yr[b * dy + a]
+    if spec.sign_labels:
+        for b in range(batch):
+            for a in range(dy):
+                y0[b, a] = 1.0 if y0[b, a] >= 0.0 else -1.0
+
+
+@jit(cache=True, **KERNEL_OPTIONS)
+def haar_apply(kind, seed, k, b, v, out):
+    """out = g v for the Haar element g of (seed, step k, sample b): SO(2) or O(2) from uniforms
+    (theta = 2 pi u_1, a reflection diag(1, -1) first if u_2 < 1/2), SO(3) from the unit quaternion
+    of four normals (wgf.groups.haar_elements draws the same laws with NumPy)."""
+    if kind == HAAR_SO3:
+        q0, q1 = normal_pair(seed, STREAM_GROUP, k, 2 * b)
+        q2, q3 = normal_pair(seed, STREAM_GROUP, k, 2 * b + 1)
+        r = sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
+        w, x, y, z = q0 / r, q1 / r, q2 / r, q3 / r
+        v0, v1, v2 = v[0], v[1], v[2]
+        out[0] = (1 - 2 * (y * y + z * z)) * v0 + 2 * (x * y - z * w) * v1 + 2 * (x * z + y * w) * v2
+        out[1] = 2 * (x * y + z * w) * v0 + (1 - 2 * (x * x + z * z)) * v1 + 2 * (y * z - x * w) * v2
+        out[2] = 2 * (x * z - y * w) * v0 + 2 * (y * z + x * w) * v1 + (1 - 2 * (x * x + y * y)) * v2
+        return
+    u1, u2 = uniform_pair(seed, STREAM_GROUP, k, b)
+    c, s = cos_sin_turn(u1)
+    v0, v1 = v[0], v[1]
+    if kind == HAAR_O2 and u2 < 0.5:
+        v1 = -v1
+    out[0] = c * v0 - s * v1
+    out[1] = s * v0 + c * v1
+
+
+@jit(cache=True, **KERNEL_OPTIONS)
+def augment_batch(k, seed, spec, x0, y0, xb, yb, wb):
+    """The samples (x0, y0) (B rows) as step k's batch (xb, yb, wb) (Bt rows): as they are, every g x (da in
+    orbit mode: Bt = |G| B), or one g per sample (sample mode: from the group's list, or from the Haar measure
+    of a compact group)."""
+    batch = x0.shape[0]
+    dx, dy = xb.shape[1], yb.shape[1]
+    n_group = spec.g_x.shape[0]
+    if spec.da == DA_SAMPLE and spec.haar != HAAR_NONE:  # a compact group: g ~ Haar per sample
+        for b in range(xb.shape[0]):
+            haar_apply(spec.haar, seed, k, b, x0[b], xb[b])
+            if dy == dx:
+                haar_apply(spec.haar, seed, k, b, y0[b], yb[b])
+            else:
+                for a in range(dy):
+                    yb[b, a] = y0[b, a]
+            wb[b] = 1.0 / xb.shape[0]
+        return
+    for b in range(xb.shape[0]):
+        if spec.da == DA_ORBIT:
+            g, src = b // batch, b % batch
+        elif spec.da == DA_SAMPLE:
+            g, src = random_index(seed, STREAM_GROUP, k, b, n_group), b
+        else:
+            g, src = 0, b
+        for a in range(dx):
+            s = 0.0
+            for j in range(dx):
+                s += spec.g_x[g, a, j] * x0[src, j]
+            xb[b, a] = s
+        for a in range(dy):
+            s = 0.0
+            for j in range(dy):
+                s += spec.g_y[g, a, j] * y0[src, j]
+            yb[b, a] = s
+        wb[b] = 1.0 / xb.shape[0]
+
+
+@jit(cache=True, **KERNEL_OPTIONS)
+def copy_fixed_batch(spec, xb, yb, wb):
+    """The fixed batch (xs, ys, ws) of the spec into (xb, yb, wb)."""
+    for b in range(spec.batch):
+        for j in range(xb.shape[1]):
+            xb[b, j] = spec.xs[b, j]
+        for a in range(yb.shape[1]):
+            yb[b, a] = spec.ys[b, a]
+        wb[b] = spec.ws[b]
+
+
+@jit(cache=True, **KERNEL_OPTIONS)
+def load_chunk(theta, i0, m, proj, zc):
+    """zc[:, i] = P theta_{i0 + i} (theta_{i0 + i} without a projector), i < m."""
+    dim = theta.shape[1]
+    if proj.shape[0] == 0:
+        for a in range(dim):
+            for i in range(m):
+                zc[a, i] = theta[i0 + i, a]
+        return
+    for a in range(dim):
+        for i in range(m):
+            zc[a, i] = 0.0
+        for e in range(dim):
+            pae = proj[a, e]
+            for i in range(m):
+                zc[a, i] += pae * theta[i0 + i, e]
+
+
 def _build_advance(value, value_keep, vjp_kept, loss_grad):
-    """Compile the step loop for the unit's ``value`` (the teacher), its keeping pair (value_keep, vjp_kept) and
-    the loss gradient ``loss_grad``."""
+    """The step loop for the unit's ``value`` (the teacher), its keeping pair (value_keep, vjp_kept) and the
+    loss gradient ``loss_grad``, and its minibatch draw: (advance, draw_batch), compiled at first call."""
 
     def teacher_output(teacher, x, y, tz, tout, work):
         """y = (1/M) sum_m sigma_*(x, t_m) over the teacher particles (columns of ``teacher``), in chunks."""
@@ -274,105 +400,15 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
 
     def draw_batch(k, seed, spec, x0, y0, xr, yr, tz, tout, work, xb, yb, wb):
         """Minibatch of step k into xb (Bt, dx), yb (Bt, dy), wb (Bt,) (module docstring of wgf.particles)."""
-        batch = spec.batch
-        dx, dy = xb.shape[1], yb.shape[1]
         if spec.data_kind == DATA_FIXED:
-            for b in range(batch):
-                for j in range(dx):
-                    xb[b, j] = spec.xs[b, j]
-                for a in range(dy):
-                    yb[b, a] = spec.ys[b, a]
-                wb[b] = spec.ws[b]
+            copy_fixed_batch(spec, xb, yb, wb)
             return
+        draw_inputs(k, seed, spec, x0, y0, xr, yr)
         if spec.data_kind == DATA_GAUSSIAN:
-            fill_normal(seed, np.int64(STREAM_X), k, xr)
-            for b in range(batch):
-                for j in range(dx):
-                    x0[b, j] = spec.x_std * xr[b * dx + j]
-                teacher_output(spec.teacher, x0[b], y0[b], tz, tout, work)
-            if spec.label_noise > 0.0:
-                fill_normal(seed, np.int64(STREAM_LABEL_NOISE), k, yr)
-                for b in range(batch):
-                    for a in range(dy):
-                        y0[b, a] += spec.label_noise * yr[b * dy + a]
-            if spec.sign_labels:
-                for b in range(batch):
-                    for a in range(dy):
-                        y0[b, a] = 1.0 if y0[b, a] >= 0.0 else -1.0
-        else:
-            for b in range(batch):
-                idx = random_index(seed, STREAM_INDEX, k, b, spec.xs.shape[0])
-                for j in range(dx):
-                    x0[b, j] = spec.xs[idx, j]
-                for a in range(dy):
-                    y0[b, a] = spec.ys[idx, a]
-        n_group = spec.g_x.shape[0]
-        if spec.da == DA_SAMPLE and spec.haar != HAAR_NONE:  # a compact group: g ~ Haar per sample
-            for b in range(xb.shape[0]):
-                haar_apply(spec.haar, seed, k, b, x0[b], xb[b])
-                if dy == dx:
-                    haar_apply(spec.haar, seed, k, b, y0[b], yb[b])
-                else:
-                    for a in range(dy):
-                        yb[b, a] = y0[b, a]
-                wb[b] = 1.0 / xb.shape[0]
-            return
-        for b in range(xb.shape[0]):
-            if spec.da == DA_ORBIT:
-                g, src = b // batch, b % batch
-            elif spec.da == DA_SAMPLE:
-                g, src = random_index(seed, STREAM_GROUP, k, b, n_group), b
-            else:
-                g, src = 0, b
-            for a in range(dx):
-                s = 0.0
-                for j in range(dx):
-                    s += spec.g_x[g, a, j] * x0[src, j]
-                xb[b, a] = s
-            for a in range(dy):
-                s = 0.0
-                for j in range(dy):
-                    s += spec.g_y[g, a, j] * y0[src, j]
-                yb[b, a] = s
-            wb[b] = 1.0 / xb.shape[0]
-
-    def haar_apply(kind, seed, k, b, v, out):
-        """out = g v for the Haar element g of (seed, step k, sample b): SO(2) or O(2) from uniforms
-        (theta = 2 pi u_1, a reflection diag(1, -1) first if u_2 < 1/2), SO(3) from the unit quaternion
-        of four normals (wgf.groups.haar_elements draws the same laws with NumPy)."""
-        if kind == HAAR_SO3:
-            q0, q1 = normal_pair(seed, STREAM_GROUP, k, 2 * b)
-            q2, q3 = normal_pair(seed, STREAM_GROUP, k, 2 * b + 1)
-            r = sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
-            w, x, y, z = q0 / r, q1 / r, q2 / r, q3 / r
-            v0, v1, v2 = v[0], v[1], v[2]
-            out[0] = (1 - 2 * (y * y + z * z)) * v0 + 2 * (x * y - z * w) * v1 + 2 * (x * z + y * w) * v2
-            out[1] = 2 * (x * y + z * w) * v0 + (1 - 2 * (x * x + z * z)) * v1 + 2 * (y * z - x * w) * v2
-            out[2] = 2 * (x * z - y * w) * v0 + 2 * (y * z + x * w) * v1 + (1 - 2 * (x * x + y * y)) * v2
-            return
-        u1, u2 = uniform_pair(seed, STREAM_GROUP, k, b)
-        c, s = cos_sin_turn(u1)
-        v0, v1 = v[0], v[1]
-        if kind == HAAR_O2 and u2 < 0.5:
-            v1 = -v1
-        out[0] = c * v0 - s * v1
-        out[1] = s * v0 + c * v1
-
-    def load_chunk(theta, i0, m, proj, zc):
-        """zc[:, i] = P theta_{i0 + i} (theta_{i0 + i} without a projector), i < m."""
-        dim = theta.shape[1]
-        if proj.shape[0] == 0:
-            for a in range(dim):
-                for i in range(m):
-                    zc[a, i] = theta[i0 + i, a]
-            return
-        for a in range(dim):
-            for i in range(m):
-                zc[a, i] = 0.0
-            for e in range(dim):
-                pae = proj[a, e]
-                for i in range(m):
-                    zc[a, i] += pae * theta[i0 + i, e]
+            for b in range(x0.shape[0]):
+                teacher_output_c(spec.teacher, x0[b], y0[b], tz, tout, work)
+            finish_labels(k, seed, spec, y0, yr)
+        augment_batch(k, seed, spec, x0, y0, xb, yb, wb)
 
     def forward_chunk(c, theta, xe, proj, zc, oc, keep, work, partial):
         """partial[c, r, a] = sum over the particles i of chunk c of sigma_*(xe_r, P theta_i)_a; keep[r] what the
@@ -416,19 +452,9 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
             return
         # xi_i (dim normals per particle, from the pairs (i0 + i) * pairs + p), drawn for all lanes at once
         pairs = (dim + 1) // 2
-        for p in range(pairs):
-            j0 = i0 * pairs + p
-            if 2 * p + 1 < dim:
-                z1, z2 = nz[2 * p], nz[2 * p + 1]
-                for i in range(m):
-                    a, b = normal_pair(seed, STREAM_NOISE, k, j0 + i * pairs)
-                    z1[i] = a
-                    z2[i] = b
-            else:
-                z1 = nz[2 * p]
-                for i in range(m):
-                    a, b = normal_pair(seed, STREAM_NOISE, k, j0 + i * pairs)
-                    z1[i] = a
+        for p in range(pairs):  # an odd D: the last pair's second member goes to a scratch row
+            normal_lanes(seed, STREAM_NOISE, k, i0 * pairs + p, pairs, m, nz[2 * p],
+                         nz[2 * p + 1] if 2 * p + 1 < dim else work[0])
         if noise_proj.shape[0] > 0:
             for a in range(dim):
                 for i in range(m):
@@ -442,11 +468,9 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
             for i in range(m):
                 theta[i0 + i, a] += noise_scale * nz[a, i]
 
-    opts = dict(error_model="numpy", fastmath=FASTMATH)
-    haar_apply = jit(haar_apply, inline="always", **opts)
+    opts = dict(cache=True, **KERNEL_OPTIONS)
+    teacher_output_c = jit(teacher_output, **opts)
     draw_batch_c = jit(draw_batch, **opts)
-    teacher_output = jit(teacher_output, inline="always", **opts)
-    load_chunk = jit(load_chunk, inline="always", **opts)
     forward_c = jit(forward_chunk, **opts)
     update_c = jit(update_chunk, **opts)
 
@@ -460,6 +484,31 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
             forward_c(c, theta, xn, spec.proj, zc, oc, keep, work, partial)
 
     step_c = jit(step_chunk, **opts)
+
+    def next_rows(k, seed, spec, x0, y0, xr, yr, tz, tout, twork, xb, yb, wb, xn):
+        """The minibatch of step k into (xb, yb, wb) and its rows Rin_k x_b into xn."""
+        draw_batch_c(k, seed, spec, x0, y0, xr, yr, tz, tout, twork, xb, yb, wb)
+        expand_rows(spec.rin, xb, xn)
+
+    next_rows_c = jit(next_rows, **opts)
+
+    def cotangents(partial, n, spec, wb, yb, srows, phi, cb, ce):
+        """From the chunks' partial sums: S_r = (1/N) sum_c partial[c, r] (in chunk order), Phi = the scheme's
+        combination of the rows, c_b = w_b grad_1 l(Phi(x_b), y_b), and its pullback ce to the rows."""
+        n_chunks, n_rows, dy = partial.shape
+        for r in range(n_rows):
+            for a in range(dy):
+                s = 0.0
+                for c in range(n_chunks):
+                    s += partial[c, r, a]
+                srows[r, a, 0] = s / n
+        combine_rows(spec.rout, srows, phi)
+        for b in range(wb.shape[0]):
+            for a in range(dy):
+                cb[b, a] = wb[b] * loss_grad(phi[b, a, 0], yb[b, a], spec.loss_param)
+        pullback_rows(spec.rout, cb, ce)
+
+    cotangents_c = jit(cotangents, **opts)
 
     def advance(theta, k0, steps, seed, spec, keep_rows, min_work, threads):
         n, dim = theta.shape
@@ -487,8 +536,7 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
         parallel = parallel_steps(n, n_rows, dim, threads, min_work)
         # one pass over the chunks per step: the update of step k, then (chunk by chunk) the forward pass of
         # step k + 1 on the updated particles, so that a step has one barrier; the first pass only goes forward
-        draw_batch_c(k0, seed, spec, x0, y0, xr, yr, tz, tout, twork, xb, yb, wb)
-        expand_rows(spec.rin, xb, xn)
+        next_rows_c(k0, seed, spec, x0, y0, xr, yr, tz, tout, twork, xb, yb, wb, xn)
         for step in range(n_steps + 1):
             # this pass: the update of step k0 + step - 1 (none in the first), the forward pass of k0 + step
             update, forward = step > 0, step < n_steps
@@ -504,23 +552,11 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
                            keep[c], work[c], nz[c], partial)
             if not forward:
                 break
-            k += 1
-            for r in range(n_rows):
+            for r in range(n_rows):  # this step's rows; the next step's are drawn below
                 for j in range(dx):
                     xe[r, j] = xn[r, j]
-            for r in range(n_rows):  # S_r = (1/N) sum over chunks, in chunk order
-                for a in range(dy):
-                    s = 0.0
-                    for c in range(n_chunks):
-                        s += partial[c, r, a]
-                    srows[r, a, 0] = s / n
-            combine_rows(spec.rout, srows, phi)
-            for b in range(n_batch):
-                for a in range(dy):
-                    cb[b, a] = wb[b] * loss_grad(phi[b, a, 0], yb[b, a], spec.loss_param)
-            pullback_rows(spec.rout, cb, ce)
-            if step + 1 < n_steps:  # the next step's batch
-                draw_batch_c(k + 1, seed, spec, x0, y0, xr, yr, tz, tout, twork, xb, yb, wb)
-                expand_rows(spec.rin, xb, xn)
+            cotangents_c(partial, n, spec, wb, yb, srows, phi, cb, ce)
+            if step + 1 < n_steps:
+                next_rows_c(k0 + step + 1, seed, spec, x0, y0, xr, yr, tz, tout, twork, xb, yb, wb, xn)
 
-    return jit(advance, cache=True, parallel=prange_only(), error_model="numpy", fastmath=FASTMATH)
+    return jit(advance, cache=True, parallel=prange_only(), error_model="numpy", fastmath=FASTMATH), draw_batch_c

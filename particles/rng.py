@@ -55,14 +55,23 @@ uniform and ``(x2, x3)`` for the second (the same construction as numpy's
 Normals use Box-Muller on the two uniforms of one block, with the branch-free
 ``fast_log`` and ``cos_sin_turn`` of ``wgf.vector_math`` (a few ulp) and
 ``math.sqrt``, so that a loop drawing normals for many particles compiles to
-SIMD code. Everything is inlined into its caller; results are bitwise the same
-on every call, for any number of threads.
+SIMD code.
+
+Compilation
+-----------
+The scalar pieces (the Philox block, the conversions, Box-Muller) are inlined
+(numba IR) into this module's functions only. Every public function is compiled
+once, with the flags ``FLAGS``, and called (not inlined) by the kernels: a
+Philox block inlined at every call site made up most of a step loop's compile
+time. A kernel that draws a normal per lane calls ``normal_lanes``, whose loop
+compiles to SIMD code. So every normal is bitwise the same whoever draws it
+(``normal_pair``, ``fill_normal_at``, ``normal_lanes``), for any number of threads.
 """
 
 import math
 
 import numpy as np
-from wgf.jit import jit as njit
+from wgf.jit import KERNEL_OPTIONS, jit as njit
 from wgf.vector_math import cos_sin_turn, fast_log
 
 __all__ = [
@@ -72,7 +81,13 @@ __all__ = [
     "fill_normal",
     "fill_uniform",
     "random_index",
+    "normal_lanes",
+    "FLAGS",
 ]
+
+# the flags of every public function (and so of every number drawn): one set, whoever calls them
+FLAGS = dict(cache=True, **KERNEL_OPTIONS)
+_INLINE = dict(cache=True, inline="always")
 
 # All arithmetic is done on uint64 with explicit uint64 constants: in numba,
 # mixing uint64 with int64 promotes to float64, which would silently break
@@ -93,7 +108,7 @@ _TWO_M54 = 0.5 * _TWO_M53  # 2**-54
 _TWO_PI = 2.0 * math.pi
 
 
-@njit(cache=True, inline="always")
+@njit(**_INLINE)
 def _philox_u64(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 on uint64-held 32-bit words; returns four uint64 < 2**32."""
     c0 = np.uint64(c0) & _MASK32
@@ -116,7 +131,7 @@ def _philox_u64(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@njit(cache=True, inline="always")
+@njit(**FLAGS)
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 block function (Random123 ``philox4x32_R(10, ctr, key)``).
 
@@ -133,7 +148,7 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return np.uint32(x0), np.uint32(x1), np.uint32(x2), np.uint32(x3)
 
 
-@njit(cache=True, inline="always")
+@njit(**_INLINE)
 def _words_to_u01(a, b):
     """Two 32-bit words -> float in (0, 1) from 53 bits (see module doc)."""
     # u = (hi 2**26 + lo) 2**-53 with hi < 2**27, lo < 2**26, converted as int32 (a SIMD instruction on AVX2):
@@ -144,7 +159,7 @@ def _words_to_u01(a, b):
     return _TWO_M54 if u == 0.0 else u
 
 
-@njit(cache=True, inline="always")
+@njit(**_INLINE)
 def _block(seed, stream, i, j):
     """Philox output for (seed, stream, i, j) with the module's layout."""
     s = np.uint64(seed)
@@ -159,8 +174,8 @@ def _block(seed, stream, i, j):
     )
 
 
-@njit(cache=True, inline="always")
-def uniform_pair(seed, stream, i, j):
+@njit(**_INLINE)
+def _uniform_pair(seed, stream, i, j):
     """Two independent uniforms in the open interval (0, 1).
 
     One Philox4x32-10 block with key ``(seed lo32, seed hi32)`` and counter
@@ -173,8 +188,8 @@ def uniform_pair(seed, stream, i, j):
     return _words_to_u01(x0, x1), _words_to_u01(x2, x3)
 
 
-@njit(cache=True, inline="always")
-def normal_pair(seed, stream, i, j):
+@njit(**_INLINE)
+def _normal_pair(seed, stream, i, j):
     """Two independent standard normals from one Philox block.
 
     Box-Muller on ``(u1, u2) = uniform_pair(seed, stream, i, j)``:
@@ -182,13 +197,36 @@ def normal_pair(seed, stream, i, j):
     from ``wgf.vector_math``).
     Since ``u1 >= 2**-54``, ``|z| <= sqrt(108 log 2) ~ 8.65``.
     """
-    u1, u2 = uniform_pair(seed, stream, i, j)
+    u1, u2 = _uniform_pair(seed, stream, i, j)
     r = math.sqrt(-2.0 * fast_log(u1))
     c, s = cos_sin_turn(u2)
     return r * c, r * s
 
 
-@njit(cache=True)
+@njit(**FLAGS)
+def uniform_pair(seed, stream, i, j):
+    """Two independent uniforms in (0, 1) from the Philox block of (seed, stream, i, j) (module docstring)."""
+    return _uniform_pair(seed, stream, i, j)
+
+
+@njit(**FLAGS)
+def normal_pair(seed, stream, i, j):
+    """Two independent standard normals from the Philox block of (seed, stream, i, j): Box-Muller on
+    ``uniform_pair`` (module docstring). Since ``u1 >= 2**-54``, ``|z| <= sqrt(108 log 2) ~ 8.65``."""
+    return _normal_pair(seed, stream, i, j)
+
+
+@njit(**FLAGS)
+def normal_lanes(seed, stream, i, j0, stride, m, z1, z2):
+    """``z1[l], z2[l] = normal_pair(seed, stream, i, j0 + l stride)`` for the lanes l < m, in place
+    (z1, z2: 1D arrays of length >= m; a kernel's loop over particles, compiled to SIMD code)."""
+    for lane in range(m):
+        a, b = _normal_pair(seed, stream, i, j0 + lane * stride)
+        z1[lane] = a
+        z2[lane] = b
+
+
+@njit(**FLAGS)
 def fill_normal_at(seed, stream, i, j0, out):
     """Fill ``out`` with standard normals from the pairs ``j0, j0 + 1, ...``, in place.
 
@@ -201,21 +239,21 @@ def fill_normal_at(seed, stream, i, j0, out):
     n = out.shape[0]
     npairs = n // 2
     for p in range(npairs):
-        z1, z2 = normal_pair(seed, stream, i, j0 + p)
+        z1, z2 = _normal_pair(seed, stream, i, j0 + p)
         out[2 * p] = z1
         out[2 * p + 1] = z2
     if n % 2 == 1:
-        z1, z2 = normal_pair(seed, stream, i, j0 + npairs)
+        z1, z2 = _normal_pair(seed, stream, i, j0 + npairs)
         out[n - 1] = z1
 
 
-@njit(cache=True)
+@njit(**FLAGS)
 def fill_normal(seed, stream, i, out):
     """``fill_normal_at(seed, stream, i, 0, out)``: ``out[m]`` depends on ``(seed, stream, i, m)`` only."""
     fill_normal_at(seed, stream, i, 0, out)
 
 
-@njit(cache=True)
+@njit(**FLAGS)
 def fill_uniform(seed, stream, i, out):
     """Fill the 1D float64 array ``out`` with uniforms in (0, 1), in place.
 
@@ -226,15 +264,15 @@ def fill_uniform(seed, stream, i, out):
     n = out.shape[0]
     npairs = n // 2
     for p in range(npairs):
-        u1, u2 = uniform_pair(seed, stream, i, p)
+        u1, u2 = _uniform_pair(seed, stream, i, p)
         out[2 * p] = u1
         out[2 * p + 1] = u2
     if n % 2 == 1:
-        u1, u2 = uniform_pair(seed, stream, i, npairs)
+        u1, u2 = _uniform_pair(seed, stream, i, npairs)
         out[n - 1] = u1
 
 
-@njit(cache=True)
+@njit(**FLAGS)
 def random_index(seed, stream, i, j, n):
     """Integer in ``[0, n)``: ``min(floor(u * n), n - 1)``.
 
@@ -246,7 +284,7 @@ def random_index(seed, stream, i, j, n):
     """
     if n < 1:
         raise ValueError("random_index: n must be >= 1")
-    u1, u2 = uniform_pair(seed, stream, i, j)
+    u1, u2 = _uniform_pair(seed, stream, i, j)
     k = np.int64(math.floor(u1 * n))
     if k > n - 1:
         k = n - 1

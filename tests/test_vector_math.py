@@ -138,25 +138,48 @@ def test_fast_log1p_keeps_its_relative_accuracy_for_tiny_arguments():
 
 
 def test_normal_loops_and_exp_loops_compile_to_simd_code():
-    """The loops the engine runs over particles vectorise (AVX/SSE packed arithmetic in the machine code)."""
+    """The loops the engine runs over particles vectorise (AVX/SSE packed arithmetic in the machine code): the
+    noise's normal_lanes (compiled once and called) and a loop of fast_exp (inlined)."""
     import re
 
-    from wgf.jit import FASTMATH
-    from wgf.particles.rng import normal_pair
+    from wgf.jit import KERNEL_OPTIONS, jit
+    from wgf.particles.rng import normal_lanes
 
-    @njit(error_model="numpy", fastmath=FASTMATH)  # the engine's options
-    def normals(seed, k, z1, z2):
-        for i in range(z1.shape[0]):
-            z1[i], z2[i] = normal_pair(seed, 5, k, i)
-
-    @njit(error_model="numpy", fastmath=FASTMATH)
     def exps(u, out):
         for i in range(u.shape[0]):
             out[i] = fast_exp(u[i])
 
+    def normals(seed, k, z1, z2):  # an uncached copy: machine code cannot be inspected once loaded from the cache
+        normal_lanes_copy(seed, 5, k, 0, 1, z1.shape[0], z1, z2)
+
+    normal_lanes_copy = njit(**KERNEL_OPTIONS)(normal_lanes.py_func)
+    exps, normals = jit(exps, **KERNEL_OPTIONS), jit(normals, **KERNEL_OPTIONS)
     z1, z2 = np.empty(64), np.empty(64)
     normals(1, 2, z1, z2)
     exps(z1, z2)
-    for fn in (normals, exps):
+    for fn in (normal_lanes_copy, exps):
         asm = next(iter(fn.inspect_asm().values()))
         assert re.search(r"\b(vmulpd|vfmadd\w*pd|mulpd)\b", asm), fn
+
+
+@pytest.mark.parametrize("act", ["identity", "sigmoid", "tanh", "relu", "softplus"])
+def test_every_activation_is_inlined_into_a_vectorised_lane_loop(act):
+    """A unit's lane kernel called from an engine function compiles to one function with packed double
+    arithmetic and no call left to the activation (an activation LLVM did not inline would stop the loop from
+    vectorising)."""
+    import re
+
+    import wgf
+    from wgf.jit import KERNEL_OPTIONS, jit
+
+    kernel = wgf.matrix_unit(2, 2, act).value_kernel
+
+    def forward(x, z, m, out, work):
+        kernel(x, z, m, out, work)
+
+    forward = jit(forward, **KERNEL_OPTIONS)
+    out = np.empty((2, 128))
+    forward(np.ones(2), np.ones((4, 128)), 128, out, np.empty((3, 128)))
+    llvm = next(iter(forward.inspect_llvm().values()))
+    assert "<4 x double>" in llvm or "<2 x double>" in llvm
+    assert not re.search(r"call \S+ (\([^)]*\) )?@_ZN3wgf11activations", llvm)

@@ -51,13 +51,21 @@ from numba.core.dispatcher import Dispatcher
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["FASTMATH", "PARALLEL_WORK", "threads_for", "call_on", "prange_only", "jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
+__all__ = ["FASTMATH", "KERNEL_OPTIONS", "PARALLEL_WORK", "threads_for", "call_on", "prange_only", "jit", "fingerprint", "compile_for", "compile_lock", "KernelCompileError", "check_compiles"]
 
 
 # floating-point flags of the kernels: fused multiply-add, no signed zeros, reciprocals. No reassociation:
 # every sum keeps the order it is written in (results are the same for any number of threads).
 # (A dict, not a set: compile options are part of the cache key and must pickle identically in every process.)
 FASTMATH = {"contract": True, "nsz": True, "arcp": True}
+
+# the options of every separately compiled kernel function: numpy's error model (no division checks) and
+# FASTMATH. Functions called once per row or per chunk (the schemes' row maps, the losses, random numbers for a
+# row of lanes) are compiled once with them and called; only scalar functions called inside a loop over lanes
+# (activations, vector_math, the unit's lane kernels) are inlined at numba's IR level, so that the loop
+# vectorises. An IR-inlined copy at every call site had made compiling a step loop twice as slow
+# (docs/kernels.md, "Compilation and the numba cache").
+KERNEL_OPTIONS = {"error_model": "numpy", "fastmath": FASTMATH}
 
 
 # the threading layer of parallel kernels: OpenMP where numba finds it, else TBB, else numba's workqueue

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wgf.groups import ACTION_CLASSES
-from wgf.jit import jit
+from wgf.jit import KERNEL_OPTIONS, jit
 from wgf.registry import Registry
 
 if TYPE_CHECKING:
@@ -50,24 +50,24 @@ if TYPE_CHECKING:
 __all__ = ["Loss", "LOSSES", "LABELS", "make_loss"]
 
 
-@jit(inline="always")
+@jit(**KERNEL_OPTIONS)
 def _squared(yhat, y, p):
     r = yhat - y
     return r * r
 
 
-@jit(inline="always")
+@jit(**KERNEL_OPTIONS)
 def _squared_grad(yhat, y, p):
     return 2.0 * (yhat - y)
 
 
-@jit(inline="always")
+@jit(**KERNEL_OPTIONS)
 def _logistic(yhat, y, p):
     m = -y * yhat
     return max(m, 0.0) + log1p(exp(-abs(m)))
 
 
-@jit(inline="always")
+@jit(**KERNEL_OPTIONS)
 def _logistic_grad(yhat, y, p):
     m = -y * yhat
     if m >= 0.0:
@@ -78,13 +78,13 @@ def _logistic_grad(yhat, y, p):
     return -y * s
 
 
-@jit(inline="always")
+@jit(**KERNEL_OPTIONS)
 def _huber(yhat, y, p):
     r = abs(yhat - y)
     return 0.5 * r * r if r <= p else p * (r - 0.5 * p)
 
 
-@jit(inline="always")
+@jit(**KERNEL_OPTIONS)
 def _huber_grad(yhat, y, p):
     return min(max(yhat - y, -p), p)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from wgf.data import Quadrature
 from wgf.groups import FiniteGroup
-from wgf.jit import jit
+from wgf.jit import KERNEL_OPTIONS, jit
 from wgf.registry import Registry
 from wgf.symmetry import Symmetry
 from wgf.units import Unit
@@ -51,7 +51,7 @@ DA_MODES.add("sample", doc="every SGD sample is moved by one g drawn from the Ha
 # through R = max(K, 1) B "rows" r = k B + b. K = 0 means no maps (Rin = Rout = I, R = B).
 
 
-@jit(inline="always", error_model="numpy")
+@jit(**KERNEL_OPTIONS)
 def expand_rows(rin, x, xe):
     """xe[k B + b] = Rin_k x_b: x (B, dx), rin (K, dx, dx), xe (R, dx)."""
     n_batch, dx = x.shape
@@ -67,7 +67,7 @@ def expand_rows(rin, x, xe):
                 xe[r, a] = s
 
 
-@jit(inline="always", error_model="numpy")
+@jit(**KERNEL_OPTIONS)
 def combine_rows(rout, s, out):
     """out[b, a, e] = (1/K) sum_k sum_j Rout_k[a, j] s[k B + b, j, e]: s (R, dy, E), out (B, dy, E)."""
     n_batch, dy, n_e = out.shape
@@ -85,7 +85,7 @@ def combine_rows(rout, s, out):
                     out[b, a, e] = v / n_maps
 
 
-@jit(inline="always", error_model="numpy")
+@jit(**KERNEL_OPTIONS)
 def pullback_rows(rout, c, ce):
     """ce[k B + b, a] = (1/K) sum_i Rout_k[i, a] c[b, i]: the adjoint of ``combine_rows``; c (B, dy), ce (R, dy)."""
     n_batch, dy = c.shape
