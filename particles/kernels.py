@@ -10,7 +10,9 @@ that performs the steps k = k0, ..., k0 + len(steps) - 1 of
     theta_i <- theta_i - s_k [ sum_b w_b J_z sigma(x_b, theta_i)^T grad_1 l(Phi(x_b), y_b) + 2 tau theta_i ]
                + sqrt(2 beta s_k) (P) xi_i,            s_k = steps[k - k0]
 
-in place on theta (N, D). sigma is the scheme's unit
+in place on theta (N, D). The noise (P) xi_i, xi_i ~ N(0, I_D), is drawn as B eta_i with
+eta_i ~ N(0, I_r) and B B^T = P P^T (``noise_factor``; for projected noise r = dim E^G normals
+per particle instead of D, the same law). sigma is the scheme's unit
 (1/K) sum_k Rout_k sigma_*(Rin_k x, P z), (x_b, y_b, w_b) the minibatch of
 the scheme's data and Phi(x_b) = (1/N) sum_i sigma(x_b, theta_i). ``spec`` is
 one ``EngineSpec`` (``engine_spec(problem, batch)``) holding every array and
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from wgf.problem import Problem
     from wgf.units import Unit
 
-__all__ = ["EngineSpec", "engine_spec", "engine_batch", "make_advance", "parallel_steps", "CHUNK", "PARALLEL_WORK"]
+__all__ = ["EngineSpec", "engine_spec", "noise_factor", "engine_batch", "make_advance", "parallel_steps", "CHUNK", "PARALLEL_WORK"]
 
 # random streams
 STREAM_X = 1
@@ -106,7 +108,8 @@ class EngineSpec(NamedTuple):
 
     rin (K, dx, dx), rout (K, dy, dy): the scheme's maps (K = 0: none); proj (D, D) or (0, 0): P of EA;
     g_x (G, dx, dx), g_y (G, dy, dy): the group; teacher (D, M): teacher particles as columns;
-    xs (n, dx), ys (n, dy), ws (n,): a data set (empirical or fixed batch); noise_proj (D, D) or (0, 0);
+    xs (n, dx), ys (n, dy), ws (n,): a data set (empirical or fixed batch); noise_basis (D, r) or (0, 0): the
+    noise is B eta, eta ~ N(0, I_r) (``noise_factor`` of the noise projector; none: xi ~ N(0, I_D));
     x_std, label_noise, tau, beta, loss_param: floats; batch, da, data_kind, sign_labels: ints;
     haar: how DA sample mode draws g (HAAR_NONE: from g_x; else the Haar measure of a compact group).
     """
@@ -120,7 +123,7 @@ class EngineSpec(NamedTuple):
     xs: np.ndarray
     ys: np.ndarray
     ws: np.ndarray
-    noise_proj: np.ndarray
+    noise_basis: np.ndarray
     x_std: float
     label_noise: float
     tau: float
@@ -135,6 +138,17 @@ class EngineSpec(NamedTuple):
 
 def _f64(a):
     return np.require(a, dtype=np.float64, requirements=["C", "W"])
+
+
+def noise_factor(projector: ArrayLike) -> np.ndarray:
+    """B (D, r) with B B^T = P P^T, r = rank P: the noise P xi, xi ~ N(0, I_D), has the law of B eta,
+    eta ~ N(0, I_r), which needs r normals instead of D (for P = P_E, the orthogonal projector on E^G, B is an
+    orthonormal basis of E^G and r = dim E^G). B = V sqrt(Lambda) from the eigenvalues of P P^T above 1e-12
+    times the largest."""
+    p = np.asarray(projector, dtype=float)
+    lam, vecs = np.linalg.eigh(0.5 * (p @ p.T + (p @ p.T).T))
+    keep = lam > 1e-12 * max(float(lam.max(initial=0.0)), 1.0)
+    return np.ascontiguousarray(vecs[:, keep] * np.sqrt(lam[keep]))
 
 
 def engine_spec(problem: Problem, batch: int, *, noise_projector: ArrayLike | None = None,
@@ -169,9 +183,10 @@ def engine_spec(problem: Problem, batch: int, *, noise_projector: ArrayLike | No
     if fixed_batch is None and SCHEMES[problem.scheme].augments:
         da = DA_MODES[problem.da_mode].code
     noise_proj = problem.noise_projector if noise_projector is None else noise_projector
+    noise_basis = np.zeros((0, 0)) if noise_proj is None else noise_factor(noise_proj)
     return EngineSpec(
         _f64(unit.maps_in), _f64(unit.maps_out), _f64(proj), _f64(problem.group.rho_x), _f64(problem.group.rho_y),
-        _f64(teacher), _f64(xs), _f64(ys), _f64(ws), _f64(np.zeros((0, 0)) if noise_proj is None else noise_proj),
+        _f64(teacher), _f64(xs), _f64(ys), _f64(ws), _f64(noise_basis),
         float(x_std), float(label_noise), float(problem.tau), float(problem.beta if beta is None else beta),
         float(problem.loss.param), int(batch), int(da), int(data_kind), int(problem.loss.sign_labels),
         int(HAAR_CODES[problem.group.kind] if da == DA_SAMPLE and problem.group.continuous else HAAR_NONE),
@@ -422,8 +437,8 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
             for a in range(oc.shape[0]):
                 partial[c, r, a] = lane_sum(oc[a], m)
 
-    def update_chunk(c, theta, k, eps, seed, xe, ce, proj, noise_proj, tau, beta, zc, gc, keep, work, nz):
-        """theta_i -= eps (P sum_r J sigma_*(xe_r, P theta_i)^T ce_r + 2 tau theta_i) + sqrt(2 beta eps) P_noise xi_i."""
+    def update_chunk(c, theta, k, eps, seed, xe, ce, proj, noise_basis, tau, beta, zc, gc, keep, work, nz):
+        """theta_i -= eps (P sum_r J sigma_*(xe_r, P theta_i)^T ce_r + 2 tau theta_i) + sqrt(2 beta eps) B eta_i."""
         n, dim = theta.shape
         i0 = c * CHUNK
         m = min(n, i0 + CHUNK) - i0
@@ -450,19 +465,21 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
         noise_scale = sqrt(2.0 * beta * eps)
         if noise_scale == 0.0:
             return
-        # xi_i (dim normals per particle, from the pairs (i0 + i) * pairs + p), drawn for all lanes at once
-        pairs = (dim + 1) // 2
-        for p in range(pairs):  # an odd D: the last pair's second member goes to a scratch row
+        # eta_i (r normals per particle, from the pairs (i0 + i) * pairs + p), drawn for all lanes at once; the
+        # noise is B eta_i (r = D and B = I for full noise)
+        rank = noise_basis.shape[1] if noise_basis.shape[0] > 0 else dim
+        pairs = (rank + 1) // 2
+        for p in range(pairs):  # an odd r: the last pair's second member goes to a scratch row
             normal_lanes(seed, STREAM_NOISE, k, i0 * pairs + p, pairs, m, nz[2 * p],
-                         nz[2 * p + 1] if 2 * p + 1 < dim else work[0])
-        if noise_proj.shape[0] > 0:
+                         nz[2 * p + 1] if 2 * p + 1 < rank else work[0])
+        if noise_basis.shape[0] > 0:
             for a in range(dim):
                 for i in range(m):
                     zc[a, i] = 0.0
-                for e in range(dim):
-                    pae = noise_proj[a, e]
+                for e in range(rank):
+                    bae = noise_basis[a, e]
                     for i in range(m):
-                        zc[a, i] += pae * nz[e, i]
+                        zc[a, i] += bae * nz[e, i]
             nz = zc
         for a in range(dim):
             for i in range(m):
@@ -478,7 +495,7 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
         """Chunk c's part of one step: if ``update``, the update of step k (rows xe, cotangents ce), then if
         ``forward`` the forward pass of the next step at rows xn."""
         if update:
-            update_c(c, theta, k, eps, seed, xe, ce, spec.proj, spec.noise_proj, spec.tau, spec.beta, zc, gc, keep,
+            update_c(c, theta, k, eps, seed, xe, ce, spec.proj, spec.noise_basis, spec.tau, spec.beta, zc, gc, keep,
                      work, nz)
         if forward:
             forward_c(c, theta, xn, spec.proj, zc, oc, keep, work, partial)

@@ -48,12 +48,15 @@ def _advance(problem, theta, k0, k1, eps, seed, batch=BATCH):
 
 
 def _engine_noise(problem, n, k, seed):
-    """The standard normals xi_i of step k, as ``update_chunk`` draws them (before the projector)."""
-    dim = problem.dim
-    xi = np.empty((n, dim))
+    """The noise of step k as ``update_chunk`` draws it: xi_i = B eta_i, eta_i the r normals of particle i and
+    B = noise_factor(P) (full noise: r = D, B = I); reference_step applies P to it again, and P B = B."""
+    proj = problem.noise_projector
+    basis = np.eye(problem.dim) if proj is None else kernels.noise_factor(proj)
+    rank = basis.shape[1]
+    eta = np.empty((n, rank))
     for i in range(n):
-        fill_normal_at(seed, kernels.STREAM_NOISE, k, i * ((dim + 1) // 2), xi[i])
-    return xi
+        fill_normal_at(seed, kernels.STREAM_NOISE, k, i * ((rank + 1) // 2), eta[i])
+    return eta @ basis.T
 
 
 def _check_one_step(problem, n, *, k=3, seed=11, eps=0.05):
@@ -417,3 +420,17 @@ def test_linear_unit_spread_is_ornstein_uhlenbeck():
     assert np.abs(tr.positions[0].var(axis=0) - 1 / 16).max() < 0.01
     # the mean relaxes to 0 under the penalty and the (zero-teacher) data term
     assert np.abs(tr.final.mean(axis=0)).max() < 0.1
+
+
+def test_noise_factor_draws_the_projected_noise_with_dim_eg_normals(paper):
+    """B B^T = P P^T, so B eta (eta ~ N(0, I_r)) has the law of P xi; for P_E, r = dim E^G and B spans E^G."""
+    proj = paper.replace(noise="projected").noise_projector
+    basis = kernels.noise_factor(proj)
+    assert basis.shape == (paper.dim, paper.symmetry.basis.shape[1]) and basis.shape[1] < paper.dim
+    assert np.abs(basis @ basis.T - proj @ proj.T).max() <= 1e-14
+    assert np.abs(proj @ basis - basis).max() <= 1e-14
+    m = np.random.default_rng(3).normal(size=(5, 5))
+    m[:, 0] = m[:, 1]  # rank 4
+    b = kernels.noise_factor(m)
+    assert b.shape == (5, 4) and np.abs(b @ b.T - m @ m.T).max() <= 1e-12 * np.abs(m @ m.T).max()
+    assert kernels.noise_factor(np.zeros((3, 3))).shape == (3, 0)
