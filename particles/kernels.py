@@ -376,6 +376,18 @@ def copy_fixed_batch(spec, xb, yb, wb):
 
 
 @jit(cache=True, **KERNEL_OPTIONS)
+def map_lanes(mat, src, m, out):
+    """out[a, i] = sum_e mat[a, e] src[e, i] for the lanes i < m: mat (D, r), src (>= r, M), out (D, M)."""
+    for a in range(mat.shape[0]):
+        for i in range(m):
+            out[a, i] = 0.0
+        for e in range(mat.shape[1]):
+            mae = mat[a, e]
+            for i in range(m):
+                out[a, i] += mae * src[e, i]
+
+
+@jit(cache=True, **KERNEL_OPTIONS)
 def load_chunk(theta, i0, m, proj, zc):
     """zc[:, i] = P theta_{i0 + i} (theta_{i0 + i} without a projector), i < m."""
     dim = theta.shape[1]
@@ -452,13 +464,7 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
             for a in range(dim):
                 for i in range(m):
                     zc[a, i] = gc[a, i]
-            for a in range(dim):
-                for i in range(m):
-                    gc[a, i] = 0.0
-                for e in range(dim):
-                    pae = proj[a, e]
-                    for i in range(m):
-                        gc[a, i] += pae * zc[e, i]
+            map_lanes(proj, zc, m, gc)
         for a in range(dim):
             for i in range(m):
                 theta[i0 + i, a] -= eps * (gc[a, i] + 2.0 * tau * theta[i0 + i, a])
@@ -473,13 +479,7 @@ def _build_advance(value, value_keep, vjp_kept, loss_grad):
             normal_lanes(seed, STREAM_NOISE, k, i0 * pairs + p, pairs, m, nz[2 * p],
                          nz[2 * p + 1] if 2 * p + 1 < rank else work[0])
         if noise_basis.shape[0] > 0:
-            for a in range(dim):
-                for i in range(m):
-                    zc[a, i] = 0.0
-                for e in range(rank):
-                    bae = noise_basis[a, e]
-                    for i in range(m):
-                        zc[a, i] += bae * nz[e, i]
+            map_lanes(noise_basis, nz, m, zc)
             nz = zc
         for a in range(dim):
             for i in range(m):

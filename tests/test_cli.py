@@ -138,9 +138,12 @@ def test_compare_section_writes_metrics_and_slopes(tmp_path):
             else:
                 assert ds.attrs["slope_skipped"].startswith(f"{ds.attrs['n_points']} positive values above the floor")
         # the 6 x 6 coarse grid is under-resolved: the mean's floor grids converge at order 0.40, a floor
-        # (0.015) above the error at N = 16 and 32, not the 0.0039 an order clamped to 1 gave
+        # (0.015) above some of the errors at the final time, not the 0.0039 an order clamped to 1 gave; only
+        # the values above the floor enter the fit
         mean_error = f["compare/moments_mean_error"].attrs
-        assert mean_error["floor_order"] < 1 and mean_error["n_points"] == 2
+        final = f["compare/moments_mean_error"][()][:, :, -1]
+        assert mean_error["floor_order"] < 1 and mean_error["floor"] > 0.01
+        assert mean_error["n_points"] == np.sum(final > mean_error["floor"]) < final.size
         # the stored value is the metric between the stored particles and the stored density
         from wgf.grids import Grid
         from wgf.validation import mmd
