@@ -146,7 +146,8 @@ def noise_factor(projector: ArrayLike) -> np.ndarray:
     orthonormal basis of E^G and r = dim E^G). B = V sqrt(Lambda) from the eigenvalues of P P^T above 1e-12
     times the largest."""
     p = np.asarray(projector, dtype=float)
-    lam, vecs = np.linalg.eigh(0.5 * (p @ p.T + (p @ p.T).T))
+    cov = p @ p.T
+    lam, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
     keep = lam > 1e-12 * max(float(lam.max(initial=0.0)), 1.0)
     return np.ascontiguousarray(vecs[:, keep] * np.sqrt(lam[keep]))
 
@@ -224,10 +225,11 @@ def make_advance(unit: Unit, loss: Loss) -> Callable[[np.ndarray, int, np.ndarra
             threads = numba.get_num_threads()
             n, dim = theta.shape
             # the machine's load is read (/proc) only where the step would run on threads at all
-            if LOAD_AWARE and parallel_steps(n, engine_rows(spec), dim, threads, PARALLEL_WORK):
+            n_rows = engine_rows(spec)
+            if LOAD_AWARE and parallel_steps(n, n_rows, dim, threads, PARALLEL_WORK):
                 threads = min(threads, max(1, (os.cpu_count() or 1) - busy_cpus()))
-            keep_rows = int(unit_rows(spec.g_x.shape[1], spec.g_y.shape[1], theta.shape[1]))
-            rows = resources.kept_rows(theta.shape[0], engine_rows(spec), keep_rows)
+            keep_rows = int(unit_rows(spec.g_x.shape[1], spec.g_y.shape[1], dim))
+            rows = resources.kept_rows(n, n_rows, keep_rows)
             if rows == keep_rows:
                 loop = kernel
             else:  # bitwise the same steps, recomputing what the VJP needs
